@@ -1,0 +1,7 @@
+"""neuroaffect: a reproducible EEG emotion pipeline.
+
+Layers, lowest first: ``_utils`` -> ``channels`` -> ``io`` -> ``features`` / ``simulate``
+-> ``models`` / ``viz`` -> ``training`` -> ``prototypes`` -> ``distill``; ``cli`` on top.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,251 @@
+"""The one result type every reader returns: :class:`Recording`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .._utils import DatasetFormatError, check_finite
+from ..channels import get_positions
+
+__all__ = ["Peripheral", "Recording"]
+
+
+@dataclass
+class Peripheral:
+    """One peripheral signal of a recording, at its own sampling rate.
+
+    Attributes
+    ----------
+    data : ndarray, shape (n_trials, n_leads, n_times) | list of ndarray, shape (n_leads, n_times_i)
+        Signal per trial (a list when trial lengths differ).
+    sfreq : float
+        Sampling rate in Hz.
+    unit : str
+        Physical unit of ``data`` (e.g. ``"uV"``, ``"Ohm"``, ``"degC"``, ``"a.u."``).
+    kind : str
+        One of ``"ecg"``, ``"ppg"``, ``"gsr"``, ``"resp"``, ``"temp"``, ``"eog"``, ``"emg"``.
+    ch_names : tuple of str
+        Lead names, length n_leads.
+    baseline : ndarray | list | None
+        Pre-stimulus segment per trial, same layout as ``data``.
+    """
+
+    data: np.ndarray | list
+    sfreq: float
+    unit: str
+    kind: str
+    ch_names: tuple = ()
+    baseline: np.ndarray | list | None = None
+
+
+@dataclass
+class Recording:
+    """EEG (and peripheral signals) of one subject, as read from a dataset's files.
+
+    Attributes
+    ----------
+    dataset : str
+        ``"deap"``, ``"dreamer"``, ``"seed"``, ``"seed-iv"`` or ``"mahnob"``.
+    subject : int
+        1-based subject number.
+    eeg : ndarray, shape (n_trials, n_chans, n_times) | list of ndarray, shape (n_chans, n_times_i)
+        Stimulus-period EEG in volts. A list when trial lengths differ.
+    sfreq : float
+        EEG sampling rate in Hz, checked against the dataset's documented rate.
+    ch_names : tuple of str, length n_chans
+        EEG channel names as the dataset spells them.
+    labels : dict of str -> ndarray, shape (n_trials,)
+        Ratings or class codes per trial, in the dataset's own scale (float; NaN = unlabeled).
+    label_range : dict of str -> (float, float)
+        Inclusive range of each entry of ``labels`` (for classes: min and max code).
+    baseline : ndarray, shape (n_trials, n_chans, n_base) | list | None
+        Pre-stimulus EEG in volts (DEAP 3 s, DREAMER 61 s, MAHNOB first 30 s), or None.
+    peripheral : dict of str -> Peripheral
+        Peripheral signals keyed by name (``"gsr"``, ``"ecg"``, ...); absent ones are absent.
+    trial_ids : ndarray of int, shape (n_trials,)
+        Trial number within its session as the dataset numbers it (1-based).
+    session_ids : ndarray of int, shape (n_trials,)
+        Session number (1-based) of each trial.
+    fnames : list of Path
+        Every file the recording was read from (for provenance hashes).
+    info : dict
+        Dataset-specific metadata (age, gender, experiment ids, ...).
+    """
+
+    dataset: str
+    subject: int
+    eeg: np.ndarray | list
+    sfreq: float
+    ch_names: tuple
+    labels: dict = field(default_factory=dict)
+    label_range: dict = field(default_factory=dict)
+    baseline: np.ndarray | list | None = None
+    peripheral: dict = field(default_factory=dict)
+    trial_ids: np.ndarray | None = None
+    session_ids: np.ndarray | None = None
+    fnames: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.ch_names = tuple(self.ch_names)
+        n = self.n_trials
+        if self.trial_ids is None:
+            self.trial_ids = np.arange(1, n + 1)
+        if self.session_ids is None:
+            self.session_ids = np.ones(n, dtype=int)
+        self.trial_ids = np.asarray(self.trial_ids, dtype=int)
+        self.session_ids = np.asarray(self.session_ids, dtype=int)
+        self.fnames = [Path(f) for f in self.fnames]
+        self.validate()
+
+    # -- shape helpers ----------------------------------------------------------------------
+    @property
+    def n_trials(self) -> int:
+        return len(self.eeg)
+
+    @property
+    def n_chans(self) -> int:
+        return len(self.ch_names)
+
+    @property
+    def equal_length(self) -> bool:
+        return isinstance(self.eeg, np.ndarray)
+
+    @property
+    def n_times(self) -> np.ndarray:
+        """Samples per trial, shape (n_trials,)."""
+        return np.array([t.shape[-1] for t in self.eeg], dtype=int)
+
+    def trials(self):
+        """Iterate over trials as arrays of shape (n_chans, n_times_i)."""
+        return iter(self.eeg)
+
+    # -- validation -------------------------------------------------------------------------
+    def validate(self) -> "Recording":
+        """Check shapes, finiteness, label ranges and channel positions; raise on failure."""
+        where = self.fnames[0] if len(self.fnames) == 1 else (
+            f"{self.dataset} subject {self.subject}" if not self.fnames else self.fnames[0].parent
+        )
+        n = self.n_trials
+        for i, trial in enumerate(self.eeg):
+            trial = np.asarray(trial)
+            if trial.ndim != 2 or trial.shape[0] != self.n_chans:
+                raise DatasetFormatError(
+                    where, f"trial {i} EEG of shape ({self.n_chans}, n_times)", f"shape {trial.shape}"
+                )
+            check_finite(trial, f"EEG trial {i}", where)
+        for name, arr in self.labels.items():
+            arr = np.asarray(arr, dtype=float)
+            if arr.shape != (n,):
+                raise DatasetFormatError(where, f"{name} labels of shape ({n},)", f"shape {arr.shape}")
+            lo, hi = self.label_range.get(name, (-np.inf, np.inf))
+            known = arr[~np.isnan(arr)]
+            if known.size and (known.min() < lo or known.max() > hi):
+                raise DatasetFormatError(
+                    where, f"{name} labels in [{lo}, {hi}]",
+                    f"values from {known.min()} to {known.max()}",
+                )
+            self.labels[name] = arr
+        for ids, what in ((self.trial_ids, "trial_ids"), (self.session_ids, "session_ids")):
+            if ids.shape != (n,):
+                raise DatasetFormatError(where, f"{what} of shape ({n},)", f"shape {ids.shape}")
+        get_positions(self.ch_names, fname=where)
+        return self
+
+    # -- conversions ------------------------------------------------------------------------
+    def get_montage(self):
+        """The ``mne.channels.DigMontage`` of the EEG channels."""
+        from ..channels import make_montage
+
+        return make_montage(self.ch_names)
+
+    def create_info(self):
+        """``mne.Info`` for the EEG channels with the montage set."""
+        import mne
+
+        info = mne.create_info(list(self.ch_names), self.sfreq, "eeg")
+        info.set_montage(self.get_montage())
+        return info
+
+    def to_epochs(self, crop: bool = False, verbose=False):
+        """Convert to ``mne.EpochsArray`` (volts, montage set, labels in ``metadata``).
+
+        Parameters
+        ----------
+        crop : bool
+            When trial lengths differ, crop every trial to the shortest one. Without it,
+            unequal trials raise ``ValueError``.
+        """
+        import mne
+        import pandas as pd
+
+        if self.equal_length:
+            data = np.asarray(self.eeg)
+        elif crop:
+            n = int(self.n_times.min())
+            data = np.stack([np.asarray(t)[:, :n] for t in self.eeg])
+        else:
+            raise ValueError(
+                f"{self.dataset} subject {self.subject}: trials have different lengths "
+                f"({self.n_times.min()}..{self.n_times.max()} samples); pass crop=True"
+            )
+        meta = {"subject": self.subject, "session": self.session_ids, "trial": self.trial_ids}
+        meta.update({k: np.asarray(v) for k, v in self.labels.items()})
+        return mne.EpochsArray(
+            data, self.create_info(), metadata=pd.DataFrame(meta), verbose=verbose
+        )
+
+    def select(self, idx: Sequence[int]) -> "Recording":
+        """A new recording holding only trials ``idx`` (positions, not trial ids)."""
+        idx = np.asarray(idx, dtype=int)
+
+        def take(x):
+            if x is None:
+                return None
+            return x[idx] if isinstance(x, np.ndarray) else [x[i] for i in idx]
+
+        return Recording(
+            dataset=self.dataset, subject=self.subject, eeg=take(self.eeg), sfreq=self.sfreq,
+            ch_names=self.ch_names, labels={k: v[idx] for k, v in self.labels.items()},
+            label_range=dict(self.label_range), baseline=take(self.baseline),
+            peripheral={
+                k: Peripheral(take(p.data), p.sfreq, p.unit, p.kind, p.ch_names, take(p.baseline))
+                for k, p in self.peripheral.items()
+            },
+            trial_ids=self.trial_ids[idx], session_ids=self.session_ids[idx],
+            fnames=list(self.fnames), info=dict(self.info),
+        )
+
+    def summary(self) -> dict:
+        """Counts, rates and label histograms, JSON-serialisable."""
+        out = {
+            "dataset": self.dataset, "subject": int(self.subject), "n_trials": self.n_trials,
+            "n_chans": self.n_chans, "sfreq": self.sfreq,
+            "n_times": {"min": int(self.n_times.min()), "max": int(self.n_times.max())},
+            "sessions": sorted(int(s) for s in np.unique(self.session_ids)),
+            "peripheral": {k: {"sfreq": p.sfreq, "unit": p.unit, "kind": p.kind} for k, p in self.peripheral.items()},
+            "labels": {},
+        }
+        for k, v in self.labels.items():
+            v = np.asarray(v)
+            known = v[~np.isnan(v)]
+            vals, counts = np.unique(np.round(known).astype(int), return_counts=True)
+            out["labels"][k] = {
+                "range": list(self.label_range.get(k, (None, None))),
+                "n_unlabeled": int(np.isnan(v).sum()),
+                "histogram": {int(a): int(b) for a, b in zip(vals, counts)},
+            }
+        return out
+
+    def __repr__(self) -> str:
+        n_times = self.n_times
+        t = f"{n_times[0]}" if self.equal_length else f"{n_times.min()}..{n_times.max()}"
+        return (
+            f"<Recording {self.dataset} subject {self.subject}: {self.n_trials} trials x "
+            f"{self.n_chans} ch x {t} samples @ {self.sfreq:g} Hz, labels={list(self.labels)}, "
+            f"peripheral={list(self.peripheral)}>"
+        )
