@@ -1,5 +1,64 @@
-"""Readers for the datasets' real on-disk formats; each returns :class:`Recording` objects."""
+"""Readers for the datasets' real on-disk formats; each returns :class:`Recording` objects.
 
+==========  =====================================  =============================
+dataset     reader                                 what the root is
+==========  =====================================  =============================
+deap        :func:`read_deap`                      ``data_preprocessed_python/``
+dreamer     :func:`read_dreamer`                   ``DREAMER.mat``
+seed        :func:`read_seed`                      folder with ``Preprocessed_EEG/``
+mahnob      :func:`read_mahnob`                    folder with ``Sessions/``
+==========  =====================================  =============================
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .._utils import check_option
 from .base import Peripheral, Recording
 
-__all__ = ["Peripheral", "Recording"]
+__all__ = [
+    "Peripheral", "Recording", "READERS", "read_dataset", "iter_recordings",
+    "read_deap", "read_dreamer", "read_seed", "read_mahnob",
+]
+
+READERS = {"deap": "read_deap", "dreamer": "read_dreamer", "seed": "read_seed", "mahnob": "read_mahnob"}
+_MODULE = {"read_deap": "deap", "read_dreamer": "dreamer", "read_seed": "seed", "read_mahnob": "mahnob"}
+
+
+def __getattr__(name):  # lazy: a reader's dependencies load only when it is used
+    if name in _MODULE:
+        return getattr(importlib.import_module(f".{_MODULE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def read_dataset(dataset: str, root, subjects=None) -> list[Recording]:
+    """Read ``subjects`` (1-based; None = all) of ``dataset`` from ``root``."""
+    check_option("dataset", dataset, READERS)
+    recs = __getattr__(READERS[dataset])(root, subjects=subjects)
+    return recs if isinstance(recs, list) else [recs]
+
+
+def iter_recordings(dataset: str, root, subjects=None):
+    """Yield one :class:`Recording` per subject, holding at most one subject in memory.
+
+    DREAMER keeps all subjects in one file, which is loaded once.
+    """
+    check_option("dataset", dataset, READERS)
+    if dataset == "dreamer":
+        yield from read_dataset(dataset, root, subjects)
+        return
+    if subjects is None:
+        subjects = list_subjects(dataset, root)
+    for s in subjects:
+        yield from read_dataset(dataset, root, [s])
+
+
+def list_subjects(dataset: str, root) -> list[int]:
+    """Subject numbers present under ``root`` (cheap: file names / XML only, no signals)."""
+    check_option("dataset", dataset, READERS)
+    mod = importlib.import_module(f".{dataset}", __name__)
+    return sorted(int(s) for s in mod.list_subjects(root))
+
+
+__all__.append("list_subjects")

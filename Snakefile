@@ -1,0 +1,23 @@
+# neuroaffect: read -> featurize -> train -> distil, on simulated data by default.
+#   snakemake --cores all                      everything
+#   snakemake --report reports/report.html     the report
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/summarize.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

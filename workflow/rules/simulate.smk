@@ -1,0 +1,17 @@
+# Simulated datasets in their real on-disk layouts (used when data.<dataset>.root is null).
+
+
+rule simulate:
+    output:
+        sidecar=f"{SIM}/{{dataset}}/simulation.json",
+    params:
+        out=lambda wc: f"{SIM}/{wc.dataset}",
+        sim=config["simulate"],
+    log:
+        "logs/simulate/{dataset}.log",
+    benchmark:
+        "results/benchmarks/simulate/{dataset}.tsv"
+    shell:
+        "neuroaffect simulate --dataset {wildcards.dataset} --scale {params.sim[scale]}"
+        " --seed {params.sim[seed]} --out {params.out}"
+        " $( [ '{params.sim[snr]}' = 'None' ] || echo --snr {params.sim[snr]} ) > {log} 2>&1"

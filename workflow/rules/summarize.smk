@@ -1,0 +1,18 @@
+# Read every subject of each dataset (checking its format) and summarise it.
+
+
+rule summarize:
+    input:
+        lambda wc: data_input(wc.dataset),
+    output:
+        md=report("reports/summary/{dataset}.md", caption="../report/summary.rst", category="Data"),
+        json="reports/summary/{dataset}.json",
+    params:
+        root=lambda wc: data_root(wc.dataset),
+    log:
+        "logs/summarize/{dataset}.log",
+    benchmark:
+        "results/benchmarks/summarize/{dataset}.tsv"
+    shell:
+        "neuroaffect summarize --dataset {wildcards.dataset} --root {params.root}"
+        " --out reports/summary/{wildcards.dataset} > {log} 2>&1"
