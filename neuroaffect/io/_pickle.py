@@ -1,0 +1,145 @@
+"""A restricted unpickler for files that should hold only numpy arrays (DEAP ``.dat``).
+
+``pickle.load`` on a file from elsewhere can run arbitrary code: a pickle names any
+importable callable and the unpickler calls it. :class:`NumpyOnlyUnpickler` resolves only
+the few globals that numpy array reconstruction needs and refuses every other one *before*
+anything is imported or called, so a crafted file fails without side effects.
+
+Admitted globals (all other ``module.name`` pairs are refused):
+
+=====================================  ===================================================
+global                                 why
+=====================================  ===================================================
+``numpy.core.multiarray._reconstruct``  arrays pickled by Python 2 / numpy 1.x (the real
+                                       DEAP files)
+``numpy._core.multiarray._reconstruct`` arrays pickled by numpy 2
+``numpy.ndarray``, ``numpy.dtype``     arguments of the reconstruction
+``numpy(._)core.multiarray.scalar``    numpy scalars
+``_codecs.encode``                     ``bytes`` under Python 3 protocols 0-2
+``numpy(._)core.numeric._frombuffer``  out-of-band arrays under protocol 5
+=====================================  ===================================================
+
+The globals are mapped to the objects themselves rather than imported by name, so the
+``numpy.core`` spelling of old files does not go through numpy's deprecated alias module.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import pickle
+
+import numpy as np
+
+from .._utils import DatasetFormatError
+
+__all__ = ["ALLOWED_GLOBALS", "NumpyOnlyUnpickler", "UnsafePickleError", "safe_load"]
+
+try:  # numpy >= 2
+    from numpy._core import multiarray as _multiarray
+    from numpy._core import numeric as _numeric
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core import multiarray as _multiarray
+    from numpy.core import numeric as _numeric
+
+
+def _allowed_table() -> dict:
+    table = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+             ("_codecs", "encode"): codecs.encode}
+    for core in ("numpy.core", "numpy._core"):
+        table[(f"{core}.multiarray", "_reconstruct")] = _multiarray._reconstruct
+        table[(f"{core}.multiarray", "scalar")] = _multiarray.scalar
+        table[(f"{core}.numeric", "_frombuffer")] = _numeric._frombuffer
+    return table
+
+
+_ALLOWED = _allowed_table()
+#: The ``(module, name)`` pairs a pickle may reference; everything else is refused.
+ALLOWED_GLOBALS = frozenset(_ALLOWED)
+
+
+class UnsafePickleError(DatasetFormatError):
+    """A pickle references a global outside :data:`ALLOWED_GLOBALS`; nothing was executed."""
+
+    def __init__(self, fname, module: str, name: str):
+        self.module, self.name = module, name
+        super().__init__(
+            fname,
+            "a pickle of numpy arrays referencing only numpy array reconstruction globals",
+            f"a reference to the global {module}.{name} (refused; the file was not loaded)",
+        )
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` that resolves only numpy array reconstruction globals.
+
+    Parameters
+    ----------
+    file : binary file object
+        Open pickle stream.
+    fname : str | None
+        Name used in error messages.
+    encoding : str
+        How Python 2 ``str`` objects are decoded; ``"latin1"`` is required for Python 2
+        pickles of numpy arrays (``"bytes"`` keeps them as bytes).
+    """
+
+    def __init__(self, file, fname=None, encoding: str = "latin1"):
+        super().__init__(file, encoding=encoding)
+        self._fname = fname
+
+    def find_class(self, module, name):  # noqa: D102 - pickle hook
+        try:
+            return _ALLOWED[(module, name)]
+        except (KeyError, TypeError):
+            raise UnsafePickleError(self._fname, str(module), str(name)) from None
+
+    def persistent_load(self, pid):  # noqa: D102 - pickle hook
+        raise UnsafePickleError(self._fname, "<persistent id>", repr(pid)[:60])
+
+
+def safe_load(fname: str | os.PathLike, encoding: str = "latin1"):
+    """Load a pickle that may reference only numpy array reconstruction globals.
+
+    Parameters
+    ----------
+    fname : path-like
+        Pickle file (e.g. a DEAP ``sNN.dat``).
+    encoding : str
+        Decoding of Python 2 ``str`` objects (``"latin1"``, the default, is what Python 2
+        pickles of numpy arrays need).
+
+    Returns
+    -------
+    obj : object
+        The unpickled object (containers of numpy arrays and plain Python values).
+
+    Raises
+    ------
+    UnsafePickleError
+        The pickle references any other global (``os.system``, ``builtins.exec``, ...).
+        The refusal happens when the reference is met, before it is imported or called.
+    DatasetFormatError
+        The file is not a complete pickle (truncated or corrupt).
+    FileNotFoundError
+        ``fname`` does not exist.
+    """
+    fname = os.fspath(fname)
+    if not os.path.isfile(fname):
+        raise FileNotFoundError(f"{fname}: expected a pickle file, but found no such file")
+    size = os.path.getsize(fname)
+    with open(fname, "rb") as f:
+        try:
+            return NumpyOnlyUnpickler(f, fname=fname, encoding=encoding).load()
+        except UnsafePickleError:
+            raise
+        except EOFError:
+            raise DatasetFormatError(
+                fname, "a complete pickle", f"the stream ends early ({size} bytes; truncated?)"
+            ) from None
+        except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
+                KeyError, UnicodeDecodeError, MemoryError, OverflowError) as err:
+            raise DatasetFormatError(
+                fname, "a complete pickle of numpy arrays",
+                f"{type(err).__name__}: {err} ({size} bytes; truncated or corrupt?)",
+            ) from None

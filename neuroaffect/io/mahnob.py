@@ -1,0 +1,360 @@
+"""Reader for MAHNOB-HCI's emotion-elicitation sessions (``Sessions/<n>/``).
+
+Expected layout (Soleymani et al., 2012; file facts in ``reference/formats.md`` section 4)::
+
+    <root>/
+        Sessions/
+            2/
+                Part_1_S_Trial1_emotion.bdf    BioSemi BDF, 256 Hz, 47 channels: 32 EEG (Geneva
+                                               order), EXG1-8, GSR1, GSR2, Erg1, Erg2, Resp,
+                                               Temp, Status
+                session.xml                    <session feltVlnc=".." feltArsl=".." feltCtrl=".."
+                                                        feltPred=".." feltEmo=".." ...>
+                                                   <subject id="1" .../>
+                                               </session>
+            4/ ...
+
+Session folders without a ``Part_<p>_S_Trial<k>_emotion.bdf`` (tagging sessions, sessions
+whose recording is missing) are skipped. The recording runs about 30 s before and after the
+clip; the Status channel marks clip onset and offset. The Status word carries system bits
+above bit 15, so events are found with ``mask=0xFFFF`` (``mask_type='and'``).
+
+Our choices (not fixed by the dataset): the stimulus is ``[onset of the first Status event,
+onset of the second)``; the baseline is the first 30 s of the file, or everything before the
+onset when that is shorter. All trials of a participant were recorded in one sitting, so
+``session_ids`` are all 1; the dataset's session folder numbers are in
+``info["session_folders"]`` and ``trial_ids`` are the ``Trial<k>`` numbers.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import DatasetFormatError, check_sfreq
+from ..channels import MAHNOB_EEG_CH_NAMES, MAHNOB_LABEL_RANGE, MAHNOB_LABELS, MAHNOB_SFREQ
+from .base import Peripheral, Recording
+
+__all__ = ["FELT_ATTRIBUTES", "list_subjects", "read_mahnob", "read_session_xml"]
+
+SESSIONS_DIR = "Sessions"
+XML_NAME = "session.xml"
+BASELINE_S = 30.0
+STATUS_MASK = 0xFFFF
+#: XML attribute of each entry of ``MAHNOB_LABELS``.
+FELT_ATTRIBUTES = dict(zip(MAHNOB_LABELS, ("feltVlnc", "feltArsl", "feltCtrl", "feltPred")))
+# (key, kind, channel names) of the peripheral signals read.
+_PERIPHERAL = (
+    ("ecg", "ecg", ("EXG1", "EXG2", "EXG3")),
+    ("gsr", "gsr", ("GSR1",)),
+    ("resp", "resp", ("Resp",)),
+    ("temp", "temp", ("Temp",)),
+)
+_BDF_RE = re.compile(r"^Part_(\d+)_S_Trial(\d+)_emotion\.bdf$")
+_MICRO = ("uV", "\u00b5V", "\u03bcV")
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+def read_mahnob(root, subjects=None, include_unlabeled: bool = True) -> list[Recording]:
+    """Read MAHNOB-HCI emotion sessions, one :class:`Recording` per participant.
+
+    Parameters
+    ----------
+    root : path-like
+        Folder holding ``Sessions/`` (or the ``Sessions`` folder itself).
+    subjects : int | iterable of int | None
+        Participant numbers (``<subject id>`` in ``session.xml``); None reads all.
+    include_unlabeled : bool
+        Keep sessions whose ``session.xml`` has no felt* ratings (their labels are NaN).
+
+    Returns
+    -------
+    recordings : list of Recording
+        Sorted by participant; trials sorted by session folder number. For each:
+
+        - ``eeg`` : ndarray, shape (n_trials, 32, n_times) | list of ndarray, shape
+          (32, n_times_i) when clip lengths differ; volts, 256 Hz, stimulus only.
+        - ``baseline`` : same layout, the first 30 s (or all samples before the onset).
+        - ``peripheral`` : ``ecg`` (EXG1-3), ``gsr`` (GSR1), ``resp``, ``temp``, in the
+          file's units (``unit`` attribute: ``"uV"`` for microvolt channels, else the BDF
+          header's physical dimension), same layout, with baselines.
+        - ``labels`` : valence, arousal, dominance, predictability (feltVlnc, feltArsl,
+          feltCtrl, feltPred), range (1, 9), NaN for unlabeled sessions.
+        - ``trial_ids`` : the ``Trial<k>`` numbers; ``session_ids`` : all 1.
+        - ``info`` : ``session_folders``, ``labeled`` (bool), ``felt_emotion`` (feltEmo,
+          NaN when absent), ``media_files``, ``onsets`` and ``offsets`` (samples).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` has no ``Sessions`` folder, no emotion session, a session has a BDF but no
+        ``session.xml``, or a requested participant is absent.
+    DatasetFormatError
+        Malformed ``session.xml``, ratings outside 1-9, a truncated or non-BioSemi BDF, a
+        sampling rate other than 256 Hz, a missing EEG channel, fewer than two Status
+        events, NaN/Inf samples; the message names the file.
+    """
+    sessions = _scan_sessions(_find_sessions_dir(Path(root)))
+    if subjects is not None:
+        wanted = _check_subjects(subjects)
+        found = sorted({s["subject"] for s in sessions})
+        missing = [s for s in wanted if s not in found]
+        if missing:
+            raise FileNotFoundError(
+                f"{Path(root)}: expected emotion sessions of participant(s) {missing}, but found "
+                f"only participants {found}"
+            )
+        sessions = [s for s in sessions if s["subject"] in wanted]
+    if not include_unlabeled:
+        sessions = [s for s in sessions if s["labeled"]]
+    by_subject: dict = {}
+    for s in sessions:
+        by_subject.setdefault(s["subject"], []).append(s)
+    return [_make_recording(subj, by_subject[subj]) for subj in sorted(by_subject)]
+
+
+def list_subjects(root) -> list[int]:
+    """Participant numbers with at least one emotion session (reads ``session.xml`` only)."""
+    return sorted({s["subject"] for s in _scan_sessions(_find_sessions_dir(Path(root)))})
+
+
+def read_session_xml(fname) -> dict:
+    """Parse one ``session.xml``.
+
+    Returns
+    -------
+    session : dict
+        ``subject`` (int), ``labels`` (dict name -> float, NaN when absent), ``labeled``
+        (bool: ``feltArsl`` or ``feltVlnc`` present), ``felt_emotion`` (float, NaN when
+        absent), ``media_file`` (str or None), ``attributes`` (all root attributes).
+    """
+    fname = Path(fname)
+    try:
+        root = ET.parse(fname).getroot()
+    except ET.ParseError as err:
+        raise DatasetFormatError(fname, "well-formed XML with a <session> root element",
+                                 f"a parse error ({err})") from None
+    if root.tag != "session":
+        raise DatasetFormatError(fname, "a <session> root element", f"<{root.tag}>")
+    subj = root.find("subject")
+    if subj is None or subj.get("id") is None:
+        raise DatasetFormatError(fname, 'a <subject id="..."/> child of <session>',
+                                 "no subject element" if subj is None else "no id attribute")
+    try:
+        subject = int(subj.get("id"))
+    except ValueError:
+        raise DatasetFormatError(fname, "an integer subject id", repr(subj.get("id"))) from None
+    labels = {}
+    for name, attr in FELT_ATTRIBUTES.items():
+        labels[name] = _rating(fname, root, attr, *MAHNOB_LABEL_RANGE)
+    emo = root.get("feltEmo")
+    felt_emotion = np.nan if emo is None else _rating(fname, root, "feltEmo", 0, 99)
+    labeled = root.get("feltArsl") is not None or root.get("feltVlnc") is not None
+    return {
+        "subject": subject, "labels": labels, "labeled": labeled,
+        "felt_emotion": felt_emotion, "media_file": root.get("mediaFile"),
+        "attributes": dict(root.attrib),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def _check_subjects(subjects) -> list[int]:
+    """Sorted unique 1-based participant numbers from an int or an iterable of ints."""
+    if isinstance(subjects, (int, np.integer)):
+        subjects = [subjects]
+    try:
+        items = list(subjects)
+    except TypeError:
+        raise TypeError(f"subjects must be an int or an iterable of ints, got {subjects!r}") from None
+    for s in items:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+            raise ValueError(f"subjects must be 1-based integers, got {s!r} in {subjects!r}")
+    return sorted({int(s) for s in items})
+
+
+def _rating(fname, root, attr, lo, hi) -> float:
+    raw = root.get(attr)
+    if raw is None:
+        return np.nan
+    try:
+        val = float(raw)
+    except ValueError:
+        val = np.nan
+    if not (np.isfinite(val) and val == int(val) and lo <= val <= hi):
+        raise DatasetFormatError(fname, f"{attr} an integer in {lo}..{hi}", f"{attr}={raw!r}")
+    return val
+
+
+def _find_sessions_dir(root: Path) -> Path:
+    if (root / SESSIONS_DIR).is_dir():
+        return root / SESSIONS_DIR
+    if root.is_dir() and root.name == SESSIONS_DIR:
+        return root
+    if not root.exists():
+        found = "no such file or folder"
+    else:
+        found = f"{sorted(p.name for p in root.iterdir())[:10]}" if root.is_dir() else "a file"
+    raise FileNotFoundError(
+        f"{root}: expected a MAHNOB-HCI folder holding {SESSIONS_DIR}/ (or {SESSIONS_DIR}/ "
+        f"itself), but found {found}"
+    )
+
+
+def _scan_sessions(sessions_dir: Path) -> list[dict]:
+    """Session folders holding an emotion BDF, with their parsed ``session.xml``."""
+    out = []
+    folders = [p for p in sessions_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+    for folder in sorted(folders, key=lambda p: int(p.name)):
+        bdfs = sorted(p for p in folder.iterdir() if _BDF_RE.match(p.name))
+        if not bdfs:
+            continue
+        if len(bdfs) > 1:
+            raise DatasetFormatError(folder, "one Part_<p>_S_Trial<k>_emotion.bdf per session",
+                                     f"{[p.name for p in bdfs]}")
+        bdf = bdfs[0]
+        xml = folder / XML_NAME
+        if not xml.is_file():
+            raise FileNotFoundError(
+                f"{xml}: expected the session.xml of {bdf.name}, but found no such file"
+            )
+        meta = read_session_xml(xml)
+        part, trial = (int(g) for g in _BDF_RE.match(bdf.name).groups())
+        if part != meta["subject"]:
+            raise DatasetFormatError(xml, f'<subject id="{part}"> as in {bdf.name}',
+                                     f'id="{meta["subject"]}"')
+        out.append({**meta, "folder": int(folder.name), "trial": trial, "bdf": bdf, "xml": xml})
+    if not out:
+        raise FileNotFoundError(
+            f"{sessions_dir}: expected session folders <n>/ holding "
+            f"Part_<p>_S_Trial<k>_emotion.bdf and session.xml, but found none"
+        )
+    return out
+
+
+def _read_bdf_header(fname: Path) -> dict:
+    """Parse a BDF header; check the BioSemi signature and that no data record is missing."""
+    size = fname.stat().st_size
+    with open(fname, "rb") as f:
+        head = f.read(256)
+        if len(head) < 256 or head[:8] != b"\xffBIOSEMI":
+            raise DatasetFormatError(fname, "a BioSemi BDF file (header starting with "
+                                     "b'\\xffBIOSEMI')", f"{head[:8]!r} ({size} bytes)")
+        try:
+            n_bytes, n_records = int(head[184:192]), int(head[236:244])
+            duration, n_sig = float(head[244:252]), int(head[252:256])
+        except ValueError:
+            raise DatasetFormatError(fname, "numeric BDF header fields", f"{head[184:256]!r}") from None
+        rest = f.read(256 * n_sig)
+    if n_bytes != 256 * (n_sig + 1) or len(rest) < 256 * n_sig or duration <= 0:
+        raise DatasetFormatError(fname, f"a complete BDF header of {256 * (n_sig + 1)} bytes",
+                                 f"{size} bytes with header size field {n_bytes}")
+
+    def field(offset, width):
+        return [rest[offset + i * width: offset + (i + 1) * width].decode("latin1").strip()
+                for i in range(n_sig)]
+
+    labels = field(0, 16)
+    units = field(n_sig * 96, 8)
+    n_samps = np.array([int(x) for x in field(n_sig * 216, 8)])
+    expected = n_bytes + max(n_records, 0) * int(n_samps.sum()) * 3
+    if n_records < 1 or size != expected:
+        raise DatasetFormatError(
+            fname, f"{n_records} data records of {duration:g} s ({expected} bytes) as the header "
+            f"declares", f"{size} bytes (truncated or padded file)",
+        )
+    return {"labels": labels, "units": dict(zip(labels, units)),
+            "sfreq": dict(zip(labels, n_samps / duration)), "n_records": n_records}
+
+
+def _read_session(s: dict) -> dict:
+    """Read one session's BDF: stimulus and baseline segments (EEG in V, peripheral in file units)."""
+    import mne
+
+    bdf = s["bdf"]
+    hdr = _read_bdf_header(bdf)
+    needed = list(MAHNOB_EEG_CH_NAMES) + [c for _, _, chs in _PERIPHERAL for c in chs]
+    missing = [c for c in needed + ["Status"] if c not in hdr["labels"]]
+    if missing:
+        raise DatasetFormatError(
+            bdf, f"channels named {needed + ['Status']}",
+            f"missing channel(s) {missing}; the file has {hdr['labels']}",
+        )
+    for ch in needed:
+        check_sfreq(hdr["sfreq"][ch], MAHNOB_SFREQ, f"MAHNOB-HCI channel {ch!r}", bdf)
+    raw = mne.io.read_raw_bdf(bdf, stim_channel="Status", preload=False, verbose="error")
+    check_sfreq(raw.info["sfreq"], MAHNOB_SFREQ, "MAHNOB-HCI", bdf)
+    events = mne.find_events(raw, stim_channel="Status", mask=STATUS_MASK, mask_type="and",
+                             shortest_event=1, verbose="error")
+    if len(events) < 2:
+        raise DatasetFormatError(
+            bdf, "at least two Status events (clip onset and offset, mask 0xFFFF)",
+            f"{len(events)} event(s)" + (f" at samples {events[:, 0].tolist()}" if len(events) else ""),
+        )
+    onset, offset = int(events[0, 0] - raw.first_samp), int(events[1, 0] - raw.first_samp)
+    n_base = min(int(round(BASELINE_S * MAHNOB_SFREQ)), onset)
+    data = raw.get_data(picks=needed)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        ch, t = (int(i) for i in np.argwhere(bad)[0])
+        raise DatasetFormatError(bdf, "finite samples",
+                                 f"{int(bad.sum())} NaN/Inf (first: {needed[ch]} sample {t})")
+    scale = np.array([1e-6 if hdr["units"][c] in _MICRO else 1e-3 if hdr["units"][c] == "mV"
+                      else 1.0 for c in needed])
+    n_eeg = len(MAHNOB_EEG_CH_NAMES)
+    out = {"eeg": data[:n_eeg, onset:offset], "eeg_base": data[:n_eeg, :n_base],
+           "onset": onset, "offset": offset, "periph": {}}
+    row = n_eeg
+    for key, _, chs in _PERIPHERAL:
+        seg = data[row:row + len(chs)] / scale[row:row + len(chs), None]
+        unit = hdr["units"][chs[0]]
+        unit = "uV" if unit in _MICRO else (unit or "a.u.")
+        out["periph"][key] = (seg[:, onset:offset], seg[:, :n_base], unit)
+        row += len(chs)
+    return out
+
+
+def _stack(arrays: list):
+    """One array when every trial has the same length, else the list itself."""
+    if len({a.shape for a in arrays}) == 1:
+        return np.stack(arrays)
+    return arrays
+
+
+def _make_recording(subject: int, sessions: list[dict]) -> Recording:
+    parts = [_read_session(s) for s in sessions]
+    peripheral = {}
+    for key, kind, chs in _PERIPHERAL:
+        units = {p["periph"][key][2] for p in parts}
+        if len(units) != 1:
+            raise DatasetFormatError(sessions[0]["bdf"].parent.parent,
+                                     f"one unit for {chs} in every session", f"units {units}")
+        peripheral[key] = Peripheral(
+            data=_stack([p["periph"][key][0] for p in parts]), sfreq=MAHNOB_SFREQ,
+            unit=units.pop(), kind=kind, ch_names=chs,
+            baseline=_stack([p["periph"][key][1] for p in parts]),
+        )
+    n = len(sessions)
+    return Recording(
+        dataset="mahnob", subject=subject, eeg=_stack([p["eeg"] for p in parts]),
+        sfreq=MAHNOB_SFREQ, ch_names=MAHNOB_EEG_CH_NAMES,
+        labels={k: np.array([s["labels"][k] for s in sessions]) for k in MAHNOB_LABELS},
+        label_range={k: MAHNOB_LABEL_RANGE for k in MAHNOB_LABELS},
+        baseline=_stack([p["eeg_base"] for p in parts]), peripheral=peripheral,
+        trial_ids=np.array([s["trial"] for s in sessions]), session_ids=np.ones(n, dtype=int),
+        fnames=[f for s in sessions for f in (s["bdf"], s["xml"])],
+        info={
+            "session_folders": np.array([s["folder"] for s in sessions]),
+            "labeled": np.array([s["labeled"] for s in sessions]),
+            "felt_emotion": np.array([s["felt_emotion"] for s in sessions]),
+            "media_files": [s["media_file"] for s in sessions],
+            "onsets": np.array([p["onset"] for p in parts]),
+            "offsets": np.array([p["offset"] for p in parts]),
+        },
+    )

@@ -1,0 +1,338 @@
+"""Simulated DEAP: ``data_preprocessed_python/sNN.dat`` and ``participant_ratings.csv``.
+
+Written layout (what :func:`neuroaffect.io.deap.read_deap` and public DEAP code read)::
+
+    out/deap/
+        data_preprocessed_python/
+            s01.dat ...            Python 2 protocol-2 pickle of
+                                   {'data': float64 (n_trials, 40, n_times),
+                                    'labels': float64 (n_trials, 4)}
+        participant_ratings.csv    Participant_id,Trial,Experiment_id,Start_time,Valence,
+                                   Arousal,Dominance,Liking,Familiarity
+
+Channels are DEAP's 40 in their order (32 EEG in the Geneva order, hEOG, vEOG, zEMG, tEMG,
+GSR, Respiration belt, Plethysmograph, Temperature), 128 Hz. Each trial is a 3-s baseline
+(384 samples, no stimulus effect) followed by the stimulus part, whose EEG band powers follow
+the trial's ratings (:mod:`neuroaffect.simulate.signal`). Like the preprocessed release, the
+EEG is band-limited to 4-45 Hz and re-referenced to the common average; EEG and EOG/EMG are
+in microvolts, GSR in Ohm, temperature in degC, respiration and plethysmograph in arbitrary
+units. Trials are stored in video (``Experiment_id``) order; the CSV lists them in a shuffled
+presentation order (``Trial``) per participant. Ratings carry two decimals, as the CSV prints
+them; familiarity (1-5) is empty for participants 2, 15 and 23, as in the real file.
+
+The pickle is written the way Python 2 pickled numpy 1.x arrays, which is what the real files
+are: ``numpy.core.multiarray._reconstruct`` and the raw array bytes as a Python 2 ``str``
+(``BINSTRING``). Such a file is exactly as large as its data (40 x 40 x 8064 x 8 B = 98.4 MiB
+per subject at full scale) and, like the real ones, needs ``encoding='latin1'`` under Python 3.
+(Python 3's own protocol 2 would store the bytes as UTF-8 text, about 1.5 times larger.)
+
+Our choices: EEG, EOG and EMG are simulated separately for the baseline (no stimulus) and the
+stimulus part and joined by an equal-power cross-fade over the first 0.5 s of the stimulus
+part, so the baseline holds no label effect and the joint has no step. GSR, respiration,
+plethysmograph and temperature are simulated continuously over the whole trial with the trial's
+state (a breath or a skin-conductance level does not restart at the clip onset), so their
+3-s baseline already reflects it.
+
+Scales:
+
+=====  ========  ======  ===================  ==========================================
+scale  subjects  trials  samples per trial    per file
+=====  ========  ======  ===================  ==========================================
+tiny   2         12      (3 + 6) s = 1152     4.2 MiB  (tests)
+demo   4         40      (3 + 20) s = 2944    35.9 MiB (the default workflow)
+full   32        40      (3 + 60) s = 8064    98.4 MiB (the real release)
+=====  ========  ======  ===================  ==========================================
+
+``demo`` keeps DEAP's 40 trials per subject (the trial-level cross-validation and the rating
+distribution have the real granularity) and 20 one-second windows per trial (800 per subject,
+enough to train the models), while staying small enough that the whole default workflow runs
+on two CPU cores within minutes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from .._utils import atomic_path, atomic_write_text
+from ..channels import DEAP_CH_NAMES, DEAP_EEG_CH_NAMES, DEAP_SFREQ
+from . import write_sidecar
+from .signal import (
+    draw_ratings, draw_subject_effects, normalise_ratings, simulate_eeg, simulate_peripheral,
+)
+
+__all__ = [
+    "ROOT_NAME", "SCALES", "Scale", "crossfade_join", "simulate_subject", "write",
+    "write_py2_pickle",
+]
+
+ROOT_NAME = "deap"
+DATA_DIR = "data_preprocessed_python"
+RATINGS_NAME = "participant_ratings.csv"
+RATINGS_HEADER = (
+    "Participant_id", "Trial", "Experiment_id", "Start_time",
+    "Valence", "Arousal", "Dominance", "Liking", "Familiarity",
+)
+NO_FAMILIARITY = (2, 15, 23)  # participants whose familiarity ratings are missing
+_DATASET_ID = 1  # mixes into every seed so that datasets never share random streams
+_FADE_S = 0.5
+_PASSBAND = (4.0, 45.0)
+_LINE_NOISE_UV = 0.2  # residual mains after the 45 Hz low-pass
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Size of a simulated DEAP copy.
+
+    Attributes
+    ----------
+    n_subjects : int
+    n_trials : int
+        Trials (videos) per subject.
+    baseline_s : int
+        Pre-trial baseline in seconds (3 in the release; the reader requires 3).
+    stim_s : int
+        Stimulus part in seconds (60 in the release).
+    """
+
+    n_subjects: int
+    n_trials: int
+    baseline_s: int
+    stim_s: int
+
+    @property
+    def n_times(self) -> int:
+        return int((self.baseline_s + self.stim_s) * DEAP_SFREQ)
+
+
+SCALES = MappingProxyType({
+    "tiny": Scale(n_subjects=2, n_trials=12, baseline_s=3, stim_s=6),
+    "demo": Scale(n_subjects=4, n_trials=40, baseline_s=3, stim_s=20),
+    "full": Scale(n_subjects=32, n_trials=40, baseline_s=3, stim_s=60),
+})
+
+
+def _rng(seed: int, subject: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), _DATASET_ID, int(subject)])
+
+
+def crossfade_join(a: np.ndarray, b: np.ndarray, n_fade: int) -> np.ndarray:
+    """Join two independent segments with an equal-power cross-fade.
+
+    The last ``n_fade`` samples of ``a`` overlap the first ``n_fade`` of ``b``, weighted by
+    cos and sin of a quarter period, which keeps the variance of uncorrelated signals constant.
+
+    Parameters
+    ----------
+    a : ndarray, shape (..., n_a)
+    b : ndarray, shape (..., n_b)
+    n_fade : int
+        Overlap in samples, at most ``min(n_a, n_b)``.
+
+    Returns
+    -------
+    joined : ndarray, shape (..., n_a + n_b - n_fade)
+    """
+    if not 0 <= n_fade <= min(a.shape[-1], b.shape[-1]):
+        raise ValueError(f"n_fade must be in [0, {min(a.shape[-1], b.shape[-1])}], got {n_fade}")
+    u = (np.arange(n_fade) + 0.5) / max(n_fade, 1)
+    mid = a[..., a.shape[-1] - n_fade:] * np.cos(0.5 * np.pi * u) + b[..., :n_fade] * np.sin(0.5 * np.pi * u)
+    return np.concatenate([a[..., :a.shape[-1] - n_fade], mid, b[..., n_fade:]], axis=-1)
+
+
+def _round2(x: np.ndarray) -> np.ndarray:
+    """Round to the nearest two-decimal number exactly as ``float(f"{v:.2f}")`` does."""
+    return np.array([float(f"{v:.2f}") for v in np.asarray(x, dtype=np.float64).ravel()]).reshape(
+        np.shape(x))
+
+
+def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | None = None) -> dict:
+    """Simulate one DEAP subject; depends only on (seed, subject, scale, snr).
+
+    Returns
+    -------
+    subj : dict
+        ``data`` (float64, shape (n_trials, 40, n_times): the ``.dat`` array, uV / Ohm /
+        degC / a.u. per channel), ``labels`` (float64, shape (n_trials, 4), 1-9, two decimals),
+        ``presentation`` (int, shape (n_trials,): 1-based presentation position of each
+        Experiment_id), ``start_time_us`` (int64, shape (n_trials,)), ``familiarity``
+        (float, shape (n_trials,), NaN where missing) and ``effects`` (SubjectEffects).
+    """
+    sc = SCALES[scale]
+    fs = DEAP_SFREQ
+    rng = _rng(seed, subject)
+    effects = draw_subject_effects(rng, subject, snr=snr)
+    labels = _round2(draw_ratings(rng, sc.n_trials, "deap"))
+    vad = normalise_ratings(labels[:, :3], 1.0, 9.0)
+    none = np.full_like(vad, np.nan)
+    n_base, n_stim, n_fade = int(sc.baseline_s * fs), int(sc.stim_s * fs), int(_FADE_S * fs)
+    n_times = sc.n_times
+
+    def eeg_part(rows, n):
+        return simulate_eeg(rng, rows, DEAP_EEG_CH_NAMES, fs, n, effects, passband=_PASSBAND,
+                            line_noise_uv=_LINE_NOISE_UV)
+
+    eeg = crossfade_join(eeg_part(none, n_base + n_fade), eeg_part(vad, n_stim), n_fade)
+    eeg -= eeg.mean(axis=1, keepdims=True)  # common average reference
+
+    def split(kind, **kw):  # baseline and stimulus simulated apart, as the EEG (shared blinks)
+        base = simulate_peripheral(rng, none, kind, fs, n_base + n_fade, effects, **kw)
+        return crossfade_join(base, simulate_peripheral(rng, vad, kind, fs, n_stim, effects, **kw), n_fade)
+
+    def whole(kind):
+        return simulate_peripheral(rng, vad, kind, fs, n_times, effects)
+
+    periph = {
+        "hEOG": split("eog", component="horizontal"), "vEOG": split("eog", component="vertical"),
+        "zEMG": split("emg", muscle="zygomaticus"), "tEMG": split("emg", muscle="trapezius"),
+        "GSR": whole("gsr"), "Respiration belt": whole("resp"),
+        "Plethysmograph": whole("ppg"), "Temperature": whole("temp"),
+    }
+    data = np.empty((sc.n_trials, len(DEAP_CH_NAMES), n_times))
+    data[:, :len(DEAP_EEG_CH_NAMES)] = eeg
+    for name, sig in periph.items():
+        data[:, DEAP_CH_NAMES.index(name)] = sig
+
+    order = rng.permutation(sc.n_trials)  # order[j] = experiment index shown at position j
+    presentation = np.empty(sc.n_trials, dtype=int)
+    presentation[order] = np.arange(1, sc.n_trials + 1)
+    gaps_s = 60.0 + 5.0 + 3.0 + rng.uniform(12.0, 40.0, sc.n_trials)  # video, fixations, rating
+    starts_s = rng.uniform(150.0, 200.0) + np.concatenate([[0.0], np.cumsum(gaps_s[:-1])])
+    start_time_us = np.empty(sc.n_trials, dtype=np.int64)
+    start_time_us[order] = np.round(starts_s * 1e6).astype(np.int64)
+    familiarity = rng.integers(1, 6, sc.n_trials).astype(float)
+    if subject in NO_FAMILIARITY:
+        familiarity[:] = np.nan
+    return {"data": data, "labels": labels, "presentation": presentation,
+            "start_time_us": start_time_us, "familiarity": familiarity, "effects": effects}
+
+
+# --------------------------------------------------------------------------------------------
+# Python 2 pickle of numpy arrays
+# --------------------------------------------------------------------------------------------
+def _pint(v: int) -> bytes:
+    """Pickle opcode for a non-negative int (BININT1, BININT2 or BININT)."""
+    if v < 256:
+        return b"K" + bytes([v])
+    if v < 65536:
+        return b"M" + struct.pack("<H", v)
+    return b"J" + struct.pack("<i", v)
+
+
+def _str_opcode(n: int) -> bytes:
+    """Opcode and length of a Python 2 ``str`` of ``n`` bytes (SHORT_BINSTRING or BINSTRING)."""
+    if n < 256:
+        return b"U" + bytes([n])
+    if n > 2**31 - 1:
+        raise ValueError(f"a Python 2 pickle string holds less than 2 GiB, but got {n} bytes")
+    return b"T" + struct.pack("<i", n)
+
+
+def _pstr(s: bytes) -> bytes:
+    return _str_opcode(len(s)) + s
+
+
+def _ptuple(items: tuple) -> bytes:
+    body = b"".join(_pint(int(v)) for v in items)
+    if 1 <= len(items) <= 3:
+        return body + (b"\x85", b"\x86", b"\x87")[len(items) - 1]
+    return b"(" + body + b"t"
+
+
+def write_py2_pickle(f, arrays: dict) -> None:
+    """Write ``{name: array}`` as Python 2's ``cPickle.dump(d, f, 2)`` with numpy 1.x did.
+
+    Parameters
+    ----------
+    f : binary file object
+    arrays : dict of str -> ndarray
+        Arrays, stored as little-endian float64 in C order.
+
+    Notes
+    -----
+    Per array: ``numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), 'b')``, then a
+    ``BUILD`` with the state ``(1, shape, dtype('f8'), False, <raw bytes as str>)``. Globals
+    and the dtype are memoised and reused (``BINPUT``/``BINGET``) as the pickler does. The raw
+    bytes go straight from the array's buffer to the file (no copy).
+    """
+    memo: dict = {}
+
+    def put(key) -> bytes:
+        memo[key] = len(memo)
+        return b"q" + bytes([memo[key]])
+
+    def ref(key, payload: bytes) -> bytes:
+        return b"h" + bytes([memo[key]]) if key in memo else payload + put(key)
+
+    f.write(b"\x80\x02}" + put("dict") + b"(")
+    for name, arr in arrays.items():
+        arr = np.ascontiguousarray(arr, dtype="<f8")
+        f.write(_pstr(name.encode("ascii")))
+        f.write(ref("reconstruct", b"cnumpy.core.multiarray\n_reconstruct\n"))
+        f.write(ref("ndarray", b"cnumpy\nndarray\n"))
+        f.write(_pint(0) + b"\x85" + ref("b", _pstr(b"b")) + b"\x87R")
+        f.write(b"(" + _pint(1) + _ptuple(arr.shape))
+        if "f8" in memo:
+            f.write(ref("f8", b""))
+        else:
+            f.write(ref("dtype", b"cnumpy\ndtype\n") + _pstr(b"f8") + _pint(0) + _pint(1) + b"\x87R")
+            f.write(put("f8") + b"(" + _pint(3) + _pstr(b"<") + b"NNN" + b"J\xff\xff\xff\xff" * 2
+                    + _pint(0) + b"tb")
+        f.write(b"\x89" + _str_opcode(arr.nbytes))
+        f.write(memoryview(arr).cast("B"))
+        f.write(b"tb")
+    f.write(b"u.")
+
+
+# --------------------------------------------------------------------------------------------
+# writer
+# --------------------------------------------------------------------------------------------
+def _ratings_rows(subject: int, subj: dict) -> list:
+    by_position = np.argsort(subj["presentation"])  # experiment index at each position
+    rows = []
+    for exp in by_position:
+        fam = subj["familiarity"][exp]
+        rows.append([subject, int(subj["presentation"][exp]), int(exp) + 1, int(subj["start_time_us"][exp]),
+                     *(f"{v:.2f}" for v in subj["labels"][exp]), "" if np.isnan(fam) else int(fam)])
+    return rows
+
+
+def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> Path:
+    """Write a simulated DEAP copy below ``out``; return ``out/deap`` (what ``read_deap`` takes).
+
+    One subject is generated and written at a time (peak memory about three times one
+    ``.dat``); every file is written to a temporary name and renamed when complete.
+    """
+    sc = SCALES[scale]
+    root = Path(out) / ROOT_NAME
+    rows, sidecar = [], []
+    for subject in range(1, sc.n_subjects + 1):
+        subj = simulate_subject(seed, subject, scale, snr)
+        with atomic_path(root / DATA_DIR / f"s{subject:02d}.dat") as tmp, open(tmp, "wb") as f:
+            write_py2_pickle(f, {"data": subj["data"], "labels": subj["labels"]})
+        rows.extend(_ratings_rows(subject, subj))
+        sidecar.append({
+            **subj["effects"].to_dict(), "subject": subject,
+            "ratings": subj["labels"].tolist(),
+            "ratings_normalised": normalise_ratings(subj["labels"], 1.0, 9.0).tolist(),
+            "presentation_order": subj["presentation"].tolist(),
+        })
+        del subj
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(RATINGS_HEADER)
+    writer.writerows(rows)
+    atomic_write_text(root / RATINGS_NAME, buf.getvalue())
+    write_sidecar(
+        out, "deap", scale, seed, sidecar, snr=snr, sfreq=DEAP_SFREQ,
+        n_trials=sc.n_trials, n_times=sc.n_times, baseline_s=sc.baseline_s,
+        rating_columns=["valence", "arousal", "dominance", "liking"],
+        trial_order="Experiment_id",
+    )
+    return root
