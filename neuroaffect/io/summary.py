@@ -71,7 +71,7 @@ def summary_markdown(summary: dict) -> str:
     ]
     for k, v in s["labels"].items():
         h = ", ".join(f"{a}: {b}" for a, b in v["histogram"].items() if b)
-        lines.append(f"| {k} | {v['range'][0]:g}-{v['range'][1]:g} | {h} |")
+        lines.append(f"| {k} | [{v['range'][0]:g}, {v['range'][1]:g}] | {h} |")
     lines += ["", "| subject | trials | sessions | samples per trial |", "|---|---|---|---|"]
     for sub in s["subjects"]:
         nt = sub["n_times"]
