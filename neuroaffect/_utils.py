@@ -142,6 +142,10 @@ def atomic_path(fname: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, fname)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -82,3 +82,14 @@ def test_hashes_are_stable(tmp_path):
     f = tmp_path / "x.bin"
     f.write_bytes(b"abc")
     assert sha256_file(f) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_atomic_write_uses_default_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        f = atomic_write_json(tmp_path / "x.json", {})
+    finally:
+        os.umask(umask)
+    assert (f.stat().st_mode & 0o777) == 0o644
