@@ -1,0 +1,43 @@
+"""Models over band-differential-entropy tokens, and the baselines set beside them.
+
+Every neural model is built as ``Model(n_chans, n_bands, n_outputs, **kwargs)``,
+reads tokens of shape ``(batch, n_chans, n_bands)``, names its classifier
+``final_layer`` and splits its forward pass into ``forward_features(x)`` and
+``forward_head(feats, pre_logits=False)``. Models are created by name:
+
+>>> from neuroaffect.models import create_model, list_models
+>>> list_models()
+['dgcnn', 'rbtransformer', 'rgnn']
+>>> model = create_model("rbtransformer", n_chans=32, n_bands=4, n_outputs=2)
+
+Graph models (``model_entrypoint(name).requires_ch_pos``) also need electrode
+positions, ``ch_pos`` of shape ``(n_chans, 3)``, passed in by the caller: this
+package never reads files and never imports MNE.
+"""
+
+from ._base import TokenModel, create_model, list_models, model_entrypoint, register_model
+from .baselines import EEGNetBaseline, LogisticTokens, MajorityClassifier
+from .batched import batched_forward, stack_models
+from .dgcnn import DGCNN
+from .graph import find_homologous_pairs, gaussian_knn_adjacency, inverse_square_adjacency
+from .rbtransformer import RBTransformer
+from .rgnn import RGNN
+
+__all__ = [
+    "DGCNN",
+    "EEGNetBaseline",
+    "LogisticTokens",
+    "MajorityClassifier",
+    "RBTransformer",
+    "RGNN",
+    "TokenModel",
+    "batched_forward",
+    "create_model",
+    "find_homologous_pairs",
+    "gaussian_knn_adjacency",
+    "inverse_square_adjacency",
+    "list_models",
+    "model_entrypoint",
+    "register_model",
+    "stack_models",
+]
