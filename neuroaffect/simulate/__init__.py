@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .._utils import atomic_write_json, check_option, code_version
 
-__all__ = ["DATASETS", "SCALES", "simulate", "dataset_root", "write_sidecar"]
+__all__ = ["DATASETS", "SCALES", "simulate", "dataset_root", "subjects", "write_sidecar"]
 
 DATASETS = ("deap", "dreamer", "seed", "mahnob")
 SCALES = ("tiny", "demo", "full")
@@ -26,6 +26,13 @@ def dataset_root(dataset: str, out) -> Path:
     """The path below ``out`` that the dataset's reader takes (without writing anything)."""
     check_option("dataset", dataset, DATASETS)
     return Path(out) / _module(dataset).ROOT_NAME
+
+
+def subjects(dataset: str, scale: str) -> list[int]:
+    """Subject numbers ``simulate(dataset, scale, ...)`` writes (known before writing)."""
+    check_option("dataset", dataset, DATASETS)
+    check_option("scale", scale, SCALES)
+    return list(range(1, _module(dataset).SCALES[scale].n_subjects + 1))
 
 
 def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, snr: float | None = None) -> Path:

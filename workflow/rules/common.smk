@@ -30,6 +30,34 @@ def data_input(dataset):
     return config["data"][dataset]["root"]
 
 
+def subjects(dataset):
+    """Subject numbers of ``dataset``: known from the scale when simulated, listed when real."""
+    if is_simulated(dataset):
+        from neuroaffect.simulate import subjects as sim_subjects
+
+        return sim_subjects(dataset, config["simulate"]["scale"])
+    from neuroaffect.io import list_subjects
+
+    return list_subjects(dataset, data_root(dataset))
+
+
+def feature_params(dataset):
+    """JSON of the FeatureParams for ``dataset``: shared params + its window and stride."""
+    import json
+
+    params = dict(config["features"]["params"])
+    params.update(config["features"]["windows"].get(dataset, {}))
+    return json.dumps(params)  # key order kept: it is the band order
+
+
+def feature_files(dataset):
+    return expand("results/features/{dataset}/{subject}.nc", dataset=dataset, subject=subjects(dataset))
+
+
 def all_targets():
     targets = expand("reports/summary/{dataset}.md", dataset=DATASETS)
+    for dataset in DATASETS:
+        targets += feature_files(dataset)
+    targets += expand("reports/features/{dataset}_label_contrast.png",
+                      dataset=[d for d in DATASETS if d != "mahnob"])
     return targets
