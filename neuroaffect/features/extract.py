@@ -1,0 +1,236 @@
+"""One subject's recording -> one labelled feature dataset (:func:`extract_features`)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+import numpy as np
+import xarray as xr
+
+from .._utils import code_version, sha256_file
+from .bde import compute_band_variance, compute_baseline_variance, n_windows, variance_to_de
+from .params import FeatureParams
+
+__all__ = ["SCHEMA_VERSION", "extract_features", "normalise_labels", "label_scaling"]
+
+logger = logging.getLogger(__name__)
+_code_version = functools.lru_cache(maxsize=1)(code_version)  # one git call per process
+
+#: Version of the stored layout (bumped when variables or attributes change meaning).
+SCHEMA_VERSION = 1
+_AS_IS = ("seed", "seed-iv")
+
+
+def label_scaling(dataset: str, name: str, label_range) -> tuple | None:
+    """(centre, half-width) mapping ratings onto [-1, 1], or None to keep them as they are.
+
+    DEAP and MAHNOB ratings (1-9) become (s - 5) / 4, DREAMER's (1-5) (s - 3) / 2: the centre
+    and half-width of the label's range. SEED / SEED-IV class codes stay as they are.
+    """
+    if dataset in _AS_IS or label_range is None:
+        return None
+    lo, hi = (float(v) for v in label_range)
+    if not np.isfinite([lo, hi]).all() or hi <= lo:
+        return None
+    return (lo + hi) / 2.0, (hi - lo) / 2.0
+
+
+def normalise_labels(dataset: str, labels: dict, label_range: dict) -> dict:
+    """``{name: normalised ratings}`` for every label (see :func:`label_scaling`)."""
+    out = {}
+    for name, v in labels.items():
+        sc = label_scaling(dataset, name, label_range.get(name))
+        v = np.asarray(v, dtype=np.float64)
+        out[name] = v.copy() if sc is None else (v - sc[0]) / sc[1]
+    return out
+
+
+def _groups_by_length(arrays) -> dict:
+    """{n_times: [trial indices]} of a list/array of (n_chans, n_times_i) trials."""
+    groups = {}
+    for i, a in enumerate(arrays):
+        groups.setdefault(int(np.shape(a)[-1]), []).append(i)
+    return groups
+
+
+def _band_variance_ragged(trials, sfreq, p, scale, nw_max, n_chans):
+    """Band variance of possibly unequal-length trials, NaN-padded on the window axis."""
+    if isinstance(trials, np.ndarray):
+        return compute_band_variance(trials, sfreq, p, scale=scale)
+    out = np.full((len(trials), nw_max, n_chans, len(p.bands)), np.nan)
+    for length, idx in _groups_by_length(trials).items():
+        nw = n_windows(length, p.window, p.stride)
+        if nw:
+            x = np.stack([np.asarray(trials[i]) for i in idx])
+            out[idx, :nw] = compute_band_variance(x, sfreq, p, scale=scale)
+    return out
+
+
+def _baseline_variance(baseline, sfreq, p, scale):
+    if isinstance(baseline, np.ndarray):
+        return compute_baseline_variance(baseline, sfreq, p, scale=scale)
+    out = np.empty((len(baseline), np.shape(baseline[0])[0], len(p.bands)))
+    for _, idx in _groups_by_length(baseline).items():
+        x = np.stack([np.asarray(baseline[i]) for i in idx])
+        out[idx] = compute_baseline_variance(x, sfreq, p, scale=scale)
+    return out
+
+
+def _attr_value(v):
+    if isinstance(v, bool):
+        return int(v)
+    if v is None or isinstance(v, (list, tuple, dict)):
+        return json.dumps(v)
+    return v
+
+
+def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
+    """Band DE tokens, topographic maps and physiological features of one recording.
+
+    Parameters
+    ----------
+    rec : neuroaffect.io.Recording
+        One subject; EEG in volts, ``(n_trials, n_chans, n_times)`` or a list of
+        ``(n_chans, n_times_i)`` trials.
+    params : FeatureParams | dict | None
+        Feature parameters (a plain config mapping is accepted; see
+        :meth:`FeatureParams.from_dict`).
+    progress : bool
+        Show a progress bar over the stages (for command-line use).
+
+    Returns
+    -------
+    ds : xarray.Dataset
+        Dimensions ``trial, window, channel, band`` (+ ``y, x`` for maps, ``feature`` for
+        physiology, ``xyz`` for positions). Variables:
+
+        - ``bde`` (trial, window, channel, band), float32: band DE (minus the baseline's
+          when ``baseline_applied``); NaN for windows beyond a shorter trial's end.
+        - ``baseline_bde`` (trial, channel, band), float32: the baseline's band DE (when the
+          recording has a baseline).
+        - ``n_windows`` (trial), int32: valid windows per trial.
+        - ``ch_pos`` (channel, xyz), float64: electrode positions in metres (MNE head frame).
+        - ``topo`` (trial, window, band, y, x), float32 and ``topo_inside`` (y, x), int8:
+          maps of ``bde`` (with ``params.topo``).
+        - ``physio`` (trial, window, feature), float32 (with ``params.physio`` and at least
+          one usable peripheral signal; absent modalities are absent from ``feature``).
+
+        Coordinates: ``channel`` names, ``band`` names with ``band_lo``/``band_hi`` (Hz),
+        ``win_start`` (window) in samples from the stimulus onset, ``trial_id`` and
+        ``session`` (trial), every label raw (e.g. ``valence``) and normalised
+        (``valence_norm``). Attributes: every resolved parameter (``param_*`` and
+        ``params_json``), ``params_hash``, ``code_version``, ``input_sha256`` (JSON
+        file -> sha256), ``dataset``, ``subject``, ``sfreq``, ``window``, ``stride``
+        (samples), ``baseline_applied``, ``schema_version``.
+    """
+    from tqdm.auto import tqdm
+
+    from ..channels import get_positions
+    from .physio import compute_physio_features
+    from .topomap import make_topomaps, topomap_grid_for_channels
+
+    p = FeatureParams.coerce(params).resolve(rec.sfreq)
+    sfreq = float(rec.sfreq)
+    scale = 1e6 if p.scale_uv else 1.0
+    n, c, nb = rec.n_trials, rec.n_chans, len(p.bands)
+    n_times = rec.n_times
+    nws = np.array([n_windows(t, p.window, p.stride) for t in n_times], dtype=np.int32)
+    nw_max = int(nws.max(initial=0))
+    if nw_max == 0:
+        raise ValueError(
+            f"{rec.dataset} subject {rec.subject}: no trial holds one {p.window}-sample window "
+            f"(longest trial: {int(n_times.max(initial=0))} samples)"
+        )
+    stages = ["band DE", "baseline"] + (["maps"] if p.topo else []) + (["physiology"] if p.physio else [])
+    bar = tqdm(total=len(stages) + 1, disable=not progress, unit="stage",
+               desc=f"{rec.dataset} s{rec.subject:02d}")
+
+    bar.set_postfix_str("band DE")
+    de = variance_to_de(_band_variance_ragged(rec.eeg, sfreq, p, scale, nw_max, c), p.log_base)
+    de[np.arange(nw_max)[None, :] >= nws[:, None]] = np.nan
+    bar.update()
+
+    bar.set_postfix_str("baseline")
+    base_de, applied = None, False
+    if rec.baseline is not None:
+        base_de = variance_to_de(_baseline_variance(rec.baseline, sfreq, p, scale), p.log_base)
+        if p.baseline == "subtract":
+            de -= base_de[:, None]
+            applied = True
+    elif p.baseline == "subtract":
+        logger.info("%s subject %s has no baseline: band DE is not baseline-corrected",
+                    rec.dataset, rec.subject)
+    bar.update()
+
+    bands_lo = np.array([lo for lo, _ in p.bands.values()])
+    bands_hi = np.array([hi for _, hi in p.bands.values()])
+    coords = {
+        "trial": np.arange(n), "trial_id": ("trial", rec.trial_ids),
+        "session": ("trial", rec.session_ids),
+        "window": np.arange(nw_max),
+        "win_start": ("window", np.arange(nw_max, dtype=np.int64) * p.stride),
+        "channel": list(rec.ch_names), "band": list(p.bands),
+        "band_lo": ("band", bands_lo), "band_hi": ("band", bands_hi),
+        "xyz": ["x", "y", "z"],
+    }
+    norm = normalise_labels(rec.dataset, rec.labels, rec.label_range)
+    for name, v in rec.labels.items():
+        coords[name] = ("trial", np.asarray(v, dtype=np.float64))
+        coords[f"{name}_norm"] = ("trial", norm[name])
+    data = {
+        "bde": (("trial", "window", "channel", "band"), de.astype(np.float32)),
+        "n_windows": ("trial", nws),
+        "ch_pos": (("channel", "xyz"), get_positions(rec.ch_names)),
+    }
+    if base_de is not None:
+        data["baseline_bde"] = (("trial", "channel", "band"), base_de.astype(np.float32))
+
+    if p.topo:
+        bar.set_postfix_str("maps")
+        grid = topomap_grid_for_channels(rec.ch_names, p.topo_size, p.topo_interp, p.outside)
+        maps = make_topomaps(np.ascontiguousarray(data["bde"][1].transpose(0, 1, 3, 2)), grid)
+        data["topo"] = (("trial", "window", "band", "y", "x"), maps)
+        data["topo_inside"] = (("y", "x"), grid.inside.astype(np.int8))
+        coords["y"], coords["x"] = grid.y, grid.x
+        bar.update()
+
+    if p.physio:
+        bar.set_postfix_str("physiology")
+        values, names, units = compute_physio_features(
+            rec.peripheral, sfreq, n_times, p.window, p.stride, p.physio_context,
+        )
+        if names:
+            data["physio"] = (("trial", "window", "feature"), values)
+            coords["feature"] = list(names)
+            coords["feature_unit"] = ("feature", list(units))
+        bar.update()
+
+    bar.set_postfix_str("provenance")
+    params_dict = p.to_dict()
+    attrs = {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": rec.dataset, "subject": int(rec.subject), "sfreq": sfreq,
+        "window": int(p.window), "stride": int(p.stride),
+        "window_seconds": p.window / sfreq, "baseline_segment": int(p.baseline_segment),
+        "baseline_applied": int(applied),
+        "de_unit": ("nats" if p.log_base == "e" else f"log{p.log_base}")
+        + (" of uV^2" if p.scale_uv and p.normalize == "off" else ""),
+        "params_json": json.dumps(params_dict, sort_keys=True),
+        "params_hash": p.hash(),
+        "code_version": _code_version(),
+        "input_sha256": json.dumps({str(f): sha256_file(f) for f in rec.fnames}, sort_keys=True),
+        "label_names": json.dumps(list(rec.labels)),
+        "label_scaling": json.dumps({
+            k: label_scaling(rec.dataset, k, rec.label_range.get(k)) for k in rec.labels
+        }),
+    }
+    attrs.update({f"param_{k}": _attr_value(v) for k, v in params_dict.items()})
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    ds["bde"].attrs["units"] = attrs["de_unit"]
+    ds["win_start"].attrs.update(units="samples", window=int(p.window), stride=int(p.stride))
+    ds["ch_pos"].attrs["units"] = "m"
+    bar.update()
+    bar.close()
+    return ds

@@ -1,0 +1,207 @@
+"""Physiological features per EEG window, from a recording's peripheral signals.
+
+=============  ============  =================================================================
+feature        unit          how (neurokit2 detects the events once per trial)
+=============  ============  =================================================================
+``hr``         beats/min     mean over the window of the instantaneous heart rate
+                             (``signal_rate`` of the R peaks / pulse peaks, interpolated)
+``hrv_rmssd``  ms            RMSSD of the beat-to-beat intervals that end within the context
+                             span (``physio_context`` s centred on the window); needs >= 3
+``gsr_tonic``  uS            mean over the window of the tonic skin conductance
+                             (``eda_phasic``, high-pass method); resistance in Ohm is
+                             converted to conductance first
+``scr_count``  count         skin-conductance responses (``eda_peaks`` on the phasic part)
+                             peaking within the context span
+``resp_rate``  breaths/min   mean over the window of the instantaneous breathing rate
+=============  ============  =================================================================
+
+Heart rate comes from the ECG (DREAMER, MAHNOB: first lead) when present, else from the
+plethysmograph (DEAP). A modality the recording lacks is absent from the feature axis (never
+zero-filled); a trial whose signal defeats the detector gets NaN for that modality's features.
+The context span (our choice) exists because a 1-s window holds at most one heartbeat or no
+skin-conductance response at all; it is clipped to the trial.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import signal
+
+__all__ = ["PHYSIO_FEATURES", "physio_feature_names", "compute_physio_features"]
+
+#: feature -> unit
+PHYSIO_FEATURES = {
+    "hr": "bpm", "hrv_rmssd": "ms", "gsr_tonic": "uS", "scr_count": "count", "resp_rate": "bpm",
+}
+_TO_MICROSIEMENS = {"uS": 1.0, "\u00b5S": 1.0, "\u03bcS": 1.0, "S": 1e6, "mS": 1e3, "nS": 1e-3}
+_RESISTANCE = {"Ohm": 1e6, "ohm": 1e6, "kOhm": 1e3, "kohm": 1e3, "MOhm": 1.0, "Mohm": 1.0}
+
+
+def _cardio_key(peripheral) -> str | None:
+    for key in ("ecg", "ppg"):
+        for name, p in peripheral.items():
+            if p.kind == key:
+                return name
+    return None
+
+
+def _key_of_kind(peripheral, kind) -> str | None:
+    return next((name for name, p in peripheral.items() if p.kind == kind), None)
+
+
+def physio_feature_names(peripheral) -> tuple:
+    """Names of the features :func:`compute_physio_features` returns for these signals."""
+    names = []
+    if _cardio_key(peripheral):
+        names += ["hr", "hrv_rmssd"]
+    if _key_of_kind(peripheral, "gsr"):
+        names += ["gsr_tonic", "scr_count"]
+    if _key_of_kind(peripheral, "resp"):
+        names += ["resp_rate"]
+    return tuple(names)
+
+
+def _trial(p, i) -> np.ndarray:
+    return np.asarray(p.data[i], dtype=np.float64)[0]
+
+
+def _span_mean(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean of ``sig`` over [a, b) (sample indices, clipped), NaN for empty spans."""
+    c = np.concatenate([[0.0], np.cumsum(sig)])
+    a = np.clip(a, 0, sig.size)
+    b = np.clip(b, 0, sig.size)
+    n = b - a
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (c[b] - c[a]) / np.maximum(n, 1), np.nan)
+
+
+def _conductance(sig: np.ndarray, unit: str) -> np.ndarray:
+    if unit in _RESISTANCE:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(sig > 0, _RESISTANCE[unit] / sig, np.nan)
+    return sig * _TO_MICROSIEMENS.get(unit, 1.0)
+
+
+def _cardio(nk, sig, fs, kind):
+    if kind == "ecg":
+        _, info = nk.ecg_peaks(nk.ecg_clean(sig, sampling_rate=fs), sampling_rate=fs)
+        peaks = np.asarray(info["ECG_R_Peaks"])
+    else:
+        info = nk.ppg_findpeaks(nk.ppg_clean(sig, sampling_rate=fs), sampling_rate=fs)
+        peaks = np.asarray(info["PPG_Peaks"])
+    if peaks.size < 3:
+        raise ValueError(f"only {peaks.size} beats detected")
+    rate = nk.signal_rate(peaks, sampling_rate=fs, desired_length=sig.size)
+    return peaks / fs, np.asarray(rate, dtype=np.float64)
+
+
+def compute_physio_features(peripheral, eeg_sfreq: float, n_times, window: int, stride: int,
+                            context: float = 10.0):
+    """Physiological features of every EEG window.
+
+    Parameters
+    ----------
+    peripheral : dict of str -> Peripheral
+        The recording's peripheral signals (``Recording.peripheral``).
+    eeg_sfreq : float
+        EEG sampling rate in Hz (windows are given in EEG samples).
+    n_times : ndarray of int, shape (n_trials,)
+        EEG samples per trial.
+    window, stride : int
+        Window length and step in EEG samples.
+    context : float
+        Length in seconds of the span, centred on each window, for ``hrv_rmssd`` and
+        ``scr_count`` (never shorter than the window itself).
+
+    Returns
+    -------
+    values : ndarray, shape (n_trials, max_n_windows, n_features), float32
+        NaN for windows beyond a trial's end and for trials whose detection failed.
+    names : tuple of str, length n_features
+    units : tuple of str, length n_features
+    """
+    names = physio_feature_names(peripheral)
+    n_times = np.asarray(n_times, dtype=int)
+    nws = np.where(n_times >= window, (n_times - window) // stride + 1, 0)
+    values = np.full((n_times.size, int(nws.max(initial=0)), len(names)), np.nan, np.float32)
+    units = [PHYSIO_FEATURES[n] for n in names]
+    if not names:
+        return values, names, tuple(units)
+    import neurokit2 as nk
+
+    col = {n: i for i, n in enumerate(names)}
+    ck, gk, rk = _cardio_key(peripheral), _key_of_kind(peripheral, "gsr"), _key_of_kind(peripheral, "resp")
+    if gk and peripheral[gk].unit not in _RESISTANCE and peripheral[gk].unit not in _TO_MICROSIEMENS:
+        units[col["gsr_tonic"]] = peripheral[gk].unit
+    failed = []
+    for i, nw in enumerate(nws):
+        if nw == 0:
+            continue
+        t0 = np.arange(nw) * stride / eeg_sfreq
+        t1 = t0 + window / eeg_sfreq
+        half = max(context, window / eeg_sfreq) / 2
+        dur = n_times[i] / eeg_sfreq
+        c0 = np.clip((t0 + t1) / 2 - half, 0, dur)
+        c1 = np.clip((t0 + t1) / 2 + half, 0, dur)
+
+        def samples(fs):
+            return np.round(t0 * fs).astype(int), np.round(t1 * fs).astype(int)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if ck:
+                p = peripheral[ck]
+                try:
+                    beats, rate = _cardio(nk, _trial(p, i), p.sfreq, p.kind)
+                    values[i, :nw, col["hr"]] = _span_mean(rate, *samples(p.sfreq))
+                    rr = np.diff(beats)
+                    d2 = np.diff(rr) ** 2  # successive differences, at the time of beats[2:]
+                    cs = np.concatenate([[0.0], np.cumsum(d2)])
+                    a = np.searchsorted(beats[2:], c0, side="left")
+                    b = np.searchsorted(beats[2:], c1, side="right")
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        rmssd = np.sqrt((cs[b] - cs[a]) / np.maximum(b - a, 1)) * 1e3
+                    values[i, :nw, col["hrv_rmssd"]] = np.where(b - a >= 2, rmssd, np.nan)
+                except Exception as err:  # noqa: BLE001  (a detector failing on one trial)
+                    failed.append((ck, i, err))
+            if gk:
+                p = peripheral[gk]
+                try:
+                    sig = _conductance(_trial(p, i), p.unit)
+                    if not np.isfinite(sig).all():
+                        raise ValueError("non-positive skin resistance")
+                    clean = nk.eda_clean(sig, sampling_rate=p.sfreq)
+                    parts = nk.eda_phasic(clean, sampling_rate=p.sfreq, method="highpass")
+                    tonic = np.asarray(parts["EDA_Tonic"], dtype=np.float64)
+                    values[i, :nw, col["gsr_tonic"]] = _span_mean(tonic, *samples(p.sfreq))
+                    phasic = np.asarray(parts["EDA_Phasic"], dtype=np.float64)
+                    peaks = np.empty(0)
+                    if signal.find_peaks(phasic)[0].size:  # neurokit2 fails on a peakless trace
+                        _, info = nk.eda_peaks(phasic, sampling_rate=p.sfreq)
+                        peaks = np.sort(np.asarray(info["SCR_Peaks"], dtype=float)) / p.sfreq
+                    values[i, :nw, col["scr_count"]] = (
+                        np.searchsorted(peaks, c1, side="right") - np.searchsorted(peaks, c0, side="left")
+                    )
+                except Exception as err:  # noqa: BLE001
+                    failed.append((gk, i, err))
+            if rk:
+                p = peripheral[rk]
+                try:
+                    sig = _trial(p, i)
+                    _, info = nk.rsp_peaks(nk.rsp_clean(sig, sampling_rate=p.sfreq), sampling_rate=p.sfreq)
+                    troughs = np.asarray(info["RSP_Troughs"])
+                    if troughs.size < 2:
+                        raise ValueError(f"only {troughs.size} breaths detected")
+                    rate = nk.signal_rate(troughs, sampling_rate=p.sfreq, desired_length=sig.size)
+                    values[i, :nw, col["resp_rate"]] = _span_mean(np.asarray(rate, float), *samples(p.sfreq))
+                except Exception as err:  # noqa: BLE001
+                    failed.append((rk, i, err))
+    if failed:
+        key, i, err = failed[0]
+        warnings.warn(
+            f"physiological feature detection failed for {len(failed)} (signal, trial) pairs; "
+            f"their features are NaN (first: {key!r} trial {i}: {err})", RuntimeWarning, stacklevel=2,
+        )
+    return values, names, tuple(units)

@@ -1,0 +1,101 @@
+"""Physiological features recovered from synthetic signals of known rate (neurokit2)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from neuroaffect.features import compute_physio_features
+from neuroaffect.io.base import Peripheral
+
+nk = pytest.importorskip("neurokit2")
+FS = 128.0
+DUR = 60
+
+
+def one(sig, fs, unit, kind):
+    return Peripheral(np.asarray(sig)[None, None], float(fs), unit, kind)
+
+
+@pytest.fixture(scope="module")
+def signals():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {
+            "ecg": nk.ecg_simulate(duration=DUR, sampling_rate=256, heart_rate=72, random_state=1),
+            "ppg": nk.ppg_simulate(duration=DUR, sampling_rate=128, heart_rate=85, random_state=2),
+            "eda": nk.eda_simulate(duration=DUR, sampling_rate=128, scr_number=4, drift=0.0, random_state=3),
+            "rsp": nk.rsp_simulate(duration=DUR, sampling_rate=128, respiratory_rate=15, random_state=4),
+        }
+
+
+def test_heart_rate_from_ecg_at_its_own_rate(signals):
+    """DREAMER-like: ECG at 256 Hz, EEG windows at 128 Hz; 72 bpm within 2 bpm."""
+    v, names, units = compute_physio_features(
+        {"ecg": one(signals["ecg"], 256, "uV", "ecg")}, FS, [DUR * 128], 128, 128)
+    assert names == ("hr", "hrv_rmssd") and units == ("bpm", "ms")
+    assert v.shape == (1, 60, 2)
+    hr = v[0, :, 0]
+    assert np.isfinite(hr).all()
+    assert abs(np.median(hr) - 72) < 2
+    assert np.isfinite(v[0, :, 1]).all() and (v[0, :, 1] > 0).all()
+
+
+def test_heart_rate_from_plethysmograph(signals):
+    """DEAP-like: pulse from the plethysmograph when there is no ECG; 85 bpm within 3 bpm."""
+    v, names, _ = compute_physio_features(
+        {"ppg": one(signals["ppg"], 128, "a.u.", "ppg")}, FS, [DUR * 128], 128, 128)
+    assert names == ("hr", "hrv_rmssd")
+    assert abs(np.nanmedian(v[0, :, 0]) - 85) < 3
+
+
+def test_gsr_response_count_and_tonic_level(signals):
+    """4 simulated skin-conductance responses; resistance in Ohm becomes conductance in uS."""
+    eda = signals["eda"]
+    per = {"gsr": one(1e6 / eda, 128, "Ohm", "gsr")}
+    whole = DUR * 128
+    v, names, units = compute_physio_features(per, FS, [whole], whole, whole)
+    assert names == ("gsr_tonic", "scr_count") and units == ("uS", "count")
+    assert v[0, 0, 1] == 4
+    assert eda.min() - 0.1 < v[0, 0, 0] < eda.mean() + 0.1
+    # per 1-s window: counts within the 10-s context never exceed the total
+    v1, _, _ = compute_physio_features(per, FS, [whole], 128, 128, context=10.0)
+    assert v1.shape == (1, 60, 2)
+    assert v1[0, :, 1].max() <= 4 and v1[0, :, 1].sum() > 0
+    # a conductance given in uS is taken as it is
+    v2, _, _ = compute_physio_features({"gsr": one(eda, 128, "uS", "gsr")}, FS, [whole], whole, whole)
+    np.testing.assert_allclose(v2[0, 0, 0], v[0, 0, 0], rtol=1e-3)
+
+
+def test_respiration_rate(signals):
+    v, names, _ = compute_physio_features(
+        {"resp": one(signals["rsp"], 128, "a.u.", "resp")}, FS, [DUR * 128], 128, 128)
+    assert names == ("resp_rate",)
+    assert abs(np.nanmedian(v[0, :, 0]) - 15) < 1
+
+
+def test_missing_modalities_are_absent(signals):
+    v, names, units = compute_physio_features({}, FS, [DUR * 128], 128, 128)
+    assert names == () and v.shape == (1, 60, 0)
+    per = {"temp": one(np.full(DUR * 128, 33.0), 128, "degC", "temp"),
+           "resp": one(signals["rsp"], 128, "a.u.", "resp")}
+    assert compute_physio_features(per, FS, [DUR * 128], 128, 128)[1] == ("resp_rate",)
+    # ECG preferred over the plethysmograph when both exist
+    per = {"ppg": one(signals["ppg"], 128, "a.u.", "ppg"), "ecg": one(signals["ecg"], 256, "uV", "ecg")}
+    v, names, _ = compute_physio_features(per, FS, [DUR * 128], 128, 128)
+    assert abs(np.median(v[0, :, 0]) - 72) < 2
+
+
+def test_failed_detection_gives_nan_not_zero():
+    flat = one(np.zeros(DUR * 128), 128, "a.u.", "ppg")
+    with pytest.warns(RuntimeWarning, match="detection failed"):
+        v, names, _ = compute_physio_features({"ppg": flat}, FS, [DUR * 128], 128, 128)
+    assert names == ("hr", "hrv_rmssd") and np.isnan(v).all()
+
+
+def test_unequal_trials_pad_with_nan(signals):
+    ecg = signals["ecg"]
+    per = {"ecg": Peripheral([ecg[None], ecg[None, : 256 * 30]], 256.0, "uV", "ecg")}
+    v, _, _ = compute_physio_features(per, FS, [DUR * 128, 30 * 128], 128, 128)
+    assert v.shape == (2, 60, 2)
+    assert np.isfinite(v[1, :30, 0]).all() and np.isnan(v[1, 30:]).all()
