@@ -136,6 +136,264 @@ def _cmd_plot_features(args):
     return 0
 
 
+def _add_training_args(p):
+    p.add_argument("--dataset", required=True, choices=["deap", "dreamer", "seed", "mahnob"])
+    p.add_argument("--target", default="valence",
+                   help="label: valence, arousal, dominance (liking for DEAP), emotion for SEED (default: valence)")
+    p.add_argument("--task", default="binary", choices=["binary", "multiclass"],
+                   help="binary: DEAP/MAHNOB rating >= 5, DREAMER score >= 3; multiclass: DEAP 9, DREAMER 5, "
+                   "SEED 3 classes (default: binary)")
+    p.add_argument("--model", default="rbtransformer",
+                   help="registered model (neuroaffect.models.list_models()): rbtransformer, dgcnn, rgnn "
+                   "(default: rbtransformer)")
+    p.add_argument("--protocol", default="trial-holdout",
+                   choices=["trial-holdout", "seed-9-6", "loso", "rbt-pooled"],
+                   help="trial-holdout: k-fold over trials per subject (leak-free, default); seed-9-6: first 9 "
+                   "trials train, last 6 test per SEED session; loso: leave one subject out; rbt-pooled: the "
+                   "RBTransformer paper's pooled window split (leaks; its leakage is reported)")
+    p.add_argument("--folds", type=int, default=None, help="number of folds (protocol default when omitted)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: 100; rbt-pooled: 300)")
+    p.add_argument("--batch-size", type=int, default=None, help="windows per step (default: 256)")
+    p.add_argument("--lr", type=float, default=None, help="AdamW learning rate (default: 1e-3)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="early stopping patience in epochs on a validation split of the training trials "
+                   "(default: off)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and splits (default: 0)")
+    p.add_argument("--features", type=Path, default=None,
+                   help="feature files: a .nc file or a folder of <subject>.nc (default: "
+                   "results/features/<dataset>); computed from --root when absent")
+    p.add_argument("--root", type=Path, default=None,
+                   help="dataset root for computing features when no feature file exists "
+                   "(default: the simulated copy results/sim/<dataset>/<dataset>)")
+    p.add_argument("--feature-params", default="{}",
+                   help="JSON FeatureParams used when computing features from --root, e.g. "
+                   "'{\"preset\": \"rbtransformer\"}' (default: rbtransformer preset for rbt-pooled, else defaults)")
+    p.add_argument("--checkpoints", type=Path, default=None,
+                   help="checkpoint folder: a killed run restarted with the same arguments resumes there")
+    p.add_argument("--loop", action="store_true",
+                   help="train fold models one after another instead of as one batched model")
+
+
+def _train_config(args):
+    from .training import TrainConfig
+
+    base = TrainConfig.preset("rbt-pooled") if args.protocol == "rbt-pooled" else TrainConfig()
+    over = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                              "patience": args.patience}.items() if v is not None}
+    return base.replace(seed=args.seed, device=args.device, **over)
+
+
+def _load_windows(args, subjects):
+    """Feature files of ``subjects`` (computed in memory from --root where missing) -> WindowSet."""
+    import tempfile
+
+    from .features import FeatureParams, extract_features, write_features
+    from .io import read_dataset
+    from .training.inputs import windows_from_features
+
+    src = args.features or Path("results/features") / args.dataset
+    if src.is_file():
+        files = [src]
+    else:
+        files, todo = [], []
+        for s in subjects:
+            f = src / f"{s}.nc"
+            (files if f.is_file() else todo).append(f if f.is_file() else s)
+        if todo:
+            root = args.root or Path("results/sim") / args.dataset / args.dataset
+            if not root.exists():
+                raise FileNotFoundError(
+                    f"{src}: expected feature files for subjects {todo} or a dataset root to compute them "
+                    f"from, but found neither (no {root}); run `make run`, or pass --features / --root")
+            cfg = json.loads(args.feature_params)
+            if args.protocol == "rbt-pooled" and not cfg:
+                cfg = {"preset": "rbtransformer"}
+            params = FeatureParams.from_dict(cfg)
+            tmp = Path(tempfile.mkdtemp(prefix="neuroaffect-features-"))
+            for s in todo:
+                (rec,) = read_dataset(args.dataset, root, subjects=[s])
+                files.append(write_features(extract_features(rec, params, progress=True), tmp / f"{s}.nc"))
+                print(f"computed features of {args.dataset} subject {s} from {root}", file=sys.stderr)
+    return windows_from_features(files, args.target, args.task, dataset=args.dataset)
+
+
+def _add_experiment(sub):
+    p = sub.add_parser(
+        "experiment", help="one subject-dependent experiment: per-fold table with baselines, JSON result",
+        description="Train and evaluate one model on one subject under a protocol; print a per-fold table "
+        "(model, majority class, logistic regression on tokens, chance) with mean +- std and each fold's "
+        "leakage figure, and write the result as JSON.",
+    )
+    p.add_argument("--subject", required=True,
+                   help="1-based subject number ('all' pools every subject: rbt-pooled only)")
+    _add_training_args(p)
+    p.add_argument("--out", type=Path, default=None,
+                   help="JSON result (default: results/experiments/<dataset>_<subject>_<target>_<task>_"
+                   "<model>_<protocol>.json)")
+    p.set_defaults(func=_cmd_experiment)
+
+
+def _cmd_experiment(args):
+    from ._utils import atomic_write_json, code_version, config_hash
+    from .training import run_experiment
+
+    pooled = str(args.subject).lower() == "all"
+    if pooled and args.protocol != "rbt-pooled":
+        raise ValueError("--subject all pools every subject and needs --protocol rbt-pooled")
+    if args.protocol in ("loso", "rbt-pooled") or pooled:
+        from .io import list_subjects
+
+        src = args.features or Path("results/features") / args.dataset
+        subjects = sorted(int(f.stem) for f in src.glob("*.nc")) if src.is_dir() and any(src.glob("*.nc")) \
+            else list_subjects(args.dataset, args.root or Path("results/sim") / args.dataset / args.dataset)
+    else:
+        subjects = [int(args.subject)]
+    windows = _load_windows(args, subjects)
+    cfg = _train_config(args)
+    subject = None if pooled else int(args.subject)
+    meta = {"dataset": args.dataset, "target": args.target, "task": args.task, "model": args.model,
+            "protocol": args.protocol, "code_version": code_version(), "train_config": cfg.to_dict()}
+    meta["config_hash"] = config_hash(meta)
+    result = run_experiment(windows, subject, args.model, args.protocol, args.folds, cfg,
+                            batched=not args.loop, checkpoint_dir=args.checkpoints, metadata=meta)
+    print(result.format_table())
+    out = args.out or Path("results/experiments") / (
+        f"{args.dataset}_{args.subject}_{args.target}_{args.task}_{args.model}_{args.protocol}.json")
+    atomic_write_json(out, result.to_dict())
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_sweep(sub):
+    p = sub.add_parser(
+        "sweep", help="all subjects x folds of one (dataset, target, task, model, protocol), batched",
+        description="Train one model per subject x fold as one batched model (torch.vmap), evaluate with "
+        "baselines, and write per-fold CSV, a Markdown table and a JSON result.",
+    )
+    _add_training_args(p)
+    p.add_argument("--subjects", default=None, help="comma-separated subject numbers (default: all)")
+    p.add_argument("--out", type=Path, required=True, help="output stem: writes OUT.csv, OUT.md, OUT.json")
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_sweep(args):
+    import numpy as np
+
+    from ._utils import atomic_write_json, atomic_write_text, code_version, config_hash
+    from .training import run_sweep
+
+    src = args.features or Path("results/features") / args.dataset
+    if args.subjects:
+        subjects = [int(s) for s in args.subjects.split(",")]
+    elif src.is_dir() and any(src.glob("*.nc")):
+        subjects = sorted(int(f.stem) for f in src.glob("*.nc"))
+    else:
+        from .io import list_subjects
+
+        subjects = list_subjects(args.dataset, args.root or Path("results/sim") / args.dataset / args.dataset)
+    windows = _load_windows(args, subjects)
+    cfg = _train_config(args)
+    t0 = time.perf_counter()
+    result = run_sweep(windows, args.model, None, args.protocol, args.folds, cfg, batched=not args.loop,
+                       checkpoint_dir=args.checkpoints)
+    seconds = time.perf_counter() - t0
+    meta = {"dataset": args.dataset, "target": args.target, "task": args.task, "model": args.model,
+            "protocol": args.protocol, "subjects": subjects, "code_version": code_version(),
+            "train_config": cfg.to_dict(), "train_seconds": seconds}
+    meta["config_hash"] = config_hash({k: v for k, v in meta.items() if k != "train_seconds"})
+    out = Path(args.out)
+    from sklearn.metrics import confusion_matrix
+
+    y_true = np.concatenate([p.y_true for p in result.predictions])
+    y_pred = np.concatenate([p.y_pred[args.model] for p in result.predictions])
+    extra = {
+        "confusion": confusion_matrix(y_true, y_pred, labels=range(result.n_classes)).tolist(),
+        "histories": [{k: [float(x) for x in v] for k, v in h.items() if k in ("train_loss", "val_loss")}
+                      for h in result.histories],
+    }
+    result.to_csv(out.with_suffix(".csv"))
+    md = f"# {args.dataset} {args.target} ({args.task}), {args.model}, {args.protocol}\n\n" + result.to_markdown()
+    atomic_write_text(out.with_suffix(".md"), md)
+    atomic_write_json(out.with_suffix(".json"), {"metadata": meta, **result.to_dict(), **extra})
+    print(md)
+    print(f"trained {len(result.to_frame()['fold'].unique()) if 'fold' in result.to_frame() else ''} folds "
+          f"in {seconds:.1f} s; wrote {out}.csv/.md/.json")
+    return 0
+
+
+def _add_plot_sweep(sub):
+    p = sub.add_parser("plot-sweep", help="learning curves and confusion matrix of a sweep",
+                       description="Learning curves of every fold model and the pooled test confusion matrix "
+                       "of a sweep's JSON result (written by `neuroaffect sweep`).")
+    p.add_argument("--sweep", required=True, type=Path, help="sweep JSON")
+    p.add_argument("--out", required=True, type=Path, help="PNG to write")
+    p.set_defaults(func=_cmd_plot_sweep)
+
+
+def _cmd_plot_sweep(args):
+    from .viz import plot_sweep
+
+    res = json.loads(Path(args.sweep).read_text())
+    meta = res.get("metadata", {})
+    title = " ".join(str(meta.get(k, "")) for k in ("dataset", "target", "task", "model", "protocol"))
+    plot_sweep(res.get("histories", []), res["confusion"], args.out, title=title)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _add_tabulate(sub):
+    p = sub.add_parser("tabulate", help="one table of all sweeps, with the simulator's oracle accuracy",
+                       description="Collect sweep JSON results into one Markdown/CSV table (mean +- std over "
+                       "subjects of model, majority, logistic and chance), with the oracle accuracy of the "
+                       "simulator's planted effects where the data are simulated.")
+    p.add_argument("--sweeps", nargs="+", required=True, type=Path, help="sweep JSON files")
+    p.add_argument("--sidecars", nargs="*", default=[], type=Path,
+                   help="simulation.json files of simulated datasets (for the oracle row)")
+    p.add_argument("--out", required=True, type=Path, help="output stem: writes OUT.md and OUT.csv")
+    p.set_defaults(func=_cmd_tabulate)
+
+
+def _cmd_tabulate(args):
+    import numpy as np
+    import pandas as pd
+
+    from ._utils import atomic_write_text
+    from .simulate import oracle_accuracies
+
+    cards = {}
+    for f in args.sidecars:
+        cards[json.loads(Path(f).read_text())["dataset"]] = f
+    rows = []
+    for f in args.sweeps:
+        res = json.loads(Path(f).read_text())
+        meta = res["metadata"]
+        key = {k: meta[k] for k in ("dataset", "target", "task", "model", "protocol")}
+        for model, m in res["summary"].get("window", {}).items():
+            rows.append({**key, "row": model, "accuracy": m["accuracy_mean"], "accuracy_std": m["accuracy_std"],
+                         "macro_f1": m["macro_f1_mean"], "balanced_accuracy": m["balanced_accuracy_mean"],
+                         "leakage": float(np.mean([fo["leakage"] for fo in res["folds"]]))})
+        if meta["dataset"] in cards and meta["task"] == "binary" and meta["target"] in ("valence", "arousal", "dominance"):
+            acc = np.array(list(oracle_accuracies(cards[meta["dataset"]], meta["target"]).values()))
+            rows.append({**key, "row": "oracle (simulator ground truth)", "accuracy": acc.mean(),
+                         "accuracy_std": acc.std(), "macro_f1": np.nan, "balanced_accuracy": np.nan,
+                         "leakage": np.nan})
+    df = pd.DataFrame(rows)
+    out = Path(args.out)
+    atomic_write_text(out.with_suffix(".csv"), df.to_csv(index=False))
+    lines = ["# Results (window level, mean +- std over subjects)", "",
+             "| dataset | target | task | model | protocol | row | accuracy % | macro-F1 % | balanced acc. % | leakage % |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    pct = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}"  # noqa: E731
+    for r in rows:
+        lines.append(f"| {r['dataset']} | {r['target']} | {r['task']} | {r['model']} | {r['protocol']} | {r['row']} | "
+                     f"{pct(r['accuracy'])} +- {pct(r['accuracy_std'])} | {pct(r['macro_f1'])} | "
+                     f"{pct(r['balanced_accuracy'])} | {pct(r['leakage'])} |")
+    atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuroaffect", description="Reproducible EEG emotion pipeline.",
@@ -149,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMANDS = [_add_simulate, _add_summarize, _add_features, _add_plot_features]
+_COMMANDS = [_add_simulate, _add_summarize, _add_features, _add_plot_features, _add_experiment, _add_sweep, _add_plot_sweep, _add_tabulate]
 
 
 def main(argv=None) -> int:

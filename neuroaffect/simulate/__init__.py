@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .._utils import atomic_write_json, check_option, code_version
 
-__all__ = ["DATASETS", "SCALES", "simulate", "dataset_root", "subjects", "write_sidecar"]
+__all__ = ["DATASETS", "SCALES", "simulate", "dataset_root", "subjects", "write_sidecar", "oracle_accuracies"]
 
 DATASETS = ("deap", "dreamer", "seed", "mahnob")
 SCALES = ("tiny", "demo", "full")
@@ -73,3 +73,47 @@ def write_sidecar(out, dataset: str, scale: str, seed: int, subjects: list, **ex
         "code_version": code_version(), "subjects": subjects, **extra,
     }
     return atomic_write_json(Path(out) / "simulation.json", card)
+
+
+def oracle_accuracies(sidecar, target: str, ch_names=None) -> dict:
+    """Oracle accuracy per subject of a simulated dataset, from its ground-truth sidecar.
+
+    The Bayes-optimal binary rule (``target`` normalised rating >= 0) on the exact planted
+    band powers (:func:`neuroaffect.simulate.signal.oracle_accuracy`): an upper bound, in
+    expectation, for classifiers trained on the simulated signals.
+
+    Parameters
+    ----------
+    sidecar : path-like
+        ``simulation.json`` written by :func:`simulate`.
+    target : {'valence', 'arousal', 'dominance'}
+
+    Returns
+    -------
+    acc : dict of int -> float
+        Subject number -> oracle accuracy in [0, 1]. Empty for datasets whose labels are not
+        ratings (SEED).
+    """
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    from ..channels import EEG_CH_NAMES
+    from .signal import SubjectEffects, oracle_accuracy
+
+    card = json.loads(Path(sidecar).read_text())
+    names = {f.name for f in dataclasses.fields(SubjectEffects)}
+    dims = {"valence": 0, "arousal": 1, "dominance": 2}
+    check_option("target", target, dims)
+    out = {}
+    for sub in card["subjects"]:
+        vad = sub.get("vad", sub.get("ratings_normalised"))
+        if vad is None:
+            continue
+        vad = np.asarray(vad, dtype=float)[:, :3]
+        vad = vad[~np.isnan(vad).any(axis=1)]
+        effects = SubjectEffects(**{k: v for k, v in sub.items() if k in names})
+        out[int(sub["subject"])] = float(oracle_accuracy(
+            effects, vad, target, ch_names or EEG_CH_NAMES[card["dataset"]]))
+    return out

@@ -1,6 +1,7 @@
 """Figures of the features (PNG, written atomically, Agg canvas). Never imports models."""
 
 from ._io import new_figure, save_figure
+from .results import plot_sweep
 from .topomaps import plot_label_contrast, plot_topomap_comparison, region_masks
 
-__all__ = ["new_figure", "plot_label_contrast", "plot_topomap_comparison", "region_masks", "save_figure"]
+__all__ = ["new_figure", "plot_sweep", "plot_label_contrast", "plot_topomap_comparison", "region_masks", "save_figure"]

@@ -54,10 +54,41 @@ def feature_files(dataset):
     return expand("results/features/{dataset}/{subject}.nc", dataset=dataset, subject=subjects(dataset))
 
 
+wildcard_constraints:
+    target="[a-z]+",
+    task="binary|multiclass",
+    model="[a-z0-9_]+",
+    protocol="trial-holdout|seed-9-6|loso|rbt-pooled",
+
+
+TRAIN_KEYS = ("folds", "epochs", "batch_size", "lr", "device", "seed")
+
+
+def _sweep_name(s):
+    return f"{s['dataset']}/{s['target']}_{s['task']}_{s['model']}_{s['protocol']}"
+
+
+def sweep_params(wc):
+    """Training settings of one sweep: the config defaults, overridden by its entry."""
+    name = f"{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}"
+    entry = next(s for s in config["training"]["sweeps"] if _sweep_name(s) == name)
+    defaults = {"folds": 5, "epochs": 40, "batch_size": 64, "lr": 1e-3, "device": "auto", "seed": 0}
+    return {k: entry.get(k, config["training"].get(k, defaults[k])) for k in TRAIN_KEYS}
+
+
+def sweep_results():
+    return [f"results/sweeps/{_sweep_name(s)}.json" for s in config["training"]["sweeps"]
+            if s["dataset"] in DATASETS]
+
+
 def all_targets():
     targets = expand("reports/summary/{dataset}.md", dataset=DATASETS)
     for dataset in DATASETS:
         targets += feature_files(dataset)
     targets += expand("reports/features/{dataset}_label_contrast.png",
                       dataset=[d for d in DATASETS if d != "mahnob"])
+    if config.get("training", {}).get("sweeps"):
+        targets += [f"reports/sweeps/{_sweep_name(s).replace('/', '_')}.png"
+                    for s in config["training"]["sweeps"] if s["dataset"] in DATASETS]
+        targets += ["reports/results.md"]
     return targets

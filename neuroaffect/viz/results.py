@@ -1,0 +1,55 @@
+"""Figures of training results: learning curves and confusion matrices (from plain arrays)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._io import new_figure, save_figure
+
+__all__ = ["plot_sweep"]
+
+
+def plot_sweep(histories, confusion, fname, *, class_names=None, title: str = "") -> None:
+    """Learning curves of every fold model beside the pooled test confusion matrix.
+
+    Parameters
+    ----------
+    histories : list of dict
+        Per fold model: ``{"train_loss": [...], "val_loss": [...] (optional)}``, one value per epoch.
+    confusion : array-like, shape (n_classes, n_classes)
+        Counts, rows = true class, columns = predicted class (pooled over test folds).
+    fname : path-like
+        PNG to write (atomically).
+    class_names : sequence of str | None
+    title : str
+    """
+    cm = np.asarray(confusion, dtype=float)
+    fig = new_figure((10.0, 4.0))
+    ax1, ax2 = fig.subplots(1, 2)
+    for h in histories:
+        loss = np.asarray(h.get("train_loss", []), dtype=float)
+        if loss.size:
+            ax1.plot(np.arange(1, loss.size + 1), loss, color="C0", alpha=0.35, lw=1)
+        val = np.asarray(h.get("val_loss", []), dtype=float)
+        if val.size and np.isfinite(val).any():
+            ax1.plot(np.arange(1, val.size + 1), val, color="C1", alpha=0.35, lw=1)
+    ax1.set(xlabel="epoch", ylabel="cross-entropy", title=f"learning curves ({len(histories)} fold models)")
+    ax1.plot([], [], color="C0", label="train")
+    if any(len(h.get("val_loss", [])) for h in histories):
+        ax1.plot([], [], color="C1", label="validation")
+    ax1.legend(loc="upper right")
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    im = ax2.imshow(frac, vmin=0, vmax=1, cmap="Blues")
+    n = cm.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
+    ax2.set(xticks=range(n), yticks=range(n), xticklabels=names, yticklabels=names,
+            xlabel="predicted", ylabel="true", title="test confusion (row-normalised)")
+    for i in range(n):
+        for j in range(n):
+            ax2.text(j, i, f"{int(cm[i, j])}", ha="center", va="center",
+                     color="white" if frac[i, j] > 0.5 else "black", fontsize=8)
+    fig.colorbar(im, ax=ax2, shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, fname)

@@ -1,0 +1,59 @@
+# Subject-dependent sweeps: all subjects x folds of one (dataset, target, task, model, protocol),
+# trained as one batched model; result tables and figures under reports/sweeps/.
+
+
+rule run_sweep:
+    input:
+        features=lambda wc: feature_files(wc.dataset),
+    output:
+        csv="results/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.csv",
+        json="results/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.json",
+        md=report("reports/sweeps/{dataset}_{target}_{task}_{model}_{protocol}.md",
+                  caption="../report/sweep.rst", category="Results"),
+    params:
+        train=lambda wc: sweep_params(wc),
+        stem=lambda wc, output: output.csv[: -len(".csv")],
+        ckpt=lambda wc: f"results/checkpoints/{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}",
+    log:
+        "logs/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.log",
+    benchmark:
+        "results/benchmarks/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.tsv"
+    threads: 1
+    resources:
+        gpu=lambda wc: 1 if config["training"].get("device", "auto") != "cpu" else 0,
+    shell:
+        "neuroaffect sweep --dataset {wildcards.dataset} --target {wildcards.target}"
+        " --task {wildcards.task} --model {wildcards.model} --protocol {wildcards.protocol}"
+        " --features results/features/{wildcards.dataset} --checkpoints {params.ckpt}"
+        " --folds {params.train[folds]} --epochs {params.train[epochs]}"
+        " --batch-size {params.train[batch_size]} --lr {params.train[lr]}"
+        " --device {params.train[device]} --seed {params.train[seed]}"
+        " --out {params.stem} > {log} 2>&1"
+        " && cp {params.stem}.md {output.md}"
+
+
+rule plot_sweep:
+    input:
+        "results/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.json",
+    output:
+        report("reports/sweeps/{dataset}_{target}_{task}_{model}_{protocol}.png",
+               caption="../report/sweep_figure.rst", category="Results"),
+    log:
+        "logs/sweeps/{dataset}/{target}_{task}_{model}_{protocol}_figure.log",
+    shell:
+        "neuroaffect plot-sweep --sweep {input} --out {output} > {log} 2>&1"
+
+
+rule tabulate_results:
+    input:
+        sweeps=lambda wc: sweep_results(),
+        sidecars=lambda wc: [data_input(d) for d in sorted({s["dataset"] for s in config["training"]["sweeps"]})
+                             if is_simulated(d)],
+    output:
+        md=report("reports/results.md", caption="../report/results.rst", category="Results"),
+        csv="reports/results.csv",
+    log:
+        "logs/tabulate_results.log",
+    shell:
+        "neuroaffect tabulate --sweeps {input.sweeps} --sidecars {input.sidecars}"
+        " --out reports/results > {log} 2>&1"
