@@ -1,10 +1,23 @@
 """Speed and memory of feature extraction on full-scale (simulated) DEAP.
 
-Per band-DE mode it runs, in a fresh process (so that peak RSS is that mode's own): for each
-subject, read ``sNN.dat`` (:func:`neuroaffect.io.deap.read_deap`), extract band-DE tokens and
-32 x 32 maps (:func:`neuroaffect.features.extract_features`, physiology off), write the
-netCDF file. It prints seconds per subject, the projection to all 32 subjects, peak RSS, and
-two ratios measured in the same run:
+Per band-DE mode, one subject's work is: read ``sNN.dat`` (:func:`neuroaffect.io.deap.read_deap`,
+which also hashes the file), extract band-DE tokens and 32 x 32 maps
+(:func:`neuroaffect.features.extract_features`, physiology off), write the netCDF file
+(:func:`neuroaffect.features.write_features`). Each mode is run twice, each time in a fresh
+process (so that peak RSS is that mode's own):
+
+* **serial**: one subject after another in one process; seconds per subject (read, extract,
+  write) and their sum over the subjects (a projection to 32 when fewer are timed);
+* **2 workers**: every subject as one task of a ``ProcessPoolExecutor`` with ``--workers``
+  processes (BLAS, OpenMP and FFT threads 1 per worker), as the workflow runs subjects as
+  parallel jobs on this machine's cores. The wall time is measured end to end: pool start,
+  all subjects, pool shut-down. Peak RSS is that of the whole process tree: the largest sum
+  of the resident sets of the driver and all its descendants, sampled every 50 ms, and the
+  sum of each process's own peak (an upper bound).
+
+The **2-worker wall time for all 32 subjects** is the figure compared with the targets
+(filter <= 30 s, fft <= 15 s, window-lfilter <= 40 s, peak RSS <= 1.5 GB: the upper bound);
+the serial figures are printed beside it. Two ratios are measured in the same run:
 
 * against a TorchEEG-style per-window reference (Butterworth designed inside the loop for
   every window, band and channel, ``lfilter``, ``0.5 log2(2 pi e var)``), timed on
@@ -17,6 +30,7 @@ Usage::
     python benchmarks/bench_features.py --root DIR            # an existing (real or simulated) copy
     python benchmarks/bench_features.py --in-memory           # no files: arrays of DEAP's size
     python benchmarks/bench_features.py --subjects 4 --json results.json
+    python benchmarks/bench_features.py --workers 0            # serial only
 
 Wall-clock numbers depend on the machine's load: the load average is printed beside them.
 """
@@ -30,6 +44,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -38,10 +53,81 @@ import numpy as np
 MODES = ("filter", "fft", "window-lfilter")
 N_SUBJECTS = 32
 N_TRIALS, N_CHANS, N_TIMES, N_BASE = 40, 32, 7680, 384
+#: Targets for all 32 subjects on the 2-core machine (seconds), and for peak RSS (MB).
+TARGET_S = {"filter": 30.0, "fft": 15.0, "window-lfilter": 40.0}
+TARGET_RSS_MB = 1500.0
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+# --------------------------------------------------------------------------------------------
+# memory
+# --------------------------------------------------------------------------------------------
+def _status_mb(pid, field: str) -> float:
+    """``VmRSS`` / ``VmHWM`` of a process in MB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's peak resident set (``VmHWM``; ``ru_maxrss`` where /proc is missing).
+
+    ``VmHWM`` belongs to the process image: unlike ``ru_maxrss`` it does not inherit the
+    peak of the parent that forked it."""
+    hwm = _status_mb("self", "VmHWM")
+    return hwm or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _descendants(root: int) -> set:
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = set(), [root]
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+class TreeRSS(threading.Thread):
+    """Samples the summed RSS of this process and all its descendants (Linux /proc)."""
+
+    def __init__(self, interval=0.05, rescan=0.5):
+        super().__init__(daemon=True)
+        self.interval, self.rescan = interval, rescan
+        self.peak_mb, self.proc_peak_mb = 0.0, {}
+        self._stop_evt = threading.Event()
+
+    def run(self):
+        me, pids, last = os.getpid(), set(), 0.0
+        while not self._stop_evt.is_set():
+            if time.monotonic() - last > self.rescan:
+                pids, last = _descendants(me), time.monotonic()
+            rss = {pid: _status_mb(pid, "VmRSS") for pid in pids | {me}}
+            self.peak_mb = max(self.peak_mb, sum(rss.values()))
+            for pid, v in rss.items():
+                self.proc_peak_mb[pid] = max(self.proc_peak_mb.get(pid, 0.0), v)
+            self._stop_evt.wait(self.interval)
+
+    def stop(self):
+        self._stop_evt.set()
+        self.join()
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,24 +159,62 @@ def load_subject(root, subject):
 # --------------------------------------------------------------------------------------------
 # workers (each in its own process)
 # --------------------------------------------------------------------------------------------
-def work_mode(mode, root, subjects, out_dir):
+def process_subject(mode, root, subject, out_dir) -> dict:
+    """Read, extract and write one subject; seconds per stage."""
     from neuroaffect.features import FeatureParams, extract_features, write_features
 
     params = FeatureParams(mode=mode, physio=False, topo=True, topo_size=32)
-    rows = []
-    for s in subjects:
-        c0, t0 = time.process_time(), time.perf_counter()
-        rec = load_subject(root, s)
-        t1 = time.perf_counter()
-        ds = extract_features(rec, params)
-        t2 = time.perf_counter()
-        write_features(ds, Path(out_dir) / f"deap_{mode}_s{s:02d}.nc")
-        t3 = time.perf_counter()
-        rows.append({"subject": s, "read_s": t1 - t0, "extract_s": t2 - t1, "write_s": t3 - t2,
-                     "total_s": t3 - t0, "cpu_s": time.process_time() - c0,
-                     "tokens": list(ds["bde"].shape), "maps": list(ds["topo"].shape)})
-        del rec, ds
-    return {"mode": mode, "rows": rows, "peak_rss_mb": peak_rss_mb()}
+    start = time.time()
+    c0, t0 = time.process_time(), time.perf_counter()
+    rec = load_subject(root, subject)
+    t1 = time.perf_counter()
+    ds = extract_features(rec, params)
+    t2 = time.perf_counter()
+    write_features(ds, Path(out_dir) / f"deap_{mode}_s{subject:02d}.nc")
+    t3 = time.perf_counter()
+    return {"subject": subject, "read_s": t1 - t0, "extract_s": t2 - t1, "write_s": t3 - t2,
+            "total_s": t3 - t0, "cpu_s": time.process_time() - c0,
+            "tokens": list(ds["bde"].shape), "maps": list(ds["topo"].shape),
+            "pid": os.getpid(), "peak_rss_mb": peak_rss_mb(), "start": start, "end": time.time()}
+
+
+def work_mode(mode, root, subjects, out_dir):
+    t0 = time.perf_counter()
+    rows = [process_subject(mode, root, s, out_dir) for s in subjects]
+    return {"mode": mode, "rows": rows, "wall_s": time.perf_counter() - t0,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def work_pool(mode, root, subjects, out_dir, workers):
+    """All subjects as tasks of a process pool; wall time and process-tree memory."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    for var in THREAD_VARS:  # inherited by the spawned workers before numpy loads
+        os.environ[var] = "1"
+    mon = TreeRSS()
+    mon.start()
+    t0, w0 = time.perf_counter(), time.time()
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+        futures = [ex.submit(process_subject, mode, root, s, out_dir) for s in subjects]
+        rows = [f.result() for f in futures]
+    wall, w1 = time.perf_counter() - t0, time.time()
+    mon.stop()
+    # start-up (pool creation to the first task) and shut-down (last task to the end) are
+    # paid once; only the part between them grows with the number of subjects
+    first, last = min(r["start"] for r in rows), max(r["end"] for r in rows)
+    fixed = (first - w0) + (w1 - last)
+    proj32 = fixed + (last - first) * N_SUBJECTS / len(subjects)
+    worker_peak = {}
+    for r in rows:
+        worker_peak[r["pid"]] = max(worker_peak.get(r["pid"], 0.0), r["peak_rss_mb"])
+    others = {pid: v for pid, v in mon.proc_peak_mb.items()
+              if pid not in worker_peak and pid != os.getpid()}
+    bound = peak_rss_mb() + sum(worker_peak.values()) + sum(others.values())
+    return {"mode": mode, "workers": workers, "rows": rows, "wall_s": wall,
+            "startup_shutdown_s": fixed, "projected_32_s": proj32,
+            "tree_peak_rss_mb": mon.peak_mb, "tree_peak_rss_bound_mb": bound,
+            "worker_peak_rss_mb": list(worker_peak.values()), "cpu_s": sum(r["cpu_s"] for r in rows)}
 
 
 def work_read_floor(root, subjects):
@@ -130,13 +254,19 @@ def work_reference(root, subject, n_trials):
 
 def run_worker(kind, args):
     cmd = [sys.executable, __file__, "--worker", kind, "--subjects", str(args.subjects),
-           "--ref-trials", str(args.ref_trials), "--out-dir", str(args.out_dir)]
+           "--ref-trials", str(args.ref_trials), "--out-dir", str(args.out_dir),
+           "--workers", str(args.workers)]
     if args.root is not None:
         cmd += ["--root", str(args.root)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"worker {kind} failed:\n{res.stderr}")
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _clear(out_dir: Path):
+    for f in out_dir.glob("deap_*.nc"):
+        f.unlink()
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,6 +277,8 @@ def main(argv=None):
     ap.add_argument("--sim-dir", type=Path, help="where to simulate full DEAP (default: a temp dir)")
     ap.add_argument("--subjects", type=int, default=N_SUBJECTS, help="subjects to time (1..N)")
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="processes of the parallel run (0: serial run only)")
     ap.add_argument("--ref-trials", type=int, default=2, help="trials timed for the reference")
     ap.add_argument("--out-dir", type=Path, help="where feature files go (default: a temp dir)")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -159,6 +291,8 @@ def main(argv=None):
             res = work_read_floor(args.root, subjects)
         elif args.worker == "reference":
             res = work_reference(args.root, 1, args.ref_trials)
+        elif args.worker.startswith("pool:"):
+            res = work_pool(args.worker[5:], args.root, subjects, args.out_dir, args.workers)
         else:
             res = work_mode(args.worker, args.root, subjects, args.out_dir)
         print(json.dumps(res))
@@ -185,34 +319,78 @@ def main(argv=None):
         floor = run_worker("read", args)
         ref = run_worker("reference", args)
         read_s = float(np.mean([r["read_pass_s"] for r in floor["rows"]]))
-        print(f"read floor (load + one pass): {read_s:.3f} s/subject; reference (TorchEEG-style, "
-              f"{ref['trials']} trials timed): {ref['per_subject_s']:.1f} s/subject", flush=True)
-        results = {"source": source, "subjects": len(subjects), "read_floor_s": read_s,
-                   "reference": ref, "modes": {}, "load_average_start": load0}
-        header = (f"{'mode':15s} {'s/subject':>9s} {'(read':>7s} {'extract':>8s} {'write)':>7s} "
-                  f"{'32 subj s':>9s} {'peak RSS MB':>11s} {'x reference':>11s} {'x read floor':>12s}")
+        print(f"read floor (load + sha256 + one pass): {read_s:.3f} s/subject; reference "
+              f"(TorchEEG-style, {ref['trials']} trials timed): {ref['per_subject_s']:.1f} s/subject",
+              flush=True)
+        results = {"source": source, "subjects": len(subjects), "workers": args.workers,
+                   "read_floor_s": read_s, "reference": ref, "modes": {}, "load_average_start": load0}
+        scale = N_SUBJECTS / len(subjects)
+        all32 = "32 subj" if scale == 1 else "32 proj"
+        header = (f"{'mode':15s} {'read':>6s} {'extract':>7s} {'write':>6s} {'s/subj':>6s} "
+                  f"{'serial ' + all32 + ' s':>17s} {'RSS MB':>7s} | "
+                  f"{f'{args.workers} workers ' + all32 + ' s':>22s} {'tree RSS MB':>11s} "
+                  f"{'(bound)':>7s} | {'target s':>8s} {'met':>3s} | {'x ref':>5s} {'x floor':>7s}")
         lines = [header]
         for mode in args.modes:
+            _clear(args.out_dir)
             res = run_worker(mode, args)
             rows = res["rows"]
-            mean = {k: float(np.mean([r[k] for r in rows])) for k in ("read_s", "extract_s", "write_s", "total_s", "cpu_s")}
-            projected = mean["total_s"] * N_SUBJECTS
+            mean = {k: float(np.mean([r[k] for r in rows]))
+                    for k in ("read_s", "extract_s", "write_s", "total_s", "cpu_s")}
+            serial32 = sum(r["total_s"] for r in rows) * scale
             speedup = ref["per_subject_s"] / mean["extract_s"]
             vs_floor = mean["total_s"] / read_s
-            results["modes"][mode] = {**mean, "projected_32_s": projected, "peak_rss_mb": res["peak_rss_mb"],
-                                      "speedup_vs_reference": speedup, "ratio_to_read_floor": vs_floor,
-                                      "measured_32_s": sum(r["total_s"] for r in rows) if len(rows) == N_SUBJECTS else None,
-                                      "rows": rows}
-            line = (f"{mode:15s} {mean['total_s']:9.3f} {mean['read_s']:7.3f} {mean['extract_s']:8.3f} "
-                    f"{mean['write_s']:7.3f} {projected:9.1f} {res['peak_rss_mb']:11.0f} {speedup:11.0f} "
-                    f"{vs_floor:12.2f}")
+            entry = {**mean, "serial_32_s": serial32, "serial_measured": scale == 1,
+                     "peak_rss_mb": res["peak_rss_mb"], "speedup_vs_reference": speedup,
+                     "ratio_to_read_floor": vs_floor, "rows": rows}
+            par32 = tree = bound = None
+            if args.workers > 0:
+                _clear(args.out_dir)
+                pool = run_worker(f"pool:{mode}", args)
+                par32 = pool["wall_s"] if scale == 1 else pool["projected_32_s"]
+                tree, bound = pool["tree_peak_rss_mb"], pool["tree_peak_rss_bound_mb"]
+                entry.update(parallel_32_s=par32, parallel_measured=scale == 1,
+                             tree_peak_rss_mb=tree, tree_peak_rss_bound_mb=bound, parallel=pool)
+            compared = par32 if par32 is not None else serial32
+            rss = bound if bound is not None else res["peak_rss_mb"]
+            met = compared <= TARGET_S[mode] and rss <= TARGET_RSS_MB
+            entry.update(target_s=TARGET_S[mode], compared_s=compared, target_met=met)
+            results["modes"][mode] = entry
+            par = (f"{par32:22.1f} {tree:11.0f} {bound:7.0f}" if par32 is not None
+                   else f"{'-':>22s} {'-':>11s} {'-':>7s}")
+            line = (f"{mode:15s} {mean['read_s']:6.3f} {mean['extract_s']:7.3f} {mean['write_s']:6.3f} "
+                    f"{mean['total_s']:6.3f} {serial32:17.1f} {res['peak_rss_mb']:7.0f} | {par} | "
+                    f"{TARGET_S[mode]:8.0f} {'yes' if met else 'no':>3s} | {speedup:5.0f} {vs_floor:7.2f}")
             lines.append(line)
             print(line, flush=True)
+        _clear(args.out_dir)
         results["load_average_end"] = os.getloadavg()
-        print("\n".join(["", *lines]))
-        print("x reference = TorchEEG-style seconds per subject / our extraction seconds per subject "
-              "(reading excluded from both); x read floor = our total per subject / (read + one pass). "
-              f"Load average at the end: {results['load_average_end'][0]:.2f}")
+        what = "measured" if scale == 1 else f"projected from {len(subjects)} subjects"
+        notes = [
+            "read / extract / write / s/subj: serial means per subject. serial 32: sum over the "
+            f"subjects in one process ({what}); RSS MB: that process's peak.",
+        ]
+        if args.workers > 0:
+            notes.append(
+                f"{args.workers} workers 32: wall time of a ProcessPoolExecutor of {args.workers} "
+                "processes (1 BLAS/FFT thread each, one subject per task), pool start-up and "
+                f"shut-down included ({what}"
+                + ("" if scale == 1 else "; only the span from the first task's start to the "
+                   "last one's end is scaled") + "). tree RSS MB: peak of the summed RSS of "
+                "the whole process tree (sampled every 50 ms); (bound): sum of every process's "
+                "own peak."
+            )
+        compared = f"{args.workers}-worker wall time" if args.workers > 0 else "serial time"
+        notes += [
+            f"target / met: the {compared} is the figure compared with the target, together "
+            f"with the peak RSS{' bound' if args.workers > 0 else ''} <= {TARGET_RSS_MB:.0f} MB.",
+            "x ref = TorchEEG-style seconds per subject / our serial extraction seconds per "
+            "subject (reading excluded from both); x floor = our serial total per subject / "
+            "(read + one pass).",
+            f"Load average at the start: {load0[0]:.2f}, at the end: "
+            f"{results['load_average_end'][0]:.2f}.",
+        ]
+        print("\n".join(["", *lines, *notes]))
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -95,3 +95,11 @@ def test_cli_simulate_then_summarize(tmp_path):
     assert "| valence |" in (tmp_path / "s.md").read_text()
     res = run("summarize", "--dataset", "deap", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "t"))
     assert res.returncode == 2 and "nope" in res.stderr
+
+
+def test_deap_reader_hash_equals_file_hash(sim_root):
+    from neuroaffect._utils import sha256_file
+
+    rec = read_dataset("deap", sim_root("deap"), subjects=[1])[0]
+    ((fname, digest),) = rec.info["sha256"].items()
+    assert digest == sha256_file(fname)

@@ -34,6 +34,7 @@ obtained:
     ~1e-8 relative, the rounding of the recursive ``b, a`` filter itself).
 
 Every filter or weight matrix is designed once per (sfreq, band, order, length) and cached.
+FFTs run on all cores, or on ``OMP_NUM_THREADS`` threads when that is set (parallel jobs).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 
 import numpy as np
 import scipy.fft as sp_fft
@@ -76,6 +78,16 @@ def _windows_view(x: np.ndarray, window: int, stride: int) -> np.ndarray:
     """(..., n_times) -> read-only view (..., n_windows, window)."""
     nw = n_windows(x.shape[-1], window, stride)
     return sliding_window_view(x, window, axis=-1)[..., : (nw - 1) * stride + 1 : stride, :]
+
+
+def _fft_workers() -> int:
+    """Threads per FFT call: ``OMP_NUM_THREADS`` when it holds a positive integer (the share
+    of the cores a process among parallel jobs was given), otherwise all cores (-1)."""
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return -1
+    return n if n >= 1 else -1
 
 
 def _trial_chunks(n_trials: int, bytes_per_trial: float):
@@ -252,14 +264,15 @@ def _var_filter(x, sfreq, p: FeatureParams, scale: float) -> np.ndarray:
     pad = min(t - 1, _pad_length(sfreq, bands, p.order))
     nfft = sp_fft.next_fast_len(t + 2 * pad, real=True)
     gain = _zero_phase_gain(sfreq, bands, p.order, nfft)
+    workers = _fft_workers()
     for sl in _trial_chunks(n, c * nfft * 4 * 6):
         ext = np.empty(x[sl].shape[:-1] + (t + 2 * pad,), np.float32)
         np.multiply(x[sl], scale, out=ext[..., pad:pad + t], casting="same_kind")
         _odd_extend(ext, pad)
-        spec = sp_fft.rfft(ext, nfft, axis=-1, workers=-1)
+        spec = sp_fft.rfft(ext, nfft, axis=-1, workers=workers)
         del ext
         for b in range(nb):
-            y = sp_fft.irfft(spec * gain[b], nfft, axis=-1, workers=-1)
+            y = sp_fft.irfft(spec * gain[b], nfft, axis=-1, workers=workers)
             out[sl, :, :, b] = _window_var(y[..., pad:pad + t], w, s, nw).transpose(0, 2, 1)
     return out
 
@@ -271,11 +284,12 @@ def _var_fft(x, sfreq, p: FeatureParams, scale: float) -> np.ndarray:
     nw = n_windows(t, w, s)
     taper, weights = _fft_band_weights(sfreq, bands, w, p.taper)
     out = np.empty((n, nw, c, len(bands)))
+    workers = _fft_workers()
     for sl in _trial_chunks(n, c * nw * w * 4 * 4):
         xw = np.multiply(_windows_view(x[sl], w, s), scale, dtype=np.float32)  # (k, c, nw, w)
         xw -= xw.mean(-1, keepdims=True)
         xw *= taper
-        spec = sp_fft.rfft(xw, axis=-1, workers=-1)
+        spec = sp_fft.rfft(xw, axis=-1, workers=workers)
         del xw
         power = np.square(spec.real) + np.square(spec.imag)
         del spec

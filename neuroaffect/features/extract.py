@@ -78,6 +78,32 @@ def _baseline_variance(baseline, sfreq, p, scale):
     return out
 
 
+@functools.lru_cache(maxsize=32)
+def _positions(ch_names: tuple) -> np.ndarray:
+    """Read-only (n_chans, 3) electrode positions in metres, cached per channel list."""
+    from ..channels import get_positions
+
+    pos = get_positions(list(ch_names))
+    pos.setflags(write=False)
+    return pos
+
+
+def _input_digests(rec) -> dict:
+    """``{str(path): hex sha256}`` of every file in ``rec.fnames``.
+
+    A digest the reader computed while reading the file (``rec.info["sha256"]``, keyed by
+    ``str(path)``) is used as it is; any other file is hashed now
+    (:func:`neuroaffect._utils.sha256_file`).
+    """
+    known = rec.info.get("sha256") if isinstance(rec.info, dict) else None
+    known = known if isinstance(known, dict) else {}
+    out = {}
+    for f in rec.fnames:
+        digest = known.get(str(f))
+        out[str(f)] = digest if isinstance(digest, str) and len(digest) == 64 else sha256_file(f)
+    return out
+
+
 def _attr_value(v):
     if isinstance(v, bool):
         return int(v)
@@ -122,12 +148,12 @@ def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
         ``session`` (trial), every label raw (e.g. ``valence``) and normalised
         (``valence_norm``). Attributes: every resolved parameter (``param_*`` and
         ``params_json``), ``params_hash``, ``code_version``, ``input_sha256`` (JSON
-        file -> sha256), ``dataset``, ``subject``, ``sfreq``, ``window``, ``stride``
+        file -> sha256; a digest the reader left in ``rec.info["sha256"]`` is used, any
+        other file is hashed), ``dataset``, ``subject``, ``sfreq``, ``window``, ``stride``
         (samples), ``baseline_applied``, ``schema_version``.
     """
     from tqdm.auto import tqdm
 
-    from ..channels import get_positions
     from .physio import compute_physio_features
     from .topomap import make_topomaps, topomap_grid_for_channels
 
@@ -182,7 +208,7 @@ def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
     data = {
         "bde": (("trial", "window", "channel", "band"), de.astype(np.float32)),
         "n_windows": ("trial", nws),
-        "ch_pos": (("channel", "xyz"), get_positions(rec.ch_names)),
+        "ch_pos": (("channel", "xyz"), _positions(tuple(rec.ch_names)).copy()),
     }
     if base_de is not None:
         data["baseline_bde"] = (("trial", "channel", "band"), base_de.astype(np.float32))
@@ -220,7 +246,7 @@ def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
         "params_json": json.dumps(params_dict, sort_keys=True),
         "params_hash": p.hash(),
         "code_version": _code_version(),
-        "input_sha256": json.dumps({str(f): sha256_file(f) for f in rec.fnames}, sort_keys=True),
+        "input_sha256": json.dumps(_input_digests(rec), sort_keys=True),
         "label_names": json.dumps(list(rec.labels)),
         "label_scaling": json.dumps({
             k: label_scaling(rec.dataset, k, rec.label_range.get(k)) for k in rec.labels

@@ -26,6 +26,7 @@ The globals are mapped to the objects themselves rather than imported by name, s
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 import pickle
 
@@ -33,7 +34,9 @@ import numpy as np
 
 from .._utils import DatasetFormatError
 
-__all__ = ["ALLOWED_GLOBALS", "NumpyOnlyUnpickler", "UnsafePickleError", "safe_load"]
+__all__ = [
+    "ALLOWED_GLOBALS", "NumpyOnlyUnpickler", "UnsafePickleError", "safe_load", "safe_load_hashed",
+]
 
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
@@ -98,6 +101,62 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         raise UnsafePickleError(self._fname, "<persistent id>", repr(pid)[:60])
 
 
+class _HashingReader:
+    """Read-only file wrapper that feeds every byte it hands out to a sha256.
+
+    The unpickler sees only ``read``/``readline``/``readinto`` (no ``peek``), so it asks for
+    exactly the bytes it consumes and each byte of the file is read, and hashed, once.
+    """
+
+    def __init__(self, f):
+        self._f = f
+        self.sha256 = hashlib.sha256()
+
+    def read(self, n=-1):
+        b = self._f.read(n)
+        self.sha256.update(b)
+        return b
+
+    def readline(self, n=-1):
+        b = self._f.readline(n)
+        self.sha256.update(b)
+        return b
+
+    def readinto(self, buf):
+        k = self._f.readinto(buf)
+        self.sha256.update(memoryview(buf)[:k])
+        return k
+
+    def hexdigest(self) -> str:
+        """Hash of the whole file: what was read plus whatever follows the pickle."""
+        for block in iter(lambda: self._f.read(1 << 20), b""):
+            self.sha256.update(block)
+        return self.sha256.hexdigest()
+
+
+def _load(fname: str, encoding: str, hashed: bool):
+    if not os.path.isfile(fname):
+        raise FileNotFoundError(f"{fname}: expected a pickle file, but found no such file")
+    size = os.path.getsize(fname)
+    with open(fname, "rb") as f:
+        src = _HashingReader(f) if hashed else f
+        try:
+            obj = NumpyOnlyUnpickler(src, fname=fname, encoding=encoding).load()
+        except UnsafePickleError:
+            raise
+        except EOFError:
+            raise DatasetFormatError(
+                fname, "a complete pickle", f"the stream ends early ({size} bytes; truncated?)"
+            ) from None
+        except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
+                KeyError, UnicodeDecodeError, MemoryError, OverflowError) as err:
+            raise DatasetFormatError(
+                fname, "a complete pickle of numpy arrays",
+                f"{type(err).__name__}: {err} ({size} bytes; truncated or corrupt?)",
+            ) from None
+        return (obj, src.hexdigest()) if hashed else obj
+
+
 def safe_load(fname: str | os.PathLike, encoding: str = "latin1"):
     """Load a pickle that may reference only numpy array reconstruction globals.
 
@@ -124,22 +183,31 @@ def safe_load(fname: str | os.PathLike, encoding: str = "latin1"):
     FileNotFoundError
         ``fname`` does not exist.
     """
-    fname = os.fspath(fname)
-    if not os.path.isfile(fname):
-        raise FileNotFoundError(f"{fname}: expected a pickle file, but found no such file")
-    size = os.path.getsize(fname)
-    with open(fname, "rb") as f:
-        try:
-            return NumpyOnlyUnpickler(f, fname=fname, encoding=encoding).load()
-        except UnsafePickleError:
-            raise
-        except EOFError:
-            raise DatasetFormatError(
-                fname, "a complete pickle", f"the stream ends early ({size} bytes; truncated?)"
-            ) from None
-        except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
-                KeyError, UnicodeDecodeError, MemoryError, OverflowError) as err:
-            raise DatasetFormatError(
-                fname, "a complete pickle of numpy arrays",
-                f"{type(err).__name__}: {err} ({size} bytes; truncated or corrupt?)",
-            ) from None
+    return _load(os.fspath(fname), encoding, hashed=False)
+
+
+def safe_load_hashed(fname: str | os.PathLike, encoding: str = "latin1"):
+    """:func:`safe_load`, also returning the sha256 of the file's bytes, read only once.
+
+    Every byte is hashed as the unpickler reads it (the bytes after the pickle's end, if
+    any, are read and hashed afterwards), so the digest equals
+    :func:`neuroaffect._utils.sha256_file` without a second pass over the file.
+
+    ``encoding="bytes"`` keeps Python 2 ``str`` objects as ``bytes``: for Python 2 pickles of
+    numpy arrays (DEAP) numpy then builds each array on the pickled bytes object itself,
+    which avoids the ``latin1`` round trip (bytes -> str -> bytes) of the array data. Dict
+    keys and other strings of such files then come back as ``bytes``.
+
+    Returns
+    -------
+    obj : object
+        The unpickled object.
+    sha256 : str
+        Hex sha256 of the whole file.
+
+    Raises
+    ------
+    UnsafePickleError, DatasetFormatError, FileNotFoundError
+        As :func:`safe_load`.
+    """
+    return _load(os.fspath(fname), encoding, hashed=True)

@@ -34,7 +34,7 @@ from ..channels import (
     DEAP_BASELINE_S, DEAP_EEG_CH_NAMES, DEAP_LABEL_RANGE, DEAP_LABELS, DEAP_PERIPH_CH_NAMES,
     DEAP_SFREQ,
 )
-from ._pickle import safe_load
+from ._pickle import UnsafePickleError, safe_load_hashed
 from .base import Peripheral, Recording
 
 __all__ = ["RATINGS_HEADER", "list_subjects", "read_deap", "read_participant_ratings"]
@@ -97,8 +97,10 @@ def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise"):
           (n_trials, n_leads, n_times - 384) at 128 Hz with a ``baseline`` of 384 samples.
         - ``labels`` : valence, arousal, dominance, liking, shape (n_trials,), range (1, 9).
         - ``trial_ids`` : 1..n_trials = the video's ``Experiment_id``.
-        - ``info`` : ``experiment_ids`` and, with ratings, ``presentation_order`` (the CSV's
-          ``Trial``), ``start_time_us``, ``familiarity`` (NaN where missing), ``ratings_file``.
+        - ``info`` : ``experiment_ids``, ``sha256`` (``{str(path of sNN.dat): hex sha256 of
+          its bytes}``, computed while reading) and, with ratings, ``presentation_order``
+          (the CSV's ``Trial``), ``start_time_us``, ``familiarity`` (NaN where missing),
+          ``ratings_file``.
 
     Raises
     ------
@@ -284,9 +286,34 @@ def _find_ratings(data_dir: Path, ratings) -> Path | None:
     return None
 
 
-def _load_dat(fname: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Load and validate one ``sNN.dat``: data (n_trials, 40, n_times), labels (n_trials, 4)."""
-    obj = safe_load(fname)
+def _unpickle_dat(fname: Path):
+    """Unpickle ``fname`` with the restricted unpickler; (object, sha256 hex of the file).
+
+    The file is read once: it is hashed while the unpickler reads it. Python 2 strings are
+    kept as bytes, so that each array is built on its pickled bytes rather than through a
+    latin1 str round trip; a file that does not load that way (e.g. strings inside arrays'
+    dtypes) is loaded again with latin1, which decides whether it is valid.
+    """
+    try:
+        return safe_load_hashed(fname, encoding="bytes")
+    except UnsafePickleError:
+        raise
+    except DatasetFormatError:
+        return safe_load_hashed(fname, encoding="latin1")
+
+
+def _load_dat(fname: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """Load and validate one ``sNN.dat``.
+
+    Returns
+    -------
+    data : ndarray, shape (n_trials, 40, n_times), float64
+        Read-only use: it may share memory with the unpickled bytes.
+    labels : ndarray, shape (n_trials, 4), float64
+    sha256 : str
+        Hex sha256 of the file's bytes.
+    """
+    obj, digest = _unpickle_dat(fname)
     if not isinstance(obj, dict):
         raise DatasetFormatError(fname, "a pickled dict with keys 'data' and 'labels'",
                                  f"a pickled {type(obj).__name__}")
@@ -330,11 +357,11 @@ def _load_dat(fname: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{len(bad)} values outside (first: trial {t} {DEAP_LABELS[c]} = {labels[t, c]:g})",
         )
     check_finite(data, "'data'", fname)
-    return data, labels
+    return data, labels, digest
 
 
 def _read_subject(fname: Path, subject: int, table, ratings_file, on_mismatch) -> Recording:
-    data, labels = _load_dat(fname)
+    data, labels, digest = _load_dat(fname)
     n_trials = data.shape[0]
     n_eeg = len(DEAP_EEG_CH_NAMES)
     eeg = data[:, :n_eeg, N_BASE:] * UV  # new contiguous arrays, volts
@@ -347,7 +374,7 @@ def _read_subject(fname: Path, subject: int, table, ratings_file, on_mismatch) -
             data=data[:, idx, N_BASE:], sfreq=DEAP_SFREQ, unit=unit, kind=kind, ch_names=names,
             baseline=data[:, idx, :N_BASE],
         )
-    info = {"experiment_ids": exp_ids}
+    info = {"experiment_ids": exp_ids, "sha256": {str(fname): digest}}
     fnames = [fname]
     if table is not None:
         info.update(_match_ratings(table, subject, labels, ratings_file, fname, on_mismatch))
