@@ -1,0 +1,153 @@
+"""Classification metrics, chance and majority references, trial-level voting, summaries.
+
+Window level: every test window is one prediction. Trial level: the windows of
+each test trial vote (majority of predicted classes; a tie goes to the smaller
+class index) and the trial's class is the target.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+__all__ = [
+    "METRICS",
+    "chance_metrics",
+    "classification_metrics",
+    "format_mean_std",
+    "summarize",
+    "vote_trials",
+]
+
+METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
+
+
+def classification_metrics(y_true, y_pred) -> dict:
+    """Accuracy, macro-F1 and balanced accuracy (scikit-learn).
+
+    Macro-F1 averages over the classes present in ``y_true`` or ``y_pred``
+    (scikit-learn's default; a class never predicted nor present is skipped,
+    an undefined precision counts as 0). Balanced accuracy averages the recall
+    of the classes present in ``y_true``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int, shape (n,)
+
+    Returns
+    -------
+    metrics : dict
+        ``{"accuracy", "macro_f1", "balanced_accuracy"}`` as floats in [0, 1].
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or y_true.size == 0:
+        raise ValueError(f"Invalid values of 'y_true'/'y_pred': expected two non-empty arrays of one shape (n,), "
+                         f"but got shapes {y_true.shape} and {y_pred.shape}.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true"
+        return {
+            "accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+            "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        }
+
+
+def chance_metrics(y_true, n_classes: int) -> dict:
+    """Expected metrics of a uniform random guess over ``n_classes`` classes.
+
+    Accuracy and balanced accuracy are ``1 / n_classes`` whatever the test
+    classes. Macro-F1 uses the test-set class frequencies ``p_k`` (precision
+    ``p_k``, recall ``1 / K``): ``mean_k 2 p_k / (K p_k + 1)`` over the ``K``
+    classes (0 for classes absent from the test set).
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,)
+    n_classes : int
+
+    Returns
+    -------
+    metrics : dict
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    K = int(n_classes)
+    p = np.bincount(y_true, minlength=K)[:K] / max(y_true.size, 1)
+    return {
+        "accuracy": 1.0 / K,
+        "macro_f1": float(np.mean(2 * p / (K * p + 1))),
+        "balanced_accuracy": 1.0 / K,
+    }
+
+
+def vote_trials(trial, y_true, y_pred, n_classes: int):
+    """Trial-level targets and majority-vote predictions.
+
+    Parameters
+    ----------
+    trial : array-like of int, shape (n_windows,)
+        Trial of each test window.
+    y_true : array-like of int, shape (n_windows,)
+        Window targets (constant within a trial).
+    y_pred : array-like of int, shape (n_windows,)
+        Window predictions.
+    n_classes : int
+
+    Returns
+    -------
+    trials : ndarray of int64, shape (n_trials,)
+        Sorted trial ids.
+    y_true_trial, y_pred_trial : ndarray of int64, shape (n_trials,)
+        Each trial's class and its most frequent predicted class (ties: the
+        smaller class index).
+    """
+    trial = np.asarray(trial, dtype=np.int64)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    trials, first, inv = np.unique(trial, return_index=True, return_inverse=True)
+    counts = np.zeros((trials.size, int(n_classes)), dtype=np.int64)
+    np.add.at(counts, (inv, y_pred), 1)
+    return trials, y_true[first], counts.argmax(axis=1)
+
+
+def format_mean_std(mean: float, std: float, percent: bool = True) -> str:
+    """``"mean ± std"``, in percent with one decimal by default."""
+    if percent:
+        return f"{100 * mean:.1f} ± {100 * std:.1f}"
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+def summarize(frame: pd.DataFrame, by: str = "subject", metrics=METRICS) -> pd.DataFrame:
+    """Mean ± std of each model's metrics across ``by`` units.
+
+    Rows are first averaged over folds within each ``by`` unit (a subject), then
+    the mean and the population standard deviation (``ddof=0``) are taken across
+    units. With one unit per model (pooled protocols), pass ``by="fold"``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Long table with columns ``model``, ``by`` and the metric names (one row
+        per subject x fold x model, as from ``SweepResult.to_frame()``).
+    by : str
+        Unit across which the spread is computed.
+    metrics : sequence of str
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        Index ``model`` (in first-appearance order); columns ``<metric>_mean``,
+        ``<metric>_std`` and ``n_units``.
+    """
+    metrics = list(metrics)
+    per_unit = frame.groupby(["model", by], sort=False)[metrics].mean()
+    grouped = per_unit.groupby(level="model", sort=False)
+    out = pd.concat(
+        [grouped.mean().add_suffix("_mean"), grouped.std(ddof=0).add_suffix("_std")], axis=1
+    )
+    out["n_units"] = grouped.size()
+    cols = [f"{m}_{s}" for m in metrics for s in ("mean", "std")] + ["n_units"]
+    return out[cols]

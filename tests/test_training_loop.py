@@ -1,0 +1,223 @@
+"""The plain training loop: determinism, exact resume, checkpoints, early stopping, learning."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neuroaffect.training import (
+    TrainConfig, load_checkpoint, make_folds, make_synthetic_windows, predict_proba, split_validation, train_model,
+)
+from neuroaffect.training.loop import RBT_POOLED, epoch_indices
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one intra-op thread is faster and immune to oversubscription on shared CPUs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+class TinyMLP(nn.Module):
+    """Flatten -> Linear -> ReLU -> Dropout -> Linear (vmap-safe, fast)."""
+
+    def __init__(self, n_chans, n_bands, n_outputs, hidden=16, dropout=0.2):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(n_chans * n_bands, hidden), nn.ReLU(),
+                                 nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def _data(seed=0, effect=0.8, n_trials=12):
+    ws = make_synthetic_windows(n_subjects=1, n_trials=n_trials, n_windows=20, n_chans=6, n_bands=4,
+                                effect=effect, seed=seed)
+    return ws
+
+
+def _model(seed=0, **kw):
+    torch.manual_seed(seed)
+    return TinyMLP(6, 4, 2, **kw)
+
+
+CFG = TrainConfig(epochs=6, batch_size=32, lr=3e-3, device="cpu", label_smoothing=0.1)
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def _assert_same_history(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # NaN (no validation set) equals NaN
+
+
+def test_same_seed_same_weights_and_history():
+    ws = _data()
+    r1 = train_model(_model(), ws.X, ws.y, CFG)
+    r2 = train_model(_model(), ws.X, ws.y, CFG)
+    _assert_same_state(_state(r1.model), _state(r2.model))
+    _assert_same_history(r1.history, r2.history)
+    np.testing.assert_array_equal(predict_proba(r1.model, ws.X, device="cpu"),
+                                  predict_proba(r2.model, ws.X, device="cpu"))
+    # another seed shuffles (and drops out) differently
+    r3 = train_model(_model(), ws.X, ws.y, CFG.replace(seed=1))
+    assert not torch.equal(r3.model.net[1].weight, r1.model.net[1].weight)
+    # the history records the schedule: cosine from lr towards min_lr, one value per epoch
+    lr = r1.history["lr"]
+    assert lr[0] == CFG.lr and all(a > b for a, b in zip(lr, lr[1:])) and len(lr) == CFG.epochs
+
+
+class _Kill(Exception):
+    pass
+
+
+@pytest.mark.parametrize("where", ["end-of-epoch", "mid-epoch"])
+def test_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path, where):
+    ws = _data()
+    cfg = CFG.replace(patience=3)  # early-stopping state must survive too
+    full = train_model(_model(), ws.X, ws.y, cfg, groups=ws.trial)
+
+    ckpt = tmp_path / "fold.pt"
+    model = _model()
+    if where == "end-of-epoch":
+        def stop_after_epoch_2(info):
+            if info.epoch == 2:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            train_model(model, ws.X, ws.y, cfg, groups=ws.trial, checkpoint=ckpt, callbacks=[stop_after_epoch_2])
+        expected_resume = 3
+    else:
+        calls = {"n": 0}
+        n_fit = split_validation(ws.y, ws.trial, cfg.val_fraction, cfg.seed)[0].sum()
+        steps = math.ceil(n_fit / cfg.batch_size)
+
+        def die_in_epoch_4(module, inp, out):
+            calls["n"] += module.training
+            if calls["n"] == 3 * steps + 2:  # second training step of the fourth epoch
+                raise _Kill
+
+        h = model.register_forward_hook(die_in_epoch_4)
+        with pytest.raises(_Kill):
+            train_model(model, ws.X, ws.y, cfg, groups=ws.trial, checkpoint=ckpt)
+        h.remove()
+        expected_resume = 3
+    assert ckpt.exists() and load_checkpoint(ckpt)["epoch"] == expected_resume
+    assert [p.name for p in tmp_path.iterdir()] == ["fold.pt"]  # no temporary file left behind
+
+    # restart with the same arguments (a fresh, differently initialised model object)
+    resumed = train_model(_model(seed=99), ws.X, ws.y, cfg, groups=ws.trial, checkpoint=ckpt)
+    assert resumed.resumed_from == expected_resume
+    _assert_same_state(_state(full.model), _state(resumed.model))
+    _assert_same_history(resumed.history, full.history)
+    assert (resumed.best_epoch, resumed.stopped_early) == (full.best_epoch, full.stopped_early)
+    # a finished checkpoint is loaded, not retrained
+    again = train_model(_model(seed=5), ws.X, ws.y, cfg, groups=ws.trial, checkpoint=ckpt)
+    assert again.resumed_from == full.epochs_run
+    _assert_same_state(_state(full.model), _state(again.model))
+
+
+def test_checkpoint_is_loaded_with_weights_only_and_checked(tmp_path):
+    ws = _data()
+    ckpt = tmp_path / "c.pt"
+    train_model(_model(), ws.X, ws.y, CFG.replace(epochs=1), checkpoint=ckpt)
+    state = load_checkpoint(ckpt)
+    assert state["finished"] and set(state) >= {"model", "optimizer", "scheduler", "torch_rng", "generator",
+                                                  "history", "epoch", "config", "fingerprint"}
+    # other arguments: refused rather than silently mixed
+    with pytest.raises(ValueError, match=r"c.pt: expected a checkpoint of the same training configuration.*'lr'"):
+        train_model(_model(), ws.X, ws.y, CFG.replace(epochs=1, lr=1e-2), checkpoint=ckpt)
+    with pytest.raises(ValueError, match="same data and model"):
+        train_model(_model(), ws.X[:100], ws.y[:100], CFG.replace(epochs=1), checkpoint=ckpt)
+    # a pickle that references an arbitrary global is refused by weights_only loading
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("unpickled!",))
+
+    bad = tmp_path / "evil.pt"
+    torch.save({"format": "neuroaffect-train-checkpoint/1", "x": Evil()}, bad)
+    with pytest.raises(ValueError, match="evil.pt: expected a training checkpoint"):
+        load_checkpoint(bad)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt: expected a training checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_early_stopping_uses_training_trials_and_restores_the_best_epoch():
+    ws = _data(effect=0.3)
+    cfg = CFG.replace(epochs=40, patience=2, lr=3e-2)
+    r = train_model(_model(), ws.X, ws.y, cfg, groups=ws.trial)
+    vl = r.history["val_loss"]
+    assert r.n_val > 0 and r.n_train + r.n_val == ws.n_windows
+    assert r.n_val % 20 == 0  # whole trials (20 windows each)
+    assert r.best_epoch == int(np.argmin(vl))
+    if r.stopped_early:
+        assert r.epochs_run == r.best_epoch + 1 + cfg.patience
+    with pytest.raises(ValueError, match="needs a validation set"):
+        train_model(_model(), ws.X, ws.y, cfg)
+
+
+def test_batch_size_schedule_and_wrap_around():
+    cfg = TrainConfig(epochs=4, batch_size=40, batch_size_schedule=((2, 16),), device="cpu")
+    assert [cfg.batch_size_at(e) for e in range(4)] == [40, 40, 16, 16]
+    ws = _data()
+    r = train_model(_model(), ws.X, ws.y, cfg)
+    assert r.history["batch_size"] == [40, 40, 16, 16]
+    perm = torch.tensor([2, 0, 1])
+    batches = epoch_indices(perm, 7, 3)
+    assert [b.tolist() for b in batches] == [[2, 0, 1], [2, 0, 1], [2]]
+
+
+def test_train_config_validation_and_presets():
+    cfg = TrainConfig(batch_size_schedule=[(150, 64)])
+    d = cfg.to_dict()
+    assert json.loads(json.dumps(d)) == d and TrainConfig.from_dict(d) == cfg
+    rbt = TrainConfig.preset("rbt-pooled")
+    assert rbt is RBT_POOLED
+    assert (rbt.epochs, rbt.lr, rbt.weight_decay, rbt.min_lr, rbt.label_smoothing, rbt.seed) == \
+        (300, 1e-3, 1e-3, 1e-6, 0.12, 23)
+    assert rbt.batch_size_at(149) == 256 and rbt.batch_size_at(150) == 64
+    for bad, match in [(dict(epochs=0), "'epochs'"), (dict(lr=-1.0), "'lr'"), (dict(min_lr=1.0), "min_lr"),
+                       (dict(label_smoothing=1.0), "label_smoothing"), (dict(device="tpu"), "'device'"),
+                       (dict(batch_size_schedule=((5, 0),)), "batch_size_schedule"), (dict(patience=0), "patience")]:
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(**bad)
+    with pytest.raises(ValueError, match="Allowed values are 'default', 'rbt-pooled'"):
+        TrainConfig.preset("paper")
+
+
+def test_learns_a_learnable_problem_and_not_shuffled_labels():
+    ws = _data(effect=0.6, n_trials=24, seed=4)
+    fold = make_folds(ws, "trial-holdout", n_folds=4, seed=0)[0]
+    tr, te = fold.train_idx, fold.test_idx
+    cfg = CFG.replace(epochs=15)
+    r = train_model(_model(dropout=0.0), ws.X[tr], ws.y[tr], cfg)
+    acc = (predict_proba(r.model, ws.X[te], device="cpu").argmax(1) == ws.y[te]).mean()
+    assert acc > 0.85
+    # shuffle labels across trials (windows keep their trial's label): nothing to learn
+    rng = np.random.default_rng(0)
+    trials = np.unique(ws.trial)
+    perm_label = dict(zip(trials, rng.permutation(ws.trial_table()["y"])))
+    y_shuf = np.array([perm_label[t] for t in ws.trial])
+    accs = []
+    for f in make_folds(ws, "trial-holdout", n_folds=4, seed=0):
+        r = train_model(_model(dropout=0.0), ws.X[f.train_idx], y_shuf[f.train_idx], cfg)
+        accs.append((predict_proba(r.model, ws.X[f.test_idx], device="cpu").argmax(1) == y_shuf[f.test_idx]).mean())
+    assert abs(np.mean(accs) - 0.5) < 0.2

@@ -1,0 +1,179 @@
+"""Batched sweeps (torch.vmap over stacked models) against the plain loop; result tables."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from neuroaffect.training import (
+    TrainConfig, WindowSet, load_checkpoint, make_synthetic_windows, run_experiment, run_sweep, train_batched,
+    vote_trials,
+)
+from neuroaffect.training.sweep import build_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one intra-op thread is faster and immune to oversubscription on shared CPUs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+CFG = TrainConfig(epochs=3, batch_size=16, lr=3e-3, device="cpu")
+TINY = {
+    "dgcnn": dict(K=2, n_filters=4, hidden=8, dropout=0.0, k=3),
+    "rbtransformer": dict(embed_dim=8, depth=1, n_heads=2, head_dim=4, mlp_dim=8, dropout=0.0),
+}
+
+
+def _windows(n_trials=11, seed=0, effect=0.8, n_windows=8):
+    return make_synthetic_windows(n_subjects=2, n_trials=n_trials, n_windows=n_windows, n_chans=6, n_bands=4,
+                                  effect=effect, seed=seed)
+
+
+@pytest.mark.parametrize("name, patience", [("dgcnn", None), ("rbtransformer", 2)])
+def test_batched_sweep_equals_plain_loop(name, patience):
+    ws = _windows()
+    cfg = CFG.replace(patience=patience, epochs=4 if patience else 3)
+    kw = dict(model_kwargs=TINY[name], protocol="trial-holdout", n_folds=3, train_cfg=cfg, keep_models=True,
+              baselines=())
+    rb = run_sweep(ws, name, batched=True, **kw)
+    rp = run_sweep(ws, name, batched=False, **kw)
+    n_fit = [f["n_fit"] for f in rb.folds]
+    assert len(set(n_fit)) > 1  # 11 trials in 3 folds: training sets differ, the wrap-around rule is exercised
+    assert rb.config["samples_per_epoch"] == max(n_fit)
+    for mb, mp in zip(rb.models, rp.models):
+        for (k, a), (_, b) in zip(mb.state_dict().items(), mp.state_dict().items()):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=k)
+    for pb, pp in zip(rb.predictions, rp.predictions):
+        np.testing.assert_allclose(pb.proba, pp.proba, atol=1e-5)
+    if patience is None:  # groups of two models (and one of two) train as the whole batch does
+        rg = run_sweep(ws, name, batched=True, max_models_per_batch=2, **kw)
+        assert rg.config["max_models_per_batch"] == 2
+        for pb, pg in zip(rb.predictions, rg.predictions):
+            np.testing.assert_allclose(pb.proba, pg.proba, atol=1e-6)
+    for hb, hp in zip(rb.histories, rp.histories):
+        assert hb["lr"] == hp["lr"] and hb["batch_size"] == hp["batch_size"]
+        np.testing.assert_allclose(hb["train_loss"], hp["train_loss"], rtol=1e-5)
+        np.testing.assert_allclose(hb["val_loss"], hp["val_loss"], rtol=1e-5)
+    fb, fp = rb.to_frame(), rp.to_frame()
+    assert list(fb["epochs_run"].dropna()) == list(fp["epochs_run"].dropna())
+    # the stacked models really differ from one another (per-model data and seeds)
+    w = [m.state_dict()["final_layer.weight"] for m in rb.models]
+    assert not torch.allclose(w[0], w[1])
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_batched_training_resumes_exactly(tmp_path):
+    ws = _windows()
+    fits = [(ws.X[ws.subject == s], ws.y[ws.subject == s]) for s in (1, 2)]
+    fits[1] = (fits[1][0][:60], fits[1][1][:60])
+
+    def models():
+        return [build_model("dgcnn", n_chans=6, n_bands=4, n_outputs=2, seed=s, model_kwargs=TINY["dgcnn"],
+                            ch_pos=ws.ch_pos) for s in (7, 8)]
+
+    cfg = CFG.replace(epochs=4)
+    full = train_batched(models(), fits, cfg, [7, 8])
+    ckpt = tmp_path / "group.pt"
+
+    def stop(epoch, histories):
+        if epoch == 1:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train_batched(models(), fits, cfg, [7, 8], checkpoint=ckpt, callbacks=[stop])
+    assert load_checkpoint(ckpt)["epoch"] == 2
+    resumed = train_batched(models(), fits, cfg, [7, 8], checkpoint=ckpt)
+    assert resumed.resumed_from == 2
+    for k in full.params:
+        assert torch.equal(full.params[k], resumed.params[k]), k
+    for hr, hf in zip(resumed.histories, full.histories):
+        for k in hf:
+            np.testing.assert_array_equal(hr[k], hf[k], err_msg=k)  # NaN: no validation set
+
+
+def test_majority_row_comes_from_the_training_fold():
+    # subject 1 mostly class 0, subject 2 mostly class 1: under LOSO the training majority is the
+    # other subject's class, so the majority row scores the test subject's minority share
+    y_trials = [0, 0, 0, 0, 1, 1] + [1, 1, 1, 1, 0, 0]
+    n_win = 3
+    rng = np.random.default_rng(0)
+    ws = WindowSet(X=rng.standard_normal((12 * n_win, 6, 4)), y=np.repeat(y_trials, n_win),
+                   trial=np.repeat(np.arange(12), n_win), subject=np.repeat([1, 2], 6 * n_win),
+                   session=np.zeros(12 * n_win), start=np.tile(np.arange(n_win) * 10, 12), win_len=10,
+                   ch_pos=None)
+    res = run_sweep(ws, "rbtransformer", TINY["rbtransformer"], "loso", train_cfg=CFG.replace(epochs=1))
+    df = res.to_frame("window").set_index(["subject", "model"])
+    assert df.loc[(1, "majority"), "accuracy"] == pytest.approx(2 / 6)
+    assert df.loc[(2, "majority"), "accuracy"] == pytest.approx(2 / 6)
+    assert df.loc[(1, "chance"), "accuracy"] == 0.5 and df.loc[(1, "chance"), "balanced_accuracy"] == 0.5
+    # chance macro-F1 of a uniform guess with test prevalences (2/3, 1/3): mean of 2p / (2p + 1)
+    p = np.array([2 / 3, 1 / 3])
+    assert df.loc[(1, "chance"), "macro_f1"] == pytest.approx(np.mean(2 * p / (2 * p + 1)))
+    assert set(res.to_frame()["model"]) == {"rbtransformer", "majority", "logistic", "chance"}
+
+
+def test_trial_level_votes_and_experiment_report(tmp_path):
+    ws = _windows(n_trials=8, effect=1.0, n_windows=16)
+    exp = run_experiment(ws, 2, "dgcnn", "trial-holdout", 4, CFG.replace(epochs=10, lr=1e-2), model_kwargs=TINY["dgcnn"],
+                         metadata={"dataset": "synthetic"})
+    assert exp.n_folds == 4 and exp.subject == 2
+    sweep = exp.sweep
+    assert {f["subject"] for f in sweep.folds} == {2}
+    # trial-level rows are the majority vote of the window predictions
+    trial_rows = sweep.to_frame("trial").set_index(["fold", "model"])
+    for pred in sweep.predictions:
+        _, yt, yp = vote_trials(ws.trial[pred.test_idx], pred.y_true, pred.y_pred["dgcnn"], 2)
+        assert trial_rows.loc[(pred.fold, "dgcnn"), "accuracy"] == pytest.approx((yt == yp).mean())
+        assert yt.size == 2  # 8 trials in 4 folds
+    d = exp.to_dict()
+    text = json.dumps(d)
+    assert json.loads(text)["metadata"] == {"dataset": "synthetic"}
+    assert set(d["summary"]["window"]) == {"dgcnn", "majority", "logistic", "chance"}
+    assert d["summary"]["window"]["chance"]["accuracy_mean"] == 0.5
+    table = exp.format_table()
+    for word in ("dgcnn", "majority", "logistic", "chance", "leakage", "mean ± std"):
+        assert word in table
+    assert len(exp.leakage()) == 4 and max(exp.leakage()) == 0.0
+    # the model learns this problem: well above chance and the majority row
+    s = exp.summary()
+    assert s.loc["dgcnn", "accuracy_mean"] > 0.75 > s.loc["majority", "accuracy_mean"]
+    out = sweep.to_csv(tmp_path / "res.csv")
+    assert out.read_text().startswith("subject,fold,n_test")
+    md = sweep.to_markdown(per_subject=True)
+    assert md.startswith("| model | accuracy") and "| dgcnn |" in md
+    assert "| subject | dgcnn | majority | logistic | chance |" in md and "\n| 2 | " in md
+
+
+def test_rbt_pooled_sweep_reports_its_leakage():
+    n_win = 12
+    ws = make_synthetic_windows(n_subjects=2, n_trials=4, n_windows=n_win, n_chans=6, n_bands=4, win_len=512,
+                                stride=117, seed=1)
+    ws.y[ws.trial == 0] = 1  # imbalance (3 of 8 trials class 0), so SMOTE has work to do
+    res = run_sweep(ws, "rbtransformer", TINY["rbtransformer"], "rbt-pooled",
+                    train_cfg=TrainConfig.preset("rbt-pooled", epochs=1, device="cpu"), baselines=("majority",))
+    assert len(res.folds) == 5 and res.pooled
+    for f in res.folds:
+        assert f["leakage"] > 0.5 and f["resample"] == "smote"
+        assert f["n_fit"] > f["n_train"]  # SMOTE added minority windows
+    assert "overlapping a training window" in res.to_markdown()
+    assert res.summary().loc["rbtransformer", "n_units"] == 5  # spread across folds
+
+
+def test_batched_sweep_is_deterministic_for_a_seed():
+    ws = _windows(n_trials=6)
+    kw = dict(model_kwargs={**TINY["rbtransformer"], "dropout": 0.1}, n_folds=3, train_cfg=CFG.replace(epochs=2),
+              baselines=())
+    a, b = run_sweep(ws, "rbtransformer", **kw), run_sweep(ws, "rbtransformer", **kw)
+    for pa, pb in zip(a.predictions, b.predictions):
+        np.testing.assert_array_equal(pa.proba, pb.proba)
+    c = run_sweep(ws, "rbtransformer", **{**kw, "train_cfg": CFG.replace(epochs=2, seed=1)})
+    assert not np.array_equal(a.predictions[0].proba, c.predictions[0].proba)
