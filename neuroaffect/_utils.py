@@ -26,6 +26,7 @@ __all__ = [
     "check_option",
     "check_shape",
     "check_sfreq",
+    "check_subjects",
     "code_version",
     "config_hash",
     "sha256_file",
@@ -93,6 +94,38 @@ def check_sfreq(sfreq: float, expected: float, what: str, fname=None, rtol: floa
     if not np.isfinite(sfreq) or abs(sfreq - expected) > rtol * expected:
         raise DatasetFormatError(fname, f"{what} sampling rate {expected} Hz", f"{sfreq} Hz")
     return sfreq
+
+
+def check_subjects(subjects, available=None, where=None) -> list[int]:
+    """Sorted unique 1-based subject numbers from an int or an iterable of ints.
+
+    ``subjects=None`` means every subject in ``available``; a number not in ``available``
+    (when given) raises ``ValueError`` naming ``where`` and the subjects it holds.
+    """
+    if subjects is None:
+        if available is None:
+            raise TypeError("subjects must be an int or an iterable of ints, got None")
+        return sorted(int(a) for a in available)
+    if isinstance(subjects, (int, np.integer)):
+        subjects = [subjects]
+    try:
+        items = list(subjects)
+    except TypeError:
+        raise TypeError(f"subjects must be an int or an iterable of ints, got {subjects!r}") from None
+    for s in items:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"subjects must be integers, got {s!r} ({type(s).__name__})")
+        if s < 1:
+            raise ValueError(f"subjects must be 1-based integers, got {s!r} in {subjects!r}")
+    if available is not None:
+        have = sorted(int(a) for a in available)
+        missing = sorted({int(s) for s in items} - set(have))
+        if missing:
+            raise ValueError(
+                f"Invalid value for the 'subjects' parameter. {where} holds subjects {have}, "
+                f"but got {', '.join(map(str, missing))} instead."
+            )
+    return sorted({int(s) for s in items})
 
 
 def sha256_file(fname: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -209,7 +209,7 @@ def test_missing_folder_and_subject(tmp_path):
         read_deap(tmp_path, ratings=tmp_path / "ratings.csv")
     with pytest.raises(ValueError, match="1-based integers"):
         read_deap(tmp_path, subjects=[0])
-    with pytest.raises(ValueError, match="1-based integers"):
+    with pytest.raises(TypeError, match="subjects must be integers, got '1'"):
         read_deap(tmp_path, subjects=["1"])
 
 

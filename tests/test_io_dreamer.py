@@ -128,7 +128,7 @@ def test_folder_or_file_and_subject_selection(root, recs):
     assert [r.subject for r in only] == [2]
     np.testing.assert_array_equal(only[0].eeg[0], recs[1].eeg[0])
     assert list_subjects(root) == [1, 2]
-    with pytest.raises(ValueError, match="subjects 1..2, but got 3"):
+    with pytest.raises(ValueError, match=r"DREAMER.mat holds subjects \[1, 2\], but got 3"):
         read_dreamer(root, subjects=[3])
     with pytest.raises(TypeError):
         read_dreamer(root, subjects=["1"])

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import DatasetFormatError, check_finite, check_option
+from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
 from ..channels import (
     DEAP_BASELINE_S, DEAP_EEG_CH_NAMES, DEAP_LABEL_RANGE, DEAP_LABELS, DEAP_PERIPH_CH_NAMES,
     DEAP_SFREQ,
@@ -117,7 +117,7 @@ def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise"):
     single = path.is_file()
     if single:
         num = _subject_number(path)
-        if subjects is not None and _check_subjects(subjects) != [num]:
+        if subjects is not None and check_subjects(subjects) != [num]:
             raise ValueError(
                 f"{path}: the file holds subject {num}, but subjects={subjects!r} was requested"
             )
@@ -126,7 +126,7 @@ def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise"):
         data_dir = _find_data_dir(path)
         files = _find_files(data_dir)
         if subjects is not None:
-            wanted = _check_subjects(subjects)
+            wanted = check_subjects(subjects)
             missing = [s for s in wanted if s not in files]
             if missing:
                 raise FileNotFoundError(
@@ -221,20 +221,6 @@ def read_participant_ratings(fname) -> dict:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _check_subjects(subjects) -> list[int]:
-    """Sorted unique 1-based subject numbers from an int or an iterable of ints."""
-    if isinstance(subjects, (int, np.integer)):
-        subjects = [subjects]
-    try:
-        items = list(subjects)
-    except TypeError:
-        raise TypeError(f"subjects must be an int or an iterable of ints, got {subjects!r}") from None
-    for s in items:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ValueError(f"subjects must be 1-based integers, got {s!r} in {subjects!r}")
-    return sorted({int(s) for s in items})
-
-
 def _subject_number(fname: Path) -> int:
     m = _DAT_RE.match(fname.name)
     if m is None or int(m.group(1)) < 1:

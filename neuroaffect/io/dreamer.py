@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import DatasetFormatError, check_finite, check_sfreq
+from .._utils import DatasetFormatError, check_finite, check_sfreq, check_subjects
 from ..channels import (
     DREAMER_CH_NAMES, DREAMER_ECG_SFREQ, DREAMER_LABEL_RANGE, DREAMER_N_TRIALS, DREAMER_SFREQ,
 )
@@ -225,21 +225,7 @@ def _check_header(top, path) -> tuple:
 
 
 def _check_subjects(subjects, n_subjects, path) -> list[int]:
-    if subjects is None:
-        return list(range(1, n_subjects + 1))
-    if isinstance(subjects, (int, np.integer)):
-        subjects = [subjects]
-    picks = []
-    for s in subjects:
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise TypeError(f"subjects must be integers, got {s!r} ({type(s).__name__})")
-        if not 1 <= s <= n_subjects:
-            raise ValueError(
-                f"Invalid value for the 'subjects' parameter. {path} holds subjects 1..{n_subjects}, "
-                f"but got {int(s)} instead."
-            )
-        picks.append(int(s))
-    return picks
+    return check_subjects(subjects, range(1, n_subjects + 1), path)
 
 
 # -- one subject --------------------------------------------------------------------------

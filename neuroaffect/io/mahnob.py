@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import DatasetFormatError, check_sfreq
+from .._utils import DatasetFormatError, check_sfreq, check_subjects
 from ..channels import MAHNOB_EEG_CH_NAMES, MAHNOB_LABEL_RANGE, MAHNOB_LABELS, MAHNOB_SFREQ
 from .base import Peripheral, Recording
 
@@ -101,7 +101,7 @@ def read_mahnob(root, subjects=None, include_unlabeled: bool = True) -> list[Rec
     """
     sessions = _scan_sessions(_find_sessions_dir(Path(root)))
     if subjects is not None:
-        wanted = _check_subjects(subjects)
+        wanted = check_subjects(subjects)
         found = sorted({s["subject"] for s in sessions})
         missing = [s for s in wanted if s not in found]
         if missing:
@@ -165,20 +165,6 @@ def read_session_xml(fname) -> dict:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _check_subjects(subjects) -> list[int]:
-    """Sorted unique 1-based participant numbers from an int or an iterable of ints."""
-    if isinstance(subjects, (int, np.integer)):
-        subjects = [subjects]
-    try:
-        items = list(subjects)
-    except TypeError:
-        raise TypeError(f"subjects must be an int or an iterable of ints, got {subjects!r}") from None
-    for s in items:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ValueError(f"subjects must be 1-based integers, got {s!r} in {subjects!r}")
-    return sorted({int(s) for s in items})
-
-
 def _rating(fname, root, attr, lo, hi) -> float:
     raw = root.get(attr)
     if raw is None:

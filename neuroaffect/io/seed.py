@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import DatasetFormatError, check_finite, check_option
+from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
 from ..channels import SEED_CH_NAMES, SEED_IV_LABELS, SEED_SFREQ
 from .base import Recording
 
@@ -240,21 +240,7 @@ def _session_table(folder: Path, variant: str) -> dict:
 
 
 def _check_subjects(subjects, table, folder) -> list[int]:
-    if subjects is None:
-        return sorted(table)
-    if isinstance(subjects, (int, np.integer)):
-        subjects = [subjects]
-    picks = []
-    for s in subjects:
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise TypeError(f"subjects must be integers, got {s!r} ({type(s).__name__})")
-        if int(s) not in table:
-            raise ValueError(
-                f"Invalid value for the 'subjects' parameter. {folder} holds subjects "
-                f"{sorted(table)}, but got {int(s)} instead."
-            )
-        picks.append(int(s))
-    return picks
+    return check_subjects(subjects, table, folder)
 
 
 # -- file contents ------------------------------------------------------------------------

@@ -605,7 +605,7 @@ class SweepResult:
 # --- the sweep -------------------------------------------------------------------------------
 
 #: Windows per optimiser step summed over the models of a group, by device type (see ``auto_group_size``).
-GROUP_SAMPLES_PER_STEP = {"cuda": 16384, "cpu": 2048}
+GROUP_SAMPLES_PER_STEP = {"cuda": 16384, "cpu": 1024}
 
 
 def auto_group_size(n_models: int, cfg: TrainConfig) -> int:
@@ -614,8 +614,11 @@ def auto_group_size(n_models: int, cfg: TrainConfig) -> int:
     Heuristic: the group's windows per step (``models x largest batch size``)
     stay within :data:`GROUP_SAMPLES_PER_STEP`: 16,384 on CUDA (our estimate of
     the default RBTransformer's saved activations is about 1 MB per window in
-    float32, so about 16 GB per step) and 2,048 on CPU, where batching saves
-    little and large steps cost memory traffic.
+    float32, so about 16 GB per step) and 1,024 on CPU. On CPU the work is
+    compute-bound and batching saves little; larger groups make activation
+    tensors of over 32 MB (e.g. 8 x 256 windows x 32 electrodes x 128 features),
+    which glibc's allocator maps and unmaps at every step, and the page faults
+    then cost more than the batching gains.
     """
     largest = max([cfg.batch_size] + [b for _, b in cfg.batch_size_schedule])
     limit = GROUP_SAMPLES_PER_STEP["cuda" if resolve_device(cfg.device).type == "cuda" else "cpu"]
