@@ -184,6 +184,16 @@ def _train_config(args):
     return base.replace(seed=args.seed, device=args.device, **over)
 
 
+def _all_subjects(args):
+    """Subjects with feature files under --features, else those under the dataset root."""
+    src = args.features or Path("results/features") / args.dataset
+    if src.is_dir() and any(src.glob("*.nc")):
+        return sorted(int(f.stem) for f in src.glob("*.nc"))
+    from .io import list_subjects
+
+    return list_subjects(args.dataset, args.root or Path("results/sim") / args.dataset / args.dataset)
+
+
 def _load_windows(args, subjects):
     """Feature files of ``subjects`` (computed in memory from --root where missing) -> WindowSet."""
     import tempfile
@@ -210,11 +220,12 @@ def _load_windows(args, subjects):
             if args.protocol == "rbt-pooled" and not cfg:
                 cfg = {"preset": "rbtransformer"}
             params = FeatureParams.from_dict(cfg)
-            tmp = Path(tempfile.mkdtemp(prefix="neuroaffect-features-"))
-            for s in todo:
-                (rec,) = read_dataset(args.dataset, root, subjects=[s])
-                files.append(write_features(extract_features(rec, params, progress=True), tmp / f"{s}.nc"))
-                print(f"computed features of {args.dataset} subject {s} from {root}", file=sys.stderr)
+            with tempfile.TemporaryDirectory(prefix="neuroaffect-features-") as tmp:
+                for s in todo:
+                    (rec,) = read_dataset(args.dataset, root, subjects=[s])
+                    files.append(write_features(extract_features(rec, params, progress=True), Path(tmp) / f"{s}.nc"))
+                    print(f"computed features of {args.dataset} subject {s} from {root}", file=sys.stderr)
+                return windows_from_features(files, args.target, args.task, dataset=args.dataset)
     return windows_from_features(files, args.target, args.task, dataset=args.dataset)
 
 
@@ -242,11 +253,7 @@ def _cmd_experiment(args):
     if pooled and args.protocol != "rbt-pooled":
         raise ValueError("--subject all pools every subject and needs --protocol rbt-pooled")
     if args.protocol in ("loso", "rbt-pooled") or pooled:
-        from .io import list_subjects
-
-        src = args.features or Path("results/features") / args.dataset
-        subjects = sorted(int(f.stem) for f in src.glob("*.nc")) if src.is_dir() and any(src.glob("*.nc")) \
-            else list_subjects(args.dataset, args.root or Path("results/sim") / args.dataset / args.dataset)
+        subjects = _all_subjects(args)
     else:
         subjects = [int(args.subject)]
     windows = _load_windows(args, subjects)
@@ -283,15 +290,7 @@ def _cmd_sweep(args):
     from ._utils import atomic_write_json, atomic_write_text, code_version, config_hash
     from .training import run_sweep
 
-    src = args.features or Path("results/features") / args.dataset
-    if args.subjects:
-        subjects = [int(s) for s in args.subjects.split(",")]
-    elif src.is_dir() and any(src.glob("*.nc")):
-        subjects = sorted(int(f.stem) for f in src.glob("*.nc"))
-    else:
-        from .io import list_subjects
-
-        subjects = list_subjects(args.dataset, args.root or Path("results/sim") / args.dataset / args.dataset)
+    subjects = [int(s) for s in args.subjects.split(",")] if args.subjects else _all_subjects(args)
     windows = _load_windows(args, subjects)
     cfg = _train_config(args)
     t0 = time.perf_counter()
@@ -317,8 +316,7 @@ def _cmd_sweep(args):
     atomic_write_text(out.with_suffix(".md"), md)
     atomic_write_json(out.with_suffix(".json"), {"metadata": meta, **result.to_dict(), **extra})
     print(md)
-    print(f"trained {len(result.to_frame()['fold'].unique()) if 'fold' in result.to_frame() else ''} folds "
-          f"in {seconds:.1f} s; wrote {out}.csv/.md/.json")
+    print(f"trained {len(result.folds)} fold models in {seconds:.1f} s; wrote {out}.csv/.md/.json")
     return 0
 
 

@@ -1,0 +1,47 @@
+"""The training commands end to end on tiny simulated DEAP: experiment, sweep, plot-sweep, tabulate."""
+
+import json
+import subprocess
+import sys
+
+
+def _run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "neuroaffect", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_experiment_sweep_and_tables(sim_root, tmp_path):
+    root = sim_root("deap")
+    common = ["--dataset", "deap", "--target", "arousal", "--task", "binary", "--model", "dgcnn",
+              "--epochs", "2", "--folds", "2", "--device", "cpu", "--root", str(root),
+              "--features", str(tmp_path / "no-features")]
+    res = _run("experiment", "--subject", "1", *common, "--out", str(tmp_path / "exp.json"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    for row in ("dgcnn", "majority", "logistic", "chance", "leakage"):
+        assert row in res.stdout
+    card = json.loads((tmp_path / "exp.json").read_text())
+    assert card["subject"] == 1 and card["metadata"]["protocol"] == "trial-holdout"
+
+    res = _run("sweep", *common, "--out", str(tmp_path / "sweep"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    sweep = json.loads((tmp_path / "sweep.json").read_text())
+    assert sweep["metadata"]["subjects"] == [1, 2]
+    assert len(sweep["folds"]) == 4 and all(f["leakage"] == 0.0 for f in sweep["folds"])
+    assert len(sweep["histories"]) == 4 and len(sweep["histories"][0]["train_loss"]) == 2
+    assert sum(map(sum, sweep["confusion"])) == sum(f["n_test"] for f in sweep["folds"])
+    assert "trained 4 fold models" in res.stdout
+
+    res = _run("plot-sweep", "--sweep", str(tmp_path / "sweep.json"), "--out", str(tmp_path / "s.png"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+    res = _run("tabulate", "--sweeps", str(tmp_path / "sweep.json"), "--sidecars",
+               str(root.parent / "simulation.json"), "--out", str(tmp_path / "results"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    table = (tmp_path / "results.md").read_text()
+    assert "oracle (simulator ground truth)" in table and "| majority |" in table
+
+
+def test_experiment_without_data_says_what_is_missing(tmp_path):
+    res = _run("experiment", "--dataset", "deap", "--subject", "1", "--epochs", "1", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "results/features/deap" in res.stderr and "make run" in res.stderr
