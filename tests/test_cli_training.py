@@ -14,9 +14,10 @@ def test_experiment_sweep_and_tables(sim_root, tmp_path):
     common = ["--dataset", "deap", "--target", "arousal", "--task", "binary", "--model", "dgcnn",
               "--epochs", "2", "--folds", "2", "--device", "cpu", "--root", str(root),
               "--features", str(tmp_path / "no-features")]
-    res = _run("experiment", "--subject", "1", *common, "--out", str(tmp_path / "exp.json"), cwd=tmp_path)
+    res = _run("experiment", "--subject", "1", *common, "--control", "--out", str(tmp_path / "exp.json"),
+               cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    for row in ("dgcnn", "majority", "logistic", "chance", "leakage"):
+    for row in ("dgcnn", "majority", "logistic", "chance", "leakage", "dgcnn (shuffled labels)"):
         assert row in res.stdout
     card = json.loads((tmp_path / "exp.json").read_text())
     assert card["subject"] == 1 and card["metadata"]["protocol"] == "trial-holdout"
@@ -39,6 +40,7 @@ def test_experiment_sweep_and_tables(sim_root, tmp_path):
     assert res.returncode == 0, res.stderr
     table = (tmp_path / "results.md").read_text()
     assert "oracle (simulator ground truth)" in table and "| majority |" in table
+    assert "| window | dgcnn |" in table and "| trial | dgcnn |" in table and "| +0.0 |" in table
 
 
 def test_experiment_without_data_says_what_is_missing(tmp_path):

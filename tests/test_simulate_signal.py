@@ -296,6 +296,52 @@ def test_posterior_alpha_falls_and_beta_gamma_rise_with_arousal():
     assert np.mean(r_fast) > 0.3, r_fast
 
 
+def test_lateral_temporal_beta_gamma_rise_with_valence():
+    """Beta+gamma over the lateral temporal sites relative to the midline (which cancels the
+    trial's shared state and gain) rises with valence, signed by the subject's planted gain; with
+    snr = 0 it does not."""
+    lateral = _idx(DEAP_EEG_CH_NAMES, ["T7", "T8", "FC5", "FC6", "CP5", "CP6", "P7", "P8"])
+    midline = _idx(DEAP_EEG_CH_NAMES, ["FZ", "CZ", "PZ", "OZ"])
+    for snr, check in ((None, lambda r: np.mean(r) > 0.3), (0.0, lambda r: abs(np.mean(r)) < 0.25)):
+        rng, subjects = _subjects(12, 3, snr=snr)
+        rs = []
+        for eff, vad in subjects:
+            lp = _log_band_power(simulate_eeg(rng, vad, DEAP_EEG_CH_NAMES, FS, 20 * 128, eff), FS)
+            fast = lp[:, lateral, 2:].mean((1, 2)) - lp[:, midline, 2:].mean((1, 2))
+            sign = np.sign(eff.valence_gain) if eff.valence_gain else 1.0
+            rs.append(sign * np.corrcoef(fast, vad[:, 0])[0, 1])
+        assert check(rs), (snr, rs)
+
+
+def test_baseline_shares_the_trial_state():
+    """The label-free baseline of trial k carries STATE_SHARE of trial k's nuisance state: the
+    planted ln powers (label effect removed) correlate ~0.7 between a trial and its own baseline,
+    and ~0 with another trial's or another subject's."""
+    from neuroaffect.simulate import signal as sig
+
+    eff = draw_subject_effects(np.random.default_rng(0), 1)
+    other = SubjectEffects(**{**eff.to_dict(), "seed": eff.seed + 1})
+    names = tuple(DEAP_EEG_CH_NAMES)
+    geom = sig._geometry(names)
+    vad = np.random.default_rng(1).uniform(-1, 1, (400, 3))
+    rng = np.random.default_rng(2)
+
+    def noise(e, rows):
+        x, _ = sig._planted_log_power(rng, e, rows, geom, names)
+        exact = SubjectEffects(**{**e.to_dict(), "trial_sd": 0.0, "shared_sd": 0.0, "gain_sd": 0.0})
+        return (x - sig._planted_log_power(rng, exact, rows, geom, names)[0]).reshape(len(rows), -1)
+
+    stim, base = noise(eff, vad), noise(eff, np.full_like(vad, np.nan))
+    r = np.mean([np.corrcoef(stim[:, j], base[:, j])[0, 1] for j in range(stim.shape[1])])
+    assert abs(r - sig.STATE_SHARE) < 0.05, r
+    r_shift = np.mean([np.corrcoef(stim[1:, j], base[:-1, j])[0, 1] for j in range(stim.shape[1])])
+    r_other = np.mean([np.corrcoef(stim[:, j], noise(other, vad)[:, j])[0, 1] for j in range(0, 128, 16)])
+    assert abs(r_shift) < 0.05 and abs(r_other) < 0.1, (r_shift, r_other)
+    # An oracle that also sees the baseline does better, never worse.
+    _, [(e2, v2)] = _subjects(33, 1)
+    assert oracle_accuracy(e2, v2, "arousal", baseline=True) > oracle_accuracy(e2, v2, "arousal") + 0.01
+
+
 # ------------------------------------------------------------------------------------------
 # Learnability and oracle
 # ------------------------------------------------------------------------------------------
@@ -393,18 +439,24 @@ def test_oracle_matches_brute_force_bayes_on_simulated_planted_features():
     names = tuple(DREAMER_CH_NAMES)
     geom = sig._geometry(names)
     rng = np.random.default_rng(0)
-    x = np.stack([sig._planted_log_power(rng, eff, vad, geom, names)[0].reshape(len(vad), -1)
-                  for _ in range(300)])  # (reps, n_trials, n_features)
-    exact = SubjectEffects(**{**eff.to_dict(), "trial_sd": 0.0, "shared_sd": 0.0, "gain_sd": 0.0})
-    mu = sig._planted_log_power(rng, exact, vad, geom, names)[0].reshape(len(vad), -1)
-    resid = (x - mu[None]).reshape(-1, mu.shape[1])
+    # Each repetition is a subject with its own seed (the seed fixes the trials' nuisance state
+    # shared with their baselines, and the per-channel power jitter in the means).
+    reps = [SubjectEffects(**{**eff.to_dict(), "seed": r}) for r in range(300)]
+    noiseless = {"trial_sd": 0.0, "shared_sd": 0.0, "gain_sd": 0.0}
+
+    def planted(e):
+        return sig._planted_log_power(rng, e, vad, geom, names)[0].reshape(len(vad), -1)
+
+    x = np.stack([planted(e) for e in reps])  # (reps, n_trials, n_features)
+    mu = np.stack([planted(SubjectEffects(**{**e.to_dict(), **noiseless})) for e in reps])
+    resid = (x - mu).reshape(-1, x.shape[-1])
     cov = sig._trial_noise_cov(eff, geom)
     emp = resid.T @ resid / len(resid)
     assert np.linalg.norm(emp - cov) < 0.08 * np.linalg.norm(cov)  # measured 0.03-0.05 at 300 reps
-    x = x[:100]
+    x, mu = x[:100], mu[:100]
     prec = np.linalg.inv(cov)
     y = vad[:, 0] >= 0
-    diff = x[:, :, None, :] - mu[None, None, :, :]  # (reps, trial, candidate, feature)
+    diff = x[:, :, None, :] - mu[:, None, :, :]  # (reps, trial, candidate, feature)
     ll = -0.5 * np.einsum("rkjf,fg,rkjg->rkj", diff, prec, diff)
     ll -= ll.max(axis=-1, keepdims=True)
     post = np.exp(ll)[..., y].sum(-1) / np.exp(ll).sum(-1)

@@ -177,3 +177,40 @@ def test_batched_sweep_is_deterministic_for_a_seed():
         np.testing.assert_array_equal(pa.proba, pb.proba)
     c = run_sweep(ws, "rbtransformer", **{**kw, "train_cfg": CFG.replace(epochs=2, seed=1)})
     assert not np.array_equal(a.predictions[0].proba, c.predictions[0].proba)
+
+
+def test_shuffle_trial_labels_permutes_whole_trials():
+    from neuroaffect.training.sweep import shuffle_trial_labels
+
+    trial = np.repeat([3, 1, 7, 4, 9, 2], 5)
+    y = np.repeat([0, 0, 1, 1, 1, 0], 5)
+    out = shuffle_trial_labels(y, trial, seed=4)
+    # every trial keeps one label, and the trials' labels are a permutation of the original ones
+    per_trial = {t: set(out[trial == t]) for t in np.unique(trial)}
+    assert all(len(v) == 1 for v in per_trial.values())
+    assert sorted(out[::5]) == sorted(y[::5])
+    np.testing.assert_array_equal(out, shuffle_trial_labels(y, trial, seed=4))
+    seeds = [shuffle_trial_labels(y, trial, seed=s) for s in range(20)]
+    assert any(not np.array_equal(s, y) for s in seeds)
+    with pytest.raises(ValueError, match="one length"):
+        shuffle_trial_labels(y[:-1], trial, seed=0)
+
+
+def test_shuffled_label_control_sits_at_chance():
+    """On a problem the model learns (> 0.8), the same model trained on trial-permuted labels and
+    scored on the true ones stays near 0.5; it trains with the main models and adds its own rows."""
+    ws = make_synthetic_windows(n_subjects=2, n_trials=24, n_windows=8, n_chans=6, n_bands=4, effect=1.0, seed=3)
+    cfg = CFG.replace(epochs=8, lr=1e-2)
+    res = run_sweep(ws, "dgcnn", TINY["dgcnn"], "trial-holdout", 4, cfg, control=True)
+    s = res.summary("trial")
+    assert s.loc["dgcnn", "accuracy_mean"] > 0.8, s
+    assert abs(s.loc["dgcnn (shuffled labels)", "accuracy_mean"] - 0.5) < 0.15, s
+    assert len(res.folds) == len(res.predictions) == len(res.histories) == 8  # controls kept apart
+    assert res.config["control"] is True
+    # the control's rows: one per fold and level, no second chance row
+    df = res.to_frame()
+    assert (df["model"] == "dgcnn (shuffled labels)").sum() == 16 and (df["model"] == "chance").sum() == 16
+    # the main models are unchanged by training the controls beside them
+    plain = run_sweep(ws, "dgcnn", TINY["dgcnn"], "trial-holdout", 4, cfg)
+    for pa, pb in zip(res.predictions, plain.predictions):
+        np.testing.assert_allclose(pa.proba, pb.proba, atol=1e-5)

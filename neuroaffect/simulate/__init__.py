@@ -75,7 +75,7 @@ def write_sidecar(out, dataset: str, scale: str, seed: int, subjects: list, **ex
     return atomic_write_json(Path(out) / "simulation.json", card)
 
 
-def oracle_accuracies(sidecar, target: str, ch_names=None) -> dict:
+def oracle_accuracies(sidecar, target: str, ch_names=None, baseline: bool | None = None) -> dict:
     """Oracle accuracy per subject of a simulated dataset, from its ground-truth sidecar.
 
     The Bayes-optimal binary rule (``target`` normalised rating >= 0) on the exact planted
@@ -87,6 +87,12 @@ def oracle_accuracies(sidecar, target: str, ch_names=None) -> dict:
     sidecar : path-like
         ``simulation.json`` written by :func:`simulate`.
     target : {'valence', 'arousal', 'dominance'}
+    ch_names : sequence of str | None
+        EEG channels the classifier sees; None = the dataset's own.
+    baseline : bool | None
+        Whether the classifier's features are corrected by each trial's own baseline (see
+        :func:`~neuroaffect.simulate.signal.oracle_accuracy`); None = whether the dataset
+        records one (DEAP, DREAMER, MAHNOB; not SEED).
 
     Returns
     -------
@@ -106,6 +112,8 @@ def oracle_accuracies(sidecar, target: str, ch_names=None) -> dict:
     names = {f.name for f in dataclasses.fields(SubjectEffects)}
     dims = {"valence": 0, "arousal": 1, "dominance": 2}
     check_option("target", target, dims)
+    if baseline is None:
+        baseline = card["dataset"] in ("deap", "dreamer", "mahnob")
     out = {}
     for sub in card["subjects"]:
         vad = sub.get("vad", sub.get("ratings_normalised"))
@@ -115,5 +123,5 @@ def oracle_accuracies(sidecar, target: str, ch_names=None) -> dict:
         vad = vad[~np.isnan(vad).any(axis=1)]
         effects = SubjectEffects(**{k: v for k, v in sub.items() if k in names})
         out[int(sub["subject"])] = float(oracle_accuracy(
-            effects, vad, target, ch_names or EEG_CH_NAMES[card["dataset"]]))
+            effects, vad, target, ch_names or EEG_CH_NAMES[card["dataset"]], baseline=bool(baseline)))
     return out

@@ -50,7 +50,12 @@ so they hold for any channel set (DEAP 32, DREAMER 14, SEED 62):
   :math:`\mathrm{front}_c = \sigma((y_c - 0.035)/0.012)`; ``valence_gain`` is therefore the change of
   the asymmetry :math:`\ln\alpha_R - \ln\alpha_L` of a mirror pair with :math:`|\mathrm{lat}| = 1` and
   :math:`\mathrm{front} = 1` per unit of normalised valence (F3/F4 get about 0.8 of it,
-  F7/F8 and AF3/AF4 about 0.67, Fp1/Fp2 about 0.6).
+  F7/F8 and AF3/AF4 about 0.67, Fp1/Fp2 about 0.6). Positive emotions also go with more beta and
+  gamma power over the lateral temporal cortex (Zheng & Lu 2015; Zheng, Zhu & Lu 2019, the
+  stable pattern behind SEED's DE features): :math:`W^v_{c,\beta} = W^v_{c,\gamma} =
+  \tfrac12\,\mathrm{temp}_c` with :math:`\mathrm{temp}_c = \mathrm{clip}(|x_c| / 0.085\,\mathrm{m}, 0, 1)^2`
+  (T7/T8 about 0.9, F7/F8 and P7/P8 about 0.6, C3/C4 about 0.3, the midline 0). Its share
+  (:data:`_VALENCE_TEMPORAL` = 1/2) is our choice.
 * **arousal** (``arousal_gain`` :math:`g_a`) - posterior alpha desynchronisation with arousal
   (Barry et al. 2007) and more beta/gamma with emotional activation (Ray & Cole 1985):
   :math:`W^a_{c,\alpha} = -\mathrm{post}_c` with :math:`\mathrm{post}_c = \sigma((-y_c - 0.04)/0.015)`,
@@ -78,11 +83,21 @@ weights are halved), a subject factor :math:`s = \pm e^{N(0, 0.3^2)}` whose sign
 small probability (10 % valence, 5 % arousal, 20 % dominance: frontal asymmetry is the least
 consistent effect across people). At ``snr = 1`` a full-scale valence or arousal rating moves the
 most affected rhythm by one trial-noise SD on average (dominance: half of that).
+
+A trial's nuisance state persists over the seconds before it: the drivers :math:`(e, u, g)` of
+trial :math:`k` are :math:`\sqrt{\rho}\, s_k + \sqrt{1 - \rho}\, f`, with :math:`s_k` drawn from the
+subject's seed and the trial index only (so the label-free baseline segment simulated for the
+same trial index gets the same :math:`s_k`) and :math:`f` fresh. The marginal law of
+:math:`\epsilon` is unchanged; a trial and its own baseline correlate :math:`\rho` =
+:data:`STATE_SHARE` = 0.7 (our choice), so subtracting a trial's baseline removes part of its
+nuisance state (and adds the baseline's own estimation noise).
+
 :data:`DEFAULT_SNR` is calibrated so that per-channel log band power plus logistic regression,
-cross-validated over trials, lands near real DEAP (55-70 %). Measured on 10 simulated DEAP subjects
-(40 one-minute trials, 32 channels, 5-fold CV over trials; accuracy valence / arousal, majority
-class 0.54 / 0.55): snr 0.5 -> 0.57 / 0.55, snr 1 (default) -> 0.68 / 0.70, snr 2 -> 0.83 / 0.84;
-the oracle below gives about 0.70, 0.83 and 0.93 at those snr.
+cross-validated over trials, lands near real DEAP (55-70 %). Measured with
+``benchmarks/calibrate_simulator.py`` on 10 simulated DEAP subjects (40 one-minute trials,
+32 channels, 4-45 Hz, stratified 5-fold CV over trials, balanced accuracy valence / arousal):
+snr 0.5 -> 0.62 / 0.58, snr 1 (default) -> 0.69 / 0.71, snr 2 -> 0.87 / 0.83; the oracle below
+gives 0.75 / 0.70, 0.87 / 0.82 and 0.96 / 0.93 at those snr.
 
 Artefacts are added in the time domain: eye blinks (an asymmetric bump of ~0.4 s, ~15 per
 minute, ``blink_uv`` at Fp1/Fp2, decaying as :math:`\exp(-(d - d_{Fp})/0.03\,\mathrm{m})` with the
@@ -105,7 +120,8 @@ Oracle
 ------
 :func:`oracle_accuracy` gives the accuracy of the Bayes-optimal rule on the exact planted rhythm
 log-powers :math:`\ln P_{kcr}`, the only uncertainty being :math:`\epsilon` - an upper bound for
-any classifier trained on the simulated signals.
+any classifier trained on the simulated signals (with ``baseline=True`` it also sees the
+baseline's planted powers, for classifiers of baseline-corrected features).
 """
 
 from __future__ import annotations
@@ -122,6 +138,7 @@ from ..channels import DEAP_EEG_CH_NAMES, get_positions
 
 __all__ = [
     "DEFAULT_SNR",
+    "STATE_SHARE",
     "RHYTHMS",
     "PERIPHERAL_KINDS",
     "RATING_KINDS",
@@ -158,9 +175,14 @@ _BLINK_LENGTH = 0.03
 # Nominal label gains in units of trial_sd x snr, and the chance that a subject's sign flips.
 _NOMINAL_GAIN = {"valence": 2.0, "arousal": 1.0, "dominance": 1.0}
 _FLIP_P = {"valence": 0.10, "arousal": 0.05, "dominance": 0.20}
+#: Share of the variance of a trial's nuisance state (the trial-level ln-power noise epsilon)
+#: that its own label-free baseline segment also carries (their correlation).
+STATE_SHARE = 0.7
+# Weight of the lateral temporal beta/gamma part of the valence effect, relative to the gain.
+_VALENCE_TEMPORAL = 0.3
 
 # Streams of the subject's own seed (subject-constant quantities and shared event timings).
-_STREAM_TOPO, _STREAM_BLINK, _STREAM_CARDIAC, _STREAM_LINE = 11, 12, 13, 14
+_STREAM_TOPO, _STREAM_BLINK, _STREAM_CARDIAC, _STREAM_LINE, _STREAM_STATE = 11, 12, 13, 14, 15
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,6 +470,8 @@ def _geometry(ch_names: tuple) -> dict:
     n = len(ch_names)
     w = np.zeros((3, n, len(RHYTHMS)))
     w[0, :, 1] = 0.5 * lat * front
+    w[0, :, 2] = _VALENCE_TEMPORAL * temporal
+    w[0, :, 3] = _VALENCE_TEMPORAL * temporal
     w[1, :, 1] = -post
     w[1, :, 2] = 0.6
     w[1, :, 3] = 0.8
@@ -538,10 +562,16 @@ def _planted_log_power(rng, effects, vad, geom, ch_names):
     base = np.log(geom["base"]) + 0.2 * _channel_jitter(effects, ch_names, _STREAM_TOPO, n_r)
     labels = np.nan_to_num(vad, nan=0.0)
     label_effect = (labels @ _effect_matrix(effects, geom).T).reshape(n_trials, n_chans, n_r)
-    e = rng.standard_normal((n_trials, n_r, n_chans))
+    # Standard-normal drivers of epsilon per trial: n_r * n_chans (local), n_r (shared), 1 (gain).
+    n_z = n_r * n_chans + n_r + 1
+    z = rng.standard_normal((n_trials, n_z))
+    if STATE_SHARE > 0:
+        state = np.stack([_trial_state_rng(effects, k).standard_normal(n_z) for k in range(n_trials)])
+        z = np.sqrt(STATE_SHARE) * state + np.sqrt(1.0 - STATE_SHARE) * z
+    e = z[:, : n_r * n_chans].reshape(n_trials, n_r, n_chans)
     local = np.einsum("ij,krj->kir", geom["chol_noise"], e)
-    shared = rng.standard_normal((n_trials, 1, n_r))
-    gain = effects.gain_sd * rng.standard_normal(n_trials)
+    shared = z[:, n_r * n_chans : -1].reshape(n_trials, 1, n_r)
+    gain = effects.gain_sd * z[:, -1]
     eps = effects.trial_sd * local + effects.shared_sd * shared + gain[:, None, None]
     return base[None] + label_effect + eps, gain
 
@@ -578,6 +608,11 @@ def _check_signal_args(sfreq, n_times):
 # --------------------------------------------------------------------------------------------
 # Events rendered onto a (n_trials, n_times) grid
 # --------------------------------------------------------------------------------------------
+def _trial_state_rng(effects: SubjectEffects, k: int) -> np.random.Generator:
+    """Generator of trial ``k``'s nuisance state, shared by its baseline and stimulus segments."""
+    return np.random.default_rng([effects.seed, _STREAM_STATE, int(k)])
+
+
 def _trial_rng(effects: SubjectEffects, stream: int, k: int, row: np.ndarray) -> np.random.Generator:
     """Generator of trial ``k``'s shared event timings (blinks, beats): same trial, same events."""
     key = zlib.crc32(np.nan_to_num(row, nan=9.0).astype("<f8").tobytes())
@@ -1040,6 +1075,7 @@ def oracle_accuracy(
     *,
     n_draws: int = 2000,
     seed: int = 0,
+    baseline: bool = False,
 ) -> float:
     """Accuracy of the Bayes-optimal classifier on the exact planted band powers.
 
@@ -1075,6 +1111,11 @@ def oracle_accuracy(
         Monte-Carlo noise draws per trial.
     seed : int
         Seed of those draws (the result is deterministic).
+    baseline : bool
+        The oracle also sees the planted powers of each trial's own label-free baseline, whose
+        nuisance state correlates :data:`STATE_SHARE` with the trial's: the noise left given the
+        baseline is ``(1 - STATE_SHARE**2) * Sigma``. Use it for classifiers whose features are
+        corrected by the baseline (DEAP, DREAMER, MAHNOB).
 
     Returns
     -------
@@ -1088,6 +1129,8 @@ def oracle_accuracy(
         raise ValueError("vad holds no trial with finite ratings")
     geom = _geometry(_names_key(DEAP_EEG_CH_NAMES if ch_names is None else ch_names))
     cov = _trial_noise_cov(effects, geom)
+    if baseline:
+        cov = (1.0 - STATE_SHARE**2) * cov
     chol = cholesky(cov, lower=True)
     whitened = solve_triangular(chol, _effect_matrix(effects, geom), lower=True)
     r = np.linalg.qr(whitened, mode="r")  # (3, 3): whitened means are R @ vad

@@ -126,6 +126,7 @@ def run_experiment(
     checkpoint_dir=None,
     trial_level: bool = True,
     baselines=BASELINES,
+    control: bool = False,
     metadata: dict | None = None,
 ) -> ExperimentResult:
     """Train and evaluate ``model_name`` on one subject under ``protocol``.
@@ -146,7 +147,7 @@ def run_experiment(
         See :func:`~neuroaffect.training.make_folds`.
     train_cfg : TrainConfig | None
         See :func:`~neuroaffect.training.run_sweep`.
-    model_kwargs, batched, split_seed, checkpoint_dir, trial_level, baselines
+    model_kwargs, batched, split_seed, checkpoint_dir, trial_level, baselines, control
         As in :func:`~neuroaffect.training.run_sweep` (the folds of the subject are
         trained together when ``batched``).
     metadata : dict | None
@@ -161,7 +162,7 @@ def run_experiment(
     sweep = run_sweep(
         windows, model_name, model_kwargs, protocol, n_folds, train_cfg, batched,
         subjects=None if subject is None else [subject], split_seed=split_seed, baselines=baselines,
-        checkpoint_dir=checkpoint_dir, trial_level=trial_level,
+        checkpoint_dir=checkpoint_dir, trial_level=trial_level, control=control,
     )
     return ExperimentResult(subject=None if subject is None else int(subject), sweep=sweep,
                             metadata=dict(metadata or {}))

@@ -64,12 +64,15 @@ __all__ = [
     "fold_seed",
     "prepare_fold",
     "run_sweep",
+    "shuffle_trial_labels",
     "stacked_predict_proba",
     "train_batched",
     "unstack_model",
 ]
 
 BASELINES = ("majority", "logistic")
+#: Suffix of the shuffled-label control's model name in result tables.
+CONTROL_SUFFIX = " (shuffled labels)"
 
 
 # --- per-fold data ---------------------------------------------------------------------------
@@ -103,6 +106,9 @@ class FoldData:
         Test windows (standardised with the training statistics).
     y_train_all : ndarray, shape (n_train,)
         Classes of all training-fold windows as split (for the majority baseline).
+    control : bool
+        Whether the training labels were permuted across trials
+        (:func:`shuffle_trial_labels`): the shuffled-label control of this fold.
     """
 
     fold: Fold
@@ -114,12 +120,48 @@ class FoldData:
     X_test: np.ndarray
     y_test: np.ndarray
     y_train_all: np.ndarray
+    control: bool = False
+
+    @property
+    def name(self) -> str:
+        """The fold's name, with ``-control`` for a shuffled-label control."""
+        return self.fold.name + ("-control" if self.control else "")
 
 
-def prepare_fold(windows: WindowSet, fold: Fold, cfg: TrainConfig, seed: int) -> FoldData:
+def shuffle_trial_labels(y, trial, seed: int) -> np.ndarray:
+    """Permute labels across trials, keeping each trial's windows on one label.
+
+    The labels of the distinct trials are permuted (``numpy.random.default_rng(seed)``) and
+    every window takes its trial's new label, so the class counts over trials are kept and
+    any link between a trial's signal and its label is broken. A model trained on them is the
+    shuffled-label control: it should score at chance on the true test labels.
+
+    Parameters
+    ----------
+    y : array-like of int, shape (n_windows,)
+        Window classes (constant within a trial).
+    trial : array-like, shape (n_windows,)
+        Trial id of each window (ids unique across subjects and sessions).
+    seed : int
+
+    Returns
+    -------
+    y_shuffled : ndarray of int64, shape (n_windows,)
+    """
+    y = np.asarray(y, dtype=np.int64)
+    trial = np.asarray(trial)
+    if y.shape != trial.shape or y.ndim != 1:
+        raise ValueError(f"y and trial must be 1-D of one length, but got shapes {y.shape} and {trial.shape}")
+    ids, first, inv = np.unique(trial, return_index=True, return_inverse=True)
+    perm = np.random.default_rng(seed).permutation(ids.size)
+    return y[first][perm][inv]
+
+
+def prepare_fold(windows: WindowSet, fold: Fold, cfg: TrainConfig, seed: int, control: bool = False) -> FoldData:
     """Cut one fold's arrays out of ``windows``.
 
-    Order: (1) with ``cfg.patience``, carve ``cfg.val_fraction`` of the training
+    Order: (0) with ``control``, permute the training labels across the training trials
+    (:func:`shuffle_trial_labels`, seeded with the fold seed; test labels stay true); (1) with ``cfg.patience``, carve ``cfg.val_fraction`` of the training
     **trials** out for validation (:func:`~neuroaffect.training.split_validation`,
     seeded with the fold seed); (2) with ``cfg.standardize``, z-score every
     (channel, band) with the fitted part's mean and standard deviation (applied
@@ -129,6 +171,8 @@ def prepare_fold(windows: WindowSet, fold: Fold, cfg: TrainConfig, seed: int) ->
     """
     tr, te = fold.train_idx, fold.test_idx
     X_tr, y_tr = windows.X[tr], windows.y[tr]
+    if control:
+        y_tr = shuffle_trial_labels(y_tr, windows.trial[tr], seed)
     X_val = y_val = None
     if cfg.patience is not None:
         fit, val = split_validation(y_tr, windows.trial[tr], cfg.val_fraction, seed)
@@ -149,7 +193,7 @@ def prepare_fold(windows: WindowSet, fold: Fold, cfg: TrainConfig, seed: int) ->
         X_fit, y_fit = apply_smote(X_fit, y_fit, seed=cfg.seed)
     return FoldData(fold=fold, seed=seed, X_fit=np.ascontiguousarray(X_fit, dtype=np.float32), y_fit=y_fit,
                     X_val=X_val, y_val=y_val, X_test=np.ascontiguousarray(X_test, dtype=np.float32),
-                    y_test=windows.y[te], y_train_all=y_tr)
+                    y_test=windows.y[te], y_train_all=y_tr, control=bool(control))
 
 
 def build_model(model_name, *, n_chans: int, n_bands: int, n_outputs: int, seed: int,
@@ -626,7 +670,7 @@ def auto_group_size(n_models: int, cfg: TrainConfig) -> int:
 
 
 def _rows(fold: Fold, pred: FoldPrediction, windows: WindowSet, n_classes: int, trial_level: bool,
-          model_name: str, extra: dict) -> list[dict]:
+          model_name: str, extra: dict, chance: bool = True) -> list[dict]:
     """Metric rows of one fold: every predictor plus chance, at window (and trial) level."""
     base = {"subject": fold.subject, "fold": fold.index, "n_test": int(fold.test_idx.size),
             "leakage": fold.leakage.fraction, "same_trial_fraction": fold.leakage.same_trial_fraction}
@@ -640,7 +684,8 @@ def _rows(fold: Fold, pred: FoldPrediction, windows: WindowSet, n_classes: int, 
             if name == model_name:
                 row.update(extra)
             rows.append(row)
-        rows.append({**base, "model": "chance", "level": level, **chance_metrics(yt, n_classes)})
+        if chance:
+            rows.append({**base, "model": "chance", "level": level, **chance_metrics(yt, n_classes)})
     return rows
 
 
@@ -660,6 +705,7 @@ def run_sweep(
     checkpoint_dir=None,
     trial_level: bool = True,
     keep_models: bool = False,
+    control: bool = False,
 ) -> SweepResult:
     """Train and evaluate one model per subject x fold; report metrics, baselines and leakage.
 
@@ -695,6 +741,11 @@ def run_sweep(
         Also score trial-level majority votes.
     keep_models : bool
         Return the trained models in ``SweepResult.models``.
+    control : bool
+        Also train, on every fold, the same model (same seed, same data rule) on training
+        labels permuted across trials (:func:`shuffle_trial_labels`), scored on the true test
+        labels: rows ``"<model> (shuffled labels)"``. It should sit at chance; doubles the
+        training cost.
 
     Returns
     -------
@@ -715,6 +766,9 @@ def run_sweep(
     folds = make_folds(windows, protocol, n_folds=n_folds, seed=split_seed, subjects=subjects)
     K = windows.n_outputs
     data = [prepare_fold(windows, f, cfg, fold_seed(cfg.seed, f.subject, f.index)) for f in folds]
+    if control:
+        data += [prepare_fold(windows, f, cfg, fold_seed(cfg.seed, f.subject, f.index), control=True)
+                 for f in folds]
     n_epoch = max(d.X_fit.shape[0] for d in data)
     group = auto_group_size(len(data), cfg) if max_models_per_batch is None else int(max_models_per_batch)
     if group < 1:
@@ -743,23 +797,28 @@ def run_sweep(
                 probas[g0 + j] = ps[j]
                 train_info[g0 + j] = {"history": res.histories[j], "best_epoch": res.best_epochs[j],
                                       "stopped_early": res.stopped_early[j], "seconds": res.seconds / len(chunk)}
-                if keep_models:
+                if keep_models and not d.control:
                     kept.append(unstack_model(models[j], res.params, res.buffers, j).eval())
         else:
             for j, (d, model) in enumerate(zip(chunk, models)):
                 r = train_model(model, d.X_fit, d.y_fit, cfg.replace(seed=d.seed), X_val=d.X_val, y_val=d.y_val,
                                 samples_per_epoch=n_epoch,
-                                checkpoint=None if ckdir is None else ckdir / f"{d.fold.name}.pt")
+                                checkpoint=None if ckdir is None else ckdir / f"{d.name}.pt")
                 probas[g0 + j] = predict_proba(r.model, d.X_test, device=cfg.device,
                                                batch_size=cfg.eval_batch_size, amp=cfg.amp)
                 train_info[g0 + j] = {"history": r.history, "best_epoch": r.best_epoch,
                                       "stopped_early": r.stopped_early, "seconds": r.seconds}
-                if keep_models:
+                if keep_models and not d.control:
                     kept.append(r.model)
 
     records, fold_rows, predictions, histories = [], [], [], []
     for d, proba, info in zip(data, probas, train_info):
         f = d.fold
+        if d.control:
+            pred = FoldPrediction(subject=f.subject, fold=f.index, test_idx=f.test_idx, y_true=d.y_test,
+                                  proba=proba, y_pred={name + CONTROL_SUFFIX: proba.argmax(1).astype(np.int64)})
+            records.extend(_rows(f, pred, windows, K, trial_level, name, {}, chance=False))
+            continue
         y_pred = {name: proba.argmax(1).astype(np.int64)}
         X_train_raw = windows.X[f.train_idx]
         X_test_raw = windows.X[f.test_idx]
@@ -787,7 +846,7 @@ def run_sweep(
           for k, v in (model_kwargs or {}).items()}
     config = {"model": name, "model_kwargs": kw, "protocol": protocol, "n_folds": n_folds, "split_seed": split_seed,
               "train": cfg.to_dict(), "batched": bool(batched), "samples_per_epoch": int(n_epoch),
-              "max_models_per_batch": group, "baselines": list(baselines),
+              "max_models_per_batch": group, "baselines": list(baselines), "control": bool(control),
               "subjects": [int(s) for s in sorted({f.subject for f in folds})],
               "device": str(resolve_device(cfg.device))}
     return SweepResult(model_name=name, protocol=protocol, n_classes=K, records=records, folds=fold_rows,

@@ -61,7 +61,7 @@ wildcard_constraints:
     protocol="trial-holdout|seed-9-6|loso|rbt-pooled",
 
 
-TRAIN_KEYS = ("folds", "epochs", "batch_size", "lr", "device", "seed")
+TRAIN_KEYS = ("folds", "epochs", "batch_size", "lr", "device", "seed", "control")
 
 
 def _sweep_name(s):
@@ -72,7 +72,8 @@ def sweep_params(wc):
     """Training settings of one sweep: the config defaults, overridden by its entry."""
     name = f"{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}"
     entry = next(s for s in config["training"]["sweeps"] if _sweep_name(s) == name)
-    defaults = {"folds": 5, "epochs": 40, "batch_size": 64, "lr": 1e-3, "device": "auto", "seed": 0}
+    defaults = {"folds": 5, "epochs": 40, "batch_size": 64, "lr": 1e-3, "device": "auto", "seed": 0,
+                "control": False}
     return {k: entry.get(k, config["training"].get(k, defaults[k])) for k in TRAIN_KEYS}
 
 

@@ -13,6 +13,7 @@ rule run_sweep:
     params:
         train=lambda wc: sweep_params(wc),
         stem=lambda wc, output: output.csv[: -len(".csv")],
+        control=lambda wc: " --control" if sweep_params(wc)["control"] else "",
         ckpt=lambda wc: f"results/checkpoints/{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}",
     log:
         "logs/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.log",
@@ -28,6 +29,7 @@ rule run_sweep:
         " --folds {params.train[folds]} --epochs {params.train[epochs]}"
         " --batch-size {params.train[batch_size]} --lr {params.train[lr]}"
         " --device {params.train[device]} --seed {params.train[seed]}"
+        "{params.control}"
         " --out {params.stem} > {log} 2>&1"
         " && cp {params.stem}.md {output.md}"
 
