@@ -94,11 +94,12 @@ class ExperimentResult:
         who = "all subjects pooled" if self.subject is None or self.subject == POOLED else f"subject {self.subject}"
         head = (f"{self.model_name} | {who} | {self.protocol} ({self.n_folds} folds) | {level} level | "
                 f"{self.sweep.n_classes} classes")
-        w = max(10, *(len(m) + 2 for m in models))
-        lines = [head, "", "accuracy (%) per fold", f"{'fold':<6}{'leakage':>9}" + "".join(f"{m:>{w}}" for m in models)]
+        w = {m: max(10, len(m) + 2) for m in models}
+        lines = [head, "", "accuracy (%) per fold",
+                 f"{'fold':<6}{'leakage':>9}" + "".join(f"{m:>{w[m]}}" for m in models)]
         for fold, row in acc.iterrows():
             lines.append(f"{fold:<6}{100 * leak.get(fold, float('nan')):>8.1f}%"
-                         + "".join(f"{100 * row[m]:>{w}.1f}" for m in models))
+                         + "".join(f"{100 * row[m]:>{w[m]}.1f}" for m in models))
         s = self.summary(level)
         mw = max(len(m) for m in models) + 2
         lines += ["", "mean ± std over folds (%)",
