@@ -53,9 +53,10 @@ so they hold for any channel set (DEAP 32, DREAMER 14, SEED 62):
   F7/F8 and AF3/AF4 about 0.67, Fp1/Fp2 about 0.6). Positive emotions also go with more beta and
   gamma power over the lateral temporal cortex (Zheng & Lu 2015; Zheng, Zhu & Lu 2019, the
   stable pattern behind SEED's DE features): :math:`W^v_{c,\beta} = W^v_{c,\gamma} =
-  \tfrac12\,\mathrm{temp}_c` with :math:`\mathrm{temp}_c = \mathrm{clip}(|x_c| / 0.085\,\mathrm{m}, 0, 1)^2`
-  (T7/T8 about 0.9, F7/F8 and P7/P8 about 0.6, C3/C4 about 0.3, the midline 0). Its share
-  (:data:`_VALENCE_TEMPORAL` = 1/2) is our choice.
+  0.3\,\mathrm{temp}_c` with :math:`\mathrm{temp}_c = \mathrm{clip}(|x_c| / 0.085\,\mathrm{m}, 0, 1)^2`
+  (T7/T8 about 1, FC5/CP5 about 0.85, F7/F8 and P7/P8 about 0.7, C3/C4 about 0.6, the midline
+  0). Its weight (``_VALENCE_TEMPORAL`` = 0.3, chosen so that valence and arousal are about
+  equally learnable from whole trials, see below) is our choice.
 * **arousal** (``arousal_gain`` :math:`g_a`) - posterior alpha desynchronisation with arousal
   (Barry et al. 2007) and more beta/gamma with emotional activation (Ray & Cole 1985):
   :math:`W^a_{c,\alpha} = -\mathrm{post}_c` with :math:`\mathrm{post}_c = \sigma((-y_c - 0.04)/0.015)`,

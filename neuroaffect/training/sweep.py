@@ -161,9 +161,9 @@ def prepare_fold(windows: WindowSet, fold: Fold, cfg: TrainConfig, seed: int, co
     """Cut one fold's arrays out of ``windows``.
 
     Order: (0) with ``control``, permute the training labels across the training trials
-    (:func:`shuffle_trial_labels`, seeded with the fold seed; test labels stay true); (1) with ``cfg.patience``, carve ``cfg.val_fraction`` of the training
-    **trials** out for validation (:func:`~neuroaffect.training.split_validation`,
-    seeded with the fold seed); (2) with ``cfg.standardize``, z-score every
+    (:func:`shuffle_trial_labels`, seeded with the fold seed; test labels stay true); (1) with
+    ``cfg.patience``, carve ``cfg.val_fraction`` of the training **trials** out for validation
+    (:func:`~neuroaffect.training.split_validation`, seeded with the fold seed); (2) with ``cfg.standardize``, z-score every
     (channel, band) with the fitted part's mean and standard deviation (applied
     to fit, validation and test); (3) if the protocol resamples
     (``fold.resample == "smote"``), SMOTE the fitted part
