@@ -50,6 +50,17 @@ def test_reader_contract(dataset, sim_root):
         assert rec.fnames and all(f.exists() for f in rec.fnames)
 
 
+def test_sidecar_records_the_planted_effect_size(dataset, tmp_path):
+    from neuroaffect.simulate import simulate
+    from neuroaffect.simulate.signal import DEFAULT_SNR
+
+    for snr, want in ((None, DEFAULT_SNR), (0.5, 0.5)):
+        root = simulate(dataset, scale="tiny", out=tmp_path / str(snr), seed=0, snr=snr)
+        card = json.loads((root.parent / "simulation.json").read_text())
+        assert card["snr"] == snr, f"{dataset}: sidecar snr {card.get('snr', 'missing')!r}, asked {snr!r}"
+        assert [s["snr"] for s in card["subjects"]] == [want] * len(card["subjects"])
+
+
 def test_reader_to_mne(dataset, sim_root):
     rec = read_dataset(dataset, sim_root(dataset), subjects=[1])[0]
     epochs = rec.to_epochs(crop=True)

@@ -62,14 +62,16 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
     return Path(_module(dataset).write(out, scale=scale, seed=int(seed), snr=snr))
 
 
-def write_sidecar(out, dataset: str, scale: str, seed: int, subjects: list, **extra) -> Path:
+def write_sidecar(out, dataset: str, scale: str, seed: int, subjects: list, *, snr: float | None,
+                  **extra) -> Path:
     """Write ``out/simulation.json``: the planted ground truth of a simulated dataset.
 
     ``subjects`` holds one dict per subject (``SubjectEffects.to_dict()`` plus anything
-    dataset-specific, such as the normalised ratings that drove each trial).
+    dataset-specific, such as the normalised ratings that drove each trial). ``snr`` is the
+    value asked for (``None``: the default, :data:`~neuroaffect.simulate.signal.DEFAULT_SNR`).
     """
     card = {
-        "dataset": dataset, "scale": scale, "seed": int(seed),
+        "dataset": dataset, "scale": scale, "seed": int(seed), "snr": snr,
         "code_version": code_version(), "subjects": subjects, **extra,
     }
     return atomic_write_json(Path(out) / "simulation.json", card)

@@ -237,6 +237,6 @@ def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
             "scores": s["scores"].tolist(), "vad": s["vad"].tolist(),
         })
     write_dreamer_mat(root / FNAME, subjects)
-    write_sidecar(out, "dreamer", scale, seed, subjects=cards,
+    write_sidecar(out, "dreamer", scale, seed, subjects=cards, snr=snr,
                   clip_s=list(sc.clip_s), baseline_s=sc.baseline_s, dc_offset_uv=_DC_UV)
     return root

@@ -176,7 +176,7 @@ def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
                              "vad": vad.tolist(), "channel_gain": gain[:, 0].tolist()})
             del trials
         cards.append({"subject": subject, "prefix": prefix, **effects.to_dict(), "sessions": sessions})
-    write_sidecar(out, "seed", scale, seed, subjects=cards, trial_s=list(sc.trial_s))
+    write_sidecar(out, "seed", scale, seed, subjects=cards, snr=snr, trial_s=list(sc.trial_s))
     return root
 
 
@@ -206,5 +206,5 @@ def write_seed_iv(out: Path, scale: str = "tiny", seed: int = 0, snr: float | No
                              "vad": vad.tolist(), "channel_gain": gain[:, 0].tolist()})
             del trials
         cards.append({"subject": subject, "prefix": prefix, **effects.to_dict(), "sessions": sessions})
-    write_sidecar(out, "seed-iv", scale, seed, subjects=cards, trial_s=list(sc.trial_s))
+    write_sidecar(out, "seed-iv", scale, seed, subjects=cards, snr=snr, trial_s=list(sc.trial_s))
     return root
