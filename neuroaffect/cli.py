@@ -364,9 +364,13 @@ def _cmd_tabulate(args):
     from ._utils import atomic_write_text
     from .simulate import oracle_accuracies
 
-    cards = {}
+    from .simulate.signal import DEFAULT_SNR
+
+    cards, snrs = {}, {}
     for f in args.sidecars:
-        cards[json.loads(Path(f).read_text())["dataset"]] = f
+        card = json.loads(Path(f).read_text())
+        cards[card["dataset"]] = f
+        snrs[card["dataset"]] = DEFAULT_SNR if card.get("snr") is None else float(card["snr"])
     rows = []
     for f in args.sweeps:
         res = json.loads(Path(f).read_text())
@@ -392,10 +396,14 @@ def _cmd_tabulate(args):
     lines = ["# Results (mean +- std over subjects)", "",
              "Window level: every test window scored on its own; trial level: the majority vote of a test "
              "trial's windows. `vs majority`: accuracy minus the majority-class row's, in points. The oracle "
-             "is the Bayes rule on the simulator's planted band powers (an upper bound).", "",
-             "| dataset | target | task | model | protocol | level | row | accuracy % | vs majority | macro-F1 % "
-             "| balanced acc. % | leakage % |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "is the Bayes rule on the simulator's planted band powers (an upper bound).", ""]
+    if snrs:
+        lines += ["Simulated data, planted effect size (snr; " + f"{DEFAULT_SNR:g} = the realistic default, "
+                  "calibrated to honest DEAP accuracies): "
+                  + ", ".join(f"{d} {v:g}" for d, v in sorted(snrs.items())) + ".", ""]
+    lines += ["| dataset | target | task | model | protocol | level | row | accuracy % | vs majority | macro-F1 % "
+              "| balanced acc. % | leakage % |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     pct = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}"  # noqa: E731
     pts = lambda v: "" if pd.isna(v) else f"{100 * v:+.1f}"  # noqa: E731
     for r in rows:

@@ -41,6 +41,7 @@ def test_experiment_sweep_and_tables(sim_root, tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "oracle (simulator ground truth)" in table and "| majority |" in table
     assert "| window | dgcnn |" in table and "| trial | dgcnn |" in table and "| +0.0 |" in table
+    assert "planted effect size (snr; 1 = the realistic default" in table and "): deap 1." in table
 
 
 def test_experiment_without_data_says_what_is_missing(tmp_path):
