@@ -197,8 +197,36 @@ def _all_subjects(args):
     return list_subjects(args.dataset, args.root or Path("results/sim") / args.dataset / args.dataset)
 
 
+def _feature_inputs(files, temporary=()):
+    """Provenance of the feature files a result was trained on.
+
+    Returns ``{"features": {path: sha256}, "feature_params_hash": [...], "raw_inputs": {path: sha256}}``:
+    the feature files' own hashes (except those in ``temporary``, computed in memory for this run),
+    the hashes of their extraction parameters, and the raw recordings they were computed from (from
+    their attributes).
+    """
+    import xarray as xr
+
+    from ._utils import sha256_file
+
+    out = {"features": {}, "feature_params_hash": [], "raw_inputs": {}}
+    for f in files:
+        if f not in temporary:
+            out["features"][str(f)] = sha256_file(f)
+        with xr.open_dataset(f) as ds:
+            attrs = dict(ds.attrs)
+        ph = attrs.get("params_hash")
+        if ph and ph not in out["feature_params_hash"]:
+            out["feature_params_hash"].append(ph)
+        out["raw_inputs"].update(json.loads(attrs.get("input_sha256", "{}")))
+    return out
+
+
 def _load_windows(args, subjects):
-    """Feature files of ``subjects`` (computed in memory from --root where missing) -> WindowSet."""
+    """Feature files of ``subjects`` (computed in memory from --root where missing) -> (WindowSet, inputs).
+
+    ``inputs`` is the provenance of those files (:func:`_feature_inputs`).
+    """
     import tempfile
 
     from .features import FeatureParams, extract_features, write_features
@@ -228,8 +256,10 @@ def _load_windows(args, subjects):
                     (rec,) = read_dataset(args.dataset, root, subjects=[s])
                     files.append(write_features(extract_features(rec, params, progress=True), Path(tmp) / f"{s}.nc"))
                     print(f"computed features of {args.dataset} subject {s} from {root}", file=sys.stderr)
-                return windows_from_features(files, args.target, args.task, dataset=args.dataset)
-    return windows_from_features(files, args.target, args.task, dataset=args.dataset)
+                windows = windows_from_features(files, args.target, args.task, dataset=args.dataset)
+                return windows, _feature_inputs(files, temporary=[f for f in files if Path(tmp) in f.parents])
+    windows = windows_from_features(files, args.target, args.task, dataset=args.dataset)
+    return windows, _feature_inputs(files)
 
 
 def _add_experiment(sub):
@@ -259,12 +289,12 @@ def _cmd_experiment(args):
         subjects = _all_subjects(args)
     else:
         subjects = [int(args.subject)]
-    windows = _load_windows(args, subjects)
+    windows, inputs = _load_windows(args, subjects)
     cfg = _train_config(args)
     subject = None if pooled else int(args.subject)
     meta = {"dataset": args.dataset, "target": args.target, "task": args.task, "model": args.model,
             "protocol": args.protocol, "control": args.control, "code_version": code_version(),
-            "train_config": cfg.to_dict()}
+            "train_config": cfg.to_dict(), "inputs": inputs}
     meta["config_hash"] = config_hash(meta)
     result = run_experiment(windows, subject, args.model, args.protocol, args.folds, cfg,
                             batched=not args.loop, checkpoint_dir=args.checkpoints, control=args.control,
@@ -296,7 +326,7 @@ def _cmd_sweep(args):
     from .training import run_sweep
 
     subjects = [int(s) for s in args.subjects.split(",")] if args.subjects else _all_subjects(args)
-    windows = _load_windows(args, subjects)
+    windows, inputs = _load_windows(args, subjects)
     cfg = _train_config(args)
     t0 = time.perf_counter()
     result = run_sweep(windows, args.model, None, args.protocol, args.folds, cfg, batched=not args.loop,
@@ -304,7 +334,7 @@ def _cmd_sweep(args):
     seconds = time.perf_counter() - t0
     meta = {"dataset": args.dataset, "target": args.target, "task": args.task, "model": args.model,
             "protocol": args.protocol, "control": args.control, "subjects": subjects, "code_version": code_version(),
-            "train_config": cfg.to_dict(), "train_seconds": seconds}
+            "train_config": cfg.to_dict(), "inputs": inputs, "train_seconds": seconds}
     meta["config_hash"] = config_hash({k: v for k, v in meta.items() if k != "train_seconds"})
     out = Path(args.out)
     from sklearn.metrics import confusion_matrix
@@ -313,8 +343,9 @@ def _cmd_sweep(args):
     y_pred = np.concatenate([p.y_pred[args.model] for p in result.predictions])
     extra = {
         "confusion": confusion_matrix(y_true, y_pred, labels=range(result.n_classes)).tolist(),
-        "histories": [{k: [float(x) for x in v] for k, v in h.items() if k in ("train_loss", "val_loss")}
-                      for h in result.histories],
+        # null where a fold had no validation split (JSON has no NaN)
+        "histories": [{k: [float(x) if np.isfinite(x) else None for x in v]
+                       for k, v in h.items() if k in ("train_loss", "val_loss")} for h in result.histories],
     }
     result.to_csv(out.with_suffix(".csv"))
     md = f"# {args.dataset} {args.target} ({args.task}), {args.model}, {args.protocol}\n\n" + result.to_markdown()

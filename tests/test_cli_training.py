@@ -1,5 +1,6 @@
 """The training commands end to end on tiny simulated DEAP: experiment, sweep, plot-sweep, tabulate."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -21,10 +22,18 @@ def test_experiment_sweep_and_tables(sim_root, tmp_path):
         assert row in res.stdout
     card = json.loads((tmp_path / "exp.json").read_text())
     assert card["subject"] == 1 and card["metadata"]["protocol"] == "trial-holdout"
+    # provenance: the raw recording the in-memory features were computed from, by content hash
+    raw = card["metadata"]["inputs"]["raw_inputs"]
+    (s01,) = [k for k in raw if k.endswith("s01.dat")]
+    assert raw[s01] == hashlib.sha256(next(root.rglob("s01.dat")).read_bytes()).hexdigest()
+    assert card["metadata"]["inputs"]["features"] == {} and len(card["metadata"]["inputs"]["feature_params_hash"]) == 1
 
     res = _run("sweep", *common, "--out", str(tmp_path / "sweep"), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    sweep = json.loads((tmp_path / "sweep.json").read_text())
+    def strict(const):
+        raise AssertionError(f"sweep.json holds {const}, which is not JSON")
+
+    sweep = json.loads((tmp_path / "sweep.json").read_text(), parse_constant=strict)
     assert sweep["metadata"]["subjects"] == [1, 2]
     assert len(sweep["folds"]) == 4 and all(f["leakage"] == 0.0 for f in sweep["folds"])
     assert len(sweep["histories"]) == 4 and len(sweep["histories"][0]["train_loss"]) == 2

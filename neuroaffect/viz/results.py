@@ -35,7 +35,7 @@ def plot_sweep(histories, confusion, fname, *, class_names=None, title: str = ""
             ax1.plot(np.arange(1, val.size + 1), val, color="C1", alpha=0.35, lw=1)
     ax1.set(xlabel="epoch", ylabel="cross-entropy", title=f"learning curves ({len(histories)} fold models)")
     ax1.plot([], [], color="C0", label="train")
-    if any(len(h.get("val_loss", [])) for h in histories):
+    if any(np.isfinite(np.asarray(h.get("val_loss", []), dtype=float)).any() for h in histories):
         ax1.plot([], [], color="C1", label="validation")
     ax1.legend(loc="upper right")
     rows = cm.sum(axis=1, keepdims=True)
