@@ -207,18 +207,25 @@ def _feature_inputs(files, temporary=()):
     """
     import xarray as xr
 
-    from ._utils import sha256_file
+    from ._utils import DatasetFormatError, sha256_file
 
     out = {"features": {}, "feature_params_hash": [], "raw_inputs": {}}
     for f in files:
         if f not in temporary:
             out["features"][str(f)] = sha256_file(f)
-        with xr.open_dataset(f) as ds:
+        with xr.open_dataset(f) as ds:  # attributes only; the arrays are not read
             attrs = dict(ds.attrs)
         ph = attrs.get("params_hash")
         if ph and ph not in out["feature_params_hash"]:
             out["feature_params_hash"].append(ph)
-        out["raw_inputs"].update(json.loads(attrs.get("input_sha256", "{}")))
+        try:
+            raw = json.loads(attrs.get("input_sha256", "{}"))
+        except json.JSONDecodeError:
+            raw = None
+        if not isinstance(raw, dict):
+            raise DatasetFormatError(f, "an 'input_sha256' attribute holding a JSON object {path: sha256}",
+                                     f"{str(attrs.get('input_sha256'))[:80]!r}")
+        out["raw_inputs"].update(raw)
     return out
 
 

@@ -57,3 +57,19 @@ def test_experiment_without_data_says_what_is_missing(tmp_path):
     res = _run("experiment", "--dataset", "deap", "--subject", "1", "--epochs", "1", cwd=tmp_path)
     assert res.returncode == 2
     assert "results/features/deap" in res.stderr and "make run" in res.stderr
+
+
+def test_sweep_names_a_feature_file_with_broken_provenance(sim_root, tmp_path):
+    from neuroaffect.features import FeatureParams, extract_features, write_features
+    from neuroaffect.io import read_dataset
+
+    (rec,) = read_dataset("deap", sim_root("deap"), subjects=[1])
+    ds = extract_features(rec, FeatureParams())
+    ds.attrs["input_sha256"] = "not json"
+    fname = write_features(ds, tmp_path / "feat" / "1.nc")
+    res = _run("sweep", "--dataset", "deap", "--target", "arousal", "--task", "binary", "--model", "dgcnn",
+               "--subjects", "1", "--epochs", "1", "--folds", "2", "--device", "cpu",
+               "--features", str(fname.parent), "--out", str(tmp_path / "sweep"), cwd=tmp_path)
+    assert res.returncode != 0
+    assert str(fname) in res.stderr and "input_sha256" in res.stderr and "not json" in res.stderr
+    assert not (tmp_path / "sweep.json").exists()
