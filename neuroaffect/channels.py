@@ -27,8 +27,6 @@ DEAP_SFREQ = 128.0
 DEAP_BASELINE_S = 3.0
 DEAP_TRIAL_S = 60.0
 DEAP_N_TIMES = 8064  # 63 s at 128 Hz
-DEAP_LABELS = ("valence", "arousal", "dominance", "liking")
-DEAP_LABEL_RANGE = (1.0, 9.0)
 
 # --- DREAMER (Emotiv EPOC) ---------------------------------------------------------------
 DREAMER_CH_NAMES = (
@@ -38,8 +36,6 @@ DREAMER_SFREQ = 128.0
 DREAMER_ECG_SFREQ = 256.0
 DREAMER_BASELINE_S = 61.0
 DREAMER_N_TRIALS = 18
-DREAMER_LABELS = ("valence", "arousal", "dominance")
-DREAMER_LABEL_RANGE = (1.0, 5.0)
 
 # --- SEED (ESI NeuroScan 62 channels, names as distributed) ------------------------------
 SEED_CH_NAMES = (
@@ -50,14 +46,8 @@ SEED_CH_NAMES = (
     "PO8", "CB1", "O1", "OZ", "O2", "CB2",
 )
 SEED_SFREQ = 200.0
-SEED_LABELS = (1, 0, -1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 0, 1, -1)
 SEED_PREFIXES = (
     "djc", "jl", "jj", "lqj", "ly", "mhw", "phl", "sxy", "wk", "ww", "wsf", "wyw", "xyl", "ys", "zjy",
-)
-SEED_IV_LABELS = (
-    (1, 2, 3, 0, 2, 0, 0, 1, 0, 1, 2, 1, 1, 1, 2, 3, 2, 2, 3, 3, 0, 3, 0, 3),
-    (2, 1, 3, 0, 0, 2, 0, 2, 3, 3, 2, 3, 2, 0, 1, 1, 2, 1, 0, 3, 0, 1, 3, 1),
-    (1, 2, 2, 1, 3, 3, 3, 1, 1, 2, 1, 0, 2, 3, 3, 0, 2, 3, 0, 0, 2, 0, 1, 0),
 )
 
 # --- MAHNOB-HCI (BioSemi, Geneva EEG order) ----------------------------------------------
@@ -68,8 +58,6 @@ MAHNOB_PERIPH_CH_NAMES = (
 )
 MAHNOB_CH_NAMES = MAHNOB_EEG_CH_NAMES + MAHNOB_PERIPH_CH_NAMES  # + "Status"
 MAHNOB_SFREQ = 256.0
-MAHNOB_LABELS = ("valence", "arousal", "dominance", "predictability")
-MAHNOB_LABEL_RANGE = (1.0, 9.0)
 
 SFREQ = MappingProxyType(
     {"deap": DEAP_SFREQ, "dreamer": DREAMER_SFREQ, "seed": SEED_SFREQ, "mahnob": MAHNOB_SFREQ}
@@ -82,7 +70,6 @@ EEG_CH_NAMES = MappingProxyType(
         "mahnob": MAHNOB_EEG_CH_NAMES,
     }
 )
-DATASETS = tuple(SFREQ)
 
 # Channels that no MNE template holds, and the template position that is theirs.
 # NeuroScan's cerebellar CB1/CB2 sit exactly at 10-05 POO7/POO8.

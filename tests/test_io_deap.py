@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from neuroaffect._utils import DatasetFormatError
-from neuroaffect.channels import DEAP_CH_NAMES, DEAP_EEG_CH_NAMES, DEAP_LABELS
+from neuroaffect.channels import DEAP_CH_NAMES, DEAP_EEG_CH_NAMES
+from neuroaffect.labels import DEAP_LABELS
 from neuroaffect.io import list_subjects
 from neuroaffect.io.deap import RATINGS_HEADER, read_deap, read_participant_ratings
 from neuroaffect.simulate import simulate

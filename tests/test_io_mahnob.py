@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from neuroaffect._utils import DatasetFormatError
-from neuroaffect.channels import MAHNOB_CH_NAMES, MAHNOB_EEG_CH_NAMES, MAHNOB_LABELS
+from neuroaffect.channels import MAHNOB_CH_NAMES, MAHNOB_EEG_CH_NAMES
+from neuroaffect.labels import MAHNOB_LABELS
 from neuroaffect.io import list_subjects
 from neuroaffect.io.mahnob import read_mahnob
 from neuroaffect.simulate import simulate

@@ -9,7 +9,8 @@ import pytest
 import scipy.io
 
 from neuroaffect._utils import DatasetFormatError
-from neuroaffect.channels import SEED_CH_NAMES, SEED_IV_LABELS, SEED_LABELS, SEED_PREFIXES, get_positions
+from neuroaffect.channels import SEED_CH_NAMES, SEED_PREFIXES, get_positions
+from neuroaffect.labels import SEED_IV_LABELS, SEED_LABELS
 from neuroaffect.io.seed import list_subjects, parse_seed_fname, read_seed
 from neuroaffect.simulate import seed as sim
 

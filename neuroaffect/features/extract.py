@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from .._utils import code_version, sha256_file
+from ..labels import LABEL_NAMES, RATING_RANGE, rating_scale
 from .bde import compute_band_variance, compute_baseline_variance, n_windows, variance_to_de
 from .params import FeatureParams
 
@@ -20,28 +21,24 @@ _code_version = functools.lru_cache(maxsize=1)(code_version)  # one git call per
 
 #: Version of the stored layout (bumped when variables or attributes change meaning).
 SCHEMA_VERSION = 1
-_AS_IS = ("seed", "seed-iv")
 
 
-def label_scaling(dataset: str, name: str, label_range) -> tuple | None:
-    """(centre, half-width) mapping ratings onto [-1, 1], or None to keep them as they are.
+def label_scaling(dataset: str, name: str) -> tuple | None:
+    """(centre, half-width) mapping the label ``name`` onto [-1, 1], or None to keep it as it is.
 
-    DEAP and MAHNOB ratings (1-9) become (s - 5) / 4, DREAMER's (1-5) (s - 3) / 2: the centre
-    and half-width of the label's range. SEED / SEED-IV class codes stay as they are.
+    Rated labels (DEAP and MAHNOB 1-9: ``(s - 5) / 4``; DREAMER 1-5: ``(s - 3) / 2``) are scaled
+    with :func:`neuroaffect.labels.rating_scale`; SEED / SEED-IV class codes stay as they are.
     """
-    if dataset in _AS_IS or label_range is None:
+    if dataset not in RATING_RANGE or name not in LABEL_NAMES[dataset]:
         return None
-    lo, hi = (float(v) for v in label_range)
-    if not np.isfinite([lo, hi]).all() or hi <= lo:
-        return None
-    return (lo + hi) / 2.0, (hi - lo) / 2.0
+    return rating_scale(dataset)
 
 
-def normalise_labels(dataset: str, labels: dict, label_range: dict) -> dict:
+def normalise_labels(dataset: str, labels: dict) -> dict:
     """``{name: normalised ratings}`` for every label (see :func:`label_scaling`)."""
     out = {}
     for name, v in labels.items():
-        sc = label_scaling(dataset, name, label_range.get(name))
+        sc = label_scaling(dataset, name)
         v = np.asarray(v, dtype=np.float64)
         out[name] = v.copy() if sc is None else (v - sc[0]) / sc[1]
     return out
@@ -201,7 +198,7 @@ def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
         "band_lo": ("band", bands_lo), "band_hi": ("band", bands_hi),
         "xyz": ["x", "y", "z"],
     }
-    norm = normalise_labels(rec.dataset, rec.labels, rec.label_range)
+    norm = normalise_labels(rec.dataset, rec.labels)
     for name, v in rec.labels.items():
         coords[name] = ("trial", np.asarray(v, dtype=np.float64))
         coords[f"{name}_norm"] = ("trial", norm[name])
@@ -249,7 +246,7 @@ def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
         "input_sha256": json.dumps(_input_digests(rec), sort_keys=True),
         "label_names": json.dumps(list(rec.labels)),
         "label_scaling": json.dumps({
-            k: label_scaling(rec.dataset, k, rec.label_range.get(k)) for k in rec.labels
+            k: label_scaling(rec.dataset, k) for k in rec.labels
         }),
     }
     attrs.update({f"param_{k}": _attr_value(v) for k, v in params_dict.items()})

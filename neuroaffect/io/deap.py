@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
-from ..channels import (
-    DEAP_BASELINE_S, DEAP_EEG_CH_NAMES, DEAP_LABEL_RANGE, DEAP_LABELS, DEAP_PERIPH_CH_NAMES,
-    DEAP_SFREQ,
-)
+from ..channels import DEAP_BASELINE_S, DEAP_EEG_CH_NAMES, DEAP_PERIPH_CH_NAMES, DEAP_SFREQ
+from ..labels import DEAP_LABELS, RATING_RANGE
 from ._pickle import UnsafePickleError, safe_load_hashed
 from .base import Peripheral, Recording
+
+DEAP_LABEL_RANGE = RATING_RANGE["deap"]
 
 __all__ = ["RATINGS_HEADER", "list_subjects", "read_deap", "read_participant_ratings"]
 

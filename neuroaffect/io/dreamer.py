@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import DatasetFormatError, check_finite, check_sfreq, check_subjects
-from ..channels import (
-    DREAMER_CH_NAMES, DREAMER_ECG_SFREQ, DREAMER_LABEL_RANGE, DREAMER_N_TRIALS, DREAMER_SFREQ,
-)
+from ..channels import DREAMER_CH_NAMES, DREAMER_ECG_SFREQ, DREAMER_N_TRIALS, DREAMER_SFREQ
+from ..labels import RATING_RANGE
+
+DREAMER_LABEL_RANGE = RATING_RANGE["dreamer"]
 from .base import Peripheral, Recording
 
 __all__ = ["read_dreamer", "list_subjects", "DREAMER_FNAME", "DREAMER_TARGET_EMOTIONS",

@@ -35,7 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import DatasetFormatError, check_sfreq, check_subjects
-from ..channels import MAHNOB_EEG_CH_NAMES, MAHNOB_LABEL_RANGE, MAHNOB_LABELS, MAHNOB_SFREQ
+from ..channels import MAHNOB_EEG_CH_NAMES, MAHNOB_SFREQ
+from ..labels import MAHNOB_LABELS, RATING_RANGE
+
+MAHNOB_LABEL_RANGE = RATING_RANGE["mahnob"]
 from .base import Peripheral, Recording
 
 __all__ = ["FELT_ATTRIBUTES", "list_subjects", "read_mahnob", "read_session_xml"]

@@ -14,7 +14,7 @@ SEED-IV layout::
                                     '<prefix>_eeg1' .. '<prefix>_eeg24': (62, N) float64, uV, 200 Hz
 
 SEED-IV has no label file: the 24 labels of each session folder are fixed by the
-experiment (:data:`neuroaffect.channels.SEED_IV_LABELS`; 0 neutral, 1 sad, 2 fear, 3 happy).
+experiment (:data:`neuroaffect.labels.SEED_IV_LABELS`; 0 neutral, 1 sad, 2 fear, 3 happy).
 
 File names
 ----------
@@ -51,7 +51,8 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
-from ..channels import SEED_CH_NAMES, SEED_IV_LABELS, SEED_SFREQ
+from ..channels import SEED_CH_NAMES, SEED_SFREQ
+from ..labels import SEED_IV_LABELS
 from .base import Recording
 
 __all__ = ["read_seed", "list_subjects", "parse_seed_fname", "SEED_N_TRIALS", "SEED_IV_N_TRIALS"]

@@ -46,7 +46,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..channels import SEED_CH_NAMES, SEED_IV_LABELS, SEED_LABELS, SEED_PREFIXES, SEED_SFREQ
+from ..channels import SEED_CH_NAMES, SEED_PREFIXES, SEED_SFREQ
+from ..labels import SEED_IV_LABELS, SEED_LABELS
 from . import write_sidecar
 from .dreamer import savemat_atomic
 from .signal import draw_subject_effects, simulate_eeg

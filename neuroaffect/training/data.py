@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .._utils import check_option
+from ..labels import LABEL_RULES, make_labels, n_label_classes
 
 __all__ = [
     "LABEL_RULES",
@@ -22,113 +22,6 @@ __all__ = [
     "make_synthetic_windows",
     "n_label_classes",
 ]
-
-# (dataset, task) -> (number of classes, human-readable rule)
-LABEL_RULES = {
-    ("deap", "binary"): (2, "rating >= 5 (ratings 1-9)"),
-    ("deap", "multiclass"): (9, "int(rating) - 1, 9.0 -> class 8 (ratings 1-9)"),
-    ("mahnob", "binary"): (2, "rating >= 5 (ratings 1-9)"),
-    ("dreamer", "binary"): (2, "score >= 3 (scores 1-5)"),
-    ("dreamer", "multiclass"): (5, "score - 1 (scores 1-5)"),
-    ("seed", "multiclass"): (3, "label + 1 (labels -1, 0, 1)"),
-    ("seed-iv", "multiclass"): (4, "label (labels 0-3)"),
-}
-_DATASETS = ("deap", "dreamer", "seed", "seed-iv", "mahnob")
-_TASKS = ("binary", "multiclass")
-
-
-def n_label_classes(dataset: str, task: str) -> int:
-    """Number of classes :func:`make_labels` produces for ``dataset`` and ``task``."""
-    return _rule(dataset, task)[0]
-
-
-def _rule(dataset: str, task: str):
-    check_option("dataset", dataset, _DATASETS)
-    check_option("task", task, _TASKS)
-    if (dataset, task) not in LABEL_RULES:
-        defined = ", ".join(t for d, t in LABEL_RULES if d == dataset)
-        raise ValueError(
-            f"Invalid value for the 'task' parameter: no {task!r} labels are defined for "
-            f"{dataset!r} (defined: {defined}), but got task={task!r}."
-        )
-    return LABEL_RULES[(dataset, task)]
-
-
-def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
-    """Map a dataset's ratings or class codes to class indices ``0 .. n_classes - 1``.
-
-    Rules (SPEC section 3):
-
-    ==========  ===========  =============================================  =========
-    dataset     task         rule                                           classes
-    ==========  ===========  =============================================  =========
-    deap        binary       ``rating >= 5``                                2
-    deap        multiclass   ``int(rating) - 1`` (so 9.0 -> 8)              9
-    mahnob      binary       ``rating >= 5``                                2
-    dreamer     binary       ``score >= 3``                                 2
-    dreamer     multiclass   ``score - 1``                                  5
-    seed        multiclass   ``label + 1``                                  3
-    seed-iv     multiclass   ``label``                                      4
-    ==========  ===========  =============================================  =========
-
-    Parameters
-    ----------
-    ratings_or_codes : array-like, shape (n_trials,)
-        DEAP/MAHNOB ratings (floats in [1, 9]), DREAMER scores (integers 1-5),
-        SEED codes (-1, 0, 1) or SEED-IV codes (0-3).
-    dataset : {"deap", "dreamer", "seed", "seed-iv", "mahnob"}
-    task : {"binary", "multiclass"}
-
-    Returns
-    -------
-    labels : ndarray of int64, shape (n_trials,)
-
-    Raises
-    ------
-    ValueError
-        For an undefined (dataset, task) pair, NaN (unlabelled) values, values
-        outside the dataset's range, or non-integer scores/codes where integers
-        are expected. The message gives the count and the first offending index.
-    """
-    _rule(dataset, task)
-    try:
-        v = np.asarray(ratings_or_codes, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "Invalid value for the 'ratings_or_codes' parameter: expected numeric ratings, "
-            f"but got {type(ratings_or_codes).__name__} instead."
-        ) from None
-    if v.ndim != 1:
-        raise ValueError(
-            "Invalid value for the 'ratings_or_codes' parameter: expected shape (n_trials,), "
-            f"but got shape {v.shape} instead."
-        )
-
-    def refuse(bad: np.ndarray, expected: str):
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"{dataset} {task} labels: expected {expected}, but found {int(bad.sum())} "
-                f"value(s) that are not (first: {float(v[i])!r} at index {i})."
-            )
-
-    refuse(~np.isfinite(v), "finite ratings (NaN means unlabelled)")
-    if dataset in ("deap", "mahnob"):
-        refuse((v < 1.0) | (v > 9.0), "ratings in [1, 9]")
-        if task == "binary":
-            return (v >= 5.0).astype(np.int64)
-        return np.clip(np.floor(v).astype(np.int64) - 1, 0, 8)
-    if dataset == "dreamer":
-        refuse((v != np.round(v)) | (v < 1) | (v > 5), "integer scores 1-5")
-        if task == "binary":
-            return (v >= 3.0).astype(np.int64)
-        return v.astype(np.int64) - 1
-    if dataset == "seed":
-        refuse(~np.isin(v, (-1.0, 0.0, 1.0)), "codes in {-1, 0, 1}")
-        return v.astype(np.int64) + 1
-    refuse(~np.isin(v, (0.0, 1.0, 2.0, 3.0)), "codes in {0, 1, 2, 3}")  # seed-iv
-    return v.astype(np.int64)
-
 
 def _as_int_array(name: str, value, n: int) -> np.ndarray:
     arr = np.asarray(value)

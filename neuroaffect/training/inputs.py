@@ -12,19 +12,10 @@ import json
 
 import numpy as np
 
-from .data import WindowSet, make_labels, n_label_classes
+from ..labels import TARGETS, check_target, make_labels, n_label_classes
+from .data import WindowSet
 
 __all__ = ["TARGETS", "windows_from_features"]
-
-#: Label per dataset and target name (SEED's single class label serves as "emotion").
-TARGETS = {
-    "deap": ("valence", "arousal", "dominance", "liking"),
-    "dreamer": ("valence", "arousal", "dominance"),
-    "mahnob": ("valence", "arousal", "dominance"),
-    "seed": ("emotion",),
-    "seed-iv": ("emotion",),
-}
-
 
 def windows_from_features(fnames, target: str, task: str, dataset: str | None = None) -> WindowSet:
     """Load the windows of one or more subjects' feature files for one classification task.

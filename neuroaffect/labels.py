@@ -1,0 +1,329 @@
+"""Labels of every dataset in one place: names, rating scales, normalisation, class rules, V/A grid.
+
+===========  =========================================  ==============  ==========================
+dataset      labels                                     scale           normalised to [-1, 1]
+===========  =========================================  ==============  ==========================
+deap         valence, arousal, dominance, liking        floats 1-9      ``(s - 5) / 4``
+dreamer      valence, arousal, dominance                integers 1-5    ``(s - 3) / 2``
+mahnob       valence, arousal, dominance, predictab.    integers 1-9    ``(s - 5) / 4``
+seed         emotion                                    codes -1, 0, 1  kept as codes
+seed-iv      emotion                                    codes 0-3       kept as codes
+===========  =========================================  ==============  ==========================
+
+Class rules (``docs/protocols.md``): binary DEAP/MAHNOB ``rating >= 5``, DREAMER ``score >= 3``;
+multi-class DEAP ``int(rating) - 1`` (9 classes), DREAMER ``score - 1`` (5), SEED ``label + 1`` (3),
+SEED-IV ``label`` (4); ``regression`` keeps the normalised rating itself.
+
+The valence/arousal grid (``docs/prototypes.md``) tiles ``[-1, 1]^2`` with ``n x n`` square bins of
+side ``2 / n``; for ``n = 5`` the centres are ``{-0.8, -0.4, 0, 0.4, 0.8}``, where DREAMER's integer
+scores fall exactly.
+
+This module imports nothing but numpy and :mod:`neuroaffect._utils`.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+
+from ._utils import check_option
+
+__all__ = [
+    "DATASETS",
+    "LABEL_DATASETS",
+    "LABEL_NAMES",
+    "LABEL_RULES",
+    "RATING_RANGE",
+    "TARGETS",
+    "TASKS",
+    "DEAP_LABELS",
+    "DREAMER_LABELS",
+    "MAHNOB_LABELS",
+    "SEED_LABELS",
+    "SEED_IV_LABELS",
+    "SEED_IV_CLASS_NAMES",
+    "SEED_CLASS_NAMES",
+    "check_target",
+    "class_names",
+    "denormalise_ratings",
+    "grid_cells",
+    "grid_centres",
+    "grid_edges",
+    "make_labels",
+    "n_label_classes",
+    "normalise_ratings",
+    "rating_scale",
+]
+
+#: The EEG datasets the pipeline reads (one reader and one simulator each), in pipeline order.
+DATASETS = ("deap", "dreamer", "seed", "mahnob")
+#: Datasets with label rules: :data:`DATASETS` plus SEED-IV (read by ``read_seed(variant="seed-iv")``).
+LABEL_DATASETS = DATASETS + ("seed-iv",)
+#: Tasks a label can be turned into.
+TASKS = ("binary", "multiclass", "regression")
+
+DEAP_LABELS = ("valence", "arousal", "dominance", "liking")
+DREAMER_LABELS = ("valence", "arousal", "dominance")
+#: MAHNOB-HCI's ``feltVlnc``, ``feltArsl``, ``feltCtrl`` (dominance) and ``feltPred``.
+MAHNOB_LABELS = ("valence", "arousal", "dominance", "predictability")
+#: SEED's ``label.mat``: one code per film clip (1 positive, 0 neutral, -1 negative).
+SEED_LABELS = (1, 0, -1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 0, 1, -1)
+#: SEED-IV's published clip labels per session (0 neutral, 1 sad, 2 fear, 3 happy).
+SEED_IV_LABELS = (
+    (1, 2, 3, 0, 2, 0, 0, 1, 0, 1, 2, 1, 1, 1, 2, 3, 2, 2, 3, 3, 0, 3, 0, 3),
+    (2, 1, 3, 0, 0, 2, 0, 2, 3, 3, 2, 3, 2, 0, 1, 1, 2, 1, 0, 3, 0, 1, 3, 1),
+    (1, 2, 2, 1, 3, 3, 3, 1, 1, 2, 1, 0, 2, 3, 3, 0, 2, 3, 0, 0, 2, 0, 1, 0),
+)
+SEED_CLASS_NAMES = ("negative", "neutral", "positive")
+SEED_IV_CLASS_NAMES = ("neutral", "sad", "fear", "happy")
+
+LABEL_NAMES = MappingProxyType({
+    "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": MAHNOB_LABELS,
+    "seed": ("emotion",), "seed-iv": ("emotion",),
+})
+#: (lowest, highest) rating of every self-assessed label.
+RATING_RANGE = MappingProxyType({"deap": (1.0, 9.0), "dreamer": (1.0, 5.0), "mahnob": (1.0, 9.0)})
+#: Labels a model can be trained on, per dataset (SEED's single class label is ``emotion``).
+TARGETS = MappingProxyType({
+    "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": ("valence", "arousal", "dominance"),
+    "seed": ("emotion",), "seed-iv": ("emotion",),
+})
+
+#: (dataset, task) -> (number of classes, rule); ``regression`` outputs one value.
+LABEL_RULES = MappingProxyType({
+    ("deap", "binary"): (2, "rating >= 5 (ratings 1-9)"),
+    ("deap", "multiclass"): (9, "int(rating) - 1, 9.0 -> class 8 (ratings 1-9)"),
+    ("deap", "regression"): (1, "(rating - 5) / 4 (ratings 1-9)"),
+    ("mahnob", "binary"): (2, "rating >= 5 (ratings 1-9)"),
+    ("mahnob", "regression"): (1, "(rating - 5) / 4 (ratings 1-9)"),
+    ("dreamer", "binary"): (2, "score >= 3 (scores 1-5)"),
+    ("dreamer", "multiclass"): (5, "score - 1 (scores 1-5)"),
+    ("dreamer", "regression"): (1, "(score - 3) / 2 (scores 1-5)"),
+    ("seed", "multiclass"): (3, "label + 1 (labels -1, 0, 1)"),
+    ("seed-iv", "multiclass"): (4, "label (labels 0-3)"),
+})
+
+
+def check_target(dataset: str, target: str) -> str:
+    """Raise ``ValueError`` unless ``target`` is a trainable label of ``dataset``."""
+    check_option("dataset", dataset, LABEL_DATASETS)
+    if target not in TARGETS[dataset]:
+        raise ValueError(
+            f"Invalid value for the 'target' parameter. Allowed values for {dataset} are "
+            f"{', '.join(map(repr, TARGETS[dataset]))}, but got {target!r} instead."
+        )
+    return target
+
+
+def rating_scale(dataset: str) -> tuple[float, float] | None:
+    """``(centre, half_width)`` mapping ``dataset``'s ratings onto [-1, 1]; ``None`` for class codes.
+
+    DEAP and MAHNOB: ``(5, 4)``; DREAMER: ``(3, 2)``; SEED and SEED-IV: ``None``.
+    """
+    check_option("dataset", dataset, LABEL_DATASETS)
+    if dataset not in RATING_RANGE:
+        return None
+    lo, hi = RATING_RANGE[dataset]
+    return (lo + hi) / 2.0, (hi - lo) / 2.0
+
+
+def normalise_ratings(ratings, dataset: str) -> np.ndarray:
+    """Map ``dataset``'s ratings linearly onto [-1, 1] (``(s - centre) / half_width``).
+
+    Parameters
+    ----------
+    ratings : array-like, any shape
+        Ratings on the dataset's scale (NaN stays NaN: an unrated trial).
+    dataset : {'deap', 'dreamer', 'mahnob'}
+
+    Returns
+    -------
+    norm : ndarray of float64, same shape
+    """
+    sc = rating_scale(dataset)
+    if sc is None:
+        raise ValueError(f"Invalid value for the 'dataset' parameter: {dataset!r} has class codes, not ratings "
+                         f"on a scale (rated datasets: {', '.join(RATING_RANGE)}).")
+    return (np.asarray(ratings, dtype=np.float64) - sc[0]) / sc[1]
+
+
+def denormalise_ratings(norm, dataset: str) -> np.ndarray:
+    """Inverse of :func:`normalise_ratings`: values in [-1, 1] back on the dataset's scale."""
+    sc = rating_scale(dataset)
+    if sc is None:
+        raise ValueError(f"Invalid value for the 'dataset' parameter: {dataset!r} has class codes, not ratings.")
+    return np.asarray(norm, dtype=np.float64) * sc[1] + sc[0]
+
+
+def _rule(dataset: str, task: str):
+    check_option("dataset", dataset, LABEL_DATASETS)
+    check_option("task", task, TASKS)
+    if (dataset, task) not in LABEL_RULES:
+        defined = ", ".join(t for d, t in LABEL_RULES if d == dataset)
+        raise ValueError(
+            f"Invalid value for the 'task' parameter: no {task!r} labels are defined for "
+            f"{dataset!r} (defined: {defined}), but got task={task!r}."
+        )
+    return LABEL_RULES[(dataset, task)]
+
+
+def n_label_classes(dataset: str, task: str) -> int:
+    """Number of classes :func:`make_labels` produces (1 for ``regression``: one output)."""
+    return _rule(dataset, task)[0]
+
+
+def class_names(dataset: str, task: str) -> tuple[str, ...]:
+    """Readable names of the classes of ``task`` (e.g. ``('low', 'high')``, SEED's emotions)."""
+    n = n_label_classes(dataset, task)
+    if task == "regression":
+        return ("rating",)
+    if task == "binary":
+        return ("low", "high")
+    if dataset == "seed":
+        return SEED_CLASS_NAMES
+    if dataset == "seed-iv":
+        return SEED_IV_CLASS_NAMES
+    lo = int(RATING_RANGE[dataset][0])
+    return tuple(str(lo + k) for k in range(n))
+
+
+def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
+    """Map a dataset's ratings or class codes to training targets.
+
+    Rules:
+
+    ==========  ===========  =============================================  =========
+    dataset     task         rule                                           outputs
+    ==========  ===========  =============================================  =========
+    deap        binary       ``rating >= 5``                                2
+    deap        multiclass   ``int(rating) - 1`` (so 9.0 -> 8)              9
+    deap        regression   ``(rating - 5) / 4``                           1
+    mahnob      binary       ``rating >= 5``                                2
+    mahnob      regression   ``(rating - 5) / 4``                           1
+    dreamer     binary       ``score >= 3``                                 2
+    dreamer     multiclass   ``score - 1``                                  5
+    dreamer     regression   ``(score - 3) / 2``                            1
+    seed        multiclass   ``label + 1``                                  3
+    seed-iv     multiclass   ``label``                                      4
+    ==========  ===========  =============================================  =========
+
+    Parameters
+    ----------
+    ratings_or_codes : array-like, shape (n_trials,)
+        DEAP/MAHNOB ratings (floats in [1, 9]), DREAMER scores (integers 1-5),
+        SEED codes (-1, 0, 1) or SEED-IV codes (0-3).
+    dataset : {"deap", "dreamer", "seed", "seed-iv", "mahnob"}
+    task : {"binary", "multiclass", "regression"}
+
+    Returns
+    -------
+    labels : ndarray, shape (n_trials,)
+        int64 class indices, or float32 normalised ratings in [-1, 1] for ``regression``.
+
+    Raises
+    ------
+    ValueError
+        For an undefined (dataset, task) pair, NaN (unlabelled) values, values
+        outside the dataset's range, or non-integer scores/codes where integers
+        are expected. The message gives the count and the first offending index.
+    """
+    _rule(dataset, task)
+    try:
+        v = np.asarray(ratings_or_codes, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "Invalid value for the 'ratings_or_codes' parameter: expected numeric ratings, "
+            f"but got {type(ratings_or_codes).__name__} instead."
+        ) from None
+    if v.ndim != 1:
+        raise ValueError(
+            "Invalid value for the 'ratings_or_codes' parameter: expected shape (n_trials,), "
+            f"but got shape {v.shape} instead."
+        )
+
+    def refuse(bad: np.ndarray, expected: str):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{dataset} {task} labels: expected {expected}, but found {int(bad.sum())} "
+                f"value(s) that are not (first: {float(v[i])!r} at index {i})."
+            )
+
+    refuse(~np.isfinite(v), "finite ratings (NaN means unlabelled)")
+    if dataset in ("deap", "mahnob"):
+        refuse((v < 1.0) | (v > 9.0), "ratings in [1, 9]")
+    elif dataset == "dreamer":
+        refuse((v != np.round(v)) | (v < 1) | (v > 5), "integer scores 1-5")
+    elif dataset == "seed":
+        refuse(~np.isin(v, (-1.0, 0.0, 1.0)), "codes in {-1, 0, 1}")
+        return v.astype(np.int64) + 1
+    else:  # seed-iv
+        refuse(~np.isin(v, (0.0, 1.0, 2.0, 3.0)), "codes in {0, 1, 2, 3}")
+        return v.astype(np.int64)
+    if task == "regression":
+        return normalise_ratings(v, dataset).astype(np.float32)
+    centre = rating_scale(dataset)[0]
+    if task == "binary":
+        return (v >= centre).astype(np.int64)
+    if dataset == "dreamer":
+        return v.astype(np.int64) - 1
+    return np.clip(np.floor(v).astype(np.int64) - 1, 0, 8)
+
+
+# --- the valence/arousal grid ---------------------------------------------------------------
+
+def _check_grid_size(n) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"Invalid value for the 'n' parameter: expected a positive int (bins per axis), "
+                         f"but got {n!r}.")
+    return int(n)
+
+
+def grid_edges(n: int = 5) -> np.ndarray:
+    """Bin edges of the ``n x n`` valence/arousal grid on one axis, shape (n + 1,), from -1 to 1."""
+    n = _check_grid_size(n)
+    return np.linspace(-1.0, 1.0, n + 1)
+
+
+def grid_centres(n: int = 5) -> np.ndarray:
+    """Bin centres on one axis, shape (n,): ``-1 + (2k + 1) / n`` (n = 5: -0.8, -0.4, 0, 0.4, 0.8)."""
+    e = grid_edges(n)
+    return np.round(0.5 * (e[:-1] + e[1:]), 12)
+
+
+def grid_cells(valence, arousal, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Grid bin of each (valence, arousal) point (normalised to [-1, 1]).
+
+    A point on an inner edge goes to the upper bin; points outside [-1, 1] go to the nearest
+    edge bin; NaN points get -1.
+
+    Parameters
+    ----------
+    valence, arousal : array-like, shape (n_points,)
+    n : int
+        Bins per axis.
+
+    Returns
+    -------
+    iv, ia : ndarray of int64, shape (n_points,)
+        Bin index along valence and along arousal, ``0 .. n - 1`` (-1 for NaN).
+    """
+    n = _check_grid_size(n)
+    inner = grid_edges(n)[1:-1]
+    out = []
+    for name, x in (("valence", valence), ("arousal", arousal)):
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 1:
+            raise ValueError(f"Invalid value for the {name!r} parameter: expected shape (n_points,), "
+                             f"but got shape {x.shape}.")
+        # edges are rounded so that DREAMER's centres never sit on a float boundary
+        idx = np.searchsorted(np.round(inner, 12), np.round(x, 12), side="right").astype(np.int64)
+        idx[np.isnan(x)] = -1
+        out.append(idx)
+    if out[0].shape != out[1].shape:
+        raise ValueError(f"valence and arousal must have one length, but got {out[0].size} and {out[1].size}")
+    nan = (out[0] < 0) | (out[1] < 0)
+    out[0][nan] = -1
+    out[1][nan] = -1
+    return out[0], out[1]
