@@ -4,8 +4,8 @@ For each snr, simulate DEAP-like subjects (32 channels, 128 Hz, 40 trials of ``-
 ratings DEAP-style), compute per-channel ln band power (Welch, theta/alpha/beta/gamma) over each
 trial and score a standardised logistic regression with stratified 5-fold CV over trials
 (balanced accuracy, so chance is 0.5). Prints, per snr, the subject mean of valence and arousal,
-and the planted-feature Bayes oracle (:func:`neuroaffect.simulate.signal.oracle_accuracy`).
-These are the figures quoted in ``neuroaffect/simulate/signal.py``.
+and the planted-feature Bayes oracle (:func:`neuroaffect.simulate.oracle.oracle_accuracy`).
+These are the figures quoted in ``neuroaffect/simulate/effects.py``.
 
 Run::
 
@@ -25,9 +25,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from neuroaffect.channels import DEAP_EEG_CH_NAMES
-from neuroaffect.simulate.signal import (
-    DEFAULT_SNR, draw_ratings, draw_subject_effects, normalise_ratings, oracle_accuracy, simulate_eeg,
-)
+from neuroaffect.labels import normalise_ratings
+from neuroaffect.simulate import DEFAULT_SNR, draw_subject_effects, oracle_accuracy, simulate_eeg
+from neuroaffect.simulate.effects import draw_ratings
 
 BANDS = ((4, 8), (8, 14), (14, 31), (31, 45))
 FS = 128
@@ -65,7 +65,7 @@ def main(argv=None):
         orc = {"valence": [], "arousal": []}
         for s in range(args.subjects):
             eff = draw_subject_effects(rng, s + 1, mult * DEFAULT_SNR)
-            vad = normalise_ratings(draw_ratings(rng, 40, "deap")[:, :3], 1, 9)
+            vad = normalise_ratings(draw_ratings(rng, 40, "deap")[:, :3], "deap")
             x = simulate_eeg(rng, vad, DEAP_EEG_CH_NAMES, FS, n_times, eff, passband=(4.0, 45.0))
             feats = log_band_power(x)
             for i, target in enumerate(acc):

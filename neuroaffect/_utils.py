@@ -23,7 +23,10 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "check_finite",
+    "check_int",
     "check_option",
+    "check_positive_int",
+    "check_real",
     "check_shape",
     "check_sfreq",
     "check_subjects",
@@ -57,6 +60,42 @@ def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
             f"but got {value!r} instead."
         )
     return value
+
+
+def check_int(name: str, value, minimum: int | None = None, allow_none: bool = False) -> int | None:
+    """``value`` as ``int`` if it is an integer (not a bool) ``>= minimum``, else ``ValueError``.
+
+    The one integer check of the package (MNE-style message naming the parameter).
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or (minimum is not None and value < minimum):
+        what = "an int" if minimum is None else ("a positive int" if minimum == 1 else f"an int >= {minimum}")
+        raise ValueError(f"Invalid value for the {name!r} parameter: expected {what}, but got {value!r} instead.")
+    return int(value)
+
+
+def check_positive_int(name: str, value, allow_none: bool = False) -> int | None:
+    """``check_int(name, value, minimum=1)``."""
+    return check_int(name, value, 1, allow_none)
+
+
+def check_real(name: str, value, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite ``float`` within the given bounds, else ``ValueError`` naming the range."""
+    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating)) \
+        and np.isfinite(value)
+    if ok:
+        v = float(value)
+        ok = (low is None or (v > low if low_open else v >= low)) and (high is None or (v < high if high_open else v <= high))
+    if not ok:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
+        hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
+        rng = f" in {lo or '(-inf'}, {hi or 'inf)'}" if (low is not None or high is not None) else ""
+        raise ValueError(f"Invalid value for the {name!r} parameter: expected a finite number{rng}, "
+                         f"but got {value!r} instead.")
+    return float(value)
 
 
 def check_shape(arr: np.ndarray, expected: tuple, what: str, fname=None) -> np.ndarray:

@@ -15,8 +15,8 @@ multi-class DEAP ``int(rating) - 1`` (9 classes), DREAMER ``score - 1`` (5), SEE
 SEED-IV ``label`` (4); ``regression`` keeps the normalised rating itself.
 
 The valence/arousal grid (``docs/prototypes.md``) tiles ``[-1, 1]^2`` with ``n x n`` square bins of
-side ``2 / n``; for ``n = 5`` the centres are ``{-0.8, -0.4, 0, 0.4, 0.8}``, where DREAMER's integer
-scores fall exactly.
+side ``2 / n``; for ``n = 5`` the centres are ``{-0.8, -0.4, 0, 0.4, 0.8}``, and each of DREAMER's
+five scores (normalised: -1, -0.5, 0, 0.5, 1) falls in a bin of its own.
 
 This module imports nothing but numpy and :mod:`neuroaffect._utils`.
 """

@@ -13,13 +13,18 @@ def _run(*args, cwd):
 def test_experiment_sweep_and_tables(sim_root, tmp_path):
     root = sim_root("deap")
     common = ["--dataset", "deap", "--target", "arousal", "--task", "binary", "--model", "dgcnn",
-              "--epochs", "2", "--folds", "2", "--device", "cpu", "--root", str(root),
-              "--features", str(tmp_path / "no-features")]
-    res = _run("experiment", "--subject", "1", *common, "--control", "--out", str(tmp_path / "exp.json"),
+              "--epochs", "2", "--folds", "2", "--device", "cpu", "--root", str(root)]
+    # a stale workflow output in the working folder must not be used when --root is given
+    (tmp_path / "results" / "features" / "deap").mkdir(parents=True)
+    (tmp_path / "results" / "features" / "deap" / "1.nc").write_bytes(b"not a feature file")
+    res = _run("experiment", "--subject", "1", *common, "--control", "--out", str(tmp_path / "exp"),
                cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    for row in ("dgcnn", "majority", "logistic", "chance", "leakage", "dgcnn (shuffled labels)"):
-        assert row in res.stdout
+    for row in ("dgcnn", "majority", "logistic", "chance", "trial ovl", "sample ovl", "dgcnn (shuffled labels)",
+                "window level", "trial level", f"data: deap from {root} (simulated, snr 1)",
+                "features computed in memory"):
+        assert row in res.stdout, row
+    assert "epoch 2/2" in res.stderr  # progress, one line per epoch when not on a terminal
     card = json.loads((tmp_path / "exp.json").read_text())
     assert card["subject"] == 1 and card["metadata"]["protocol"] == "trial-holdout"
     # provenance: the raw recording the in-memory features were computed from, by content hash
@@ -35,7 +40,8 @@ def test_experiment_sweep_and_tables(sim_root, tmp_path):
 
     sweep = json.loads((tmp_path / "sweep.json").read_text(), parse_constant=strict)
     assert sweep["metadata"]["subjects"] == [1, 2]
-    assert len(sweep["folds"]) == 4 and all(f["leakage"] == 0.0 for f in sweep["folds"])
+    assert len(sweep["folds"]) == 4 and all(f["trial_overlap"] == 0.0 == f["sample_overlap"] for f in sweep["folds"])
+    assert sweep["metadata"]["train_config"]["device"] == "cpu" and sweep["metadata"]["train_config"]["amp"] is False
     assert len(sweep["histories"]) == 4 and len(sweep["histories"][0]["train_loss"]) == 2
     assert sum(map(sum, sweep["confusion"])) == sum(f["n_test"] for f in sweep["folds"])
     assert "trained 4 fold models" in res.stdout
@@ -50,6 +56,7 @@ def test_experiment_sweep_and_tables(sim_root, tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "oracle (simulator ground truth)" in table and "| majority |" in table
     assert "| window | dgcnn |" in table and "| trial | dgcnn |" in table and "| +0.0 |" in table
+    assert "trial overlap % | sample overlap %" in table
     assert "planted effect size (snr; 1 = the realistic default" in table and "): deap 1." in table
 
 

@@ -13,7 +13,8 @@ from torch import nn
 from neuroaffect.training import (
     TrainConfig, load_checkpoint, make_folds, make_synthetic_windows, predict_proba, split_validation, train_model,
 )
-from neuroaffect.training.loop import RBT_POOLED, epoch_indices
+from neuroaffect.training import CHECKPOINT_FORMAT, ArraySource
+from neuroaffect.training.loop import RBT_POOLED
 
 
 
@@ -133,18 +134,30 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path, where):
     _assert_same_state(_state(full.model), _state(again.model))
 
 
-def test_checkpoint_is_loaded_with_weights_only_and_checked(tmp_path):
+def test_checkpoint_is_loaded_with_weights_only_and_checked(tmp_path, caplog):
     ws = _data()
     ckpt = tmp_path / "c.pt"
-    train_model(_model(), ws.X, ws.y, CFG.replace(epochs=1), checkpoint=ckpt)
+    first = train_model(_model(), ws.X, ws.y, CFG.replace(epochs=1), checkpoint=ckpt)
+    original = ckpt.read_bytes()
     state = load_checkpoint(ckpt)
-    assert state["finished"] and set(state) >= {"model", "optimizer", "scheduler", "torch_rng", "generator",
-                                                  "history", "epoch", "config", "fingerprint"}
-    # other arguments: refused rather than silently mixed
-    with pytest.raises(ValueError, match=r"c.pt: expected a checkpoint of the same training configuration.*'lr'"):
-        train_model(_model(), ws.X, ws.y, CFG.replace(epochs=1, lr=1e-2), checkpoint=ckpt)
-    with pytest.raises(ValueError, match="same data and model"):
-        train_model(_model(), ws.X[:100], ws.y[:100], CFG.replace(epochs=1), checkpoint=ckpt)
+    assert state["finished"] and set(state) >= {"weights", "optimizer", "scheduler", "torch_rng", "source",
+                                                  "history", "epoch", "config", "fingerprint", "specs"}
+    # other arguments or data: the checkpoint is discarded with a one-line notice, and the run
+    # equals a fresh one (never a silent mix of two configurations)
+    for cfg, X, y, why in [(CFG.replace(epochs=1, lr=1e-2), ws.X, ws.y, "differs in lr"),
+                           (CFG.replace(epochs=1), ws.X[:100], ws.y[:100], "other data")]:
+        caplog.clear()
+        ckpt.write_bytes(original)
+        with caplog.at_level("WARNING", logger="neuroaffect.training"):
+            r = train_model(_model(), X, y, cfg, checkpoint=ckpt)
+        assert r.resumed_from is None
+        assert any("c.pt" in m and why in m and "discarding" in m for m in caplog.messages), caplog.messages
+        fresh = train_model(_model(), X, y, cfg)
+        _assert_same_state(_state(fresh.model), _state(r.model))
+    # the last run's checkpoint now resumes as finished
+    again = train_model(_model(seed=3), ws.X[:100], ws.y[:100], CFG.replace(epochs=1), checkpoint=ckpt)
+    assert again.resumed_from == 1
+    assert not torch.equal(_state(first.model)["net.1.weight"], _state(again.model)["net.1.weight"])
     # a pickle that references an arbitrary global is refused by weights_only loading
 
     class Evil:
@@ -152,7 +165,7 @@ def test_checkpoint_is_loaded_with_weights_only_and_checked(tmp_path):
             return (print, ("unpickled!",))
 
     bad = tmp_path / "evil.pt"
-    torch.save({"format": "neuroaffect-train-checkpoint/1", "x": Evil()}, bad)
+    torch.save({"format": CHECKPOINT_FORMAT, "x": Evil()}, bad)
     with pytest.raises(ValueError, match="evil.pt: expected a training checkpoint"):
         load_checkpoint(bad)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
@@ -180,9 +193,13 @@ def test_batch_size_schedule_and_wrap_around():
     ws = _data()
     r = train_model(_model(), ws.X, ws.y, cfg)
     assert r.history["batch_size"] == [40, 40, 16, 16]
-    perm = torch.tensor([2, 0, 1])
-    batches = epoch_indices(perm, 7, 3)
-    assert [b.tolist() for b in batches] == [[2, 0, 1], [2, 0, 1], [2]]
+    # the epoch rule: 7 positions of a 3-sample permutation, wrapping around, in batches of 3
+    src = ArraySource([np.arange(3, dtype=np.float32)[:, None] * np.ones((1, 2))], [np.arange(3)], [0],
+                      samples_per_epoch=7)
+    batches = [t[0].tolist() for _, t, _ in src.batches(3)]
+    assert [len(b) for b in batches] == [3, 3, 1]
+    flat = sum(batches, [])
+    assert sorted(flat[:3]) == [0, 1, 2] and flat[3:6] == flat[:3] and flat[6] == flat[0]
 
 
 def test_train_config_validation_and_presets():

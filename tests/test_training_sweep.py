@@ -12,7 +12,7 @@ from neuroaffect.training import (
     TrainConfig, WindowSet, load_checkpoint, make_synthetic_windows, run_experiment, run_sweep, train_batched,
     vote_trials,
 )
-from neuroaffect.training.sweep import build_model
+from neuroaffect.training import build_model
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -84,8 +84,8 @@ def test_batched_training_resumes_exactly(tmp_path):
     full = train_batched(models(), fits, cfg, [7, 8])
     ckpt = tmp_path / "group.pt"
 
-    def stop(epoch, histories):
-        if epoch == 1:
+    def stop(info):
+        if info.epoch == 1:
             raise _Stop
 
     with pytest.raises(_Stop):
@@ -143,6 +143,7 @@ def test_trial_level_votes_and_experiment_report(tmp_path):
     for word in ("dgcnn", "majority", "logistic", "chance", "leakage", "mean ± std"):
         assert word in table
     assert len(exp.leakage()) == 4 and max(exp.leakage()) == 0.0
+    assert "trial ovl" in table and "sample ovl" in table and "trial level" in table
     # the model learns this problem: well above chance and the majority row
     s = exp.summary()
     assert s.loc["dgcnn", "accuracy_mean"] > 0.75 > s.loc["majority", "accuracy_mean"]
@@ -162,9 +163,11 @@ def test_rbt_pooled_sweep_reports_its_leakage():
                     train_cfg=TrainConfig.preset("rbt-pooled", epochs=1, device="cpu"), baselines=("majority",))
     assert len(res.folds) == 5 and res.pooled
     for f in res.folds:
-        assert f["leakage"] > 0.5 and f["resample"] == "smote"
+        assert f["sample_overlap"] > 0.5 and f["trial_overlap"] == 1.0 and f["resample"] == "smote"
         assert f["n_fit"] > f["n_train"]  # SMOTE added minority windows
-    assert "overlapping a training window" in res.to_markdown()
+    md = res.to_markdown()
+    assert "trial overlap (test windows whose trial also has training windows) 100.0 %" in md
+    assert "sample overlap" in md
     assert res.summary().loc["rbtransformer", "n_units"] == 5  # spread across folds
 
 

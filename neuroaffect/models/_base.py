@@ -17,13 +17,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._utils import check_option
+from .._utils import check_option, check_positive_int
 
 __all__ = [
     "TokenModel",
     "create_model",
     "list_models",
     "model_entrypoint",
+    "model_spec",
     "register_model",
 ]
 
@@ -34,17 +35,7 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 def _check_positive_int(name: str, value) -> int:
     """Return ``value`` as ``int`` if it is a positive integer, else raise ``ValueError``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"Invalid value for the {name!r} parameter: expected a positive int, "
-            f"but got {value!r} of type {type(value).__name__} instead."
-        )
-    if value < 1:
-        raise ValueError(
-            f"Invalid value for the {name!r} parameter: expected a positive int, "
-            f"but got {value!r} instead."
-        )
-    return int(value)
+    return check_positive_int(name, value)
 
 
 def _check_probability(name: str, value) -> float:
@@ -164,9 +155,20 @@ def create_model(name: str, *, n_chans: int, n_bands: int, n_outputs: int, **kwa
     Returns
     -------
     model : torch.nn.Module
-        A freshly initialised model (initialisation follows the global torch seed).
+        A freshly initialised model (initialisation follows the global torch seed). Its
+        ``model_spec`` attribute records ``name`` and the arguments, so that a checkpoint can
+        rebuild it.
     """
-    return model_entrypoint(name)(n_chans=n_chans, n_bands=n_bands, n_outputs=n_outputs, **kwargs)
+    model = model_entrypoint(name)(n_chans=n_chans, n_bands=n_bands, n_outputs=n_outputs, **kwargs)
+    # what rebuilds this model later (checkpoints record it; see neuroaffect.training.load_model)
+    model.model_spec = {"name": name, "kwargs": {"n_chans": n_chans, "n_bands": n_bands, "n_outputs": n_outputs,
+                                                 **kwargs}}
+    return model
+
+
+def model_spec(model: nn.Module) -> dict | None:
+    """``{"name", "kwargs"}`` that :func:`create_model` built ``model`` from, or ``None``."""
+    return getattr(model, "model_spec", None)
 
 
 # --- base class --------------------------------------------------------------------------

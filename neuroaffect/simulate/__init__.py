@@ -3,36 +3,62 @@
 ``simulate(dataset, scale, out, seed)`` writes one dataset below ``out`` and returns the
 root a reader takes (the same path a user would point the config at for real data).
 A JSON sidecar ``out/simulation.json`` records the planted effects per subject.
+
+============  =========================================================================
+module        what it holds
+============  =========================================================================
+effects       :class:`SubjectEffects`, :func:`draw_subject_effects`, ratings, the snr
+eeg           :func:`simulate_eeg`: spectrum, planted rhythms, blinks, line noise
+peripheral    :func:`simulate_peripheral`: ECG, PPG, GSR, respiration, temperature, ...
+oracle        :func:`oracle_accuracy`, :func:`oracle_accuracies`: the Bayes bound
+deap, ...     one writer per dataset (``seed`` also writes SEED-IV); their helpers in
+              ``_write`` (scale tables, atomic MATLAB files, cross-fades, the sidecar)
+============  =========================================================================
+
+The model is described in ``docs/simulator.md``.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
+from types import MappingProxyType
 
-from .._utils import atomic_write_json, check_option, code_version
+from .._utils import check_option
+from ..labels import DATASETS
+from . import deap as _deap
+from . import dreamer as _dreamer
+from . import mahnob as _mahnob
+from . import seed as _seed
+from ._write import SCALE_NAMES, write_sidecar
+from .eeg import simulate_eeg
+from .effects import DEFAULT_SNR, SubjectEffects, draw_subject_effects
+from .oracle import oracle_accuracies, oracle_accuracy
+from .peripheral import simulate_peripheral
 
-__all__ = ["DATASETS", "SCALES", "simulate", "dataset_root", "subjects", "write_sidecar", "oracle_accuracies"]
+__all__ = [
+    "DATASETS", "SCALES", "simulate", "dataset_root", "subjects", "write_sidecar", "oracle_accuracies",
+    "DEFAULT_SNR", "SubjectEffects", "draw_subject_effects", "simulate_eeg", "simulate_peripheral",
+    "oracle_accuracy",
+]
 
-DATASETS = ("deap", "dreamer", "seed", "mahnob")
-SCALES = ("tiny", "demo", "full")
+#: Sizes every dataset can be simulated at: ``tiny`` (tests), ``demo`` (the default workflow),
+#: ``full`` (the real dataset's sizes).
+SCALES = SCALE_NAMES
 
-
-def _module(dataset):
-    return importlib.import_module(f"{__name__}.{dataset}")
+_WRITERS = MappingProxyType({"deap": _deap, "dreamer": _dreamer, "seed": _seed, "mahnob": _mahnob})
 
 
 def dataset_root(dataset: str, out) -> Path:
     """The path below ``out`` that the dataset's reader takes (without writing anything)."""
     check_option("dataset", dataset, DATASETS)
-    return Path(out) / _module(dataset).ROOT_NAME
+    return Path(out) / _WRITERS[dataset].ROOT_NAME
 
 
 def subjects(dataset: str, scale: str) -> list[int]:
     """Subject numbers ``simulate(dataset, scale, ...)`` writes (known before writing)."""
     check_option("dataset", dataset, DATASETS)
     check_option("scale", scale, SCALES)
-    return list(range(1, _module(dataset).SCALES[scale].n_subjects + 1))
+    return list(range(1, _WRITERS[dataset].SCALES[scale].n_subjects + 1))
 
 
 def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, snr: float | None = None) -> Path:
@@ -48,7 +74,8 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
     seed : int
         Seed; the same seed writes byte-identical arrays.
     snr : float | None
-        Signal-to-noise knob of the planted label effects (None = realistic default).
+        Signal-to-noise knob of the planted label effects (None = realistic default,
+        :data:`DEFAULT_SNR`).
 
     Returns
     -------
@@ -59,71 +86,4 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
     check_option("scale", scale, SCALES)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return Path(_module(dataset).write(out, scale=scale, seed=int(seed), snr=snr))
-
-
-def write_sidecar(out, dataset: str, scale: str, seed: int, subjects: list, *, snr: float | None,
-                  **extra) -> Path:
-    """Write ``out/simulation.json``: the planted ground truth of a simulated dataset.
-
-    ``subjects`` holds one dict per subject (``SubjectEffects.to_dict()`` plus anything
-    dataset-specific, such as the normalised ratings that drove each trial). ``snr`` is the
-    value asked for (``None``: the default, :data:`~neuroaffect.simulate.signal.DEFAULT_SNR`).
-    """
-    card = {
-        "dataset": dataset, "scale": scale, "seed": int(seed), "snr": snr,
-        "code_version": code_version(), "subjects": subjects, **extra,
-    }
-    return atomic_write_json(Path(out) / "simulation.json", card)
-
-
-def oracle_accuracies(sidecar, target: str, ch_names=None, baseline: bool | None = None) -> dict:
-    """Oracle accuracy per subject of a simulated dataset, from its ground-truth sidecar.
-
-    The Bayes-optimal binary rule (``target`` normalised rating >= 0) on the exact planted
-    band powers (:func:`neuroaffect.simulate.signal.oracle_accuracy`): an upper bound, in
-    expectation, for classifiers trained on the simulated signals.
-
-    Parameters
-    ----------
-    sidecar : path-like
-        ``simulation.json`` written by :func:`simulate`.
-    target : {'valence', 'arousal', 'dominance'}
-    ch_names : sequence of str | None
-        EEG channels the classifier sees; None = the dataset's own.
-    baseline : bool | None
-        Whether the classifier's features are corrected by each trial's own baseline (see
-        :func:`~neuroaffect.simulate.signal.oracle_accuracy`); None = whether the dataset
-        records one (DEAP, DREAMER, MAHNOB; not SEED).
-
-    Returns
-    -------
-    acc : dict of int -> float
-        Subject number -> oracle accuracy in [0, 1]. Empty for datasets whose labels are not
-        ratings (SEED).
-    """
-    import dataclasses
-    import json
-
-    import numpy as np
-
-    from ..channels import EEG_CH_NAMES
-    from .signal import SubjectEffects, oracle_accuracy
-
-    card = json.loads(Path(sidecar).read_text())
-    names = {f.name for f in dataclasses.fields(SubjectEffects)}
-    dims = {"valence": 0, "arousal": 1, "dominance": 2}
-    check_option("target", target, dims)
-    if baseline is None:
-        baseline = card["dataset"] in ("deap", "dreamer", "mahnob")
-    out = {}
-    for sub in card["subjects"]:
-        vad = sub.get("vad", sub.get("ratings_normalised"))
-        if vad is None:
-            continue
-        vad = np.asarray(vad, dtype=float)[:, :3]
-        vad = vad[~np.isnan(vad).any(axis=1)]
-        effects = SubjectEffects(**{k: v for k, v in sub.items() if k in names})
-        out[int(sub["subject"])] = float(oracle_accuracy(
-            effects, vad, target, ch_names or EEG_CH_NAMES[card["dataset"]], baseline=bool(baseline)))
-    return out
+    return Path(_WRITERS[dataset].write(out, scale=scale, seed=int(seed), snr=snr))

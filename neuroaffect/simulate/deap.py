@@ -13,7 +13,7 @@ Written layout (what :func:`neuroaffect.io.deap.read_deap` and public DEAP code 
 Channels are DEAP's 40 in their order (32 EEG in the Geneva order, hEOG, vEOG, zEMG, tEMG,
 GSR, Respiration belt, Plethysmograph, Temperature), 128 Hz. Each trial is a 3-s baseline
 (384 samples, no stimulus effect) followed by the stimulus part, whose EEG band powers follow
-the trial's ratings (:mod:`neuroaffect.simulate.signal`). Like the preprocessed release, the
+the trial's ratings (:mod:`neuroaffect.simulate.eeg`). Like the preprocessed release, the
 EEG is band-limited to 4-45 Hz and re-referenced to the common average; EEG and EOG/EMG are
 in microvolts, GSR in Ohm, temperature in degC, respiration and plethysmograph in arbitrary
 units. Trials are stored in video (``Experiment_id``) order; the CSV lists them in a shuffled
@@ -56,38 +56,28 @@ import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
 from .._utils import atomic_path, atomic_write_text
 from ..channels import DEAP_CH_NAMES, DEAP_EEG_CH_NAMES, DEAP_SFREQ
-from . import write_sidecar
-from .signal import (
-    draw_ratings, draw_subject_effects, normalise_ratings, simulate_eeg, simulate_peripheral,
-)
+from ..io.deap import DATA_DIR, RATINGS_HEADER, RATINGS_NAME
+from ..labels import DEAP_LABELS, normalise_ratings
+from ._write import FADE_S, Scale, crossfade_join, subject_rng, write_sidecar
+from .eeg import simulate_eeg
+from .effects import draw_ratings, draw_subject_effects
+from .peripheral import simulate_peripheral
 
-__all__ = [
-    "ROOT_NAME", "SCALES", "Scale", "crossfade_join", "simulate_subject", "write",
-    "write_py2_pickle",
-]
+__all__ = ["ROOT_NAME", "SCALES", "DeapScale", "simulate_subject", "write", "write_py2_pickle"]
 
 ROOT_NAME = "deap"
-DATA_DIR = "data_preprocessed_python"
-RATINGS_NAME = "participant_ratings.csv"
-RATINGS_HEADER = (
-    "Participant_id", "Trial", "Experiment_id", "Start_time",
-    "Valence", "Arousal", "Dominance", "Liking", "Familiarity",
-)
 NO_FAMILIARITY = (2, 15, 23)  # participants whose familiarity ratings are missing
-_DATASET_ID = 1  # mixes into every seed so that datasets never share random streams
-_FADE_S = 0.5
 _PASSBAND = (4.0, 45.0)
 _LINE_NOISE_UV = 0.2  # residual mains after the 45 Hz low-pass
 
 
 @dataclass(frozen=True)
-class Scale:
+class DeapScale(Scale):
     """Size of a simulated DEAP copy.
 
     Attributes
@@ -101,49 +91,21 @@ class Scale:
         Stimulus part in seconds (60 in the release).
     """
 
-    n_subjects: int
     n_trials: int
     baseline_s: int
     stim_s: int
 
     @property
     def n_times(self) -> int:
+        """Samples per trial (baseline and stimulus part at 128 Hz)."""
         return int((self.baseline_s + self.stim_s) * DEAP_SFREQ)
 
 
-SCALES = MappingProxyType({
-    "tiny": Scale(n_subjects=2, n_trials=12, baseline_s=3, stim_s=6),
-    "demo": Scale(n_subjects=4, n_trials=40, baseline_s=3, stim_s=20),
-    "full": Scale(n_subjects=32, n_trials=40, baseline_s=3, stim_s=60),
-})
-
-
-def _rng(seed: int, subject: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), _DATASET_ID, int(subject)])
-
-
-def crossfade_join(a: np.ndarray, b: np.ndarray, n_fade: int) -> np.ndarray:
-    """Join two independent segments with an equal-power cross-fade.
-
-    The last ``n_fade`` samples of ``a`` overlap the first ``n_fade`` of ``b``, weighted by
-    cos and sin of a quarter period, which keeps the variance of uncorrelated signals constant.
-
-    Parameters
-    ----------
-    a : ndarray, shape (..., n_a)
-    b : ndarray, shape (..., n_b)
-    n_fade : int
-        Overlap in samples, at most ``min(n_a, n_b)``.
-
-    Returns
-    -------
-    joined : ndarray, shape (..., n_a + n_b - n_fade)
-    """
-    if not 0 <= n_fade <= min(a.shape[-1], b.shape[-1]):
-        raise ValueError(f"n_fade must be in [0, {min(a.shape[-1], b.shape[-1])}], got {n_fade}")
-    u = (np.arange(n_fade) + 0.5) / max(n_fade, 1)
-    mid = a[..., a.shape[-1] - n_fade:] * np.cos(0.5 * np.pi * u) + b[..., :n_fade] * np.sin(0.5 * np.pi * u)
-    return np.concatenate([a[..., :a.shape[-1] - n_fade], mid, b[..., n_fade:]], axis=-1)
+SCALES = DeapScale.table(
+    tiny=DeapScale(n_subjects=2, n_trials=12, baseline_s=3, stim_s=6),
+    demo=DeapScale(n_subjects=4, n_trials=40, baseline_s=3, stim_s=20),
+    full=DeapScale(n_subjects=32, n_trials=40, baseline_s=3, stim_s=60),
+)
 
 
 def _round2(x: np.ndarray) -> np.ndarray:
@@ -166,12 +128,12 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     """
     sc = SCALES[scale]
     fs = DEAP_SFREQ
-    rng = _rng(seed, subject)
+    rng = subject_rng(seed, "deap", subject)
     effects = draw_subject_effects(rng, subject, snr=snr)
     labels = _round2(draw_ratings(rng, sc.n_trials, "deap"))
-    vad = normalise_ratings(labels[:, :3], 1.0, 9.0)
+    vad = normalise_ratings(labels[:, :3], "deap")
     none = np.full_like(vad, np.nan)
-    n_base, n_stim, n_fade = int(sc.baseline_s * fs), int(sc.stim_s * fs), int(_FADE_S * fs)
+    n_base, n_stim, n_fade = int(sc.baseline_s * fs), int(sc.stim_s * fs), int(FADE_S * fs)
     n_times = sc.n_times
 
     def eeg_part(rows, n):
@@ -320,7 +282,7 @@ def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> 
         sidecar.append({
             **subj["effects"].to_dict(), "subject": subject,
             "ratings": subj["labels"].tolist(),
-            "ratings_normalised": normalise_ratings(subj["labels"], 1.0, 9.0).tolist(),
+            "ratings_normalised": normalise_ratings(subj["labels"], "deap").tolist(),
             "presentation_order": subj["presentation"].tolist(),
         })
         del subj
@@ -332,7 +294,7 @@ def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> 
     write_sidecar(
         out, "deap", scale, seed, sidecar, snr=snr, sfreq=DEAP_SFREQ,
         n_trials=sc.n_trials, n_times=sc.n_times, baseline_s=sc.baseline_s,
-        rating_columns=["valence", "arousal", "dominance", "liking"],
+        rating_columns=list(DEAP_LABELS),
         trial_order="Experiment_id",
     )
     return root

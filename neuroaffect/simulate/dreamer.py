@@ -38,28 +38,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
-from .._utils import atomic_path
 from ..channels import DREAMER_CH_NAMES, DREAMER_ECG_SFREQ, DREAMER_N_TRIALS, DREAMER_SFREQ
-from . import write_sidecar
-from .signal import draw_ratings, draw_subject_effects, normalise_ratings, simulate_eeg, simulate_peripheral
+from ..io.dreamer import DREAMER_FNAME, DREAMER_SCORE_FIELDS
+from ..labels import DREAMER_LABELS, normalise_ratings
+from ._write import Scale, savemat_atomic, subject_rng, write_sidecar
+from .eeg import simulate_eeg
+from .effects import draw_ratings, draw_subject_effects
+from .peripheral import simulate_peripheral
 
-__all__ = ["ROOT_NAME", "SCALES", "Scale", "write", "simulate_subject", "make_dreamer_struct",
-           "write_dreamer_mat", "savemat_atomic"]
+__all__ = ["ROOT_NAME", "SCALES", "DreamerScale", "write", "simulate_subject", "make_dreamer_struct",
+           "write_dreamer_mat"]
 
 ROOT_NAME = "dreamer"
-FNAME = "DREAMER.mat"
-_DATASET_ID = 2  # mixes into every seed so that datasets never share random streams
 
 #: Clip lengths of the full scale in seconds (published range 65-393 s; values ours).
 FULL_CLIP_S = (199, 131, 204, 67, 144, 98, 112, 393, 276, 65, 102, 220, 186, 173, 182, 116, 310, 155)
 
 
 @dataclass(frozen=True)
-class Scale:
+class DreamerScale(Scale):
     """Size of a simulated DREAMER copy.
 
     Attributes
@@ -71,16 +71,15 @@ class Scale:
         Baseline length in seconds (61 in the real file).
     """
 
-    n_subjects: int
     clip_s: tuple
     baseline_s: int
 
 
-SCALES = MappingProxyType({
-    "tiny": Scale(2, tuple(3 + round(s / 100) for s in FULL_CLIP_S), 2),
-    "demo": Scale(4, tuple(15 + round(s / 40) for s in FULL_CLIP_S), 61),
-    "full": Scale(23, FULL_CLIP_S, 61),
-})
+SCALES = DreamerScale.table(
+    tiny=DreamerScale(2, tuple(3 + round(s / 100) for s in FULL_CLIP_S), 2),
+    demo=DreamerScale(4, tuple(15 + round(s / 40) for s in FULL_CLIP_S), 61),
+    full=DreamerScale(23, FULL_CLIP_S, 61),
+)
 
 _DC_UV = 4000.0  # Emotiv EPOC raw level
 _LSB_UV = 0.51  # Emotiv EPOC resolution: 14 bits, 1 LSB = 0.51 uV
@@ -90,10 +89,6 @@ _META = {
     "Version": "1.0.2",
     "Acknowledgement": "Layout of S. Katsigiannis and N. Ramzan, IEEE J. Biomed. Health Inform., 2018.",
 }
-
-
-def _rng(seed: int, subject: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), _DATASET_ID, int(subject)])
 
 
 def _dc_and_drift(rng, n_chans: int, n_times: int, sfreq: float) -> np.ndarray:
@@ -131,10 +126,10 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
         (shape (18, 3), the scores normalised to [-1, 1]) and ``effects`` (SubjectEffects).
     """
     sc = SCALES[scale]
-    rng = _rng(seed, subject)
+    rng = subject_rng(seed, "dreamer", subject)
     effects = draw_subject_effects(rng, subject, snr=snr)
     scores = np.asarray(draw_ratings(rng, DREAMER_N_TRIALS, "dreamer"), dtype=np.float64)
-    vad = normalise_ratings(scores, 1.0, 5.0)
+    vad = normalise_ratings(scores, "dreamer")
     fs, fs_ecg = DREAMER_SFREQ, DREAMER_ECG_SFREQ
     age = str(int(rng.integers(22, 34)))
     gender = "male" if rng.random() < 14 / 23 else "female"
@@ -196,8 +191,7 @@ def make_dreamer_struct(subjects, *, eeg_sfreq: float = DREAMER_SFREQ, ecg_sfreq
             "Age": str(s["age"]), "Gender": str(s["gender"]),
             "EEG": {"baseline": _cell(s["eeg_baseline"]), "stimuli": _cell(s["eeg_stimuli"])},
             "ECG": {"baseline": _cell(s["ecg_baseline"]), "stimuli": _cell(s["ecg_stimuli"])},
-            "ScoreValence": scores[:, 0:1].copy(), "ScoreArousal": scores[:, 1:2].copy(),
-            "ScoreDominance": scores[:, 2:3].copy(),
+            **{field: scores[:, [DREAMER_LABELS.index(label)]] for label, field in DREAMER_SCORE_FIELDS},
         }
     elec = np.empty((1, len(ch_names)), dtype=object)
     elec[0, :] = list(ch_names)
@@ -206,16 +200,6 @@ def make_dreamer_struct(subjects, *, eeg_sfreq: float = DREAMER_SFREQ, ecg_sfreq
         "EEG_Electrodes": elec, "noOfSubjects": float(len(subjects)),
         "noOfVideoSequences": float(DREAMER_N_TRIALS), **_META,
     }
-
-
-def savemat_atomic(fname, mdict: dict, do_compression: bool = True) -> Path:
-    """``scipy.io.savemat`` (MATLAB v5) into ``fname`` through a temporary file and a rename."""
-    import scipy.io
-
-    with atomic_path(fname) as tmp:
-        with open(tmp, "wb") as f:
-            scipy.io.savemat(f, mdict, format="5", do_compression=do_compression, oned_as="column")
-    return Path(fname)
 
 
 def write_dreamer_mat(fname, subjects, **kwargs) -> Path:
@@ -236,7 +220,7 @@ def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
             "subject": subject, "age": s["age"], "gender": s["gender"], **s["effects"].to_dict(),
             "scores": s["scores"].tolist(), "vad": s["vad"].tolist(),
         })
-    write_dreamer_mat(root / FNAME, subjects)
+    write_dreamer_mat(root / DREAMER_FNAME, subjects)
     write_sidecar(out, "dreamer", scale, seed, subjects=cards, snr=snr,
                   clip_s=list(sc.clip_s), baseline_s=sc.baseline_s, dc_offset_uv=_DC_UV)
     return root

@@ -21,15 +21,15 @@ the BioSemi system bits 16 and 20 (``0x110000``) throughout, plus two pulses of 
 per participant the felt* attributes are absent (unlabeled sessions, as in the real data); their
 EEG still follows the participant's (unreported) state, which the sidecar records.
 
-Signals (``neuroaffect.simulate.signal``): raw EEG in microvolts (1/f background, rhythms
-following the ratings, blinks, 50 Hz mains; not filtered); ECG on EXG1-3 (one heart seen by
-three leads, uV); EXG4-8, GSR2, Erg1 and Erg2 unused inputs carrying a little noise; GSR1 skin
-resistance in Ohm; Resp the respiration belt in uV (breathing amplitude about 1 mV, our
-scaling); Temp in degC. Our choices: the EEG of the margins is simulated without stimulus
-effect and joined to the clip by 0.5-s equal-power cross-fades inside the clip; ECG, GSR,
-respiration and temperature run continuously through the whole recording with the session's
-state. All sessions of a participant are simulated in one call per signal at the longest
-length and cropped, so that no two sessions share blink or heart-beat timings.
+Signals (:mod:`neuroaffect.simulate.eeg`, :mod:`neuroaffect.simulate.peripheral`): raw EEG in
+microvolts (1/f background, rhythms following the ratings, blinks, 50 Hz mains; not filtered);
+ECG on EXG1-3 (one heart seen by three leads, uV); EXG4-8, GSR2, Erg1 and Erg2 unused inputs
+carrying a little noise; GSR1 skin resistance in Ohm; Resp the respiration belt in uV (breathing
+amplitude about 1 mV, our scaling); Temp in degC. Our choices: the EEG of the margins is
+simulated without stimulus effect and joined to the clip by 0.5-s equal-power cross-fades inside
+the clip; ECG, GSR, respiration and temperature run continuously through the whole recording
+with the session's state. All sessions of a participant are simulated in one call per signal at
+the longest length and cropped, so that no two sessions share blink or heart-beat timings.
 
 Scales:
 
@@ -50,28 +50,25 @@ import datetime
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
 from .._utils import atomic_path
 from ..channels import MAHNOB_CH_NAMES, MAHNOB_EEG_CH_NAMES, MAHNOB_SFREQ
-from . import write_sidecar
-from .deap import crossfade_join
-from .signal import (
-    draw_ratings, draw_subject_effects, normalise_ratings, simulate_eeg, simulate_peripheral,
-)
+from ..io.mahnob import FELT_ATTRIBUTES, SESSIONS_DIR, XML_NAME
+from ..labels import MAHNOB_LABELS, normalise_ratings
+from ._write import FADE_S, Scale, crossfade_join, subject_rng, write_sidecar
+from .eeg import simulate_eeg
+from .effects import draw_ratings, draw_subject_effects
+from .peripheral import simulate_peripheral
 
-__all__ = ["ROOT_NAME", "SCALES", "Scale", "simulate_subject", "write", "write_bdf",
+__all__ = ["ROOT_NAME", "SCALES", "MahnobScale", "simulate_subject", "write", "write_bdf",
            "write_session_xml"]
 
 ROOT_NAME = "mahnob"
-SESSIONS_DIR = "Sessions"
 STATUS_SYSTEM_BITS = 0x110000  # "new epoch" (16) and "CMS in range" (20)
 ONSET_CODE, OFFSET_CODE = 1, 2
 PULSE_SAMPLES = 4
-_DATASET_ID = 4  # mixes into every seed so that datasets never share random streams
-_FADE_S = 0.5
 _RESP_UV = 1000.0  # uV per arbitrary unit of the simulated breathing wave
 _ECG_LEAD_GAIN = (1.0, 0.7, 0.85)  # EXG1 (upper right chest), EXG2 (upper left), EXG3 (abdomen)
 
@@ -87,7 +84,7 @@ _DIGITAL = (-8388608, 8388607)
 
 
 @dataclass(frozen=True)
-class Scale:
+class MahnobScale(Scale):
     """Size of a simulated MAHNOB-HCI copy.
 
     Attributes
@@ -104,26 +101,21 @@ class Scale:
         Sessions per participant written without felt* attributes.
     """
 
-    n_subjects: int
     n_sessions: int
     clip_s: tuple
     margin_s: int
     n_unlabeled: int
 
 
-SCALES = MappingProxyType({
-    "tiny": Scale(n_subjects=2, n_sessions=3, clip_s=(5, 8), margin_s=3, n_unlabeled=1),
-    "demo": Scale(n_subjects=4, n_sessions=8, clip_s=(20, 40), margin_s=10, n_unlabeled=1),
-    "full": Scale(n_subjects=27, n_sessions=20, clip_s=(35, 117), margin_s=30, n_unlabeled=1),
-})
+SCALES = MahnobScale.table(
+    tiny=MahnobScale(n_subjects=2, n_sessions=3, clip_s=(5, 8), margin_s=3, n_unlabeled=1),
+    demo=MahnobScale(n_subjects=4, n_sessions=8, clip_s=(20, 40), margin_s=10, n_unlabeled=1),
+    full=MahnobScale(n_subjects=27, n_sessions=20, clip_s=(35, 117), margin_s=30, n_unlabeled=1),
+)
 
 #: Media files of the 20 clips (names ours, in the style of the real ``mediaFile`` values).
 MEDIA_FILES = tuple(f"{n}.avi" for n in (
     69, 55, 58, 52, 79, 73, 90, 107, 146, 30, 138, 111, 80, 53, 10, 13, 18, 19, 20, 23))
-
-
-def _rng(seed: int, subject: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), _DATASET_ID, int(subject)])
 
 
 def _felt_emotion(rng, valence: int, arousal: int) -> int:
@@ -150,11 +142,11 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     """
     sc = SCALES[scale]
     fs = int(MAHNOB_SFREQ)
-    rng = _rng(seed, subject)
+    rng = subject_rng(seed, "mahnob", subject)
     effects = draw_subject_effects(rng, subject, snr=snr)
     n = sc.n_sessions
     ratings = draw_ratings(rng, n, "mahnob")
-    vad = normalise_ratings(ratings[:, :3], 1.0, 9.0)
+    vad = normalise_ratings(ratings[:, :3], "mahnob")
     clips = rng.permutation(len(MEDIA_FILES))[:n]
     clip_s = rng.integers(sc.clip_s[0], sc.clip_s[1] + 1, n)
     labeled = np.ones(n, dtype=bool)
@@ -162,7 +154,7 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     felt = np.array([_felt_emotion(rng, v, a) for v, a in ratings[:, :2]])
     age, gender = int(rng.integers(19, 41)), str(rng.choice(["female", "male"]))
 
-    n_fade, n_margin = int(_FADE_S * fs), sc.margin_s * fs
+    n_fade, n_margin = int(FADE_S * fs), sc.margin_s * fs
     n_clip = clip_s * fs
     n_total = n_clip + 2 * n_margin
     eeg_names = MAHNOB_EEG_CH_NAMES
@@ -291,26 +283,26 @@ def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> 
                 days=subject - 1, minutes=4 * j)
             write_bdf(root / SESSIONS_DIR / str(folder) / bdf_name, MAHNOB_CH_NAMES, sig,
                       [u for u, _ in units], [r for _, r in units], fs, status, start)
-            v, a, c, p = (int(x) for x in subj["ratings"][j])
             attrs = {"cutLenSec": f"{subj['clip_s'][j]:.2f}", "cutNr": int(subj["clips"][j]) + 1}
             if subj["labeled"][j]:
-                attrs.update(feltArsl=a, feltCtrl=c, feltEmo=int(subj["felt_emotion"][j]),
-                             feltPred=p, feltVlnc=v)
+                felt = {FELT_ATTRIBUTES[name]: int(x) for name, x in zip(MAHNOB_LABELS, subj["ratings"][j])}
+                felt["feltEmo"] = int(subj["felt_emotion"][j])
+                attrs.update(sorted(felt.items()))  # alphabetical, as in the real files
             attrs.update(isStim=1, mediaFile=MEDIA_FILES[subj["clips"][j]], sessionId=folder)
-            write_session_xml(root / SESSIONS_DIR / str(folder) / "session.xml", attrs,
+            write_session_xml(root / SESSIONS_DIR / str(folder) / XML_NAME, attrs,
                               {"id": subject, "age": subj["age"], "gender": subj["gender"]}, bdf_name)
             folders.append(folder)
         sidecar.append({
             **subj["effects"].to_dict(), "subject": subject,
             "ratings": subj["ratings"].tolist(),
-            "ratings_normalised": normalise_ratings(subj["ratings"], 1.0, 9.0).tolist(),
+            "ratings_normalised": normalise_ratings(subj["ratings"], "mahnob").tolist(),
             "labeled": subj["labeled"].tolist(), "session_folders": folders,
             "trials": list(range(1, sc.n_sessions + 1)),
         })
         del subj
     write_sidecar(
         out, "mahnob", scale, seed, sidecar, snr=snr, sfreq=MAHNOB_SFREQ,
-        rating_columns=["valence", "arousal", "dominance", "predictability"],
-        rating_attributes=["feltVlnc", "feltArsl", "feltCtrl", "feltPred"],
+        rating_columns=list(MAHNOB_LABELS),
+        rating_attributes=[FELT_ATTRIBUTES[name] for name in MAHNOB_LABELS],
     )
     return root

@@ -47,18 +47,17 @@ from types import MappingProxyType
 import numpy as np
 
 from ..channels import SEED_CH_NAMES, SEED_PREFIXES, SEED_SFREQ
+from ..io.seed import LABEL_FNAME, SEED_DIR, SEED_IV_DIR
 from ..labels import SEED_IV_LABELS, SEED_LABELS
-from . import write_sidecar
-from .dreamer import savemat_atomic
-from .signal import draw_subject_effects, simulate_eeg
+from ._write import Scale, savemat_atomic, subject_rng, write_sidecar
+from .eeg import simulate_eeg
+from .effects import draw_subject_effects
 
-__all__ = ["ROOT_NAME", "SEED_IV_ROOT_NAME", "SCALES", "SEED_IV_SCALES", "Scale", "write",
+__all__ = ["ROOT_NAME", "SEED_IV_ROOT_NAME", "SCALES", "SEED_IV_SCALES", "SeedScale", "write",
            "write_seed_iv", "SEED_DATES", "SEED_IV_DATES", "FULL_TRIAL_S"]
 
 ROOT_NAME = "seed"
 SEED_IV_ROOT_NAME = "seed_iv"
-_DATASET_ID = 3
-_SEED_IV_ID = 4
 
 #: Real SEED trial lengths in seconds (the stored trials hold 200 * s + 1 samples).
 FULL_TRIAL_S = (235, 233, 206, 238, 185, 195, 237, 216, 265, 237, 235, 233, 235, 238, 206)
@@ -93,7 +92,7 @@ _SEED_IV_VA = np.array([[0.0, 0.0], [-0.6, -0.4], [-0.6, 0.6], [0.7, 0.4]])
 
 
 @dataclass(frozen=True)
-class Scale:
+class SeedScale(Scale):
     """Size of a simulated SEED / SEED-IV copy.
 
     Attributes
@@ -103,26 +102,25 @@ class Scale:
         Length of each trial in whole seconds (stored as 200 * s + 1 samples).
     """
 
-    n_subjects: int
     n_sessions: int
     trial_s: tuple
 
 
-SCALES = MappingProxyType({
-    "tiny": Scale(2, 2, tuple(2 + (s - 185) // 40 for s in FULL_TRIAL_S)),
-    "demo": Scale(4, 3, tuple(round(s / 20) for s in FULL_TRIAL_S)),
-    "full": Scale(15, 3, FULL_TRIAL_S),
-})
+SCALES = SeedScale.table(
+    tiny=SeedScale(2, 2, tuple(2 + (s - 185) // 40 for s in FULL_TRIAL_S)),
+    demo=SeedScale(4, 3, tuple(round(s / 20) for s in FULL_TRIAL_S)),
+    full=SeedScale(15, 3, FULL_TRIAL_S),
+)
 
 # SEED-IV trial lengths were not available to us; these span the reported
 # examples (48-168 s) and are not the real per-trial values.
 _SEED_IV_FULL_S = (120, 95, 57, 148, 168, 73, 102, 133, 48, 86, 155, 111,
                    64, 127, 139, 79, 160, 92, 53, 116, 144, 69, 107, 82)
-SEED_IV_SCALES = MappingProxyType({
-    "tiny": Scale(2, 3, tuple(1 + s // 80 for s in _SEED_IV_FULL_S)),
-    "demo": Scale(4, 3, tuple(round(s / 10) for s in _SEED_IV_FULL_S)),
-    "full": Scale(15, 3, _SEED_IV_FULL_S),
-})
+SEED_IV_SCALES = SeedScale.table(
+    tiny=SeedScale(2, 3, tuple(1 + s // 80 for s in _SEED_IV_FULL_S)),
+    demo=SeedScale(4, 3, tuple(round(s / 10) for s in _SEED_IV_FULL_S)),
+    full=SeedScale(15, 3, _SEED_IV_FULL_S),
+)
 
 
 def _session_gain(rng, n_chans: int) -> np.ndarray:
@@ -153,13 +151,12 @@ def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
     """Write ``out/seed/Preprocessed_EEG/`` and ``out/simulation.json``; return ``out/seed``."""
     sc = SCALES[scale]
     root = Path(out) / ROOT_NAME
-    folder = root / "Preprocessed_EEG"
+    folder = root / SEED_DIR
     labels = np.asarray(SEED_LABELS, dtype=np.float64)
-    savemat_atomic(folder / "label.mat", {"label": labels[None, :]},
-                   do_compression=False)
+    savemat_atomic(folder / LABEL_FNAME, {"label": labels[None, :]}, do_compression=False)
     cards = []
     for subject in range(1, sc.n_subjects + 1):
-        rng = np.random.default_rng([int(seed), _DATASET_ID, subject])
+        rng = subject_rng(seed, "seed", subject)
         effects = draw_subject_effects(rng, subject, snr=snr)
         prefix = SEED_PREFIXES[subject - 1]
         sessions = []
@@ -191,7 +188,7 @@ def write_seed_iv(out: Path, scale: str = "tiny", seed: int = 0, snr: float | No
     root = Path(out) / SEED_IV_ROOT_NAME
     cards = []
     for subject in range(1, sc.n_subjects + 1):
-        rng = np.random.default_rng([int(seed), _SEED_IV_ID, subject])
+        rng = subject_rng(seed, "seed-iv", subject)
         effects = draw_subject_effects(rng, subject, snr=snr)
         prefix = _SEED_IV_PREFIXES[subject - 1]
         sessions = []
@@ -202,7 +199,7 @@ def write_seed_iv(out: Path, scale: str = "tiny", seed: int = 0, snr: float | No
             vad = np.column_stack([va, rng.uniform(-0.6, 0.6, n)])
             trials, gain = _simulate_session(rng, vad, sc.trial_s, effects)
             date = SEED_IV_DATES[subject][session - 1]
-            _write_session(root / "eeg_raw_data" / str(session) / f"{subject}_{date}.mat", prefix, trials, rng)
+            _write_session(root / SEED_IV_DIR / str(session) / f"{subject}_{date}.mat", prefix, trials, rng)
             sessions.append({"session": session, "date": date, "labels": classes.tolist(),
                              "vad": vad.tolist(), "channel_gain": gain[:, 0].tolist()})
             del trials

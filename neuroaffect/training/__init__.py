@@ -1,60 +1,88 @@
-"""Training and evaluation of the token models: data container, protocols, loop, sweeps.
+"""Training and evaluation: data container, protocols, the one training engine and its adapters.
 
-- :class:`WindowSet` and :func:`make_labels` (``data``): what this layer consumes.
+- :class:`WindowSet` (``data``): what this layer consumes (tokens, raw windows or maps, with
+  class or continuous targets).
 - :func:`make_folds` (``protocols``): ``trial-holdout``, ``seed-9-6``, ``loso``,
-  ``rbt-pooled``, each fold with its leakage figure.
-- :func:`train_model` and :class:`TrainConfig` (``loop``): one plain PyTorch loop with
-  exact resume from checkpoints.
-- :func:`run_sweep` (``sweep``): subjects x folds, many models batched with ``torch.vmap``.
-- :func:`run_experiment` (``experiment``): one subject, per-fold table with baselines.
+  ``rbt-pooled``, each fold with its two leakage figures.
+- :func:`fit` (``engine``): the one loop (one model or many stacked under ``torch.vmap``,
+  in-memory arrays or a DataLoader, any loss, AMP, clipping, early stopping, exact resume).
+- :func:`train_model` (``loop``) and :func:`train_batched` (``sweep``): adapters of :func:`fit`.
+- :func:`run_sweep` (``sweep``): subjects x folds with baselines; :func:`run_experiment`: one subject.
+- :func:`load_model` (``checkpoint``): any registered model rebuilt from its checkpoint.
 
 This package never imports MNE or snakemake and never opens data files (only its
 own checkpoints and result files).
 """
 
-from .data import LABEL_RULES, WindowSet, make_labels, make_synthetic_windows, n_label_classes
+from ..labels import LABEL_RULES, make_labels, n_label_classes
+from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, load_model
+from .config import RBT_POOLED, TrainConfig, resolve_device
+from .data import WindowSet, make_synthetic_windows
+from .engine import ArraySource, EpochInfo, FitResult, LoaderSource, ProgressReporter, fit, predict
 from .experiment import ExperimentResult, run_experiment
-from .loop import EpochInfo, TrainConfig, TrainResult, load_checkpoint, predict_proba, resolve_device, train_model
-from .metrics import chance_metrics, classification_metrics, summarize, vote_trials
+from .folds import FoldData, build_model, fold_seed, prepare_fold, shuffle_trial_labels
+from .inputs import windows_from_features
+from .loop import TrainResult, predict_proba, train_model
+from .metrics import (
+    average_trials, ccc, chance_metrics, classification_metrics, regression_metrics, summarize, vote_trials,
+)
+from .objectives import CCCLoss, CrossEntropy, MSELoss, SoftTargetCrossEntropy
 from .protocols import (
     PROTOCOLS, Fold, LeakageReport, apply_smote, assign_trial_folds, compute_leakage, make_folds, overlap_mask,
     split_validation,
 )
-from .sweep import (
-    BatchedTrainResult, FoldPrediction, SweepResult, build_model, fold_seed, run_sweep, stacked_predict_proba,
-    train_batched, unstack_model,
-)
+from .results import FoldPrediction, SweepResult
+from .sweep import BatchedTrainResult, run_sweep, stacked_predict_proba, train_batched, unstack_model
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "LABEL_RULES",
     "PROTOCOLS",
+    "RBT_POOLED",
+    "ArraySource",
     "BatchedTrainResult",
+    "CCCLoss",
+    "CrossEntropy",
     "EpochInfo",
     "ExperimentResult",
+    "FitResult",
     "Fold",
+    "FoldData",
     "FoldPrediction",
     "LeakageReport",
+    "LoaderSource",
+    "MSELoss",
+    "ProgressReporter",
+    "SoftTargetCrossEntropy",
     "SweepResult",
     "TrainConfig",
     "TrainResult",
     "WindowSet",
     "apply_smote",
     "assign_trial_folds",
+    "average_trials",
     "build_model",
+    "ccc",
     "chance_metrics",
     "classification_metrics",
     "compute_leakage",
+    "fit",
     "fold_seed",
     "load_checkpoint",
+    "load_model",
     "make_folds",
     "make_labels",
     "make_synthetic_windows",
     "n_label_classes",
     "overlap_mask",
+    "predict",
     "predict_proba",
+    "prepare_fold",
+    "regression_metrics",
     "resolve_device",
     "run_experiment",
     "run_sweep",
+    "shuffle_trial_labels",
     "split_validation",
     "stacked_predict_proba",
     "summarize",
@@ -62,4 +90,5 @@ __all__ = [
     "train_model",
     "unstack_model",
     "vote_trials",
+    "windows_from_features",
 ]

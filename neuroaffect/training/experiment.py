@@ -14,13 +14,12 @@ import pandas as pd
 
 from .data import WindowSet
 from .loop import TrainConfig
-from .metrics import METRICS, format_mean_std, summarize
+from .metrics import summarize
 from .protocols import POOLED
-from .sweep import BASELINES, SweepResult, run_sweep
+from .results import METRIC_TITLES, PERCENT, SweepResult, leakage_sentence
+from .sweep import run_sweep
 
 __all__ = ["ExperimentResult", "run_experiment"]
-
-_METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "balanced_accuracy": "balanced accuracy"}
 
 
 @dataclass(eq=False)
@@ -57,60 +56,55 @@ class ExperimentResult:
         """One row per fold x model (model, majority, logistic, chance) with metrics and leakage."""
         return self.sweep.to_frame(level)
 
-    def summary(self, level: str = "window") -> pd.DataFrame:
-        """Mean ± std over folds per model (population std)."""
-        return summarize(self.table(level), by="fold")
-
     def leakage(self) -> list[float]:
-        """Per fold: fraction of test windows overlapping a training window of the same trial."""
-        return [f["leakage"] for f in self.sweep.folds]
+        """Per fold: the trial overlap (fraction of test windows whose trial also has training windows)."""
+        return [f["trial_overlap"] for f in self.sweep.folds]
 
     def to_dict(self) -> dict:
-        """JSON-serialisable result: metadata, config, per-fold rows, summaries and leakage."""
-        out = {
-            "subject": self.subject,
-            "model": self.model_name,
-            "protocol": self.protocol,
-            "n_folds": self.n_folds,
-            "n_classes": self.sweep.n_classes,
-            "metadata": dict(self.metadata),
-            "config": self.sweep.config,
-            "seconds": self.sweep.seconds,
-            "folds": self.sweep.folds,
-            "records": self.sweep.records,
-            "summary": {},
-        }
-        for level in sorted({r["level"] for r in self.sweep.records}):
-            s = self.summary(level)
-            out["summary"][level] = {m: {k: float(v) for k, v in row.items()} for m, row in s.iterrows()}
-        return out
+        """JSON-serialisable result: metadata, config, per-fold rows, summaries, leakage, curves."""
+        return {"subject": self.subject, "n_folds": self.n_folds, "metadata": dict(self.metadata),
+                **self.sweep.to_dict()}
 
-    def format_table(self, level: str = "window") -> str:
-        """Plain-text report: per-fold accuracy of every row, leakage, then mean ± std of each metric."""
-        df = self.table(level)
-        models = list(dict.fromkeys(df["model"]))
-        acc = df.pivot_table(index="fold", columns="model", values="accuracy", aggfunc="first")[models]
-        leak = {f["fold"]: f["leakage"] for f in self.sweep.folds}
+    def format_table(self, levels=("window", "trial")) -> str:
+        """Plain-text report: the data source, then per level the per-fold first metric of every
+        row with both leakage figures, and mean ± std of each metric."""
+        sw = self.sweep
+        metrics = sw.metrics
         who = "all subjects pooled" if self.subject is None or self.subject == POOLED else f"subject {self.subject}"
-        head = (f"{self.model_name} | {who} | {self.protocol} ({self.n_folds} folds) | {level} level | "
-                f"{self.sweep.n_classes} classes")
-        w = {m: max(10, len(m) + 2) for m in models}
-        lines = [head, "", "accuracy (%) per fold",
-                 f"{'fold':<6}{'leakage':>9}" + "".join(f"{m:>{w[m]}}" for m in models)]
-        for fold, row in acc.iterrows():
-            lines.append(f"{fold:<6}{100 * leak.get(fold, float('nan')):>8.1f}%"
-                         + "".join(f"{100 * row[m]:>{w[m]}.1f}" for m in models))
-        s = self.summary(level)
-        mw = max(len(m) for m in models) + 2
-        lines += ["", "mean ± std over folds (%)",
-                  f"{'model':<{mw}}" + "".join(f"{_METRIC_TITLES[m]:>20}" for m in METRICS)]
-        for model, row in s.iterrows():
-            lines.append(f"{model:<{mw}}" + "".join(
-                f"{format_mean_std(row[f'{m}_mean'], row[f'{m}_std']):>20}" for m in METRICS))
-        lk = self.leakage()
-        lines += ["", f"leakage (test windows sharing samples with a training window of their trial): "
-                      f"mean {100 * sum(lk) / len(lk):.1f} %, max {100 * max(lk):.1f} %"]
+        what = "regression" if sw.is_regression else f"{sw.n_classes} classes"
+        lines = [f"{self.model_name} | {who} | {self.protocol} ({self.n_folds} folds) | {what}"]
+        src = self.metadata.get("source")
+        if src:
+            lines.append(f"data: {src}")
+        leak = {f["fold"]: (f["trial_overlap"], f["sample_overlap"]) for f in sw.folds}
+        first = metrics[0]
+        pct = first in PERCENT
+        for level in levels:
+            df = self.table(level)
+            if df.empty:
+                continue
+            models = list(dict.fromkeys(df["model"]))
+            vals = df.pivot_table(index="fold", columns="model", values=first, aggfunc="first")[models]
+            w = {m: max(10, len(m) + 2) for m in models}
+            lines += ["", f"{level} level: {METRIC_TITLES[first]}{' (%)' if pct else ''} per fold",
+                      f"{'fold':<6}{'trial ovl':>10}{'sample ovl':>11}" + "".join(f"{m:>{w[m]}}" for m in models)]
+            for fold, row in vals.iterrows():
+                to, so = leak.get(fold, (float("nan"), float("nan")))
+                lines.append(f"{fold:<6}{100 * to:>9.1f}%{100 * so:>10.1f}%" + "".join(
+                    (f"{100 * row[m]:>{w[m]}.1f}" if pct else f"{row[m]:>{w[m]}.3f}") for m in models))
+            s = self.summary(level)
+            mw = max(len(m) for m in models) + 2
+            lines += ["", f"{level} level: mean ± std over folds" + (" (%)" if pct else ""),
+                      f"{'model':<{mw}}" + "".join(f"{METRIC_TITLES[m]:>20}" for m in metrics)]
+            for model, row in s.iterrows():
+                lines.append(f"{model:<{mw}}" + "".join(
+                    f"{sw.format_metric(m, row[f'{m}_mean'], row[f'{m}_std']):>20}" for m in metrics))
+        lines += ["", f"leakage: {leakage_sentence(sw.folds)}"]
         return "\n".join(lines) + "\n"
+
+    def summary(self, level: str = "window") -> pd.DataFrame:
+        """Mean ± std over folds per model (population std)."""
+        return summarize(self.table(level), by="fold", metrics=self.sweep.metrics)
 
 
 def run_experiment(
@@ -126,9 +120,12 @@ def run_experiment(
     split_seed: int | None = None,
     checkpoint_dir=None,
     trial_level: bool = True,
-    baselines=BASELINES,
+    baselines=None,
     control: bool = False,
     metadata: dict | None = None,
+    loss: str | None = None,
+    progress=None,
+    inputs: dict | None = None,
 ) -> ExperimentResult:
     """Train and evaluate ``model_name`` on one subject under ``protocol``.
 
@@ -148,7 +145,7 @@ def run_experiment(
         See :func:`~neuroaffect.training.make_folds`.
     train_cfg : TrainConfig | None
         See :func:`~neuroaffect.training.run_sweep`.
-    model_kwargs, batched, split_seed, checkpoint_dir, trial_level, baselines, control
+    model_kwargs, batched, split_seed, checkpoint_dir, trial_level, baselines, control, loss, progress, inputs
         As in :func:`~neuroaffect.training.run_sweep` (the folds of the subject are
         trained together when ``batched``).
     metadata : dict | None
@@ -163,7 +160,8 @@ def run_experiment(
     sweep = run_sweep(
         windows, model_name, model_kwargs, protocol, n_folds, train_cfg, batched,
         subjects=None if subject is None else [subject], split_seed=split_seed, baselines=baselines,
-        checkpoint_dir=checkpoint_dir, trial_level=trial_level, control=control,
+        checkpoint_dir=checkpoint_dir, trial_level=trial_level, control=control, loss=loss, progress=progress,
+        inputs=inputs,
     )
     return ExperimentResult(subject=None if subject is None else int(subject), sweep=sweep,
                             metadata=dict(metadata or {}))

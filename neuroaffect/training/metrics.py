@@ -1,8 +1,9 @@
-"""Classification metrics, chance and majority references, trial-level voting, summaries.
+"""Classification and regression metrics, chance references, trial-level pooling, summaries.
 
 Window level: every test window is one prediction. Trial level: the windows of
 each test trial vote (majority of predicted classes; a tie goes to the smaller
-class index) and the trial's class is the target.
+class index) and the trial's class is the target; for regression the trial's
+prediction is the mean of its windows' predictions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 __all__ = [
     "METRICS",
+    "REGRESSION_METRICS",
+    "average_trials",
+    "ccc",
+    "regression_metrics",
     "chance_metrics",
     "classification_metrics",
     "format_mean_std",
@@ -23,6 +28,69 @@ __all__ = [
 ]
 
 METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
+REGRESSION_METRICS = ("rmse", "pearson_r", "ccc")
+
+
+def ccc(y_true, y_pred) -> float:
+    """Lin's concordance correlation coefficient (population moments).
+
+    ``2 cov(t, p) / (var(t) + var(p) + (mean(t) - mean(p))**2)``: 1 for perfect agreement,
+    0 for a constant prediction, and it penalises shifts and scale errors that Pearson's r
+    ignores.
+    """
+    t = np.asarray(y_true, dtype=np.float64).ravel()
+    p = np.asarray(y_pred, dtype=np.float64).ravel()
+    vt, vp = t.var(), p.var()
+    cov = np.mean((t - t.mean()) * (p - p.mean()))
+    den = vt + vp + (t.mean() - p.mean()) ** 2
+    return float(2 * cov / den) if den > 0 else 0.0
+
+
+def regression_metrics(y_true, y_pred) -> dict:
+    """RMSE, Pearson's r and CCC of continuous predictions.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of float, shape (n,) (or (n, n_targets): pooled)
+
+    Returns
+    -------
+    metrics : dict
+        ``{"rmse", "pearson_r", "ccc"}``; r is 0 when either side is constant (the
+        predict-the-mean baseline).
+    """
+    t = np.asarray(y_true, dtype=np.float64).ravel()
+    p = np.asarray(y_pred, dtype=np.float64).ravel()
+    if t.shape != p.shape or t.size == 0:
+        raise ValueError(f"Invalid values of 'y_true'/'y_pred': expected two non-empty arrays of one shape, "
+                         f"but got shapes {np.shape(y_true)} and {np.shape(y_pred)}.")
+    r = 0.0
+    if t.std() > 0 and p.std() > 0:
+        r = float(np.corrcoef(t, p)[0, 1])
+    return {"rmse": float(np.sqrt(np.mean((t - p) ** 2))), "pearson_r": r, "ccc": ccc(t, p)}
+
+
+def average_trials(trial, y_true, y_pred):
+    """Trial-level regression: each test trial's target and the mean of its windows' predictions.
+
+    Parameters
+    ----------
+    trial : array-like of int, shape (n_windows,)
+    y_true, y_pred : array-like of float, shape (n_windows,) or (n_windows, n_targets)
+
+    Returns
+    -------
+    trials : ndarray of int64, shape (n_trials,)
+    y_true_trial, y_pred_trial : ndarray of float64, shape (n_trials,) or (n_trials, n_targets)
+    """
+    trial = np.asarray(trial, dtype=np.int64)
+    yt = np.asarray(y_true, dtype=np.float64)
+    yp = np.asarray(y_pred, dtype=np.float64)
+    trials, first, inv, counts = np.unique(trial, return_index=True, return_inverse=True, return_counts=True)
+    sums = np.zeros((trials.size,) + yp.shape[1:])
+    np.add.at(sums, inv, yp)
+    counts = counts.reshape((-1,) + (1,) * (yp.ndim - 1))
+    return trials, yt[first], sums / counts
 
 
 def classification_metrics(y_true, y_pred) -> dict:

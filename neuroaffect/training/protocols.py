@@ -257,8 +257,9 @@ def split_validation(y, trial, fraction: float, seed: int) -> tuple[np.ndarray, 
 
     Parameters
     ----------
-    y, trial : array-like of int, shape (n_windows,)
-        Window classes and trial ids of the training windows.
+    y, trial : array-like, shape (n_windows,)
+        Window classes (or continuous targets, stratified by sign of the first one) and trial
+        ids of the training windows.
     fraction : float
         Target fraction of trials, in (0, 1).
     seed : int
@@ -268,7 +269,8 @@ def split_validation(y, trial, fraction: float, seed: int) -> tuple[np.ndarray, 
     fit_mask, val_mask : ndarray of bool, shape (n_windows,)
         Complementary masks.
     """
-    y = np.asarray(y, dtype=np.int64)
+    y = np.asarray(y)
+    y = (y.reshape(y.shape[0], -1)[:, 0] >= 0).astype(np.int64) if y.dtype.kind == "f" else y.astype(np.int64)
     trial = np.asarray(trial, dtype=np.int64)
     if not 0.0 < float(fraction) < 1.0:
         raise ValueError(f"Invalid value for the 'val_fraction' parameter: expected a value in (0, 1), but got {fraction!r}.")
@@ -356,7 +358,7 @@ def _trial_holdout(windows, subjects, n_folds, seed):
     table = windows.trial_table()
     for s in subjects:
         rows = table["subject"] == s
-        trials, ty = table["trial"][rows], table["y"][rows]
+        trials, ty = table["trial"][rows], table["strata"][rows]
         fold_of_trial, rule = assign_trial_folds(ty, n_folds, seed)
         in_subject = np.flatnonzero(windows.subject == s)
         # fold of each window of the subject, via its trial

@@ -2,6 +2,6 @@
 
 from ._io import new_figure, save_figure
 from .results import plot_sweep
-from .topomaps import plot_label_contrast, plot_topomap_comparison, region_masks
+from .topomaps import plot_feature_figures, plot_label_contrast, plot_topomap_comparison, region_masks
 
-__all__ = ["new_figure", "plot_sweep", "plot_label_contrast", "plot_topomap_comparison", "region_masks", "save_figure"]
+__all__ = ["new_figure", "plot_feature_figures", "plot_sweep", "plot_label_contrast", "plot_topomap_comparison", "region_masks", "save_figure"]

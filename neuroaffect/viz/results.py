@@ -16,16 +16,20 @@ def plot_sweep(histories, confusion, fname, *, class_names=None, title: str = ""
     ----------
     histories : list of dict
         Per fold model: ``{"train_loss": [...], "val_loss": [...] (optional)}``, one value per epoch.
-    confusion : array-like, shape (n_classes, n_classes)
-        Counts, rows = true class, columns = predicted class (pooled over test folds).
+    confusion : array-like, shape (n_classes, n_classes) | None
+        Counts, rows = true class, columns = predicted class (pooled over test folds); ``None``
+        (regression) draws the learning curves alone.
     fname : path-like
         PNG to write (atomically).
     class_names : sequence of str | None
     title : str
     """
-    cm = np.asarray(confusion, dtype=float)
-    fig = new_figure((10.0, 4.0))
-    ax1, ax2 = fig.subplots(1, 2)
+    fig = new_figure((10.0, 4.0) if confusion is not None else (5.5, 4.0))
+    if confusion is None:
+        ax1, ax2 = fig.subplots(1, 1), None
+    else:
+        cm = np.asarray(confusion, dtype=float)
+        ax1, ax2 = fig.subplots(1, 2)
     for h in histories:
         loss = np.asarray(h.get("train_loss", []), dtype=float)
         if loss.size:
@@ -33,11 +37,16 @@ def plot_sweep(histories, confusion, fname, *, class_names=None, title: str = ""
         val = np.asarray(h.get("val_loss", []), dtype=float)
         if val.size and np.isfinite(val).any():
             ax1.plot(np.arange(1, val.size + 1), val, color="C1", alpha=0.35, lw=1)
-    ax1.set(xlabel="epoch", ylabel="cross-entropy", title=f"learning curves ({len(histories)} fold models)")
+    ax1.set(xlabel="epoch", ylabel="training loss", title=f"learning curves ({len(histories)} fold models)")
     ax1.plot([], [], color="C0", label="train")
     if any(np.isfinite(np.asarray(h.get("val_loss", []), dtype=float)).any() for h in histories):
         ax1.plot([], [], color="C1", label="validation")
     ax1.legend(loc="upper right")
+    if ax2 is None:
+        if title:
+            fig.suptitle(title)
+        save_figure(fig, fname)
+        return
     rows = cm.sum(axis=1, keepdims=True)
     frac = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     im = ax2.imshow(frac, vmin=0, vmax=1, cmap="Blues")

@@ -194,3 +194,31 @@ def plot_topomap_comparison(values, ch_names, fname, *, size: int = 32, interp: 
         axes[i, 2].set_title(f"ours - mne (max |d| = {dlim:.2g})", fontsize=8)
     save_figure(fig, fname)
     return corrs
+
+
+def plot_feature_figures(ds, contrast=None, comparison=None) -> list[str]:
+    """The feature figures of one subject's feature dataset; returns one line per figure written.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A feature dataset (:func:`neuroaffect.features.read_features`).
+    contrast : path-like | None
+        PNG of the high vs low label maps (valence and arousal split at 0 of their normalised
+        scale; SEED: positive vs the other clips).
+    comparison : path-like | None
+        PNG of our maps of the mean band DE beside ``mne.viz.plot_topomap``'s.
+    """
+    out = []
+    if contrast:
+        if "valence" in ds.coords:
+            labels, split = ("valence", "arousal"), 0.0
+        else:  # SEED: positive (1) vs the rest
+            labels, split = ("emotion",), 0.5
+        plot_label_contrast(ds, contrast, labels=labels, split=split)
+        out.append(f"wrote {contrast}")
+    if comparison:
+        values = np.nanmean(ds["bde"].values, axis=(0, 1)).T  # (n_bands, n_chans)
+        corr = plot_topomap_comparison(values, list(ds["channel"].values), comparison, titles=list(ds["band"].values))
+        out.append(f"wrote {comparison}; correlation with mne.viz.plot_topomap per band: {corr}")
+    return out

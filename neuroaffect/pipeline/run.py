@@ -1,0 +1,102 @@
+"""One experiment or one sweep from a dataset name to written results, in one call each.
+
+>>> from neuroaffect import pipeline
+>>> res = pipeline.experiment("deap", 1, "valence", "binary", "dgcnn", root="data/sim/deap/deap")  # doctest: +SKIP
+>>> print(res.format_table())                                                                    # doctest: +SKIP
+>>> pipeline.write_result(res, "results/experiments/deap_1_valence")                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .._utils import atomic_write_json, atomic_write_text, code_version, config_hash
+from .data import load_windows
+
+__all__ = ["experiment", "sweep", "write_result"]
+
+
+def _metadata(dataset, target, task, model, protocol, control, subjects, cfg, source, **extra) -> dict:
+    meta = {"dataset": dataset, "target": target, "task": task, "model": model, "protocol": protocol,
+            "control": bool(control), "subjects": [int(s) for s in subjects], "code_version": code_version(),
+            "train_config": cfg.resolved(), "source": source.describe(), "inputs": source.to_dict(), **extra}
+    meta["config_hash"] = config_hash({k: v for k, v in meta.items() if k not in ("code_version",)})
+    return meta
+
+
+def sweep(dataset: str, target: str, task: str, model: str, protocol: str = "trial-holdout", *, root=None,
+          features=None, subjects=None, n_folds=None, train_cfg=None, feature_params=None, control=False,
+          batched=True, checkpoint_dir=None, loss=None, progress=False, model_kwargs=None, kind=None):
+    """All subjects x folds of one (dataset, target, task, model, protocol), with provenance.
+
+    Loads the windows (:func:`~neuroaffect.pipeline.load_windows`), runs
+    :func:`neuroaffect.training.run_sweep` and returns its :class:`~neuroaffect.training.SweepResult`
+    with ``result.metadata`` set (dataset, target, task, model, protocol, subjects, the training
+    configuration as run, the data source and the sha256 of every input, a config hash).
+    ``kind`` defaults to the model's input kind (tokens, raw windows or maps).
+    """
+    from ..models import model_entrypoint
+    from ..training import TrainConfig, run_sweep
+
+    cfg = TrainConfig.for_protocol(protocol) if train_cfg is None else train_cfg
+    if kind is None:
+        kind = getattr(model_entrypoint(model), "input_kind", "tokens")
+    windows, source = load_windows(dataset, target, task, root=root, features=features, subjects=subjects,
+                                   params=feature_params, kind=kind, progress=progress)
+    t0 = time.perf_counter()
+    result = run_sweep(windows, model, model_kwargs, protocol, n_folds, cfg, batched=batched,
+                       checkpoint_dir=checkpoint_dir, control=control, loss=loss, progress=progress,
+                       inputs=source.inputs)
+    result.metadata = _metadata(dataset, target, task, model, protocol, control, windows.subjects, cfg, source,
+                                train_seconds=time.perf_counter() - t0)
+    return result
+
+
+def experiment(dataset: str, subject, target: str = "valence", task: str = "binary", model: str = "rbtransformer",
+               protocol: str = "trial-holdout", *, root=None, features=None, n_folds=None, train_cfg=None,
+               feature_params=None, control=False, batched=True, checkpoint_dir=None, loss=None, progress=False,
+               model_kwargs=None, kind=None):
+    """One subject-dependent experiment (``subject=None``: all subjects pooled, ``rbt-pooled`` only).
+
+    ``loso`` and ``rbt-pooled`` load every subject (the others train); the other protocols load
+    the subject alone. Returns an :class:`~neuroaffect.training.ExperimentResult` whose
+    ``metadata`` carries the data source and provenance.
+    """
+    from ..models import model_entrypoint
+    from ..training import TrainConfig, run_experiment
+
+    cfg = TrainConfig.for_protocol(protocol) if train_cfg is None else train_cfg
+    if kind is None:
+        kind = getattr(model_entrypoint(model), "input_kind", "tokens")
+    subjects = None if protocol in ("loso", "rbt-pooled") or subject is None else [int(subject)]
+    windows, source = load_windows(dataset, target, task, root=root, features=features, subjects=subjects,
+                                   params=feature_params, kind=kind, progress=progress)
+    meta = _metadata(dataset, target, task, model, protocol, control, windows.subjects, cfg, source,
+                     subject=None if subject is None else int(subject))
+    return run_experiment(windows, subject, model, protocol, n_folds, cfg, model_kwargs=model_kwargs,
+                          batched=batched, checkpoint_dir=checkpoint_dir, control=control, metadata=meta,
+                          loss=loss, progress=progress, inputs=source.inputs)
+
+
+def write_result(result, stem) -> list[Path]:
+    """Write a sweep or experiment result as ``stem.json``, ``stem.csv`` and ``stem.md`` (atomically).
+
+    The JSON holds the metadata (source and provenance), the configuration, every fold's
+    records and leakage figures, the summaries, the confusion matrix and the learning curves.
+    The Markdown is the summary table at window and trial level with the data source above it.
+    """
+    stem = Path(stem)
+    sw = getattr(result, "sweep", result)
+    meta = getattr(result, "metadata", None) or {}
+    head = " ".join(str(meta.get(k, "")) for k in ("dataset", "target", "task", "model", "protocol")).strip()
+    md = [f"# {head}", ""] if head else []
+    if meta.get("source"):
+        md += [f"Data: {meta['source']}.", ""]
+    for level in ("window", "trial"):
+        if not sw.to_frame(level).empty:
+            md += [f"## {level} level", "", sw.to_markdown(level)]
+    out = [atomic_write_json(stem.with_name(stem.name + ".json"), {"metadata": meta, **result.to_dict()}),
+           sw.to_csv(stem.with_name(stem.name + ".csv")),
+           atomic_write_text(stem.with_name(stem.name + ".md"), "\n".join(md))]
+    return out
