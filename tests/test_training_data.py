@@ -1,4 +1,4 @@
-"""Training data container and the label rules of SPEC section 3."""
+"""Training data container and the label rules (docs/protocols.md)."""
 
 from __future__ import annotations
 

@@ -87,3 +87,65 @@ def test_band_change_reruns_features_only(tmp_path):
     with xr.open_dataset(wd / "results/features/deap/1.nc", engine="h5netcdf") as ds:
         assert float(ds["band_hi"].sel(band="gamma")) == 40.0
         assert ds.attrs["code_version"] and ds.attrs["input_sha256"]
+
+
+def test_training_defaults_have_one_source():
+    """The schema's training defaults are TrainConfig's (and the protocol's fold count)."""
+    from neuroaffect.training import TrainConfig
+    from neuroaffect.training.protocols import DEFAULT_N_FOLDS
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    props = schema["properties"]["training"]["properties"]
+    d = TrainConfig()
+    expected = {"folds": DEFAULT_N_FOLDS["trial-holdout"], "epochs": d.epochs, "batch_size": d.batch_size,
+                "lr": d.lr, "device": d.device, "seed": d.seed, "control": False}
+    assert {k: props[k]["default"] for k in expected} == expected
+    # and the workflow reads no other fallback
+    common = (ROOT / "workflow/rules/common.smk").read_text()
+    assert "defaults = {" not in common
+
+
+def test_a_missing_root_fails_only_its_own_job(tmp_path, sim_root):
+    missing = tmp_path / "nowhere" / "DREAMER.mat"
+    wd = _workdir(tmp_path, datasets=["deap", "dreamer"], **{"data.dreamer.root": str(missing),
+                                                              "data.deap.root": str(sim_root("deap"))})
+    res = _snakemake(wd, "-n")
+    assert res.returncode == 0, res.stderr + res.stdout
+    jobs = _jobs(res.stdout)
+    assert jobs["check_data_root"] == 1 and jobs["summarize"] == 1 and jobs["run_sweep"] >= 1
+    res = _snakemake(wd, "results/checks/dreamer.ok")
+    assert res.returncode != 0
+    assert "data.dreamer.root" in res.stderr + res.stdout and str(missing) in res.stderr + res.stdout
+
+
+def test_a_single_subject_file_is_a_root(tmp_path, sim_root):
+    s01 = next(sim_root("deap").rglob("s01.dat"))
+    wd = _workdir(tmp_path, datasets=["deap"], **{"data.deap.root": str(s01)})
+    res = _snakemake(wd, "-n")
+    assert res.returncode == 0, res.stderr + res.stdout
+    jobs = _jobs(res.stdout)
+    assert jobs["extract_features"] == 1 and jobs["summarize"] == 1 and "check_data_root" not in jobs
+
+
+@pytest.mark.slow
+def test_changed_epochs_retrain_instead_of_failing(tmp_path):
+    """After a run, a changed config retrains (the old checkpoint is discarded with a notice)."""
+    sweep = {"dataset": "deap", "target": "valence", "task": "binary", "model": "dgcnn",
+             "protocol": "trial-holdout", "epochs": 1, "folds": 2, "batch_size": 32}
+    wd = _workdir(tmp_path, datasets=["deap"], **{"simulate.scale": "tiny", "training.sweeps": [sweep]})
+    target = "results/sweeps/deap/valence_binary_dgcnn_trial-holdout.json"
+    res = _snakemake(wd, target)
+    assert res.returncode == 0, res.stderr + res.stdout
+    log = (wd / "logs/sweeps/deap/valence_binary_dgcnn_trial-holdout.log").read_text()
+    assert "epoch 1/1" in log  # a status line per epoch in the rule's log
+    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+    cfg["training"]["sweeps"][0]["epochs"] = 2
+    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = _snakemake(wd, target)
+    assert res.returncode == 0, res.stderr + res.stdout
+    import json
+
+    out = json.loads((wd / target).read_text())
+    assert out["metadata"]["train_config"]["epochs"] == 2 and len(out["histories"][0]["train_loss"]) == 2
+    log = (wd / "logs/sweeps/deap/valence_binary_dgcnn_trial-holdout.log").read_text()
+    assert "discarding it and training from scratch" in log

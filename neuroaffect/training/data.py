@@ -1,4 +1,6 @@
-"""The container the training layer consumes, and the label rules of SPEC section 3.
+"""The container the training layer consumes: windows with their targets and provenance.
+
+Label rules live in :mod:`neuroaffect.labels` (``docs/protocols.md``).
 
 A :class:`WindowSet` holds one token matrix per window (``(n_chans, n_bands)``
 band-DE values) plus, per window, the class of its trial and where it comes

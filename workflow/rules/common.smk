@@ -1,4 +1,5 @@
 # Helpers shared by the rules: data roots, subject lists, targets.
+import functools
 from pathlib import Path
 
 SIM = "results/sim"
@@ -30,15 +31,34 @@ def data_input(dataset):
     return config["data"][dataset]["root"]
 
 
+@functools.lru_cache(maxsize=None)
+def _real_subjects(dataset):
+    """(subjects, problem) of a real root: the subjects it holds, or why it cannot be read."""
+    from neuroaffect.io import list_subjects
+
+    root = config["data"][dataset]["root"]
+    try:
+        found = list_subjects(dataset, root)
+    except (OSError, ValueError) as err:
+        return (), f"data.{dataset}.root: {err}"
+    if not found:
+        return (), f"data.{dataset}.root: expected {dataset} subjects under {root}, but found none"
+    return tuple(found), ""
+
+
+def root_problem(dataset):
+    """'' when ``dataset`` can be read (simulated, or a real root that lists its subjects), else why not."""
+    return "" if is_simulated(dataset) else _real_subjects(dataset)[1]
+
+
 def subjects(dataset):
-    """Subject numbers of ``dataset``: known from the scale when simulated, listed when real."""
+    """Subject numbers of ``dataset``: known from the scale when simulated, listed when real
+    (none when the real root cannot be read: then only that dataset's check job fails)."""
     if is_simulated(dataset):
         from neuroaffect.simulate import subjects as sim_subjects
 
         return sim_subjects(dataset, config["simulate"]["scale"])
-    from neuroaffect.io import list_subjects
-
-    return list_subjects(dataset, data_root(dataset))
+    return list(_real_subjects(dataset)[0])
 
 
 def feature_params(dataset):
@@ -69,27 +89,41 @@ def _sweep_name(s):
 
 
 def sweep_params(wc):
-    """Training settings of one sweep: the config defaults, overridden by its entry."""
+    """Training settings of one sweep: its entry, else the config's training section (whose
+    missing keys the schema filled with the library's defaults)."""
     name = f"{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}"
     entry = next(s for s in config["training"]["sweeps"] if _sweep_name(s) == name)
-    defaults = {"folds": 5, "epochs": 40, "batch_size": 64, "lr": 1e-3, "device": "auto", "seed": 0,
-                "control": False}
-    return {k: entry.get(k, config["training"].get(k, defaults[k])) for k in TRAIN_KEYS}
+    return {k: entry.get(k, config["training"][k]) for k in TRAIN_KEYS}
+
+
+def readable():
+    """The configured datasets whose data can be read (the others get only their check job)."""
+    return [d for d in DATASETS if not root_problem(d)]
+
+
+def sweeps():
+    """Sweep entries of readable datasets."""
+    return [s for s in config.get("training", {}).get("sweeps", []) if s["dataset"] in readable()]
 
 
 def sweep_results():
-    return [f"results/sweeps/{_sweep_name(s)}.json" for s in config["training"]["sweeps"]
-            if s["dataset"] in DATASETS]
+    return [f"results/sweeps/{_sweep_name(s)}.json" for s in sweeps()]
+
+
+def sweep_sidecars():
+    """simulation.json of the simulated datasets that have sweeps (for the oracle rows)."""
+    return [data_input(d) for d in sorted({s["dataset"] for s in sweeps()}) if is_simulated(d)]
 
 
 def all_targets():
-    targets = expand("reports/summary/{dataset}.md", dataset=DATASETS)
-    for dataset in DATASETS:
+    ok = readable()
+    targets = expand("reports/summary/{dataset}.md", dataset=ok)
+    for dataset in ok:
         targets += feature_files(dataset)
-    targets += expand("reports/features/{dataset}_label_contrast.png",
-                      dataset=[d for d in DATASETS if d != "mahnob"])
-    if config.get("training", {}).get("sweeps"):
-        targets += [f"reports/sweeps/{_sweep_name(s).replace('/', '_')}.png"
-                    for s in config["training"]["sweeps"] if s["dataset"] in DATASETS]
+    targets += expand("reports/features/{dataset}_label_contrast.png", dataset=[d for d in ok if d != "mahnob"])
+    if sweeps():
+        targets += [f"reports/sweeps/{_sweep_name(s).replace('/', '_')}.png" for s in sweeps()]
         targets += ["reports/results.md"]
+    # a dataset whose root cannot be read fails its own job, with the reason, and nothing else
+    targets += expand("results/checks/{dataset}.ok", dataset=[d for d in DATASETS if d not in ok])
     return targets

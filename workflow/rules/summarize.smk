@@ -16,3 +16,16 @@ rule summarize:
     shell:
         "neuroaffect summarize --dataset {wildcards.dataset} --root {params.root}"
         " --out reports/summary/{wildcards.dataset} > {log} 2>&1"
+
+
+rule check_data_root:
+    output:
+        "results/checks/{dataset}.ok",
+    log:
+        "logs/checks/{dataset}.log",
+    params:
+        problem=lambda wc: root_problem(wc.dataset),
+    run:
+        if params.problem:
+            raise ValueError(params.problem)
+        Path(output[0]).touch()

@@ -49,8 +49,7 @@ rule plot_sweep:
 rule tabulate_results:
     input:
         sweeps=lambda wc: sweep_results(),
-        sidecars=lambda wc: [data_input(d) for d in sorted({s["dataset"] for s in config["training"]["sweeps"]})
-                             if is_simulated(d)],
+        sidecars=lambda wc: sweep_sidecars(),
     output:
         md=report("reports/results.md", caption="../report/results.rst", category="Results"),
         csv="reports/results.csv",
