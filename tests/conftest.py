@@ -24,3 +24,22 @@ def sim_root(tmp_path_factory):
         return cache[key]
 
     return get
+
+
+#: Small constructor arguments of the token models, for fast training tests.
+TINY_MODELS = {
+    "dgcnn": dict(K=2, n_filters=4, hidden=8, dropout=0.0, k=3),
+    "rgnn": dict(K=2, hidden=8, dropout=0.0),
+    "rbtransformer": dict(embed_dim=8, depth=1, n_heads=2, head_dim=4, mlp_dim=8, dropout=0.0),
+}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models: one intra-op thread is faster and immune to oversubscription on shared CPUs."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_MODELS
 from torch import nn
 
 from neuroaffect.models import list_models, model_entrypoint
@@ -15,20 +16,11 @@ from neuroaffect.training import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CFG = TrainConfig(epochs=3, batch_size=16, lr=3e-3, device="cpu")
-TINY = {
-    "dgcnn": dict(K=2, n_filters=4, hidden=8, dropout=0.0, k=3),
-    "rgnn": dict(K=2, hidden=8, dropout=0.0),
-    "rbtransformer": dict(embed_dim=8, depth=1, n_heads=2, head_dim=4, mlp_dim=8, dropout=0.0),
-}
+TINY = TINY_MODELS
 
 
 class _Dataset(torch.utils.data.Dataset):

@@ -18,13 +18,7 @@ from neuroaffect.training.loop import RBT_POOLED
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster and immune to oversubscription on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 class TinyMLP(nn.Module):
     """Flatten -> Linear -> ReLU -> Dropout -> Linear (vmap-safe, fast)."""

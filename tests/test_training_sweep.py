@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_MODELS
 
 from neuroaffect.training import (
     TrainConfig, WindowSet, load_checkpoint, make_synthetic_windows, run_experiment, run_sweep, train_batched,
@@ -15,19 +16,10 @@ from neuroaffect.training import (
 from neuroaffect.training import build_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster and immune to oversubscription on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CFG = TrainConfig(epochs=3, batch_size=16, lr=3e-3, device="cpu")
-TINY = {
-    "dgcnn": dict(K=2, n_filters=4, hidden=8, dropout=0.0, k=3),
-    "rbtransformer": dict(embed_dim=8, depth=1, n_heads=2, head_dim=4, mlp_dim=8, dropout=0.0),
-}
+TINY = TINY_MODELS
 
 
 def _windows(n_trials=11, seed=0, effect=0.8, n_windows=8):

@@ -84,6 +84,10 @@ def _data_args(args) -> dict:
                 f"{default}: expected the workflow's feature files of {args.dataset}, but found none; run `make run`, "
                 "or pass --root DATASET_ROOT (e.g. a folder written by `neuroaffect simulate`) or --features")
         args.features = default
+    if args.features is not None and args.protocol == "rbt-pooled" and args.feature_params == "{}":
+        print(f"note: rbt-pooled usually trains on the rbtransformer feature preset, but the features read from "
+              f"{args.features} keep the parameters they were computed with (see the data line); pass --root to "
+              "compute them with the preset", file=sys.stderr)
     if args.features is not None and args.feature_params != "{}":
         print(f"note: --feature-params is ignored: the features are read from {args.features} with the parameters "
               "they were computed with (see the data line)", file=sys.stderr)
