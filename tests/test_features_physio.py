@@ -1,5 +1,6 @@
 """Physiological features recovered from synthetic signals of known rate (neurokit2)."""
 
+import logging
 import warnings
 
 import numpy as np
@@ -99,3 +100,38 @@ def test_unequal_trials_pad_with_nan(signals):
     v, _, _ = compute_physio_features(per, FS, [DUR * 128, 30 * 128], 128, 128)
     assert v.shape == (2, 60, 2)
     assert np.isfinite(v[1, :30, 0]).all() and np.isnan(v[1, 30:]).all()
+
+
+def test_trials_too_short_for_the_rate_give_nan_without_warning(signals, caplog):
+    """6 s of breathing at 15 /min hold 1.5 breaths: NaN by design, logged, never warned."""
+    short = 6 * 128
+    per = {"resp": one(signals["rsp"][:short], 128, "a.u.", "resp")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with caplog.at_level(logging.INFO, logger="neuroaffect.features.physio"):
+            v, names, _ = compute_physio_features(per, FS, [short], 128, 128)
+    assert names == ("resp_rate",) and v.shape == (1, 6, 1) and np.isnan(v).all()
+    assert "too short" in caplog.text and "'resp' trial 0" in caplog.text
+
+
+def test_genuine_failures_on_long_trials_are_still_warned(signals):
+    flat = one(np.zeros(DUR * 128), 128, "a.u.", "resp")
+    with pytest.warns(RuntimeWarning, match=r"detection failed for 1 .*'resp' trial 0"):
+        v, _, _ = compute_physio_features({"resp": flat}, FS, [DUR * 128], 128, 128)
+    assert np.isnan(v).all()
+    # a bad signal is reported whatever the trial length
+    bad_gsr = one(-np.ones(6 * 128), 128, "Ohm", "gsr")
+    with pytest.warns(RuntimeWarning, match="non-positive skin resistance"):
+        compute_physio_features({"gsr": bad_gsr}, FS, [6 * 128], 128, 128)
+
+
+@pytest.mark.parametrize("dataset", ["deap", "dreamer", "mahnob"])
+def test_simulated_extraction_is_warning_free(dataset, sim_root):
+    from neuroaffect.features import extract_features
+    from neuroaffect.io import read_dataset
+
+    rec = read_dataset(dataset, sim_root(dataset), subjects=[1])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = extract_features(rec, dict(topo=False))
+    assert "physio" in ds.data_vars

@@ -51,8 +51,7 @@ def test_reader_contract(dataset, sim_root):
 
 
 def test_sidecar_records_the_planted_effect_size(dataset, tmp_path):
-    from neuroaffect.simulate import simulate
-    from neuroaffect.simulate.signal import DEFAULT_SNR
+    from neuroaffect.simulate import DEFAULT_SNR, simulate
 
     for snr, want in ((None, DEFAULT_SNR), (0.5, 0.5)):
         root = simulate(dataset, scale="tiny", out=tmp_path / str(snr), seed=0, snr=snr)
@@ -66,10 +65,14 @@ def test_reader_to_mne(dataset, sim_root):
     epochs = rec.to_epochs(crop=True)
     assert len(epochs) == rec.n_trials
     assert epochs.info["sfreq"] == rec.sfreq
-    locs = np.array([ch["loc"][:3] for ch in epochs.info["chs"]])
+    assert epochs.copy().pick("eeg").ch_names == list(rec.ch_names)
+    locs = np.array([ch["loc"][:3] for ch in epochs.info["chs"][: rec.n_chans]])
     assert np.isfinite(locs).all() and (np.abs(locs).sum(1) > 0).all()
     n = min(rec.n_times)
-    np.testing.assert_array_equal(epochs.get_data()[0], np.asarray(rec.eeg[0])[:, :n])
+    stim = epochs.get_data(picks="eeg")[0][:, epochs.times >= 0]  # t < 0: the baseline
+    np.testing.assert_array_equal(stim, np.asarray(rec.eeg[0])[:, :n])
+    assert (epochs.tmin < 0) == (rec.baseline is not None)
+    assert len(epochs.ch_names) == rec.n_chans + sum(len(p.ch_names) for p in rec.peripheral.values())
 
 
 def test_subject_listing_matches_reader(dataset, sim_root):

@@ -116,8 +116,8 @@ def test_written_dat_is_a_python2_pickle_of_real_size(root):
 
 def test_path_forms_subjects_and_ratings_options(root, recs):
     folder = root / "data_preprocessed_python"
-    one = read_deap(folder / "s02.dat")
-    assert not isinstance(one, list) and one.subject == 2
+    (one,) = read_deap(folder / "s02.dat")  # a single-subject root still gives a list
+    assert one.subject == 2
     np.testing.assert_array_equal(one.eeg, recs[1].eeg)
     assert "presentation_order" in one.info  # the CSV is found above the folder
     assert [r.subject for r in read_deap(folder, subjects=[2])] == [2]
@@ -140,7 +140,7 @@ def test_ratings_found_in_metadata_csv_folder(root, tmp_path):
 def test_to_epochs_has_montage_positions(recs):
     epochs = recs[0].to_epochs()
     assert isinstance(epochs, mne.EpochsArray)
-    assert epochs.ch_names == list(DEAP_EEG_CH_NAMES) and len(epochs) == TINY.n_trials
+    assert epochs.ch_names[:32] == list(DEAP_EEG_CH_NAMES) and len(epochs) == TINY.n_trials
     pos = epochs.get_montage().get_positions()["ch_pos"]
     assert set(pos) == set(DEAP_EEG_CH_NAMES)
     xyz = np.array([pos[c] for c in DEAP_EEG_CH_NAMES])
@@ -189,11 +189,11 @@ def _write_csv(tmp_path, rows, header=RATINGS_HEADER):
 def test_minimal_valid_file_reads(tmp_path):
     data, labels = _good_arrays()
     f = _write_dat(tmp_path, {"data": data, "labels": labels})
-    rec = read_deap(f)
+    (rec,) = read_deap(f)
     np.testing.assert_array_equal(rec.eeg, data[:, :32, N_BASE:] * 1e-6)
     # Python 2 pickles loaded with encoding='bytes' give bytes keys: normalised.
     f.write_bytes(pickle.dumps({b"data": data, b"labels": labels}, protocol=2))
-    np.testing.assert_array_equal(read_deap(f).labels["liking"], labels[:, 3])
+    np.testing.assert_array_equal(read_deap(f)[0].labels["liking"], labels[:, 3])
 
 
 def test_missing_folder_and_subject(tmp_path):

@@ -145,7 +145,7 @@ def test_subject_depends_only_on_seed_and_number(subjects):
 
 def test_to_epochs_has_positions_for_every_channel(recs):
     rec = recs[0]
-    epochs = rec.to_epochs(crop=True)
+    epochs = rec.to_epochs(crop=True, baseline=False, peripheral=False)
     assert len(epochs) == 18 and epochs.get_data().shape == (18, 14, min(rec.n_times))
     locs = np.array([ch["loc"][:3] for ch in epochs.info["chs"]])
     assert np.isfinite(locs).all() and (np.linalg.norm(locs, axis=1) > 0.05).all()

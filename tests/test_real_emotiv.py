@@ -74,7 +74,7 @@ def test_real_values_survive_exactly(real, recs):
 
 
 def test_real_spectrum_has_1_over_f_shape(recs):
-    epochs = recs[0].to_epochs(crop=True)
+    epochs = recs[0].to_epochs(crop=True, baseline=False, peripheral=False)  # the clips' EEG
     assert len(epochs) == 18 and epochs.get_data().shape == (18, 14, min(CLIP_LEN))
     theta, psd, freqs = _band_power(epochs, 4.0, 8.0)
     gamma, _, _ = _band_power(epochs, 30.0, 45.0)
@@ -86,7 +86,7 @@ def test_real_spectrum_has_1_over_f_shape(recs):
 
 def test_simulated_spectrum_is_in_the_range_of_the_real_one(recs):
     """The simulator's Emotiv-like EEG (subject 2) shows the same 1/f shape as the real signal."""
-    real_epochs, sim_epochs = recs[0].to_epochs(crop=True), recs[1].to_epochs(crop=True)
+    real_epochs, sim_epochs = (r.to_epochs(crop=True, baseline=False, peripheral=False) for r in recs[:2])
     theta, psd, freqs = _band_power(sim_epochs, 4.0, 8.0)
     gamma, _, _ = _band_power(sim_epochs, 30.0, 45.0)
     assert (theta > gamma).all() and np.median(theta / gamma) > 5, theta / gamma

@@ -1,9 +1,10 @@
 """Features of EEG windows: band differential entropy, topographic maps, physiology.
 
-Entry points: :func:`extract_features` (one :class:`~neuroaffect.io.Recording` ->
-``xarray.Dataset``), :func:`write_features` / :func:`read_features` (netCDF, atomic),
-:func:`load_tokens` / :func:`load_maps` (numpy arrays for models) and
-:class:`FeatureParams` (every parameter, hashed into each output). No torch here.
+Entry points: :func:`extract_features` (one :class:`~neuroaffect.io.Recording`, or
+``mne.Epochs`` -> ``xarray.Dataset``), :func:`write_features` / :func:`read_features` (netCDF,
+atomic), :func:`load_tokens` / :func:`load_maps` (numpy arrays for models) and
+:class:`FeatureParams` (every parameter, hashed into each output). No torch here. Feature
+definitions: ``docs/features.md``.
 """
 
 from .bde import (
@@ -14,7 +15,10 @@ from .extract import SCHEMA_VERSION, extract_features, label_scaling, normalise_
 from .params import BANDS, MODES, PRESETS, RBT_BANDS, WINDOW_PRESETS, FeatureParams
 from .physio import PHYSIO_FEATURES, compute_physio_features
 from .store import Tokens, load_maps, load_tokens, read_features, valid_mask, write_features
-from .topomap import HEAD_RADIUS, TopomapGrid, make_topomap_grid, make_topomaps, topomap_grid_for_channels
+from .topomap import (
+    HEAD_RADIUS, TopomapGrid, make_topomap_grid, make_topomaps, topomap_grid_for_channels,
+    topomap_grid_for_positions,
+)
 
 __all__ = [
     "BANDS", "HEAD_RADIUS", "MODES", "PHYSIO_FEATURES", "PRESETS", "RBT_BANDS", "SCHEMA_VERSION",
@@ -22,5 +26,6 @@ __all__ = [
     "compute_band_variance", "compute_baseline_variance", "compute_physio_features",
     "design_window_filters", "extract_features", "label_scaling", "load_maps", "load_tokens",
     "make_topomap_grid", "make_topomaps", "n_windows", "normalise_labels", "read_features",
-    "topomap_grid_for_channels", "valid_mask", "variance_to_de", "window_starts", "write_features",
+    "topomap_grid_for_channels", "topomap_grid_for_positions", "valid_mask", "variance_to_de",
+    "window_starts", "write_features",
 ]

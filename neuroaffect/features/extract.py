@@ -1,4 +1,7 @@
-"""One subject's recording -> one labelled feature dataset (:func:`extract_features`)."""
+"""One subject's recording (or ``mne.Epochs``) -> one labelled feature dataset (:func:`extract_features`).
+
+Feature definitions: ``docs/features.md``.
+"""
 
 from __future__ import annotations
 
@@ -101,6 +104,31 @@ def _input_digests(rec) -> dict:
     return out
 
 
+def _as_recording(rec, dataset, subject, baseline):
+    """``rec`` itself, or the :class:`~neuroaffect.io.Recording` of ``mne.Epochs``."""
+    from ..io.base import Recording, from_epochs
+
+    if isinstance(rec, Recording):
+        for name, value in (("dataset", dataset), ("subject", subject), ("baseline", baseline)):
+            if value is not None:
+                raise ValueError(
+                    f"Invalid value for the {name!r} parameter. Expected None when rec is a "
+                    f"Recording (it applies to mne.Epochs input only), but got "
+                    f"{value if np.isscalar(value) else type(value).__name__!r} instead."
+                )
+        return rec
+    import mne
+
+    if isinstance(rec, mne.BaseEpochs):
+        return from_epochs(rec, dataset="unknown" if dataset is None else dataset,
+                           subject=subject, baseline=baseline)
+    raise ValueError(
+        "Invalid value for the 'rec' parameter. Expected a neuroaffect.io.Recording or an "
+        f"mne.BaseEpochs (e.g. mne.EpochsArray), but got an instance of {type(rec).__name__} "
+        "instead."
+    )
+
+
 def _attr_value(v):
     if isinstance(v, bool):
         return int(v)
@@ -109,19 +137,32 @@ def _attr_value(v):
     return v
 
 
-def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
+def extract_features(rec, params=None, *, progress: bool = False, dataset: str | None = None,
+                     subject: int | None = None, baseline=None) -> xr.Dataset:
     """Band DE tokens, topographic maps and physiological features of one recording.
 
     Parameters
     ----------
-    rec : neuroaffect.io.Recording
+    rec : neuroaffect.io.Recording | mne.BaseEpochs
         One subject; EEG in volts, ``(n_trials, n_chans, n_times)`` or a list of
-        ``(n_chans, n_times_i)`` trials.
+        ``(n_chans, n_times_i)`` trials. Epochs (e.g. ``mne.EpochsArray``, one epoch per
+        trial) are converted with :func:`neuroaffect.io.from_epochs`: EEG channels picked by
+        type, ``sfreq`` from ``epochs.info``, the stimulus is ``t >= 0`` and the baseline
+        ``t < 0`` (unless ``baseline`` says otherwise), labels from ``epochs.metadata``,
+        positions from the montage (else from the channel names).
     params : FeatureParams | dict | None
         Feature parameters (a plain config mapping is accepted; see
         :meth:`FeatureParams.from_dict`).
     progress : bool
         Show a progress bar over the stages (for command-line use).
+    dataset : str | None
+        Epochs only: the dataset name (labels and their normalisation); None = ``"unknown"``
+        (labels are kept raw).
+    subject : int | None
+        Epochs only: the subject number; None = the ``subject`` metadata column, else 1.
+    baseline : None | False | (float | None, float | None) | ndarray
+        Epochs only: the baseline (see :func:`neuroaffect.io.from_epochs`); None = the
+        ``t < 0`` part when ``epochs.tmin < 0``.
 
     Returns
     -------
@@ -152,8 +193,9 @@ def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
     from tqdm.auto import tqdm
 
     from .physio import compute_physio_features
-    from .topomap import make_topomaps, topomap_grid_for_channels
+    from .topomap import make_topomaps, topomap_grid_for_channels, topomap_grid_for_positions
 
+    rec = _as_recording(rec, dataset, subject, baseline)
     p = FeatureParams.coerce(params).resolve(rec.sfreq)
     sfreq = float(rec.sfreq)
     scale = 1e6 if p.scale_uv else 1.0
@@ -205,14 +247,19 @@ def extract_features(rec, params=None, *, progress: bool = False) -> xr.Dataset:
     data = {
         "bde": (("trial", "window", "channel", "band"), de.astype(np.float32)),
         "n_windows": ("trial", nws),
-        "ch_pos": (("channel", "xyz"), _positions(tuple(rec.ch_names)).copy()),
+        "ch_pos": (("channel", "xyz"), _positions(tuple(rec.ch_names)).copy()
+                   if rec.ch_pos is None else np.array(rec.ch_pos, dtype=np.float64)),
     }
     if base_de is not None:
         data["baseline_bde"] = (("trial", "channel", "band"), base_de.astype(np.float32))
 
     if p.topo:
         bar.set_postfix_str("maps")
-        grid = topomap_grid_for_channels(rec.ch_names, p.topo_size, p.topo_interp, p.outside)
+        if rec.ch_pos is None:
+            grid = topomap_grid_for_channels(rec.ch_names, p.topo_size, p.topo_interp, p.outside)
+        else:
+            grid = topomap_grid_for_positions(rec.ch_names, rec.ch_pos, p.topo_size,
+                                              p.topo_interp, p.outside)
         maps = make_topomaps(np.ascontiguousarray(data["bde"][1].transpose(0, 1, 3, 2)), grid)
         data["topo"] = (("trial", "window", "band", "y", "x"), maps)
         data["topo_inside"] = (("y", "x"), grid.inside.astype(np.int8))

@@ -17,19 +17,37 @@ feature        unit          how (neurokit2 detects the events once per trial)
 
 Heart rate comes from the ECG (DREAMER, MAHNOB: first lead) when present, else from the
 plethysmograph (DEAP). A modality the recording lacks is absent from the feature axis (never
-zero-filled); a trial whose signal defeats the detector gets NaN for that modality's features.
-The context span (our choice) exists because a 1-s window holds at most one heartbeat or no
-skin-conductance response at all; it is clipped to the trial.
+zero-filled). The context span (our choice) exists because a 1-s window holds at most one
+heartbeat or no skin-conductance response at all; it is clipped to the trial.
+
+Events are detected once per trial, and a rate needs several of them: neurokit2's
+``signal_rate`` needs more than 3, so ``hr`` and ``hrv_rmssd`` need 4 beats and
+``resp_rate`` 4 breaths (respiration troughs) in the trial (:data:`MIN_EVENTS`). A trial
+shorter than that many events at the slowest rate accepted (:data:`SLOWEST_RATE`: 4 beats at
+40 beats/min = 6 s, 4 breaths at 6 breaths/min = 40 s) in which fewer events are found gets
+NaN for that modality **by design**: no warning, one ``logging`` INFO message per call. The
+respiration detector (neurokit2's ``khodadad2018``) takes its extrema between zero crossings
+of the cleaned trace and fails on a trace with too few breathing cycles, so such a trace is
+recognised by its zero crossings and not given to it. Every other failure (too few events in
+a trial long enough to hold them, a detector error, a non-positive skin resistance) is a
+genuine one: the features are NaN too, and one ``RuntimeWarning`` per call names how many
+(signal, trial) pairs failed and the first error.
+See ``docs/features.md``.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
 from scipy import signal
 
-__all__ = ["PHYSIO_FEATURES", "physio_feature_names", "compute_physio_features"]
+__all__ = [
+    "MIN_EVENTS", "PHYSIO_FEATURES", "SLOWEST_RATE", "physio_feature_names", "compute_physio_features",
+]
+
+logger = logging.getLogger(__name__)
 
 #: feature -> unit
 PHYSIO_FEATURES = {
@@ -37,6 +55,20 @@ PHYSIO_FEATURES = {
 }
 _TO_MICROSIEMENS = {"uS": 1.0, "\u00b5S": 1.0, "\u03bcS": 1.0, "S": 1e6, "mS": 1e3, "nS": 1e-3}
 _RESISTANCE = {"Ohm": 1e6, "ohm": 1e6, "kOhm": 1e3, "kohm": 1e3, "MOhm": 1.0, "Mohm": 1.0}
+#: Events a trial must hold for a rate: beats (``hr``, ``hrv_rmssd``) and breaths (``resp_rate``).
+MIN_EVENTS = {"cardio": 4, "resp": 4}
+#: Slowest rate accepted, in events per minute: a trial shorter than ``MIN_EVENTS`` events at
+#: this rate may hold too few of them, and then gets NaN without a warning.
+SLOWEST_RATE = {"cardio": 40.0, "resp": 6.0}
+
+
+class _TooFewEvents(ValueError):
+    """Fewer beats or breaths were found than a rate needs."""
+
+
+def _min_span(modality: str) -> float:
+    """Shortest trial (s) certain to hold ``MIN_EVENTS`` events at ``SLOWEST_RATE``."""
+    return MIN_EVENTS[modality] * 60.0 / SLOWEST_RATE[modality]
 
 
 def _cardio_key(peripheral) -> str | None:
@@ -91,10 +123,32 @@ def _cardio(nk, sig, fs, kind):
     else:
         info = nk.ppg_findpeaks(nk.ppg_clean(sig, sampling_rate=fs), sampling_rate=fs)
         peaks = np.asarray(info["PPG_Peaks"])
-    if peaks.size < 3:
-        raise ValueError(f"only {peaks.size} beats detected")
+    if peaks.size < MIN_EVENTS["cardio"]:
+        raise _TooFewEvents(f"only {peaks.size} beats detected")
     rate = nk.signal_rate(peaks, sampling_rate=fs, desired_length=sig.size)
     return peaks / fs, np.asarray(rate, dtype=np.float64)
+
+
+def _zero_crossings(x: np.ndarray) -> int:
+    """Sign changes between consecutive samples, as neurokit2's respiration detector counts them."""
+    above, below = x > 0, x < 0
+    return int(np.count_nonzero(below[:-1] & above[1:]) + np.count_nonzero(above[:-1] & below[1:]))
+
+
+def _resp_rate(nk, sig, fs):
+    """Instantaneous breathing rate (breaths/min), shape (n_times,), from the troughs."""
+    clean = np.asarray(nk.rsp_clean(sig, sampling_rate=fs), dtype=np.float64)
+    # n breaths (n troughs, each followed by a peak) need at least 2 n + 1 zero crossings of
+    # the cleaned trace; with too few, neurokit2's extrema search fails with an IndexError.
+    n_cross = _zero_crossings(clean)
+    if n_cross < 2 * MIN_EVENTS["resp"] + 1:
+        raise _TooFewEvents(f"only {n_cross} zero crossings of the cleaned respiration "
+                            f"(fewer than {MIN_EVENTS['resp']} breathing cycles)")
+    _, info = nk.rsp_peaks(clean, sampling_rate=fs)
+    troughs = np.asarray(info["RSP_Troughs"])
+    if troughs.size < MIN_EVENTS["resp"]:
+        raise _TooFewEvents(f"only {troughs.size} breaths detected")
+    return np.asarray(nk.signal_rate(troughs, sampling_rate=fs, desired_length=sig.size), float)
 
 
 def compute_physio_features(peripheral, eeg_sfreq: float, n_times, window: int, stride: int,
@@ -118,7 +172,9 @@ def compute_physio_features(peripheral, eeg_sfreq: float, n_times, window: int, 
     Returns
     -------
     values : ndarray, shape (n_trials, max_n_windows, n_features), float32
-        NaN for windows beyond a trial's end and for trials whose detection failed.
+        NaN for windows beyond a trial's end, for trials too short to hold the events a
+        modality's rate needs (logged at INFO) and for trials whose detection failed (one
+        ``RuntimeWarning`` per call); see the module's documentation.
     names : tuple of str, length n_features
     units : tuple of str, length n_features
     """
@@ -135,7 +191,13 @@ def compute_physio_features(peripheral, eeg_sfreq: float, n_times, window: int, 
     ck, gk, rk = _cardio_key(peripheral), _key_of_kind(peripheral, "gsr"), _key_of_kind(peripheral, "resp")
     if gk and peripheral[gk].unit not in _RESISTANCE and peripheral[gk].unit not in _TO_MICROSIEMENS:
         units[col["gsr_tonic"]] = peripheral[gk].unit
-    failed = []
+    failed, short = [], []
+
+    def fail(key, modality, p, i, err):
+        """Sort a failure: too few events in a trial too short to hold them is expected."""
+        too_short = np.shape(p.data[i])[-1] / p.sfreq < _min_span(modality)
+        (short if isinstance(err, _TooFewEvents) and too_short else failed).append((key, i, err))
+
     for i, nw in enumerate(nws):
         if nw == 0:
             continue
@@ -149,55 +211,60 @@ def compute_physio_features(peripheral, eeg_sfreq: float, n_times, window: int, 
         def samples(fs):
             return np.round(t0 * fs).astype(int), np.round(t1 * fs).astype(int)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if ck:
-                p = peripheral[ck]
-                try:
-                    beats, rate = _cardio(nk, _trial(p, i), p.sfreq, p.kind)
-                    values[i, :nw, col["hr"]] = _span_mean(rate, *samples(p.sfreq))
-                    rr = np.diff(beats)
-                    d2 = np.diff(rr) ** 2  # successive differences, at the time of beats[2:]
-                    cs = np.concatenate([[0.0], np.cumsum(d2)])
-                    a = np.searchsorted(beats[2:], c0, side="left")
-                    b = np.searchsorted(beats[2:], c1, side="right")
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        rmssd = np.sqrt((cs[b] - cs[a]) / np.maximum(b - a, 1)) * 1e3
-                    values[i, :nw, col["hrv_rmssd"]] = np.where(b - a >= 2, rmssd, np.nan)
-                except Exception as err:  # noqa: BLE001  (a detector failing on one trial)
-                    failed.append((ck, i, err))
-            if gk:
-                p = peripheral[gk]
-                try:
-                    sig = _conductance(_trial(p, i), p.unit)
-                    if not np.isfinite(sig).all():
-                        raise ValueError("non-positive skin resistance")
-                    clean = nk.eda_clean(sig, sampling_rate=p.sfreq)
-                    parts = nk.eda_phasic(clean, sampling_rate=p.sfreq, method="highpass")
-                    tonic = np.asarray(parts["EDA_Tonic"], dtype=np.float64)
-                    values[i, :nw, col["gsr_tonic"]] = _span_mean(tonic, *samples(p.sfreq))
-                    phasic = np.asarray(parts["EDA_Phasic"], dtype=np.float64)
-                    peaks = np.empty(0)
-                    if signal.find_peaks(phasic)[0].size:  # neurokit2 fails on a peakless trace
+        if ck:
+            p = peripheral[ck]
+            try:
+                beats, rate = _cardio(nk, _trial(p, i), p.sfreq, p.kind)
+                values[i, :nw, col["hr"]] = _span_mean(rate, *samples(p.sfreq))
+                rr = np.diff(beats)
+                d2 = np.diff(rr) ** 2  # successive differences, at the time of beats[2:]
+                cs = np.concatenate([[0.0], np.cumsum(d2)])
+                a = np.searchsorted(beats[2:], c0, side="left")
+                b = np.searchsorted(beats[2:], c1, side="right")
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rmssd = np.sqrt((cs[b] - cs[a]) / np.maximum(b - a, 1)) * 1e3
+                values[i, :nw, col["hrv_rmssd"]] = np.where(b - a >= 2, rmssd, np.nan)
+            except Exception as err:  # noqa: BLE001  (a detector failing on one trial)
+                fail(ck, "cardio", p, i, err)
+        if gk:
+            p = peripheral[gk]
+            try:
+                sig = _conductance(_trial(p, i), p.unit)
+                if not np.isfinite(sig).all():
+                    raise ValueError("non-positive skin resistance")
+                clean = nk.eda_clean(sig, sampling_rate=p.sfreq)
+                parts = nk.eda_phasic(clean, sampling_rate=p.sfreq, method="highpass")
+                tonic = np.asarray(parts["EDA_Tonic"], dtype=np.float64)
+                values[i, :nw, col["gsr_tonic"]] = _span_mean(tonic, *samples(p.sfreq))
+                phasic = np.asarray(parts["EDA_Phasic"], dtype=np.float64)
+                peaks = np.empty(0)
+                if signal.find_peaks(phasic)[0].size:  # neurokit2 fails on a peakless trace
+                    with warnings.catch_warnings():
+                        # eda_peaks takes nanmin over the onsets, all NaN when every
+                        # response began before the trial; its peaks are still right.
+                        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
                         _, info = nk.eda_peaks(phasic, sampling_rate=p.sfreq)
-                        peaks = np.sort(np.asarray(info["SCR_Peaks"], dtype=float)) / p.sfreq
-                    values[i, :nw, col["scr_count"]] = (
-                        np.searchsorted(peaks, c1, side="right") - np.searchsorted(peaks, c0, side="left")
-                    )
-                except Exception as err:  # noqa: BLE001
-                    failed.append((gk, i, err))
-            if rk:
-                p = peripheral[rk]
-                try:
-                    sig = _trial(p, i)
-                    _, info = nk.rsp_peaks(nk.rsp_clean(sig, sampling_rate=p.sfreq), sampling_rate=p.sfreq)
-                    troughs = np.asarray(info["RSP_Troughs"])
-                    if troughs.size < 2:
-                        raise ValueError(f"only {troughs.size} breaths detected")
-                    rate = nk.signal_rate(troughs, sampling_rate=p.sfreq, desired_length=sig.size)
-                    values[i, :nw, col["resp_rate"]] = _span_mean(np.asarray(rate, float), *samples(p.sfreq))
-                except Exception as err:  # noqa: BLE001
-                    failed.append((rk, i, err))
+                    peaks = np.sort(np.asarray(info["SCR_Peaks"], dtype=float)) / p.sfreq
+                values[i, :nw, col["scr_count"]] = (
+                    np.searchsorted(peaks, c1, side="right") - np.searchsorted(peaks, c0, side="left")
+                )
+            except Exception as err:  # noqa: BLE001
+                failed.append((gk, i, err))
+        if rk:
+            p = peripheral[rk]
+            try:
+                rate = _resp_rate(nk, _trial(p, i), p.sfreq)
+                values[i, :nw, col["resp_rate"]] = _span_mean(rate, *samples(p.sfreq))
+            except Exception as err:  # noqa: BLE001
+                fail(rk, "resp", p, i, err)
+    if short:
+        key, i, err = short[0]
+        logger.info(
+            "%d (signal, trial) pairs are too short for a rate (fewer than %s beats at %g /min "
+            "or %s breaths at %g /min); their features are NaN (first: %r trial %d: %s)",
+            len(short), MIN_EVENTS["cardio"], SLOWEST_RATE["cardio"], MIN_EVENTS["resp"],
+            SLOWEST_RATE["resp"], key, i, err,
+        )
     if failed:
         key, i, err = failed[0]
         warnings.warn(

@@ -23,7 +23,10 @@ from scipy.spatial import Delaunay
 
 from .._utils import check_option
 
-__all__ = ["HEAD_RADIUS", "TopomapGrid", "make_topomap_grid", "topomap_grid_for_channels", "make_topomaps"]
+__all__ = [
+    "HEAD_RADIUS", "TopomapGrid", "make_topomap_grid", "topomap_grid_for_channels",
+    "topomap_grid_for_positions", "make_topomaps",
+]
 
 #: Radius (m) of MNE's default head sphere, the head circle of its 2-D layouts.
 HEAD_RADIUS = 0.095
@@ -156,6 +159,48 @@ def _grid_for_channels(ch_names: tuple, size: tuple, interp: str, outside: str) 
     from ..channels import get_layout_2d
 
     return make_topomap_grid(get_layout_2d(list(ch_names)), size, interp=interp, outside=outside)
+
+
+def topomap_grid_for_positions(ch_names, pos, size=32, interp: str = "cubic",
+                               outside: str = "zero") -> TopomapGrid:
+    """:func:`make_topomap_grid` for channels at given 3-D positions (e.g. a montage's).
+
+    Parameters
+    ----------
+    ch_names : sequence of str, length n_chans
+    pos : ndarray, shape (n_chans, 3)
+        Electrode positions in metres (MNE head frame), laid out in 2-D as MNE lays out a
+        montage (as :func:`topomap_grid_for_channels` does for template positions).
+    size, interp, outside
+        As for :func:`make_topomap_grid`.
+
+    Returns
+    -------
+    grid : TopomapGrid
+        Cached per (channels, positions, size, interp, outside).
+    """
+    pos = np.ascontiguousarray(pos, dtype=np.float64)
+    if pos.shape != (len(ch_names), 3) or not np.isfinite(pos).all():
+        raise ValueError(
+            f"Invalid value for the 'pos' parameter. Expected finite positions of shape "
+            f"({len(ch_names)}, 3), but got shape {pos.shape} instead."
+        )
+    size = (int(size), int(size)) if np.isscalar(size) else tuple(int(s) for s in size)
+    return _grid_for_positions(tuple(ch_names), pos.tobytes(), size, interp, outside)
+
+
+@functools.lru_cache(maxsize=32)
+def _grid_for_positions(ch_names: tuple, pos: bytes, size: tuple, interp: str,
+                        outside: str) -> TopomapGrid:
+    import mne
+    from mne.channels.layout import _find_topomap_coords
+
+    from ..io.base import _montage_from_positions
+
+    info = mne.create_info(list(ch_names), 128.0, "eeg")
+    info.set_montage(_montage_from_positions(ch_names, np.frombuffer(pos).reshape(-1, 3)))
+    pos2d = np.asarray(_find_topomap_coords(info, picks=list(range(len(ch_names)))), dtype=np.float64)
+    return make_topomap_grid(pos2d, size, interp=interp, outside=outside)
 
 
 def make_topomaps(values, grid: TopomapGrid, dtype=np.float32) -> np.ndarray:

@@ -1,13 +1,20 @@
-"""Readers for the datasets' real on-disk formats; each returns :class:`Recording` objects.
+"""Readers for the datasets' real on-disk formats; each returns a list of :class:`Recording`.
 
-==========  =====================================  =============================
-dataset     reader                                 what the root is
-==========  =====================================  =============================
-deap        :func:`read_deap`                      ``data_preprocessed_python/``
-dreamer     :func:`read_dreamer`                   ``DREAMER.mat``
-seed        :func:`read_seed`                      folder with ``Preprocessed_EEG/``
-mahnob      :func:`read_mahnob`                    folder with ``Sessions/``
-==========  =====================================  =============================
+==========  ======================  ==================================  ============================
+dataset     reader                  what the root is                    single-subject root
+==========  ======================  ==================================  ============================
+deap        :func:`read_deap`       ``data_preprocessed_python/``       one ``sNN.dat``
+dreamer     :func:`read_dreamer`    ``DREAMER.mat`` (every subject)
+seed        :func:`read_seed`       folder with ``Preprocessed_EEG/``   one ``<subject>_<date>.mat``
+mahnob      :func:`read_mahnob`     folder with ``Sessions/``           one ``Sessions/<n>/`` or its BDF
+==========  ======================  ==================================  ============================
+
+Every reader returns a list of :class:`Recording`, one per subject, sorted by subject, for
+every form of root (a single-subject root gives a list of one). :func:`read_dataset`,
+:func:`iter_recordings`, :func:`list_subjects` and
+:func:`neuroaffect.io.summary.summarize_dataset` accept every root form above.
+:func:`from_epochs` turns ``mne.Epochs`` into a :class:`Recording` (the inverse of
+:meth:`Recording.to_epochs`). File layouts: ``docs/formats.md``.
 """
 
 from __future__ import annotations
@@ -15,10 +22,10 @@ from __future__ import annotations
 import importlib
 
 from .._utils import check_option
-from .base import Peripheral, Recording
+from .base import Peripheral, Recording, from_epochs
 
 __all__ = [
-    "Peripheral", "Recording", "READERS", "read_dataset", "iter_recordings",
+    "Peripheral", "Recording", "READERS", "from_epochs", "read_dataset", "iter_recordings",
     "read_deap", "read_dreamer", "read_seed", "read_mahnob",
 ]
 
@@ -33,16 +40,22 @@ def __getattr__(name):  # lazy: a reader's dependencies load only when it is use
 
 
 def read_dataset(dataset: str, root, subjects=None) -> list[Recording]:
-    """Read ``subjects`` (1-based; None = all) of ``dataset`` from ``root``."""
+    """Read ``subjects`` (1-based; None = all) of ``dataset`` from ``root``.
+
+    Returns
+    -------
+    recordings : list of Recording
+        One per subject, sorted by subject (the dataset's reader's result).
+    """
     check_option("dataset", dataset, READERS)
-    recs = __getattr__(READERS[dataset])(root, subjects=subjects)
-    return recs if isinstance(recs, list) else [recs]
+    return list(__getattr__(READERS[dataset])(root, subjects=subjects))
 
 
 def iter_recordings(dataset: str, root, subjects=None):
     """Yield one :class:`Recording` per subject, holding at most one subject in memory.
 
-    DREAMER keeps all subjects in one file, which is loaded once.
+    ``root`` takes every form the dataset's reader takes, single-subject roots included
+    (see the table above). DREAMER keeps all subjects in one file, which is loaded once.
     """
     check_option("dataset", dataset, READERS)
     if dataset == "dreamer":
@@ -55,7 +68,11 @@ def iter_recordings(dataset: str, root, subjects=None):
 
 
 def list_subjects(dataset: str, root) -> list[int]:
-    """Subject numbers present under ``root`` (cheap: file names / XML only, no signals)."""
+    """Subject numbers present under ``root`` (cheap: file names / XML only, no signals).
+
+    A single-subject root (one ``sNN.dat``, SEED session file or MAHNOB session) gives its
+    one subject.
+    """
     check_option("dataset", dataset, READERS)
     mod = importlib.import_module(f".{dataset}", __name__)
     return sorted(int(s) for s in mod.list_subjects(root))

@@ -1,6 +1,6 @@
 """Reader for DEAP's preprocessed Python release (``data_preprocessed_python/sNN.dat``).
 
-Expected layout (Koelstra et al., 2012; file facts in ``reference/formats.md`` section 1)::
+Expected layout (Koelstra et al., 2012; file facts in ``docs/formats.md``, DEAP section)::
 
     <root>/
         data_preprocessed_python/
@@ -67,14 +67,14 @@ _DAT_RE = re.compile(r"^s(\d+)\.dat$", re.IGNORECASE)
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
-def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise"):
+def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise") -> list[Recording]:
     """Read DEAP subjects from ``data_preprocessed_python/sNN.dat`` files.
 
     Parameters
     ----------
     path : path-like
         The ``data_preprocessed_python/`` folder, the dataset root that contains it, or one
-        ``sNN.dat`` file (then a single :class:`Recording` is returned).
+        ``sNN.dat`` file (a single-subject root: the result holds that one subject).
     subjects : int | iterable of int | None
         1-based subject numbers to read; None reads every ``sNN.dat`` found, sorted by number.
     ratings : path-like | False | None
@@ -87,8 +87,9 @@ def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise"):
 
     Returns
     -------
-    recordings : list of Recording | Recording
-        One per subject (a single one when ``path`` is a file). For each:
+    recordings : list of Recording
+        One per subject, sorted by subject number (always a list, of length 1 when ``path``
+        is one ``sNN.dat``). For each:
 
         - ``eeg`` : ndarray, shape (n_trials, 32, n_times - 384), volts (stimulus part).
         - ``baseline`` : ndarray, shape (n_trials, 32, 384), volts (the 3 s before the video).
@@ -114,8 +115,7 @@ def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise"):
     """
     check_option("on_mismatch", on_mismatch, ("raise", "warn", "ignore"))
     path = Path(path)
-    single = path.is_file()
-    if single:
+    if path.is_file():
         num = _subject_number(path)
         if subjects is not None and check_subjects(subjects) != [num]:
             raise ValueError(
@@ -144,12 +144,18 @@ def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise"):
     recs = [
         _read_subject(files[s], s, table, ratings_file, on_mismatch) for s in sorted(files)
     ]
-    return recs[0] if single else recs
+    return recs
 
 
 def list_subjects(root) -> list[int]:
-    """Subject numbers of the ``sNN.dat`` files under ``root`` (file names only)."""
-    return sorted(_find_files(_find_data_dir(Path(root))))
+    """Subject numbers of the ``sNN.dat`` files under ``root`` (file names only).
+
+    ``root`` may be one ``sNN.dat`` file: its subject number is returned.
+    """
+    root = Path(root)
+    if root.is_file():
+        return [_subject_number(root)]
+    return sorted(_find_files(_find_data_dir(root)))
 
 
 def read_participant_ratings(fname) -> dict:

@@ -49,6 +49,8 @@ DREAMER_ECG_CH_NAMES = ("ECG1", "ECG2")
 _REQUIRED = ("Data", "EEG_SamplingRate", "ECG_SamplingRate", "EEG_Electrodes")
 _SUBJECT_FIELDS = ("Age", "Gender", "EEG", "ECG", "ScoreValence", "ScoreArousal", "ScoreDominance")
 _SCORES = (("valence", "ScoreValence"), ("arousal", "ScoreArousal"), ("dominance", "ScoreDominance"))
+#: (label, struct field) of each score, in the order of ``DREAMER_LABELS``; shared with the simulator.
+DREAMER_SCORE_FIELDS = _SCORES
 #: Shortest baseline or stimulus segment accepted, in seconds. The real baselines last
 #: 61 s; shorter ones (small simulated copies) are accepted as long as they hold 1 s.
 MIN_SEGMENT_S = 1.0

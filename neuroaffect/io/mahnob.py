@@ -1,6 +1,6 @@
 """Reader for MAHNOB-HCI's emotion-elicitation sessions (``Sessions/<n>/``).
 
-Expected layout (Soleymani et al., 2012; file facts in ``reference/formats.md`` section 4)::
+Expected layout (Soleymani et al., 2012; file facts in ``docs/formats.md``, MAHNOB-HCI section)::
 
     <root>/
         Sessions/
@@ -69,7 +69,9 @@ def read_mahnob(root, subjects=None, include_unlabeled: bool = True) -> list[Rec
     Parameters
     ----------
     root : path-like
-        Folder holding ``Sessions/`` (or the ``Sessions`` folder itself).
+        Folder holding ``Sessions/`` (or the ``Sessions`` folder itself), or a single-session
+        root: one session folder ``Sessions/<n>/`` or its ``Part_<p>_S_Trial<k>_emotion.bdf``
+        (the result then holds that participant with that one trial).
     subjects : int | iterable of int | None
         Participant numbers (``<subject id>`` in ``session.xml``); None reads all.
     include_unlabeled : bool
@@ -78,7 +80,8 @@ def read_mahnob(root, subjects=None, include_unlabeled: bool = True) -> list[Rec
     Returns
     -------
     recordings : list of Recording
-        Sorted by participant; trials sorted by session folder number. For each:
+        One per participant, sorted by participant (always a list); trials sorted by
+        session folder number. For each:
 
         - ``eeg`` : ndarray, shape (n_trials, 32, n_times) | list of ndarray, shape
           (32, n_times_i) when clip lengths differ; volts, 256 Hz, stimulus only.
@@ -89,8 +92,9 @@ def read_mahnob(root, subjects=None, include_unlabeled: bool = True) -> list[Rec
         - ``labels`` : valence, arousal, dominance, predictability (feltVlnc, feltArsl,
           feltCtrl, feltPred), range (1, 9), NaN for unlabeled sessions.
         - ``trial_ids`` : the ``Trial<k>`` numbers; ``session_ids`` : all 1.
-        - ``info`` : ``session_folders``, ``labeled`` (bool), ``felt_emotion`` (feltEmo,
-          NaN when absent), ``media_files``, ``onsets`` and ``offsets`` (samples).
+        - ``info`` : ``session_folders`` (0 for a single session folder whose name is not
+          a number), ``labeled`` (bool), ``felt_emotion`` (feltEmo, NaN when absent),
+          ``media_files``, ``onsets`` and ``offsets`` (samples).
 
     Raises
     ------
@@ -102,7 +106,7 @@ def read_mahnob(root, subjects=None, include_unlabeled: bool = True) -> list[Rec
         sampling rate other than 256 Hz, a missing EEG channel, fewer than two Status
         events, NaN/Inf samples; the message names the file.
     """
-    sessions = _scan_sessions(_find_sessions_dir(Path(root)))
+    sessions = _scan_sessions(*_find_sessions_dir(Path(root)))
     if subjects is not None:
         wanted = check_subjects(subjects)
         found = sorted({s["subject"] for s in sessions})
@@ -122,8 +126,11 @@ def read_mahnob(root, subjects=None, include_unlabeled: bool = True) -> list[Rec
 
 
 def list_subjects(root) -> list[int]:
-    """Participant numbers with at least one emotion session (reads ``session.xml`` only)."""
-    return sorted({s["subject"] for s in _scan_sessions(_find_sessions_dir(Path(root)))})
+    """Participant numbers with at least one emotion session (reads ``session.xml`` only).
+
+    ``root`` may be one session folder or its BDF file: its participant is returned.
+    """
+    return sorted({s["subject"] for s in _scan_sessions(*_find_sessions_dir(Path(root)))})
 
 
 def read_session_xml(fname) -> dict:
@@ -181,26 +188,47 @@ def _rating(fname, root, attr, lo, hi) -> float:
     return val
 
 
-def _find_sessions_dir(root: Path) -> Path:
+def _find_sessions_dir(root: Path) -> tuple[Path, list[Path] | None]:
+    """(folder to scan, [the one session folder] for a single-session root, else None)."""
+    if root.is_file():
+        if not _BDF_RE.match(root.name):
+            raise DatasetFormatError(
+                root, f"a MAHNOB-HCI folder holding {SESSIONS_DIR}/, a session folder or its "
+                "Part_<p>_S_Trial<k>_emotion.bdf", f"the file name {root.name!r}",
+            )
+        return root.parent.parent, [root.parent]
     if (root / SESSIONS_DIR).is_dir():
-        return root / SESSIONS_DIR
+        return root / SESSIONS_DIR, None
     if root.is_dir() and root.name == SESSIONS_DIR:
-        return root
+        return root, None
+    if root.is_dir() and any(_BDF_RE.match(p.name) for p in root.iterdir()):
+        return root.parent, [root]
     if not root.exists():
         found = "no such file or folder"
     else:
         found = f"{sorted(p.name for p in root.iterdir())[:10]}" if root.is_dir() else "a file"
     raise FileNotFoundError(
-        f"{root}: expected a MAHNOB-HCI folder holding {SESSIONS_DIR}/ (or {SESSIONS_DIR}/ "
-        f"itself), but found {found}"
+        f"{root}: expected a MAHNOB-HCI folder holding {SESSIONS_DIR}/ ({SESSIONS_DIR}/ itself, "
+        f"or one session folder holding Part_<p>_S_Trial<k>_emotion.bdf), but found {found}"
     )
 
 
-def _scan_sessions(sessions_dir: Path) -> list[dict]:
-    """Session folders holding an emotion BDF, with their parsed ``session.xml``."""
+def _folder_number(folder: Path) -> int:
+    """Session folder number; 0 for a single session folder whose name is not a number."""
+    return int(folder.name) if folder.name.isdigit() else 0
+
+
+def _scan_sessions(sessions_dir: Path, only: list[Path] | None = None) -> list[dict]:
+    """Session folders holding an emotion BDF, with their parsed ``session.xml``.
+
+    ``only``: scan just these session folders (a single-session root).
+    """
     out = []
-    folders = [p for p in sessions_dir.iterdir() if p.is_dir() and p.name.isdigit()]
-    for folder in sorted(folders, key=lambda p: int(p.name)):
+    if only is None:
+        folders = [p for p in sessions_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+    else:
+        folders = list(only)
+    for folder in sorted(folders, key=_folder_number):
         bdfs = sorted(p for p in folder.iterdir() if _BDF_RE.match(p.name))
         if not bdfs:
             continue
@@ -218,10 +246,10 @@ def _scan_sessions(sessions_dir: Path) -> list[dict]:
         if part != meta["subject"]:
             raise DatasetFormatError(xml, f'<subject id="{part}"> as in {bdf.name}',
                                      f'id="{meta["subject"]}"')
-        out.append({**meta, "folder": int(folder.name), "trial": trial, "bdf": bdf, "xml": xml})
+        out.append({**meta, "folder": _folder_number(folder), "trial": trial, "bdf": bdf, "xml": xml})
     if not out:
         raise FileNotFoundError(
-            f"{sessions_dir}: expected session folders <n>/ holding "
+            f"{sessions_dir if only is None else only[0]}: expected session folders <n>/ holding "
             f"Part_<p>_S_Trial<k>_emotion.bdf and session.xml, but found none"
         )
     return out

@@ -98,6 +98,10 @@ def read_seed(root, subjects=None, variant: str = "seed") -> list[Recording]:
     root : path-like
         SEED: the folder holding ``Preprocessed_EEG/`` or ``Preprocessed_EEG`` itself.
         SEED-IV: the folder holding ``eeg_raw_data/`` or ``eeg_raw_data`` itself.
+        Or one session file ``<subject>_<YYYYMMDD>.mat`` (a single-subject root: the result
+        holds that subject with that one session, numbered as in the whole folder; SEED
+        reads ``label.mat`` next to it, SEED-IV takes the session from the folder
+        ``1/``, ``2/`` or ``3/`` holding it).
     subjects : sequence of int | None
         1-based subject numbers; None reads every subject found.
     variant : {'seed', 'seed-iv'}
@@ -106,7 +110,7 @@ def read_seed(root, subjects=None, variant: str = "seed") -> list[Recording]:
     Returns
     -------
     recordings : list of Recording
-        One per subject, in increasing subject order. For each:
+        One per subject, in increasing subject order (always a list). For each:
 
         - ``eeg``: list of arrays, shape (62, n_times_i), volts, 200 Hz: the trials of
           every session, session by session, each session in trial-number order;
@@ -126,9 +130,8 @@ def read_seed(root, subjects=None, variant: str = "seed") -> list[Recording]:
         (62, 200 * s + 1), holds NaN/Inf, or a label is outside its classes.
     """
     check_option("variant", variant, VARIANTS)
-    folder = _resolve(root, variant)
-    table = _session_table(folder, variant)
-    picks = _check_subjects(subjects, table, folder)
+    folder, table, where = _table(root, variant)
+    picks = _check_subjects(subjects, table, where)
     if variant == "seed":
         label_path = folder / LABEL_FNAME
         seed_labels = _read_labels(label_path)
@@ -167,18 +170,54 @@ def read_seed(root, subjects=None, variant: str = "seed") -> list[Recording]:
 
 
 def list_subjects(root, variant: str = "seed") -> list[int]:
-    """Subject numbers found under ``root`` (from file names only; nothing is loaded)."""
+    """Subject numbers found under ``root`` (from file names only; nothing is loaded).
+
+    ``root`` may be one session file: the subject it belongs to is returned.
+    """
     check_option("variant", variant, VARIANTS)
-    return sorted(_session_table(_resolve(root, variant), variant))
+    return sorted(_table(root, variant)[1])
 
 
 # -- folders and file names ---------------------------------------------------------------
-def _resolve(root, variant) -> Path:
+def _table(root, variant) -> tuple[Path, dict, Path]:
+    """(dataset folder, {subject: {session: (path, date)}}, root) for a folder or one file.
+
+    Subjects and sessions are numbered over the whole folder, so that a single session file
+    gets the numbers it has when the folder is read.
+    """
+    folder, only = _resolve(root, variant)
+    table = _session_table(folder, variant)
+    if only is None:
+        return folder, table, folder
+    only = only.resolve()
+    table = {
+        subject: {k: v for k, v in sessions.items() if v[0].resolve() == only}
+        for subject, sessions in table.items()
+    }
+    return folder, {subject: s for subject, s in table.items() if s}, Path(os.fspath(root))
+
+
+def _resolve(root, variant) -> tuple[Path, Path | None]:
+    """(dataset folder, the session file when ``root`` is one, else None)."""
     root = Path(os.fspath(root))
     sub = SEED_DIR if variant == "seed" else SEED_IV_DIR
+    if root.is_file():
+        if parse_seed_fname(root) is None:
+            raise DatasetFormatError(
+                root, f"a {variant.upper()} folder {sub}/ or one session file named "
+                "<subject>_<YYYYMMDD>.mat", f"the file name {root.name!r}",
+            )
+        if variant == "seed":
+            return root.parent, root
+        if root.parent.name not in {"1", "2", "3"}:
+            raise DatasetFormatError(
+                root, "a SEED-IV session file inside its session folder 1/, 2/ or 3/",
+                f"the folder name {root.parent.name!r}",
+            )
+        return root.parent.parent, root
     for cand in (root / sub, root):
         if cand.is_dir() and (cand.name == sub or variant == "seed" and (cand / LABEL_FNAME).is_file()):
-            return cand
+            return cand, None
     found = sorted(p.name for p in root.iterdir())[:20] if root.is_dir() else "no such folder"
     raise FileNotFoundError(f"{root}: expected a {variant.upper()} folder {sub}/ (or that folder itself), "
                             f"but found {found}")

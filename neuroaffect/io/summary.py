@@ -12,6 +12,9 @@ __all__ = ["summarize_dataset", "summary_markdown"]
 def summarize_dataset(dataset: str, root) -> dict:
     """Read every subject of ``dataset`` under ``root`` (one at a time) and summarise.
 
+    ``root`` takes every form :func:`neuroaffect.io.iter_recordings` takes, a single-subject
+    root (one DEAP ``sNN.dat``, SEED session file or MAHNOB session) included.
+
     Returns
     -------
     summary : dict
