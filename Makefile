@@ -4,6 +4,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
+# braindecode's run-time dependencies (exact versions in constraints.txt).
+BRAINDECODE_DEPS := skorch torchinfo linear-attention-transformer linformer einops mne-bids wfdb \
+	docstring-inheritance pydantic
+# Fails the install unless torch is still the version constraints.txt pins and braindecode imports.
+define CHECK_TORCH_PIN
+import re, sys, torch, braindecode.models
+pin = re.search(r'^torch==(\S+)$$', open('constraints.txt').read(), re.M).group(1)
+sys.exit(0 if torch.__version__.split('+')[0] == pin else f'torch {torch.__version__} installed, but constraints.txt pins {pin}')
+endef
+export CHECK_TORCH_PIN
 
 .PHONY: run test install bench clean
 
@@ -13,6 +23,11 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
 	# spkit ships a real 16 s Emotiv recording used as a test fixture; its heavy extras are not needed.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt spkit
+	# braindecode (EEGNet, ShallowFBCSPNet baselines): its dependencies under the pins, then braindecode
+	# and torchaudio themselves with --no-deps, so that no resolver step can swap the pinned torch.
+	$(BIN)/python -m pip install -q -c constraints.txt $(BRAINDECODE_DEPS)
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt braindecode torchaudio
+	$(BIN)/python -W ignore -c "$$CHECK_TORCH_PIN"
 	touch $@
 
 install: $(BIN)/.installed

@@ -18,8 +18,12 @@ from neuroaffect.models import (
 
 # Every registered name must appear here (see test_every_registered_model_is_covered).
 TOKEN_MODELS = ["rbtransformer", "dgcnn", "rgnn"]
-OPTIONAL_MODELS = {"eegnet": "braindecode"}
+RAW_MODELS = ["eegnet", "shallowfbcspnet"]  # braindecode's, part of the pinned environment
+MAP_MODELS = ["topoteacher"]  # band-wise scalp maps
+ALL_MODELS = TOKEN_MODELS + RAW_MODELS + MAP_MODELS
+MAP_SIZE = 16
 N_CHANS, N_BANDS, N_OUT = 14, 4, 3
+N_TIMES = 128  # raw models: 1-s windows at 128 Hz
 
 
 def _positions(n_chans: int, seed: int = 0) -> np.ndarray:
@@ -38,46 +42,72 @@ def _positions(n_chans: int, seed: int = 0) -> np.ndarray:
 def _build(name: str, n_chans: int = N_CHANS, n_outputs: int = N_OUT, seed: int = 0, **kwargs):
     if model_entrypoint(name).requires_ch_pos:
         kwargs.setdefault("ch_pos", _positions(n_chans))
+    if model_entrypoint(name).input_kind == "raw":
+        kwargs.setdefault("n_times", N_TIMES)
+    if model_entrypoint(name).input_kind == "maps":
+        kwargs.setdefault("size", MAP_SIZE)
     torch.manual_seed(seed)
     return create_model(name, n_chans=n_chans, n_bands=N_BANDS, n_outputs=n_outputs, **kwargs)
+
+
+def _input(name: str, *batch: int) -> torch.Tensor:
+    """Random input of shape (*batch, n_chans, n_bands), (*batch, n_chans, n_times) for raw models, or
+    (*batch, n_bands, size, size) for map models."""
+    if model_entrypoint(name).input_kind == "maps":
+        return torch.randn(*batch, N_BANDS, MAP_SIZE, MAP_SIZE)
+    width = N_TIMES if model_entrypoint(name).input_kind == "raw" else N_BANDS
+    return torch.randn(*batch, N_CHANS, width)
+
+
+def _logits_from_embedding(model, emb):
+    """``final_layer`` applied to ``forward_head(..., pre_logits=True)``."""
+    if model.input_kind == "raw":  # braindecode's convolutional classifier reads the unflattened map
+        emb = emb.unflatten(1, model.feature_shape)
+    return model.final_layer(emb)
 
 
 # --- registry and the shared contract --------------------------------------------------
 
 def test_every_registered_model_is_covered():
     registered = set(list_models())
-    assert set(TOKEN_MODELS) <= registered
-    uncovered = registered - set(TOKEN_MODELS) - set(OPTIONAL_MODELS)
+    assert set(ALL_MODELS) <= registered
+    uncovered = registered - set(ALL_MODELS)
     assert not uncovered, f"registered but not tested: {sorted(uncovered)}"
+    for name in ALL_MODELS:
+        assert model_entrypoint(name).input_kind == ("raw" if name in RAW_MODELS else
+                                                     "maps" if name in MAP_MODELS else "tokens")
 
 
-@pytest.mark.parametrize("name", TOKEN_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS)
 def test_every_model_builds_runs_and_backpropagates(name):
     model = _build(name).train()
-    x = torch.randn(8, N_CHANS, N_BANDS)
+    x = _input(name, 8)
     out = model(x)
     assert out.shape == (8, N_OUT)
     torch.nn.functional.cross_entropy(out, torch.arange(8) % N_OUT).backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None, f"{name}.{pname} got no gradient"
         assert torch.isfinite(p.grad).all(), f"{name}.{pname} has non-finite gradient"
-    assert isinstance(model.final_layer, torch.nn.Linear)
-    assert model.final_layer.out_features == N_OUT
+    if name in RAW_MODELS:  # braindecode's head: a convolution over the whole feature map
+        assert model.final_layer.conv_classifier.out_channels == N_OUT
+    else:
+        assert isinstance(model.final_layer, torch.nn.Linear)
+        assert model.final_layer.out_features == N_OUT
 
 
-@pytest.mark.parametrize("name", TOKEN_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS)
 def test_forward_features_and_head(name):
     model = _build(name).eval()
-    x = torch.randn(5, N_CHANS, N_BANDS)
+    x = _input(name, 5)
     feats = model.forward_features(x)
     assert feats.shape == (5, model.num_features)
     emb = model.forward_head(feats, pre_logits=True)
     assert emb.shape == (5, model.head_hidden_size)
     torch.testing.assert_close(model.forward_head(feats), model(x))
-    torch.testing.assert_close(model.final_layer(emb), model(x))
+    torch.testing.assert_close(_logits_from_embedding(model, emb), model(x))
 
 
-@pytest.mark.parametrize("name", TOKEN_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS)
 def test_initialisation_follows_the_seed_and_reset_parameters(name):
     a, b, c = _build(name, seed=1), _build(name, seed=1), _build(name, seed=2)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
@@ -261,11 +291,11 @@ def test_rgnn_dense_path_equals_torch_geometric_sgconv(K):
 
 # --- batched execution ------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", TOKEN_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS)
 def test_vmap_over_stacked_copies_equals_separate_calls(name):
     models = [_build(name, seed=s).eval() for s in range(3)]
     params, buffers, base = stack_models(models)
-    x = torch.randn(3, 7, N_CHANS, N_BANDS)
+    x = _input(name, 3, 7)
     out = batched_forward(base, params, buffers, x)
     ref = torch.stack([m(xb) for m, xb in zip(models, x)])
     assert out.shape == (3, 7, N_OUT)
@@ -274,12 +304,12 @@ def test_vmap_over_stacked_copies_equals_separate_calls(name):
     torch.testing.assert_close(shared, torch.stack([m(x[0]) for m in models]), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", TOKEN_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS)
 def test_vmap_training_step_with_dropout(name):
     model = _build(name)
     params, buffers, base = stack_models([model] * 3)  # identical copies
     base.train()
-    x = torch.randn(8, N_CHANS, N_BANDS)
+    x = _input(name, 8)
     y = torch.arange(8) % N_OUT
 
     def loss(p, b, xx):
@@ -341,16 +371,6 @@ def test_logistic_tokens_beats_chance_and_majority_and_is_deterministic():
     assert np.unravel_index(coef.argmax(), coef.shape) == (2, 1)
 
 
-def test_eegnet_baseline():
-    pytest.importorskip("braindecode")
-    assert "eegnet" in list_models()
-    model = create_model("eegnet", n_chans=14, n_bands=1, n_outputs=2, n_times=256)
-    assert model.input_kind == "raw"
-    out = model(torch.randn(4, 14, 256))
-    assert out.shape == (4, 2)
-    out.sum().backward()
-
-
 # --- import hygiene ---------------------------------------------------------------------
 
 def test_models_import_and_run_without_mne():
@@ -359,9 +379,15 @@ def test_models_import_and_run_without_mne():
         "import numpy as np, torch\n"
         "import neuroaffect.models as m\n"
         "pos = np.random.default_rng(0).normal(size=(6, 3))\n"
+        "assert {'eegnet', 'shallowfbcspnet'} <= set(m.list_models())  # listed without importing them\n"
+        "assert 'braindecode' not in sys.modules\n"
         "for name in m.list_models():\n"
+        "    if m.model_entrypoint(name).input_kind == 'raw':\n"
+        "        continue  # braindecode's models need braindecode, which imports mne\n"
         "    kw = {'ch_pos': pos} if m.model_entrypoint(name).requires_ch_pos else {}\n"
-        "    out = m.create_model(name, n_chans=6, n_bands=4, n_outputs=2, **kw)(torch.randn(2, 6, 4))\n"
+        "    maps = m.model_entrypoint(name).input_kind == 'maps'\n"
+        "    x = torch.randn(2, 4, 16, 16) if maps else torch.randn(2, 6, 4)\n"
+        "    out = m.create_model(name, n_chans=6, n_bands=4, n_outputs=2, **kw, **({'size': 16} if maps else {}))(x)\n"
         "    assert out.shape == (2, 2)\n"
         "assert 'mne' not in {k.split('.')[0] for k, v in sys.modules.items() if v is not None}\n"
         "print('ok')\n"

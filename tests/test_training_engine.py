@@ -139,12 +139,17 @@ def test_objectives_by_hand():
 
 @pytest.mark.parametrize("name", sorted(list_models()))
 def test_load_model_rebuilds_every_registered_model(tmp_path, name):
-    entry = model_entrypoint(name)
-    raw = getattr(entry, "input_kind", "tokens") == "raw"
+    kind = getattr(model_entrypoint(name), "input_kind", "tokens")
     ws = make_synthetic_windows(n_subjects=1, n_trials=6, n_windows=4, n_chans=8, n_bands=4, seed=2)
-    X = np.random.default_rng(0).standard_normal((ws.n_windows, 8, 128)).astype(np.float32) if raw else ws.X
-    model = build_model(name, n_chans=8, n_bands=4, n_outputs=2, seed=3, model_kwargs=TINY.get(name),
-                        ch_pos=ws.ch_pos, n_times=128 if raw else None)
+    rng = np.random.default_rng(0)
+    X = {"raw": lambda: rng.standard_normal((ws.n_windows, 8, 128)).astype(np.float32),
+         "maps": lambda: rng.standard_normal((ws.n_windows, 4, 16, 16)).astype(np.float32),
+         "tokens": lambda: ws.X}[kind]()
+    kw = {**TINY.get(name, {}), **({"size": 16, "width": 4} if kind == "maps" else {})}
+    model = build_model(name, n_chans=8, n_bands=4, n_outputs=2, seed=3, model_kwargs=kw,
+                        ch_pos=ws.ch_pos, n_times=128 if kind == "raw" else None)
+    if kind == "maps":  # buffers travel with the checkpoint too
+        model.set_input_stats(X.mean(0), X.std(0))
     ckpt = tmp_path / f"{name}.pt"
     r = train_model(model, X, ws.y, CFG.replace(epochs=1), checkpoint=ckpt)
     back = load_model(ckpt)

@@ -10,6 +10,10 @@ reads tokens of shape ``(batch, n_chans, n_bands)``, names its classifier
 ['dgcnn', 'eegnet', 'rbtransformer', 'rgnn', 'shallowfbcspnet']
 >>> model = create_model("rbtransformer", n_chans=32, n_bands=4, n_outputs=2)
 
+The topomap teacher (``topoteacher``, ``input_kind == "maps"``) reads band-wise scalp maps
+``(batch, n_bands, size, size)`` and regresses valence and arousal; its penultimate layer is the
+embedding the prototype grid is made of.
+
 The raw-signal baselines (``model_entrypoint(name).input_kind == "raw"``:
 braindecode's EEGNet and ShallowFBCSPNet) read windows of shape
 ``(batch, n_chans, n_times)`` instead, need ``n_times`` and ignore ``n_bands``:
@@ -27,6 +31,7 @@ from .dgcnn import DGCNN
 from .graph import find_homologous_pairs, gaussian_knn_adjacency, inverse_square_adjacency
 from .rbtransformer import RBTransformer
 from .rgnn import RGNN
+from .teacher import TopoTeacher
 
 __all__ = [
     "DGCNN",
@@ -38,6 +43,7 @@ __all__ = [
     "RawBaseline",
     "ShallowFBCSPNetBaseline",
     "TokenModel",
+    "TopoTeacher",
     "batched_forward",
     "create_model",
     "find_homologous_pairs",

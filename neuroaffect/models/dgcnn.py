@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._base import TokenModel, _check_positions, _check_positive_int, _check_probability, register_model
+from ._compat import upstream_import_warnings_ignored
 from .graph import dense_to_edge_index, gaussian_knn_adjacency, sym_norm_dense
 
 __all__ = ["DGCNN"]
@@ -123,7 +124,8 @@ class DGCNN(TokenModel):
         self.register_buffer("adjacency_init", adj0)
         self.register_buffer("offdiag_mask", 1.0 - torch.eye(self.n_chans))
         self.adjacency_weight = nn.Parameter(torch.empty_like(adj0))
-        from torch_geometric.nn import ChebConv  # imported here: torch-geometric is slow to import
+        with upstream_import_warnings_ignored():  # torch-geometric's own FutureWarning, see _compat
+            from torch_geometric.nn import ChebConv  # imported here: torch-geometric is slow to import
 
         self.conv = ChebConv(self.n_bands, n_filters, K=K, normalization="sym")
         self.fc = nn.Linear(self.n_chans * n_filters, hidden)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._base import TokenModel, _check_positions, _check_positive_int, _check_probability, register_model
+from ._compat import upstream_import_warnings_ignored
 from .graph import dense_to_edge_index, inverse_square_adjacency, sym_norm_dense
 
 __all__ = ["RGNN"]
@@ -115,7 +116,8 @@ class RGNN(TokenModel):
         self.register_buffer("tril_index", tril_index)
         self.register_buffer("adjacency_init", adj0[rows, cols].clone())
         self.adjacency_weight = nn.Parameter(torch.empty(rows.numel()))
-        from torch_geometric.nn import SGConv  # imported here: torch-geometric is slow to import
+        with upstream_import_warnings_ignored():  # torch-geometric's own FutureWarning, see _compat
+            from torch_geometric.nn import SGConv  # imported here: torch-geometric is slow to import
 
         self.conv = SGConv(self.n_bands, hidden, K=K, add_self_loops=False)
         self.drop = nn.Dropout(dropout)

@@ -181,10 +181,11 @@ class WindowSet:
                     )
         if self.ch_pos is not None:
             pos = np.asarray(self.ch_pos, dtype=np.float64)
-            if pos.shape != (self.n_chans, 3) or not np.all(np.isfinite(pos)):
+            n_pos = pos.shape[0] if self.kind == "maps" and pos.ndim == 2 else self.n_chans
+            if pos.shape != (n_pos, 3) or not np.all(np.isfinite(pos)):
                 raise ValueError(
                     "Invalid value for the WindowSet field 'ch_pos': expected finite positions of "
-                    f"shape ({self.n_chans}, 3), but got shape {pos.shape}."
+                    f"shape ({n_pos}, 3), but got shape {pos.shape}."
                 )
             self.ch_pos = pos
         # one target / subject / session (/ trial number) per trial
@@ -213,8 +214,10 @@ class WindowSet:
 
     @property
     def n_chans(self) -> int:
-        """Number of electrodes (``X.shape[1]``; maps: 0, the electrodes are interpolated away)."""
-        return 0 if self.kind == "maps" else int(self.X.shape[1])
+        """Number of electrodes (``X.shape[1]``; maps: those they were interpolated from, ``len(ch_pos)``)."""
+        if self.kind == "maps":
+            return 0 if self.ch_pos is None else int(np.shape(self.ch_pos)[0])
+        return int(self.X.shape[1])
 
     @property
     def n_bands(self) -> int:

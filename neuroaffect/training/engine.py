@@ -391,19 +391,25 @@ class StackedModels:
         for k in self.buffers:
             self.buffers[k] = w["buffers"][k].to(self.buffers[k].device)
 
+    def _state(self) -> dict:
+        return {**{k: v.detach() for k, v in self.params.items()}, **self.buffers}
+
     def keep_best(self, improved: torch.Tensor) -> None:
+        """Snapshot the parameters and buffers (e.g. batch-norm statistics) of the improved models."""
         if self._best is None:
-            self._best = {k: v.detach().clone() for k, v in self.params.items()}
+            self._best = {k: v.clone() for k, v in self._state().items()}
         if improved.any():
             sel = improved.to(next(iter(self.params.values())).device)
-            for k in self.params:
-                self._best[k][sel] = self.params[k].detach()[sel]
+            for k, v in self._state().items():
+                self._best[k][sel] = v[sel]
 
     def restore_best(self) -> None:
         if self._best is not None:
             with torch.no_grad():
                 for k in self.params:
                     self.params[k].copy_(self._best[k])
+            for k in self.buffers:
+                self.buffers[k] = self._best[k].clone()
 
     def best_state(self):
         return self._best

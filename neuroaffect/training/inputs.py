@@ -112,5 +112,5 @@ def windows_from_features(sources, target: str, task: str, dataset: str | None =
     ratings = (np.stack([np.concatenate([p["ratings"][n] for p in parts]) for n in rating_names], axis=1)
                if rating_names else None)
     n_classes = None if task == "regression" else n_label_classes(dataset, task)
-    return WindowSet(win_len=ref[2], ch_pos=None if kind == "maps" else ch_pos, n_classes=n_classes, ratings=ratings,
+    return WindowSet(win_len=ref[2], ch_pos=ch_pos, n_classes=n_classes, ratings=ratings,
                      rating_names=rating_names, kind=kind, **cat)

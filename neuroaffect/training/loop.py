@@ -101,6 +101,7 @@ def train_model(
     callbacks: Iterable[Callable[[EpochInfo], None]] = (),
     checkpoint_every: int = 1,
     loss: str | None = None,
+    inputs: dict | None = None,
 ) -> TrainResult:
     """Train one model on in-memory arrays (:func:`~neuroaffect.training.engine.fit` with ``M = 1``).
 
@@ -133,6 +134,8 @@ def train_model(
         Epochs between checkpoints.
     loss : {"mse", "ccc"} | None
         Regression loss for float targets (default ``"mse"``).
+    inputs : dict | None
+        Provenance stored in the checkpoint (e.g. feature files and their sha256).
 
     Returns
     -------
@@ -160,7 +163,7 @@ def train_model(
     res = fit(
         model, ArraySource([X], [y], [cfg.seed], device=device, samples_per_epoch=samples_per_epoch), train_obj, cfg,
         val=None if X_val is None else ArraySource([X_val], [y_val], device=device), eval_loss=val_obj,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callbacks=callbacks,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callbacks=callbacks, inputs=inputs,
     )
     return TrainResult(
         model=res.model, history=res.histories[0], epochs_run=len(res.histories[0]["train_loss"]),

@@ -326,8 +326,11 @@ def run_sweep(
     name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")
 
     def make(d: FoldData):
-        return build_model(model_name, n_chans=windows.n_chans, n_bands=windows.n_bands, n_outputs=K,
-                           seed=d.seed, model_kwargs=model_kwargs, ch_pos=windows.ch_pos, n_times=windows.n_times)
+        kw = model_kwargs
+        if windows.kind == "maps":
+            kw = {"size": int(windows.X.shape[-1]), **(model_kwargs or {})}
+        return build_model(model_name, n_chans=max(windows.n_chans, 1), n_bands=windows.n_bands, n_outputs=K,
+                           seed=d.seed, model_kwargs=kw, ch_pos=windows.ch_pos, n_times=windows.n_times)
 
     def reporter(label):
         if callable(progress):
