@@ -149,3 +149,18 @@ def test_changed_epochs_retrain_instead_of_failing(tmp_path):
     assert out["metadata"]["train_config"]["epochs"] == 2 and len(out["histories"][0]["train_loss"]) == 2
     log = (wd / "logs/sweeps/deap/valence_binary_dgcnn_trial-holdout.log").read_text()
     assert "discarding it and training from scratch" in log
+
+
+def test_raw_signal_and_regression_sweeps_are_planned(tmp_path):
+    sweeps = [{"dataset": "deap", "target": "valence", "task": "binary", "model": "eegnet",
+               "protocol": "trial-holdout"},
+              {"dataset": "deap", "target": "arousal", "task": "regression", "model": "dgcnn",
+               "protocol": "trial-holdout"}]
+    wd = _workdir(tmp_path, datasets=["deap"], **{"training.sweeps": sweeps})
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert _jobs(res.stdout)["run_sweep"] == 2
+    eeg = [line for line in res.stdout.splitlines() if "--model eegnet" in line]
+    assert eeg and "--root results/sim/deap/deap" in eeg[0] and '"raw"' not in eeg[0]
+    dg = [line for line in res.stdout.splitlines() if "--model dgcnn" in line]
+    assert dg and "--features results/features/deap" in dg[0] and "--task regression" in dg[0]

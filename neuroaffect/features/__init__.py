@@ -14,6 +14,7 @@ from .bde import (
 from .extract import SCHEMA_VERSION, extract_features, label_scaling, normalise_labels
 from .params import BANDS, MODES, PRESETS, RBT_BANDS, WINDOW_PRESETS, FeatureParams
 from .physio import PHYSIO_FEATURES, compute_physio_features
+from .raw import extract_raw_windows
 from .store import Tokens, load_maps, load_tokens, read_features, valid_mask, write_features
 from .topomap import (
     HEAD_RADIUS, TopomapGrid, make_topomap_grid, make_topomaps, topomap_grid_for_channels,
@@ -24,7 +25,7 @@ __all__ = [
     "BANDS", "HEAD_RADIUS", "MODES", "PHYSIO_FEATURES", "PRESETS", "RBT_BANDS", "SCHEMA_VERSION",
     "WINDOW_PRESETS", "FeatureParams", "Tokens", "TopomapGrid", "compute_band_de",
     "compute_band_variance", "compute_baseline_variance", "compute_physio_features",
-    "design_window_filters", "extract_features", "label_scaling", "load_maps", "load_tokens",
+    "design_window_filters", "extract_features", "extract_raw_windows", "label_scaling", "load_maps", "load_tokens",
     "make_topomap_grid", "make_topomaps", "n_windows", "normalise_labels", "read_features",
     "topomap_grid_for_channels", "topomap_grid_for_positions", "valid_mask", "variance_to_de",
     "window_starts", "write_features",

@@ -139,6 +139,13 @@ class FeatureParams:
         (HRV, skin-conductance response count) are computed.
     scale_uv : bool
         Compute DE on microvolt values (as TorchEEG does on DEAP's microvolt data).
+    raw : bool
+        Also store the raw windows (µV, the same windows as the band DE) for raw-signal models
+        such as EEGNet (:func:`~neuroaffect.features.raw.extract_raw_windows`); baseline-corrected
+        by the baseline's per-channel mean when ``baseline="subtract"`` and the recording has one.
+    raw_band : (float, float) | None
+        Zero-phase Butterworth band-pass of the raw windows in Hz (``None``: unfiltered).
+        ``raw`` and ``raw_band`` enter the parameter hash only when ``raw`` is on.
     """
 
     window: int | str | None = None
@@ -160,6 +167,8 @@ class FeatureParams:
     physio: bool = True
     physio_context: float = 10.0
     scale_uv: bool = True
+    raw: bool = False
+    raw_band: tuple | None = (1.0, 45.0)
 
     def __post_init__(self):
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen dataclass)
@@ -188,7 +197,17 @@ class FeatureParams:
         check_option("baseline", self.baseline, ("subtract", "off"))
         check_option("baseline_average", self.baseline_average, ("power", "samples"))
         put("baseline_segment", _positive_int("baseline_segment", self.baseline_segment))
-        for k in ("topo", "physio", "scale_uv"):
+        if self.raw_band is not None:
+            try:
+                lo, hi = (float(v) for v in self.raw_band)
+            except (TypeError, ValueError):
+                raise ValueError(f"Invalid value for the 'raw_band' parameter: expected (low, high) in Hz or None, "
+                                 f"but got {self.raw_band!r} instead.") from None
+            if not 0 < lo < hi:
+                raise ValueError(f"Invalid value for the 'raw_band' parameter: expected 0 < low < high, but got "
+                                 f"{self.raw_band!r} instead.")
+            put("raw_band", (lo, hi))
+        for k in ("topo", "physio", "scale_uv", "raw"):
             v = getattr(self, k)
             if not isinstance(v, bool):
                 raise TypeError(f"{k} must be True or False, got {v!r}")
@@ -275,6 +294,10 @@ class FeatureParams:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["bands"] = [[k, lo, hi] for k, (lo, hi) in self.bands.items()]
         out["topo_size"] = list(self.topo_size)
+        if self.raw:
+            out["raw_band"] = None if self.raw_band is None else list(self.raw_band)
+        else:  # off: keep the hash of earlier parameter sets
+            del out["raw"], out["raw_band"]
         return out
 
     def hash(self) -> str:

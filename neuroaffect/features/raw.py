@@ -15,6 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
+from .._utils import check_int
 from .bde import n_windows
 
 __all__ = ["extract_raw_windows"]
@@ -23,12 +24,7 @@ _VOLTS_TO_UV = 1e6
 
 
 def _check_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(
-            f"Invalid value for the {name!r} parameter: expected an int >= {minimum}, "
-            f"but got {value!r} instead."
-        )
-    return int(value)
+    return check_int(name, value, minimum=minimum)
 
 
 def _check_freq(name: str, value, nyquist: float) -> float | None:

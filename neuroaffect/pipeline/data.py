@@ -15,6 +15,7 @@ and carries the sha256 of every feature file and raw recording.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,8 @@ def load_windows(dataset: str, target: str, task: str, *, root=None, features=No
                             features=[str(f) for f in files], simulated=simulated, snr=snr)
     else:
         p = FeatureParams.coerce(params or {})
+        if kind == "raw" and not p.raw:  # raw-signal models: the same windows, as signal
+            p = dataclasses.replace(p, raw=True, topo=False, physio=False)
         dsets = [extract_features(rec, p, progress=progress) for rec in iter_recordings(dataset, root, subjects)]
         if not dsets:
             raise ValueError(f"{root}: expected recordings of {dataset} subjects {subjects}, but found none")

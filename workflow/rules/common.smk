@@ -76,7 +76,7 @@ def feature_files(dataset):
 
 wildcard_constraints:
     target="[a-z]+",
-    task="binary|multiclass",
+    task="binary|multiclass|regression",
     model="[a-z0-9_]+",
     protocol="trial-holdout|seed-9-6|loso|rbt-pooled",
 
@@ -104,6 +104,28 @@ def readable():
 def sweeps():
     """Sweep entries of readable datasets."""
     return [s for s in config.get("training", {}).get("sweeps", []) if s["dataset"] in readable()]
+
+
+def _raw_model(model):
+    from neuroaffect.models import model_entrypoint
+
+    return getattr(model_entrypoint(model), "input_kind", "tokens") == "raw"
+
+
+def sweep_inputs(wc):
+    """Token and map models read the feature files; raw-signal models cut windows from the recordings."""
+    if _raw_model(wc.model):
+        return [data_input(wc.dataset)]
+    return feature_files(wc.dataset)
+
+
+def sweep_data(wc):
+    """The sweep command's data arguments (see sweep_inputs)."""
+    import shlex
+
+    if _raw_model(wc.model):
+        return f"--root {shlex.quote(data_root(wc.dataset))} --feature-params {shlex.quote(feature_params(wc.dataset))}"
+    return f"--features results/features/{wc.dataset}"
 
 
 def sweep_results():

@@ -4,7 +4,7 @@
 
 rule run_sweep:
     input:
-        features=lambda wc: feature_files(wc.dataset),
+        data=sweep_inputs,
     output:
         csv="results/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.csv",
         json="results/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.json",
@@ -15,6 +15,7 @@ rule run_sweep:
         stem=lambda wc, output: output.csv[: -len(".csv")],
         control=lambda wc: " --control" if sweep_params(wc)["control"] else "",
         ckpt=lambda wc: f"results/checkpoints/{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}",
+        data=sweep_data,
     log:
         "logs/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.log",
     benchmark:
@@ -25,7 +26,7 @@ rule run_sweep:
     shell:
         "neuroaffect sweep --dataset {wildcards.dataset} --target {wildcards.target}"
         " --task {wildcards.task} --model {wildcards.model} --protocol {wildcards.protocol}"
-        " --features results/features/{wildcards.dataset} --checkpoints {params.ckpt}"
+        " {params.data} --checkpoints {params.ckpt}"
         " --folds {params.train[folds]} --epochs {params.train[epochs]}"
         " --batch-size {params.train[batch_size]} --lr {params.train[lr]}"
         " --device {params.train[device]} --seed {params.train[seed]}"
