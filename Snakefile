@@ -17,6 +17,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/summarize.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/training.smk"
+include: "workflow/rules/prototypes.smk"
 
 
 rule all:

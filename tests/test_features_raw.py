@@ -118,8 +118,8 @@ def test_baseline_correction_and_band_pass_act_as_documented():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(window=0), "'window'.*int >= 1.*got 0"),
-        (dict(window=128, stride=2.5), "'stride'.*int >= 1.*got 2.5"),
+        (dict(window=0), "'window'.*positive int.*got 0"),
+        (dict(window=128, stride=2.5), "'stride'.*positive int.*got 2.5"),
         (dict(window=128, l_freq=70.0), "'l_freq'.*Nyquist frequency 64 Hz.*got 70.0"),
         (dict(window=128, l_freq=0.0), "'l_freq'.*got 0.0"),
         (dict(window=128, l_freq=20.0, h_freq=10.0), "'h_freq'.*above l_freq=20 Hz.*got 10 Hz"),

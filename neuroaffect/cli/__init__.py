@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import data, train
+from . import data, prototypes, train
 
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = [data.add_simulate, data.add_summarize, data.add_features, data.add_plot_features,
-             train.add_experiment, train.add_sweep, train.add_plot_sweep, train.add_tabulate]
+             train.add_experiment, train.add_sweep, train.add_plot_sweep, train.add_tabulate,
+             prototypes.add_train_teacher, prototypes.add_export_prototypes]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -310,6 +310,8 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
         }),
     }
     attrs.update({f"param_{k}": _attr_value(v) for k, v in params_dict.items()})
+    attrs.setdefault("param_raw", int(p.raw))  # off: absent from the hashed dict, recorded all the same
+    attrs.setdefault("param_raw_band", _attr_value(None if p.raw_band is None else list(p.raw_band)))
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds["bde"].attrs["units"] = attrs["de_unit"]
     ds["win_start"].attrs.update(units="samples", window=int(p.window), stride=int(p.stride))

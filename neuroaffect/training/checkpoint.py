@@ -16,6 +16,7 @@ A checkpoint written by :func:`~neuroaffect.training.engine.fit` is a ``torch.sa
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._utils import atomic_path
+from .._utils import atomic_write_bytes
 
 __all__ = ["CHECKPOINT_FORMAT", "encode_spec", "decode_spec", "load_checkpoint", "load_model", "save_checkpoint"]
 
@@ -31,10 +32,14 @@ CHECKPOINT_FORMAT = "neuroaffect-checkpoint/2"
 
 
 def save_checkpoint(path, state: dict) -> Path:
-    """``torch.save`` of a dict, atomically (temporary file beside ``path``, then rename)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    """``torch.save`` of a dict, atomically (temporary file beside ``path``, then rename).
+
+    The archive is built in memory first, so its internal record names do not depend on the
+    temporary file's random name: the same state gives the same bytes.
+    """
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:

@@ -137,6 +137,40 @@ def sweep_sidecars():
     return [data_input(d) for d in sorted({s["dataset"] for s in sweeps()}) if is_simulated(d)]
 
 
+PROTO = config.get("prototypes", {})
+PROTO_KEYS = ("grid_size", "ablation_sizes", "holdout", "cv_folds", "mc_samples", "gate_quantile", "n_permutations",
+              "seed")
+
+
+def prototypes_enabled():
+    """The grid is built when its labelled dataset is configured and readable."""
+    return bool(PROTO) and PROTO.get("dataset") in readable()
+
+
+def prototype_support():
+    return bool(PROTO.get("support")) and PROTO["support"] in readable()
+
+
+def prototype_second_source():
+    return bool(PROTO.get("second_source")) and PROTO["second_source"] in readable()
+
+
+def prototype_config():
+    """JSON of the PrototypeConfig (a rule param: a change reruns the teacher and the grid)."""
+    import json
+
+    cfg = {k: PROTO[k] for k in PROTO_KEYS if k in PROTO}
+    cfg["model_kwargs"] = dict(PROTO.get("model", {}))
+    return json.dumps(cfg, sort_keys=True)
+
+
+def teacher_train_args():
+    t = PROTO.get("train", {})
+    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
+             "device": "--device"}
+    return " ".join(f"{flag} {t[k]}" for k, flag in flags.items() if k in t)
+
+
 def all_targets():
     ok = readable()
     targets = expand("reports/summary/{dataset}.md", dataset=ok)
@@ -146,6 +180,8 @@ def all_targets():
     if sweeps():
         targets += [f"reports/sweeps/{_sweep_name(s).replace('/', '_')}.png" for s in sweeps()]
         targets += ["reports/results.md"]
+    if prototypes_enabled():
+        targets += ["results/prototypes/grid/card.json", "reports/prototypes/summary.md"]
     # a dataset whose root cannot be read fails its own job, with the reason, and nothing else
     targets += expand("results/checks/{dataset}.ok", dataset=[d for d in DATASETS if d not in ok])
     return targets

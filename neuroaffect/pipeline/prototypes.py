@@ -1,0 +1,83 @@
+"""The prototype grid from a dataset name to an exported, reported grid, in two calls.
+
+>>> from neuroaffect import pipeline
+>>> pipeline.train_teacher("results/prototypes/teacher", root="data/sim/dreamer/dreamer")     # doctest: +SKIP
+>>> pipeline.export_prototypes("results/prototypes/grid", "results/prototypes/teacher",
+...                            root="data/sim/dreamer/dreamer",
+...                            support_root="data/sim/mahnob/mahnob")                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .data import feature_provenance, resolve_feature_files
+
+__all__ = ["export_prototypes", "feature_datasets", "train_teacher"]
+
+
+def feature_datasets(dataset: str, *, root=None, features=None, params=None, progress=False):
+    """Feature datasets of every subject (read from files, or computed in memory from ``root``) and
+    their provenance (:func:`~neuroaffect.pipeline.feature_provenance`)."""
+    from ..features import FeatureParams, extract_features, read_features
+    from ..io import iter_recordings
+
+    if features is not None:
+        files = resolve_feature_files(features)
+        dsets = [read_features(f) for f in files]
+    elif root is not None:
+        p = FeatureParams.coerce(params or {})
+        files, dsets = [], [extract_features(r, p, progress=progress) for r in iter_recordings(dataset, root)]
+    else:
+        raise ValueError(f"{dataset}: expected a dataset root or feature files, but got neither")
+    if not dsets:
+        raise ValueError(f"{features or root}: expected {dataset} feature datasets, but found none")
+    return dsets, feature_provenance(dsets, files)
+
+
+def train_teacher(out, dataset: str = "dreamer", *, root=None, features=None, feature_params=None, config=None,
+                  train_cfg=None, progress=False, final: bool = True) -> dict:
+    """Cross-validate the topomap teacher and train the final teacher and its control into ``out``.
+
+    ``config`` is a :class:`~neuroaffect.prototypes.PrototypeConfig` (or a dict of its fields);
+    ``train_cfg`` a :class:`~neuroaffect.training.TrainConfig`. Returns the summary written to
+    ``out/teacher.json`` (CV table, hold-out trials, timings). ``final=False``: cross-validation only.
+    """
+    from ..prototypes.build import PrototypeConfig, fit_teacher
+    from ..training import TrainConfig
+
+    cfg = config if isinstance(config, PrototypeConfig) else PrototypeConfig(**(config or {}))
+    dsets, inputs = feature_datasets(dataset, root=root, features=features, params=feature_params, progress=progress)
+    return fit_teacher(dsets, dataset, Path(out), cfg, train_cfg or TrainConfig(), inputs=inputs, progress=progress,
+                       final=final)
+
+
+def export_prototypes(out, teacher, dataset: str = "dreamer", *, root=None, features=None, support: str = "mahnob",
+                      support_root=None, support_features=None, feature_params=None, support_params=None,
+                      config=None, report=None, deap_cv=None):
+    """Build the grid from the final teacher in ``teacher``, export it to ``out``, and (with ``report``)
+    write its figures and summary there.
+
+    Returns
+    -------
+    result : GridResult
+    """
+    import json
+
+    from ..prototypes.build import PrototypeConfig, export_prototype_grid, make_grid
+    from ..prototypes.report import write_prototype_report
+
+    cfg = config if isinstance(config, PrototypeConfig) else PrototypeConfig(**(config or {}))
+    labelled, inputs = feature_datasets(dataset, root=root, features=features, params=feature_params)
+    sup, sup_inputs = [], {}
+    if support_root is not None or support_features is not None:
+        sup, sup_inputs = feature_datasets(support, root=support_root, features=support_features,
+                                           params=support_params)
+    result = make_grid(teacher, labelled, dataset, cfg, support=sup, support_name=support,
+                       inputs={dataset: inputs, support: sup_inputs})
+    export_prototype_grid(result, out)
+    if report is not None:
+        summary = json.loads((Path(teacher) / "teacher.json").read_text())
+        extra = json.loads(Path(deap_cv).read_text()) if deap_cv else None
+        write_prototype_report(result, report, teacher_summary=summary, deap_cv=extra)
+    return result

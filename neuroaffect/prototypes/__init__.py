@@ -1,0 +1,33 @@
+"""The frozen valence/arousal prototype grid: the contract between the EEG side and vision students.
+
+- :func:`load_grid` / :class:`PrototypeGrid` (``io``): read and verify an exported grid with numpy
+  alone; lookup and soft assignment of (valence, arousal) points.
+- :func:`build_grid`, :func:`ordering_test` (``grid``): binning, empty-bin filling, the ordering figure.
+- :func:`fit_teacher`, :func:`make_grid`, :func:`export_prototype_grid` (``build``, needs torch):
+  the EEG teacher and the export.
+
+``import neuroaffect.prototypes`` and :func:`load_grid` need no torch: the teacher-side names load
+on first use. Design: ``docs/prototypes.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .grid import GridBuild, build_grid, ordering_test, pairwise_cosine
+from .io import ARRAYS, SCHEMA_VERSION, GridFormatError, PrototypeGrid, array_sha256, load_grid
+
+_LAZY = {
+    "PrototypeConfig": "build", "GridResult": "build", "export_prototype_grid": "build", "fit_teacher": "build",
+    "make_grid": "build", "TEACHER": "teacher", "cross_validate_teacher": "teacher", "embed": "teacher",
+    "mc_dropout_predict": "teacher", "teacher_windows": "teacher", "train_teacher": "teacher",
+}
+
+__all__ = ["ARRAYS", "SCHEMA_VERSION", "GridBuild", "GridFormatError", "PrototypeGrid", "array_sha256",
+           "build_grid", "load_grid", "ordering_test", "pairwise_cosine", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

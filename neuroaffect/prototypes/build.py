@@ -1,0 +1,313 @@
+"""From feature files to an exported grid: teacher, held-out embeddings, MAHNOB support, control, card.
+
+The design (``docs/prototypes.md``):
+
+1. The teacher's error is measured by k-fold cross-validation over trials (:func:`fit_teacher`);
+   those fold models are discarded.
+2. **One** final teacher trains on a fraction of each dataset's trials; its embedding space is
+   the grid's. The trials it never saw (``holdout``) fill the bins with their true
+   valence/arousal. Embeddings of different models live in different spaces and are never mixed.
+3. Unlabelled support (MAHNOB-HCI): the teacher predicts valence/arousal with MC dropout; a window
+   joins the bin of its predicted (v, a) when its predictive spread (mean std over v and a) is no
+   larger than the ``gate_quantile`` quantile of the spreads on the labelled held-out windows, i.e.
+   when the teacher is at least as sure of it as of a typical window it was tested on. Our
+   design: the published method does not say how it used MAHNOB.
+4. Control: the same procedure with (valence, arousal) permuted across trials before anything is
+   trained; its grid must not come out ordered.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import atomic_write_json, check_int, check_real, code_version, config_hash, sha256_file
+from .grid import GridBuild, build_grid, ordering_test
+from .io import LICENCE_NOTE, write_grid_files
+from .teacher import (
+    cross_validate_teacher, embed, mc_dropout_predict, remap_maps, split_holdout, teacher_windows, train_teacher,
+)
+
+__all__ = ["PrototypeConfig", "GridResult", "export_prototype_grid", "fit_teacher", "make_grid"]
+
+NORMALISATION = {"dreamer": "(score - 3) / 2, scores 1-5", "deap": "(rating - 5) / 4, ratings 1-9",
+                 "mahnob": "(rating - 5) / 4, ratings 1-9"}
+
+
+@dataclass(frozen=True)
+class PrototypeConfig:
+    """Parameters of the grid (every one recorded in the card and its config hash).
+
+    Parameters
+    ----------
+    grid_size : int
+        Bins per axis (5: side 0.4, centres -0.8 .. 0.8).
+    ablation_sizes : tuple of int
+        Other grid sizes whose occupancy the report shows.
+    holdout : float
+        Fraction of trials (stratified by valence sign) the final teacher never trains on; their
+        windows fill the bins.
+    cv_folds : int
+        Folds over trials for the teacher's cross-validated error (0: skip).
+    mc_samples : int
+        MC-dropout passes for the support gate.
+    gate_quantile : float
+        A support window passes when its predictive spread is at most this quantile of the
+        labelled held-out windows' spreads.
+    n_permutations : int
+        Permutations of the ordering test.
+    seed : int
+        Seeds the hold-out split, the control's label permutation, MC dropout and the permutations.
+    model_kwargs : dict
+        TopoTeacher arguments (``width``, ``embed_dim``, ``dropout``).
+    """
+
+    grid_size: int = 5
+    ablation_sizes: tuple = (3, 7)
+    holdout: float = 0.3
+    cv_folds: int = 5
+    mc_samples: int = 20
+    gate_quantile: float = 0.5
+    n_permutations: int = 1000
+    seed: int = 0
+    model_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_int("grid_size", self.grid_size, minimum=2)
+        for n in self.ablation_sizes:
+            check_int("ablation_sizes", n, minimum=2)
+        check_real("holdout", self.holdout, 0.0, 1.0, low_open=True, high_open=True)
+        if self.cv_folds != 0:
+            check_int("cv_folds", self.cv_folds, minimum=2)
+        check_int("mc_samples", self.mc_samples, minimum=2)
+        check_real("gate_quantile", self.gate_quantile, 0.0, 1.0)
+        check_int("n_permutations", self.n_permutations, minimum=1)
+        check_int("seed", self.seed, minimum=0)
+        object.__setattr__(self, "ablation_sizes", tuple(int(n) for n in self.ablation_sizes))
+
+    def to_dict(self) -> dict:
+        return {"grid_size": self.grid_size, "ablation_sizes": list(self.ablation_sizes), "holdout": self.holdout,
+                "cv_folds": self.cv_folds, "mc_samples": self.mc_samples, "gate_quantile": self.gate_quantile,
+                "n_permutations": self.n_permutations, "seed": self.seed, "model_kwargs": dict(self.model_kwargs)}
+
+
+def _held_pairs(ws, idx) -> list:
+    """Sorted unique (subject, trial id) pairs of windows ``idx``."""
+    pairs = {(int(s), int(t)) for s, t in zip(ws.subject[idx], ws.trial_number[idx])}
+    return sorted(pairs)
+
+
+def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *, inputs: dict | None = None,
+                progress=False, final: bool = True) -> dict:
+    """Cross-validate the teacher, then train the final teacher and its shuffled-label control.
+
+    Writes ``out/teacher.pt``, ``out/control.pt`` (engine checkpoints that
+    :func:`neuroaffect.training.load_model` rebuilds) and ``out/teacher.json`` (the CV table,
+    the hold-out trials, timings). Returns the JSON's content. ``final=False`` only
+    cross-validates (e.g. a second source such as DEAP).
+    """
+    from ..training import ProgressReporter
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    ws = teacher_windows(labelled, dataset)
+    summary = {"dataset": dataset, "config": cfg.to_dict(), "train_config": train_cfg.resolved(),
+               "n_windows": ws.n_windows, "n_trials": int(np.unique(ws.trial).size),
+               "subjects": ws.subjects.tolist(), "code_version": code_version()}
+    if cfg.cv_folds:
+        cv = cross_validate_teacher(ws, train_cfg.replace(seed=cfg.seed), n_folds=cfg.cv_folds,
+                                    model_kwargs=cfg.model_kwargs, progress=progress)
+        summary["cv"] = cv.table
+        summary["cv_markdown"] = cv.to_markdown()
+    summary["seconds_cv"] = time.perf_counter() - t0
+    fit_idx, held_idx = split_holdout(ws, cfg.holdout, cfg.seed)
+    summary["holdout_trials"] = _held_pairs(ws, held_idx)
+    for name, shuffle in (("teacher", None), ("control", cfg.seed + 1)) if final else ():
+        t1 = time.perf_counter()
+        w = ws if shuffle is None else teacher_windows(labelled, dataset, shuffle_seed=shuffle)
+        prov = {"dataset": dataset, "role": name, "shuffle_seed": shuffle, "holdout_trials": summary["holdout_trials"],
+                "inputs": inputs or {}}
+        cb = [ProgressReporter(f"{name}")] if progress else []
+        _, res = train_teacher(w, fit_idx, train_cfg.replace(seed=cfg.seed), model_kwargs=cfg.model_kwargs,
+                               checkpoint=out / f"{name}.pt", inputs=prov, callbacks=cb)
+        summary[f"seconds_{name}"] = time.perf_counter() - t1
+        summary[f"{name}_final_train_loss"] = res.history["train_loss"][-1]
+    summary["inputs"] = inputs or {}
+    atomic_write_json(out / "teacher.json", summary)
+    return summary
+
+
+@dataclass
+class GridResult:
+    """Everything the export and the report need.
+
+    Attributes
+    ----------
+    grid : GridBuild
+        The exported grid (labelled held-out members plus gated support).
+    labelled_only : GridBuild
+        The same teacher's grid without support members.
+    control : GridBuild | None
+        The shuffled-label control's grid.
+    ablation : dict of int -> GridBuild
+        Grids of the other sizes (same members).
+    ordering : dict of str -> dict
+        :func:`~neuroaffect.prototypes.grid.ordering_test` of ``grid``, ``labelled_only``, ``control``.
+    held : dict
+        Held-out labelled windows: ``true`` (n, 2), ``pred`` (n, 2), ``std`` (n, 2), ``embedding`` (n, D).
+    support : dict
+        Per support source: windows seen, passed the gate, threshold.
+    card : dict
+        Provenance for the export.
+    """
+
+    grid: GridBuild
+    labelled_only: GridBuild
+    control: GridBuild | None
+    ablation: dict
+    ordering: dict
+    held: dict
+    support: dict
+    card: dict
+
+
+def _support_members(teacher, sources, ch_names, cfg, threshold):
+    """Embeddings and predicted (v, a) of the support windows that pass the gate."""
+    import xarray as xr
+
+    from ..features import read_features, valid_mask
+
+    emb, pv, pa, seen, kept = [], [], [], 0, 0
+    for src in sources:
+        ds = src if isinstance(src, xr.Dataset) else read_features(src)
+        maps = remap_maps(ds, ch_names, size=teacher.size)
+        ok = valid_mask(ds)
+        X = np.ascontiguousarray(maps[ok], dtype=np.float32)
+        seen += len(X)
+        if not len(X):
+            continue
+        mean, std = mc_dropout_predict(teacher, X, n_samples=cfg.mc_samples, seed=cfg.seed)
+        keep = std.mean(axis=1) <= threshold
+        kept += int(keep.sum())
+        if keep.any():
+            emb.append(embed(teacher, X[keep]))
+            pv.append(mean[keep, 0])
+            pa.append(mean[keep, 1])
+    if not emb:
+        return None, {"windows": seen, "passed": 0, "threshold": float(threshold)}
+    return ((np.concatenate(emb), np.concatenate(pv), np.concatenate(pa)),
+            {"windows": seen, "passed": kept, "threshold": float(threshold)})
+
+
+def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, support=(), support_name="mahnob",
+              inputs: dict | None = None) -> GridResult:
+    """Build the grid from the final teacher in ``teacher_dir`` (see :func:`fit_teacher`).
+
+    Parameters
+    ----------
+    teacher_dir : path-like
+        Folder with ``teacher.pt``, ``teacher.json`` and (optional) ``control.pt``.
+    labelled : feature files or datasets of ``dataset`` (the teacher's own)
+    support : feature files or datasets of the unlabelled support dataset
+    inputs : dict | None
+        sha256 of every input file, for the card.
+    """
+    from ..training import load_checkpoint, load_model
+
+    teacher_dir = Path(teacher_dir)
+    summary = json.loads((teacher_dir / "teacher.json").read_text())
+    ws = teacher_windows(labelled, dataset)
+    held_pairs = {tuple(p) for p in summary["holdout_trials"]}
+    pairs = list(zip(ws.subject.tolist(), ws.trial_number.tolist()))
+    held_idx = np.flatnonzero([p in held_pairs for p in pairs])
+    fit_idx, check_idx = split_holdout(ws, cfg.holdout, cfg.seed)
+    if not np.array_equal(np.sort(check_idx), held_idx):
+        raise ValueError(f"{teacher_dir / 'teacher.json'}: expected the hold-out trials of these features "
+                         f"(holdout={cfg.holdout}, seed={cfg.seed}), but the recorded trials differ: the teacher was "
+                         "trained on other data or settings")
+    teacher = load_model(teacher_dir / "teacher.pt").eval()
+    X = ws.X[held_idx]
+    true = ws.y[held_idx]
+    pred_mean, pred_std = mc_dropout_predict(teacher, X, n_samples=cfg.mc_samples, seed=cfg.seed)
+    emb = embed(teacher, X)
+    import torch
+
+    with torch.no_grad():
+        pred = teacher(torch.as_tensor(X)).numpy()
+    threshold = float(np.quantile(pred_std.mean(axis=1), cfg.gate_quantile))
+    labelled_members = {dataset: (emb, true[:, 0], true[:, 1])}
+    ch_names = [str(c) for c in _channels(labelled)]
+    sup_members, sup_info = (None, {"windows": 0, "passed": 0, "threshold": threshold})
+    if support:
+        sup_members, sup_info = _support_members(teacher, support, ch_names, cfg, threshold)
+    members = dict(labelled_members)
+    members[support_name] = sup_members if sup_members is not None else (np.zeros((0, teacher.embed_dim)),
+                                                                         np.zeros(0), np.zeros(0))
+    n = cfg.grid_size
+    grid = build_grid(members, n)
+    labelled_only = build_grid(labelled_members, n)
+    ablation = {k: build_grid(members, k) for k in cfg.ablation_sizes}
+    kw = dict(n_permutations=cfg.n_permutations, seed=cfg.seed)
+    ordering = {"grid": ordering_test(grid.prototypes, grid.centres, ~grid.filled, **kw),
+                "labelled_only": ordering_test(labelled_only.prototypes, labelled_only.centres,
+                                               ~labelled_only.filled, **kw)}
+    control = None
+    if (teacher_dir / "control.pt").is_file():
+        ctrl_model = load_model(teacher_dir / "control.pt").eval()
+        cws = teacher_windows(labelled, dataset, shuffle_seed=cfg.seed + 1)
+        control = build_grid({dataset: (embed(ctrl_model, cws.X[held_idx]), cws.y[held_idx, 0],
+                                        cws.y[held_idx, 1])}, n)
+        ordering["control"] = ordering_test(control.prototypes, control.centres, ~control.filled, **kw)
+        if support:  # the control's support members, gated and binned by the control's own predictions
+            _, hstd = mc_dropout_predict(ctrl_model, cws.X[held_idx], n_samples=cfg.mc_samples, seed=cfg.seed)
+            cthr = float(np.quantile(hstd.mean(axis=1), cfg.gate_quantile))
+            csup, _ = _support_members(ctrl_model, support, ch_names, cfg, cthr)
+            if csup is not None:
+                cg = build_grid({dataset: (embed(ctrl_model, cws.X[held_idx]), cws.y[held_idx, 0],
+                                           cws.y[held_idx, 1]), support_name: csup}, n)
+                ordering["control_with_support"] = ordering_test(cg.prototypes, cg.centres, ~cg.filled, **kw)
+    ckpt = teacher_dir / "teacher.pt"
+    spec = load_checkpoint(ckpt)["specs"][0]
+    arch = {"name": spec["name"], "kwargs": {k: v for k, v in spec["kwargs"].items() if not hasattr(v, "shape")}}
+    card = {
+        "dim": int(teacher.embed_dim), "grid_size": n, "axes": ["valence", "arousal"],
+        "bin_edges": grid.edges.tolist(), "bin_centres": grid.centres.tolist(),
+        "normalisation": NORMALISATION, "sources": [dataset, support_name],
+        "counts": {k: v.tolist() for k, v in grid.counts.items()}, "filled": grid.filled.astype(int).tolist(),
+        "teacher": {"architecture": arch, "checkpoint_sha256": sha256_file(ckpt), "train_config":
+                    summary["train_config"], "dataset": dataset, "holdout_fraction": cfg.holdout,
+                    "n_holdout_trials": len(held_pairs), "n_holdout_windows": int(held_idx.size),
+                    "cv": summary.get("cv")},
+        "support_gate": {"method": "MC dropout", "samples": cfg.mc_samples, "quantile": cfg.gate_quantile,
+                         **sup_info},
+        "ordering": ordering, "config": cfg.to_dict(), "config_hash": config_hash(cfg.to_dict()),
+        "inputs": inputs or {}, "code_version": code_version(), "licence": LICENCE_NOTE,
+    }
+    return GridResult(grid=grid, labelled_only=labelled_only, control=control, ablation=ablation, ordering=ordering,
+                      held={"true": true, "pred": pred, "mc_mean": pred_mean, "std": pred_std,
+                            "embedding": emb},
+                      support={support_name: sup_info}, card=card)
+
+
+def _channels(labelled):
+    import xarray as xr
+
+    from ..features import read_features
+
+    first = labelled[0] if isinstance(labelled, (list, tuple)) else labelled
+    ds = first if isinstance(first, xr.Dataset) else read_features(first)
+    return list(ds["channel"].values)
+
+
+def export_prototype_grid(result: GridResult, out) -> dict:
+    """Write ``grid.safetensors``, ``grid.npz`` and ``card.json`` to ``out`` (atomically); return the paths."""
+    g = result.grid
+    arrays = {"prototypes": g.prototypes.astype(np.float32), "centres": g.centres.astype(np.float64),
+              "edges": g.edges.astype(np.float64),
+              "counts": np.stack([g.counts[s] for s in result.card["sources"]]).astype(np.int64),
+              "filled": g.filled.astype(np.uint8)}
+    return write_grid_files(out, arrays, result.card)

@@ -1,0 +1,200 @@
+"""The valence/arousal prototype grid: binning embeddings, filling empty bins, and the ordering test.
+
+A grid of ``n x n`` bins tiles the normalised valence/arousal plane ``[-1, 1]^2``
+(:func:`neuroaffect.labels.grid_cells`). A bin's **prototype** is the mean of the L2-normalised
+embeddings that fall in it, normalised again; an empty bin copies the prototype of its nearest
+non-empty bin (distance between bin centres; ties broken by bin order) and is flagged. Every
+array here is numpy: this module needs no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..labels import grid_cells, grid_centres, grid_edges
+
+__all__ = ["GridBuild", "build_grid", "fill_empty", "ordering_test", "pairwise_cosine"]
+
+
+def _normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    n = np.linalg.norm(x, axis=axis, keepdims=True)
+    return x / np.where(n > 0, n, 1.0)
+
+
+@dataclass
+class GridBuild:
+    """A built grid, before export.
+
+    Attributes
+    ----------
+    prototypes : ndarray of float32, shape (n, n, D)
+        Unit-norm prototype of every bin; axis 0 valence (low to high), axis 1 arousal.
+    centres : ndarray of float64, shape (n,)
+        Bin centres on each axis (normalised units).
+    edges : ndarray of float64, shape (n + 1,)
+    counts : dict of str -> ndarray of int64, shape (n, n)
+        Members per bin from each source (e.g. ``"dreamer"``, ``"mahnob"``).
+    filled : ndarray of bool, shape (n, n)
+        Bins that were empty and copy their nearest non-empty bin.
+    source_of_fill : ndarray of int64, shape (n, n, 2)
+        For a filled bin, the (valence, arousal) index of the bin it copies (its own index otherwise).
+    """
+
+    prototypes: np.ndarray
+    centres: np.ndarray
+    edges: np.ndarray
+    counts: dict
+    filled: np.ndarray
+    source_of_fill: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.centres.size)
+
+    @property
+    def dim(self) -> int:
+        return int(self.prototypes.shape[-1])
+
+    def total_counts(self) -> np.ndarray:
+        """Members per bin over all sources, shape (n, n)."""
+        return sum(self.counts.values())
+
+
+def fill_empty(sums: np.ndarray, counts: np.ndarray, centres: np.ndarray):
+    """Prototypes from per-bin sums, empty bins copying their nearest non-empty bin.
+
+    Parameters
+    ----------
+    sums : ndarray, shape (n, n, D)
+        Sum of the L2-normalised members of each bin.
+    counts : ndarray of int, shape (n, n)
+    centres : ndarray, shape (n,)
+
+    Returns
+    -------
+    prototypes : ndarray of float32, shape (n, n, D)
+    filled : ndarray of bool, shape (n, n)
+    source : ndarray of int64, shape (n, n, 2)
+    """
+    n = centres.size
+    if not (counts > 0).any():
+        raise ValueError("cannot build a prototype grid: every bin is empty (no embeddings with labels in [-1, 1])")
+    protos = _normalise(sums.astype(np.float64))
+    iv, ia = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    flat = np.c_[iv.ravel(), ia.ravel()]
+    full = flat[(counts > 0).ravel()]
+    cv, ca = centres[flat[:, 0]], centres[flat[:, 1]]
+    d = (cv[:, None] - centres[full[:, 0]][None]) ** 2 + (ca[:, None] - centres[full[:, 1]][None]) ** 2
+    nearest = full[np.argmin(np.round(d, 12), axis=1)]  # first (in bin order) among equally near bins
+    source = nearest.reshape(n, n, 2)
+    filled = counts == 0
+    out = protos[source[..., 0], source[..., 1]]  # a non-empty bin is its own nearest
+    return out.astype(np.float32), filled, source.astype(np.int64)
+
+
+def build_grid(members: dict, n: int = 5) -> GridBuild:
+    """Bin embeddings by valence/arousal and make one prototype per bin.
+
+    Parameters
+    ----------
+    members : dict of str -> (embeddings, valence, arousal)
+        Per source: embeddings ``(n_members, D)`` (any scale: each is L2-normalised first) and
+        their valence and arousal ``(n_members,)`` in normalised units ([-1, 1]; true labels
+        for labelled sources, the teacher's predictions for unlabelled support).
+    n : int
+        Bins per axis (5: side 0.4, centres -0.8 .. 0.8).
+
+    Returns
+    -------
+    grid : GridBuild
+    """
+    centres, edges = grid_centres(n), grid_edges(n)
+    sums, counts, dim = None, {}, None
+    for name, (emb, v, a) in members.items():
+        emb = np.asarray(emb, dtype=np.float64)
+        if emb.ndim != 2 or emb.shape[0] != np.shape(v)[0] or np.shape(v) != np.shape(a):
+            raise ValueError(f"members[{name!r}]: expected embeddings (n, D) with valence and arousal of shape (n,), "
+                             f"but got shapes {emb.shape}, {np.shape(v)}, {np.shape(a)}")
+        if dim is None:
+            dim = emb.shape[1]
+            sums = np.zeros((n, n, dim))
+        elif emb.shape[1] != dim:
+            raise ValueError(f"members[{name!r}]: expected {dim}-d embeddings like the other sources, but got "
+                             f"{emb.shape[1]}-d")
+        iv, ia = grid_cells(np.asarray(v, dtype=np.float64), np.asarray(a, dtype=np.float64), n)
+        ok = iv >= 0
+        c = np.zeros((n, n), dtype=np.int64)
+        np.add.at(c, (iv[ok], ia[ok]), 1)
+        np.add.at(sums, (iv[ok], ia[ok]), _normalise(emb[ok]))
+        counts[name] = c
+    if dim is None:
+        raise ValueError("build_grid needs at least one source of members, but got none")
+    total = sum(counts.values())
+    protos, filled, source = fill_empty(sums, total, centres)
+    return GridBuild(prototypes=protos, centres=centres, edges=edges, counts=counts, filled=filled,
+                     source_of_fill=source)
+
+
+def pairwise_cosine(prototypes: np.ndarray) -> np.ndarray:
+    """Cosine similarity between every two bins, shape (n*n, n*n), bins in (valence, arousal) order."""
+    p = _normalise(np.asarray(prototypes, dtype=np.float64).reshape(-1, prototypes.shape[-1]))
+    return p @ p.T
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(x), rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    den = np.sqrt((rx ** 2).sum() * (ry ** 2).sum())
+    return float((rx * ry).sum() / den) if den > 0 else 0.0
+
+
+def ordering_test(prototypes: np.ndarray, centres: np.ndarray, mask: np.ndarray | None = None,
+                  n_permutations: int = 1000, seed: int = 0) -> dict:
+    """Is the grid ordered? Rank correlation of plane distance and prototype distance, with a permutation p.
+
+    For every pair of bins in ``mask`` (default: all), the Euclidean distance of their centres on
+    the valence/arousal plane and the cosine distance ``1 - cos`` of their prototypes; Spearman's
+    rho between the two. Under the null the prototypes carry no information about where their
+    bins sit: shuffling which bin position each prototype belongs to (``n_permutations`` times,
+    ``numpy.random.default_rng(seed)``) gives its distribution, and
+    ``p = (1 + #{rho_perm >= rho}) / (1 + n_permutations)`` (one-sided: an ordered grid has
+    nearby bins more alike).
+
+    Parameters
+    ----------
+    prototypes : ndarray, shape (n, n, D)
+    centres : ndarray, shape (n,)
+    mask : ndarray of bool, shape (n, n) | None
+        Bins to use (e.g. the non-empty ones: copies of a neighbour would flatter the test).
+
+    Returns
+    -------
+    result : dict
+        ``rho``, ``p_value``, ``n_bins``, ``n_pairs``, ``n_permutations``, ``seed``.
+    """
+    n = centres.size
+    mask = np.ones((n, n), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    iv, ia = np.nonzero(mask)
+    k = iv.size
+    if k < 3:
+        return {"rho": float("nan"), "p_value": float("nan"), "n_bins": int(k), "n_pairs": 0,
+                "n_permutations": int(n_permutations), "seed": int(seed)}
+    pos = np.c_[centres[iv], centres[ia]]
+    p = _normalise(np.asarray(prototypes, dtype=np.float64)[iv, ia])
+    iu = np.triu_indices(k, 1)
+    d_proto = (1.0 - p @ p.T)[iu]
+
+    def plane(order):
+        q = pos[order]
+        return np.sqrt(((q[:, None] - q[None]) ** 2).sum(-1))[iu]
+
+    rho = _spearman(plane(np.arange(k)), d_proto)
+    rng = np.random.default_rng(seed)
+    null = np.array([_spearman(plane(rng.permutation(k)), d_proto) for _ in range(int(n_permutations))])
+    return {"rho": rho, "p_value": float((1 + np.sum(null >= rho - 1e-12)) / (1 + null.size)), "n_bins": int(k),
+            "n_pairs": int(iu[0].size), "n_permutations": int(n_permutations), "seed": int(seed)}

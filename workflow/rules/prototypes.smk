@@ -1,0 +1,84 @@
+# The valence/arousal prototype grid: teacher (CV, final, control), a second source's CV, the export.
+# Outputs: results/prototypes/{teacher,cv_<dataset>,grid}/ and reports/prototypes/.
+
+
+rule train_teacher:
+    input:
+        lambda wc: feature_files(PROTO["dataset"]),
+    output:
+        teacher="results/prototypes/teacher/teacher.pt",
+        control="results/prototypes/teacher/control.pt",
+        summary="results/prototypes/teacher/teacher.json",
+    params:
+        dataset=PROTO.get("dataset"),
+        config=lambda wc: prototype_config(),
+        train=lambda wc: teacher_train_args(),
+    log:
+        "logs/prototypes/train_teacher.log",
+    benchmark:
+        "results/benchmarks/prototypes/train_teacher.tsv"
+    threads: 1
+    resources:
+        gpu=lambda wc: 1 if PROTO.get("train", {}).get("device", "auto") != "cpu" else 0,
+    shell:
+        "neuroaffect train-teacher --dataset {params.dataset} --features results/features/{params.dataset}"
+        " --out results/prototypes/teacher {params.train} --config {params.config:q} > {log} 2>&1"
+
+
+rule cross_validate_teacher:
+    input:
+        lambda wc: feature_files(wc.dataset),
+    output:
+        "results/prototypes/cv_{dataset}/teacher.json",
+    params:
+        config=lambda wc: prototype_config(),
+        train=lambda wc: teacher_train_args(),
+    log:
+        "logs/prototypes/cv_{dataset}.log",
+    benchmark:
+        "results/benchmarks/prototypes/cv_{dataset}.tsv"
+    threads: 1
+    shell:
+        "neuroaffect train-teacher --cv-only --dataset {wildcards.dataset} --features results/features/{wildcards.dataset}"
+        " --out results/prototypes/cv_{wildcards.dataset} {params.train} --config {params.config:q} > {log} 2>&1"
+
+
+rule export_prototypes:
+    input:
+        teacher="results/prototypes/teacher/teacher.pt",
+        control="results/prototypes/teacher/control.pt",
+        summary="results/prototypes/teacher/teacher.json",
+        features=lambda wc: feature_files(PROTO["dataset"]),
+        support=lambda wc: feature_files(PROTO["support"]) if prototype_support() else [],
+        second=lambda wc: [f"results/prototypes/cv_{PROTO['second_source']}/teacher.json"]
+        if prototype_second_source() else [],
+    output:
+        safetensors="results/prototypes/grid/grid.safetensors",
+        npz="results/prototypes/grid/grid.npz",
+        card="results/prototypes/grid/card.json",
+        summary=report("reports/prototypes/summary.md", caption="../report/prototypes_summary.rst",
+                       category="Prototype grid"),
+        occupancy=report("reports/prototypes/occupancy.png", caption="../report/prototypes_occupancy.rst",
+                         category="Prototype grid"),
+        sizes=report("reports/prototypes/occupancy_sizes.png", caption="../report/prototypes_sizes.rst",
+                     category="Prototype grid"),
+        geometry=report("reports/prototypes/geometry.png", caption="../report/prototypes_geometry.rst",
+                        category="Prototype grid"),
+        control=report("reports/prototypes/geometry_control.png", caption="../report/prototypes_control.rst",
+                       category="Prototype grid"),
+        fit=report("reports/prototypes/teacher_fit.png", caption="../report/prototypes_fit.rst",
+                   category="Prototype grid"),
+    params:
+        dataset=PROTO.get("dataset"),
+        config=lambda wc: prototype_config(),
+        support=lambda wc: f"--support-features results/features/{PROTO['support']}" if prototype_support() else "",
+        second=lambda wc, input: f"--deap-cv {input.second[0]}" if input.second else "",
+    log:
+        "logs/prototypes/export_prototypes.log",
+    benchmark:
+        "results/benchmarks/prototypes/export_prototypes.tsv"
+    threads: 1
+    shell:
+        "neuroaffect export-prototypes --dataset {params.dataset} --features results/features/{params.dataset}"
+        " {params.support} --teacher results/prototypes/teacher --out results/prototypes/grid"
+        " --report reports/prototypes {params.second} --config {params.config:q} > {log} 2>&1"
