@@ -100,3 +100,35 @@ def test_synthetic_windows_layout():
     # balanced classes per subject and session
     t = ws.trial_table()
     assert np.all(np.bincount(t["y"]) == 12)
+
+
+def test_windowset_is_a_torch_dataset():
+    import torch
+
+    ws = make_synthetic_windows(n_subjects=1, n_trials=4, n_windows=5, n_chans=3, n_bands=2, seed=0)
+    assert isinstance(ws, torch.utils.data.Dataset) and len(ws) == 20
+    x, y = ws[7]
+    assert x.shape == (3, 2) and x.dtype == torch.float32 and y.dtype == torch.int64 and int(y) == ws.y[7]
+    xb, yb = next(iter(torch.utils.data.DataLoader(ws, batch_size=8)))
+    assert xb.shape == (8, 3, 2) and torch.equal(yb, torch.as_tensor(ws.y[:8]))
+    reg = make_synthetic_windows(n_subjects=1, n_trials=4, n_windows=5, n_chans=3, n_bands=2, regression=True)
+    assert reg[0][1].dtype == torch.float32
+
+
+def test_dataset_registry_is_one_list():
+    """The schema, the CLI and the simulator name the datasets of neuroaffect.labels and no others."""
+    from pathlib import Path
+
+    import yaml
+
+    from neuroaffect.cli import build_parser
+    from neuroaffect.labels import DATASETS
+    from neuroaffect.simulate import DATASETS as SIM
+
+    schema = yaml.safe_load((Path(__file__).resolve().parent.parent / "workflow/schemas/config.schema.yaml").read_text())
+    assert schema["properties"]["datasets"]["items"]["enum"] == list(DATASETS)
+    assert tuple(SIM) == DATASETS
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for cmd in ("simulate", "summarize", "features", "experiment", "sweep"):
+        opt = next(a for a in sub.choices[cmd]._actions if a.dest == "dataset")
+        assert tuple(opt.choices) == DATASETS, cmd

@@ -14,6 +14,7 @@ import numbers
 from dataclasses import dataclass, fields
 
 import numpy as np
+import torch
 
 from .._utils import check_int, check_option
 from ..labels import LABEL_RULES, make_labels, n_label_classes
@@ -51,8 +52,12 @@ def _as_int_array(name: str, value, n: int) -> np.ndarray:
 
 
 @dataclass(eq=False)
-class WindowSet:
-    """Inputs of windows, with their targets and provenance.
+class WindowSet(torch.utils.data.Dataset):
+    """Inputs of windows, with their targets and provenance; a map-style ``torch.utils.data.Dataset``.
+
+    ``windows[i]`` is ``(x, y)``: ``x`` a float32 tensor of one window's inputs and ``y`` its target
+    (int64 class or float32 rating), so ``torch.utils.data.DataLoader(windows, batch_size=64)``
+    batches it directly.
 
     Parameters
     ----------
@@ -261,6 +266,10 @@ class WindowSet:
 
     def __len__(self) -> int:
         return self.n_windows
+
+    def __getitem__(self, i):
+        """``(x, y)`` of window ``i`` as tensors (see the class docstring)."""
+        return torch.from_numpy(self.X[i]), torch.as_tensor(self.y[i])
 
     def __repr__(self) -> str:
         what = "targets" if self.is_regression else "classes"
