@@ -30,7 +30,11 @@ import numpy as np
 from ._utils import check_option
 
 __all__ = [
+    "AFFECTNET_TO_FER",
+    "CKPLUS_TO_FER",
     "DATASETS",
+    "FER_CIRCUMPLEX_DEG",
+    "FER_CLASSES",
     "LABEL_DATASETS",
     "LABEL_NAMES",
     "LABEL_RULES",
@@ -47,6 +51,7 @@ __all__ = [
     "check_target",
     "class_names",
     "denormalise_ratings",
+    "fer_va_anchors",
     "grid_cells",
     "grid_centres",
     "grid_edges",
@@ -269,6 +274,36 @@ def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
     if dataset == "dreamer":
         return v.astype(np.int64) - 1
     return np.clip(np.floor(v).astype(np.int64) - 1, 0, 8)
+
+
+# --- facial expressions -----------------------------------------------------------------------
+
+#: The eight FERPlus classes, in the order of ``fer2013new.csv``'s vote columns; every face set is
+#: mapped onto these indices.
+FER_CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+#: AffectNet's expression codes 0-7 -> FERPlus class index (8 none, 9 uncertain, 10 no-face: unmapped).
+AFFECTNET_TO_FER = MappingProxyType({0: 0, 1: 1, 2: 3, 3: 2, 4: 6, 5: 5, 6: 4, 7: 7})
+#: CK+ emotion codes 0-7 (0 neutral, 1 anger, 2 contempt, 3 disgust, 4 fear, 5 happy, 6 sadness,
+#: 7 surprise) -> FERPlus class index.
+CKPLUS_TO_FER = MappingProxyType({0: 0, 1: 4, 2: 7, 3: 5, 4: 6, 5: 1, 6: 3, 7: 2})
+#: Angle on Russell's circumplex (degrees; 0 = pleasure, 90 = arousal) of each emotional class, our
+#: reading of Russell (1980) (``docs/distillation.md``); neutral sits at the origin.
+FER_CIRCUMPLEX_DEG = MappingProxyType({"happiness": 20.0, "surprise": 70.0, "fear": 110.0, "anger": 125.0,
+                                       "disgust": 150.0, "contempt": 170.0, "sadness": 205.0})
+
+
+def fer_va_anchors(radius: float = 0.8) -> np.ndarray:
+    """(valence, arousal) anchor of every FERPlus class, shape (8, 2), in normalised units.
+
+    ``radius * (cos, sin)`` of the class's circumplex angle (:data:`FER_CIRCUMPLEX_DEG`); neutral
+    at (0, 0). With the default radius the emotional classes sit on the outer bin centres' circle.
+    """
+    out = np.zeros((len(FER_CLASSES), 2))
+    for k, name in enumerate(FER_CLASSES):
+        if name in FER_CIRCUMPLEX_DEG:
+            a = np.deg2rad(FER_CIRCUMPLEX_DEG[name])
+            out[k] = radius * np.cos(a), radius * np.sin(a)
+    return out
 
 
 # --- the valence/arousal grid ---------------------------------------------------------------
