@@ -85,7 +85,7 @@ def test_unequal_trials_raise_or_crop(sim_root, caplog):
     seed = read_dataset("seed", sim_root("seed"), subjects=[1])[0]
     with pytest.raises(ValueError, match=r"different lengths .*crop=True.*select\(\[i\]\)\.to_epochs"):
         seed.to_epochs()
-    with caplog.at_level(logging.INFO, logger="neuroaffect.io.base"):
+    with caplog.at_level(logging.INFO, logger="neuroaffect.io.epochs"):
         epochs = seed.to_epochs(crop=True)
     assert "cropped" in caplog.text
     n = seed.n_times.min()

@@ -106,7 +106,8 @@ def _input_digests(rec) -> dict:
 
 def _as_recording(rec, dataset, subject, baseline):
     """``rec`` itself, or the :class:`~neuroaffect.io.Recording` of ``mne.Epochs``."""
-    from ..io.base import Recording, from_epochs
+    from ..io.base import Recording
+    from ..io.epochs import from_epochs
 
     if isinstance(rec, Recording):
         for name, value in (("dataset", dataset), ("subject", subject), ("baseline", baseline)):
@@ -199,7 +200,7 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
     p = FeatureParams.coerce(params).resolve(rec.sfreq)
     sfreq = float(rec.sfreq)
     scale = 1e6 if p.scale_uv else 1.0
-    n, c, nb = rec.n_trials, rec.n_chans, len(p.bands)
+    n, c = rec.n_trials, rec.n_chans
     n_times = rec.n_times
     nws = np.array([n_windows(t, p.window, p.stride) for t in n_times], dtype=np.int32)
     nw_max = int(nws.max(initial=0))

@@ -195,7 +195,7 @@ def _grid_for_positions(ch_names: tuple, pos: bytes, size: tuple, interp: str,
     import mne
     from mne.channels.layout import _find_topomap_coords
 
-    from ..io.base import _montage_from_positions
+    from ..io.epochs import _montage_from_positions
 
     info = mne.create_info(list(ch_names), 128.0, "eeg")
     info.set_montage(_montage_from_positions(ch_names, np.frombuffer(pos).reshape(-1, 3)))

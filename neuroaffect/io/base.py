@@ -1,46 +1,24 @@
-"""The one result type every reader returns: :class:`Recording`, and its MNE conversions.
+"""The one result type every reader returns: :class:`Recording`.
 
-:meth:`Recording.to_epochs` gives ``mne.EpochsArray`` (baseline as the ``t < 0`` part,
-peripheral signals at the EEG rate, labels in ``metadata``); :func:`from_epochs` (also
-:meth:`Recording.from_epochs`) turns any ``mne.BaseEpochs`` into a :class:`Recording`.
+Its MNE conversions (:meth:`Recording.to_epochs`, :meth:`Recording.from_epochs`) live in
+:mod:`neuroaffect.io.epochs`.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .._utils import DatasetFormatError, check_finite, check_option
+from .._utils import DatasetFormatError, check_finite
 from ..channels import get_positions
-from ..labels import LABEL_NAMES, RATING_RANGE, SEED_CLASS_NAMES, SEED_IV_CLASS_NAMES
 
-__all__ = ["Peripheral", "Recording", "from_epochs"]
+__all__ = ["Peripheral", "Recording"]
 
 logger = logging.getLogger(__name__)
-
-#: MNE channel type of each peripheral ``kind`` (see :meth:`Recording.to_epochs`).
-MNE_CHANNEL_TYPES = {
-    "ecg": "ecg", "eog": "eog", "emg": "emg", "gsr": "gsr", "resp": "resp",
-    "temp": "temperature", "ppg": "bio",
-}
-_VOLTS = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "\u00b5V": 1e-6, "\u03bcV": 1e-6, "nV": 1e-9}
-_SIEMENS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "\u00b5S": 1e-6, "\u03bcS": 1e-6, "nS": 1e-9}
-_OHMS = {"Ohm": 1.0, "ohm": 1.0, "kOhm": 1e3, "kohm": 1e3, "MOhm": 1e6, "Mohm": 1e6}
-_CELSIUS = ("degC", "deg C", "\u00b0C", "C", "Celsius", "celsius")
-# MNE channel type -> (peripheral kind, factor from MNE's unit, unit) for from_epochs.
-_FROM_MNE = {
-    "ecg": ("ecg", 1e6, "uV"), "eog": ("eog", 1e6, "uV"), "emg": ("emg", 1e6, "uV"),
-    "gsr": ("gsr", 1e6, "uS"), "resp": ("resp", 1.0, "a.u."), "temperature": ("temp", 1.0, "degC"),
-}
-# Names of bio / misc channels taken for a plethysmograph by from_epochs.
-_PPG_NAMES = ("pleth", "ppg", "bvp", "pulse")
-
 
 @dataclass
 class Peripheral:
@@ -210,6 +188,8 @@ class Recording:
 
         if self.ch_pos is None:
             return make_montage(self.ch_names)
+        from .epochs import _montage_from_positions
+
         return _montage_from_positions(self.ch_names, self.ch_pos)
 
     def create_info(self):
@@ -224,156 +204,19 @@ class Recording:
                   event_label: str | None = None, verbose=False):
         """Convert to ``mne.EpochsArray``: baseline, peripheral channels, labels in ``metadata``.
 
-        Parameters
-        ----------
-        crop : bool
-            When trial (or baseline) lengths differ, crop every trial to the shortest one
-            (the stimulus keeps its first samples, the baseline its last ones, those next to
-            the stimulus); how much was dropped is logged at INFO. Without it, unequal
-            lengths raise ``ValueError`` (convert trial by trial instead with
-            ``rec.select([i]).to_epochs()``). SEED, DREAMER and MAHNOB clips differ in length.
-        baseline : bool
-            Put the recording's pre-stimulus baseline (``Recording.baseline``) before the
-            stimulus, as the ``t < 0`` part of each epoch (``tmin = -n_base / sfreq``;
-            ``t >= 0`` is the stimulus). For DREAMER (a separate neutral clip) and MAHNOB (the
-            first 30 s of the file) the baseline was not recorded right before the stimulus;
-            it is still placed at ``t < 0``. Without a baseline, or with ``baseline=False``,
-            epochs start at ``t = 0``.
-        peripheral : bool
-            Add the peripheral signals as channels at the EEG rate (resampled with
-            ``scipy.signal.resample_poly``, ``padtype="line"``, where their rate differs;
-            aligned at the segment start and cropped or edge-padded to the EEG segment's
-            length, as DREAMER's ECG is only about twice as long), in MNE's units: ``ecg``,
-            ``eog``, ``emg`` in V (type ``ecg``/``eog``/``emg``); ``gsr`` in S (type ``gsr``;
-            a resistance is converted to its conductance); ``resp`` (type ``resp``, in V when
-            stored in volts, else as stored); ``temp`` in degC (type ``temperature``); ``ppg``
-            (type ``bio``, as stored). A signal whose unit does not fit its type (e.g. an
-            ``"a.u."`` ECG, a non-positive skin resistance) becomes a ``misc`` channel holding
-            the stored values. A signal without a baseline is left out (with a warning) when
-            the epochs hold one.
-        event_label : str | None
-            Label whose values name the events: ``"<label>/<value>"`` (``"valence/3"``;
-            SEED / SEED-IV class names, e.g. ``"emotion/positive"``; ``"<label>/unlabeled"``
-            for NaN), codes 1..K in increasing value. None: ``"emotion"`` for SEED / SEED-IV,
-            else every event is named ``"trial"``. Either way ``epochs.metadata`` holds
-            every label, so ``epochs["valence > 5"]`` selects by rating.
-        verbose : bool | str | None
-            MNE verbosity.
-
-        Returns
-        -------
-        epochs : mne.EpochsArray
-            ``n_trials`` epochs of the EEG (V, montage set) then the peripheral channels;
-            ``metadata`` (pandas.DataFrame, one row per trial): ``subject``, ``session``,
-            ``trial`` (``session_ids`` / ``trial_ids``) and every label, raw.
-
-        Raises
-        ------
-        ValueError
-            Unequal trial or baseline lengths without ``crop``; an unknown ``event_label``.
+        See :func:`neuroaffect.io.epochs.recording_to_epochs` for every parameter.
         """
-        import mne
-        import pandas as pd
+        from .epochs import recording_to_epochs
 
-        n_times = self.n_times
-        where = f"{self.dataset} subject {self.subject}"
-        if len(set(n_times.tolist())) > 1 and not crop:
-            raise ValueError(
-                f"{where}: trials have different lengths ({n_times.min()}..{n_times.max()} "
-                "samples), which one EpochsArray cannot hold. Pass crop=True to crop every trial "
-                "to the shortest one, or convert trial by trial with rec.select([i]).to_epochs()."
-            )
-        n = int(n_times.min())
-        n_base, base_len = 0, None
-        if baseline and self.baseline is not None:
-            base_len = np.array([np.shape(b)[-1] for b in self.baseline], dtype=int)
-            if len(set(base_len.tolist())) > 1 and not crop:
-                raise ValueError(
-                    f"{where}: baselines have different lengths ({base_len.min()}.."
-                    f"{base_len.max()} samples). Pass crop=True to keep the last "
-                    f"{base_len.min()} samples of each, or baseline=False to leave them out."
-                )
-            n_base = int(base_len.min())
-        if crop and (n_times.max() > n or (base_len is not None and base_len.max() > n_base)):
-            logger.info("%s: trials cropped to %d samples (from up to %d)%s", where, n,
-                        n_times.max(), "" if base_len is None else
-                        f", baselines to {n_base} (from up to {base_len.max()})")
-
-        def epoch(stim, base):
-            """(n, n_base + n) of one trial: last n_base baseline samples, first n stimulus."""
-            stim = np.asarray(stim)[:, :n]
-            return stim if not n_base else np.concatenate([np.asarray(base)[:, -n_base:], stim], 1)
-
-        blocks = [np.stack([epoch(self.eeg[i], None if not n_base else self.baseline[i])
-                            for i in range(self.n_trials)])]
-        names, types = list(self.ch_names), ["eeg"] * self.n_chans
-        if peripheral:
-            for key, p in self.peripheral.items():
-                if n_base and p.baseline is None:
-                    warnings.warn(f"{where}: peripheral signal {key!r} has no baseline; it is left "
-                                  "out of the epochs, which start with the EEG baseline",
-                                  RuntimeWarning, stacklevel=2)
-                    continue
-                trials = []
-                for i in range(self.n_trials):
-                    stim = _resample_to(p.data[i], p.sfreq, self.sfreq, int(n_times[i]))
-                    base = None if not n_base else _resample_to(
-                        p.baseline[i], p.sfreq, self.sfreq, int(base_len[i]))
-                    trials.append(epoch(stim, base))
-                ch_type, values = _to_mne_units(p, np.stack(trials))
-                blocks.append(values)
-                for lead in p.ch_names or [f"{key}{j + 1}" for j in range(blocks[-1].shape[1])]:
-                    names.append(lead if lead not in names else f"{key} {lead}")
-                    types.append(ch_type)
-        data = np.concatenate(blocks, axis=1)
-
-        info = mne.create_info(names, self.sfreq, types)
-        info.set_montage(self.get_montage())
-        meta = {"subject": np.full(self.n_trials, int(self.subject)),
-                "session": self.session_ids, "trial": self.trial_ids}
-        meta.update({k: np.asarray(v, dtype=np.float64) for k, v in self.labels.items()})
-        label = self._event_label(event_label)
-        event_names = self._event_names(label)
-        value = {}  # event name -> label value, to number the events in increasing value
-        for name, v in zip(event_names, self.labels[label] if label else np.zeros(self.n_trials)):
-            value.setdefault(name, float(v))
-        order = sorted(value, key=lambda e: (np.isnan(value[e]), np.nan_to_num(value[e])))
-        event_id = {e: code for code, e in enumerate(order, start=1)}
-        events = np.column_stack([
-            np.arange(self.n_trials) * (n_base + n) + n_base, np.zeros(self.n_trials, int),
-            [event_id[e] for e in event_names],
-        ]).astype(int)
-        return mne.EpochsArray(
-            data, info, events=events, tmin=-n_base / self.sfreq, event_id=event_id,
-            metadata=pd.DataFrame(meta), verbose=verbose,
-        )
-
-    def _event_label(self, event_label) -> str | None:
-        """The label naming the events (see :meth:`to_epochs`), or None for ``"trial"``."""
-        if event_label is None:
-            return "emotion" if self.dataset in ("seed", "seed-iv") and "emotion" in self.labels else None
-        return check_option("event_label", event_label, list(self.labels))
-
-    def _event_names(self, label: str | None) -> list[str]:
-        """Event name of every trial, from the values of ``label``."""
-        if label is None:
-            return ["trial"] * self.n_trials
-        classes = {"seed": SEED_CLASS_NAMES, "seed-iv": SEED_IV_CLASS_NAMES}.get(self.dataset)
-        lo = -1 if self.dataset == "seed" else 0
-        out = []
-        for v in np.asarray(self.labels[label], dtype=np.float64):
-            if np.isnan(v):
-                out.append(f"{label}/unlabeled")
-            elif label == "emotion" and classes is not None and v == int(v) and 0 <= v - lo < len(classes):
-                out.append(f"{label}/{classes[int(v) - lo]}")
-            else:
-                out.append(f"{label}/{v:g}")
-        return out
+        return recording_to_epochs(self, crop, baseline=baseline, peripheral=peripheral, event_label=event_label,
+                                   verbose=verbose)
 
     @classmethod
     def from_epochs(cls, epochs, dataset: str = "unknown", subject: int | None = None,
                     baseline=None) -> "Recording":
-        """Same as :func:`from_epochs`."""
+        """Same as :func:`neuroaffect.io.epochs.from_epochs`."""
+        from .epochs import from_epochs
+
         return from_epochs(epochs, dataset=dataset, subject=subject, baseline=baseline)
 
     def select(self, idx: Sequence[int]) -> "Recording":
@@ -428,250 +271,3 @@ class Recording:
         )
 
 
-# --------------------------------------------------------------------------------------------
-# MNE conversions
-# --------------------------------------------------------------------------------------------
-def _montage_from_positions(ch_names, pos):
-    """``DigMontage`` of ``ch_names`` at ``pos`` (head frame, m), with the template's fiducials."""
-    import mne
-
-    from ..channels import make_montage
-
-    fid = make_montage(["Cz"]).get_positions()
-    return mne.channels.make_dig_montage(
-        ch_pos=dict(zip(ch_names, np.asarray(pos, dtype=np.float64))), coord_frame="head",
-        **{k: fid[k] for k in ("nasion", "lpa", "rpa")},
-    )
-
-
-def _resample_to(x, sfreq_from: float, sfreq_to: float, n: int) -> np.ndarray:
-    """``x`` (..., n_times) at ``sfreq_to`` Hz, cropped or edge-padded to ``n`` samples."""
-    from scipy.signal import resample_poly
-
-    x = np.asarray(x, dtype=np.float64)
-    if sfreq_from != sfreq_to:
-        ratio = Fraction(sfreq_to / sfreq_from).limit_denominator(1000)
-        x = resample_poly(x, ratio.numerator, ratio.denominator, axis=-1, padtype="line")
-    if x.shape[-1] >= n:
-        return x[..., :n]
-    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])], mode="edge")
-
-
-def _to_mne_units(p: Peripheral, x: np.ndarray) -> tuple[str, np.ndarray]:
-    """(MNE channel type, ``x`` in that type's unit) for values of ``p`` (see ``to_epochs``)."""
-    ch_type = MNE_CHANNEL_TYPES.get(p.kind, "misc")
-    if ch_type in ("ecg", "eog", "emg"):
-        return (ch_type, x * _VOLTS[p.unit]) if p.unit in _VOLTS else ("misc", x)
-    if ch_type == "gsr":
-        if p.unit in _SIEMENS:
-            return "gsr", x * _SIEMENS[p.unit]
-        if p.unit in _OHMS and (x > 0).all():
-            return "gsr", 1.0 / (x * _OHMS[p.unit])
-        return "misc", x
-    if ch_type in ("resp", "bio"):
-        return ch_type, x * _VOLTS[p.unit] if p.unit in _VOLTS else x
-    if ch_type == "temperature":
-        return ("temperature", x) if p.unit in _CELSIUS else ("misc", x)
-    return "misc", x
-
-
-def _bad_param(name: str, expected: str, got) -> ValueError:
-    return ValueError(
-        f"Invalid value for the {name!r} parameter. Expected {expected}, but got {got} instead."
-    )
-
-
-def _baseline_mask(baseline, times: np.ndarray, sfreq: float) -> np.ndarray | None:
-    """Samples of the baseline interval ``(a, b)`` in seconds (inclusive; None = epoch edge)."""
-    half = 0.5 / sfreq
-    try:
-        a, b = baseline
-        a = times[0] if a is None else float(a)
-        b = times[-1] if b is None else float(b)
-    except (TypeError, ValueError):
-        raise _bad_param("baseline", "None, False, (tmin, tmax) in seconds or an array of "
-                         "shape (n_epochs, n_eeg, n_times)", repr(baseline)) from None
-    if not (times[0] - half <= a <= b <= times[-1] + half):
-        raise _bad_param(
-            "baseline", f"an interval (tmin, tmax) with tmin <= tmax inside the epochs' "
-            f"[{times[0]:g}, {times[-1]:g}] s", repr(baseline),
-        )
-    return (times >= a - half) & (times <= b + half)
-
-
-def _metadata_ids(md, column: str, n: int) -> np.ndarray | None:
-    """Integer ids from a numeric metadata column, or None when it is absent or not integral."""
-    import pandas as pd
-
-    if md is None or column not in md.columns or not pd.api.types.is_numeric_dtype(md[column]):
-        return None
-    v = md[column].to_numpy(dtype=np.float64)
-    if v.shape != (n,) or not np.isfinite(v).all() or (v != np.round(v)).any():
-        return None
-    return v.astype(int)
-
-
-def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
-                baseline=None) -> Recording:
-    """A :class:`Recording` from ``mne.Epochs`` (the inverse of :meth:`Recording.to_epochs`).
-
-    Parameters
-    ----------
-    epochs : mne.BaseEpochs
-        E.g. ``mne.EpochsArray`` or ``mne.Epochs``, one epoch per trial. EEG channels are
-        picked by type (channels marked bad are left out); their data are in volts.
-    dataset : str
-        Dataset the epochs come from (``"deap"``, ``"dreamer"``, ``"seed"``, ``"seed-iv"``,
-        ``"mahnob"``) or any other name (default ``"unknown"``). It decides which metadata
-        columns are labels and how labels are normalised downstream.
-    subject : int | None
-        1-based subject number; None takes it from a ``subject`` metadata column holding one
-        integer, else 1.
-    baseline : None | False | (float | None, float | None) | ndarray
-        The pre-stimulus baseline. None: the samples with ``t < 0`` when ``epochs.tmin < 0``,
-        else no baseline. False: no baseline. ``(tmin, tmax)``: the samples with
-        ``tmin <= t <= tmax`` (seconds, inclusive, None = the epoch's edge, as
-        ``mne.Epochs.apply_baseline`` reads it). An array: the baseline EEG itself in volts,
-        shape (n_epochs, n_eeg, n_base), or (n_eeg, n_base) for every epoch. The stimulus is
-        always the part with ``t >= 0``.
-
-    Returns
-    -------
-    rec : Recording
-        ``eeg`` of shape (n_epochs, n_eeg, n_stim) in volts, ``sfreq`` from
-        ``epochs.info["sfreq"]``; ``baseline`` (n_epochs, n_eeg, n_base) or None;
-        ``labels`` from the numeric ``epochs.metadata`` columns named like a label of
-        ``dataset`` (of any dataset when it is not one of the above: ``valence``,
-        ``arousal``, ``dominance``, ``liking``, ``predictability``, ``emotion``), with the
-        dataset's ``label_range``; ``trial_ids`` / ``session_ids`` from integer ``trial`` /
-        ``session`` columns (else 1..n_epochs and 1); ``ch_pos`` from the channel locations
-        when a montage is set (else the 10-05 template position of each name);
-        ``peripheral`` signals from channels of type ``ecg``, ``eog``, ``emg`` (to uV),
-        ``gsr`` (S to uS), ``resp``, ``temperature`` (degC) and ``bio`` / ``misc`` channels
-        named like a plethysmograph (``pleth``, ``ppg``, ``bvp``, ``pulse``: ``ppg``), one
-        signal per type, with the same baseline samples as the EEG when the baseline comes
-        from the epochs' times.
-
-    Raises
-    ------
-    ValueError
-        ``epochs`` is not an ``mne.BaseEpochs``, has no EEG channel or no sample at
-        ``t >= 0``, an EEG channel has neither a location nor a 10-05 name, or ``baseline``
-        or ``subject`` is invalid (messages: ``Invalid value for the 'x' parameter ...``).
-    """
-    import mne
-    import pandas as pd
-
-    if not isinstance(epochs, mne.BaseEpochs):
-        raise _bad_param("epochs", "an instance of mne.BaseEpochs (e.g. mne.EpochsArray)",
-                         f"an instance of {type(epochs).__name__}")
-    if not isinstance(dataset, str) or not dataset:
-        raise _bad_param("dataset", "a non-empty dataset name", repr(dataset))
-    info = epochs.info
-    sfreq = float(info["sfreq"])
-    eeg_picks = mne.pick_types(info, eeg=True, exclude="bads")
-    if not eeg_picks.size:
-        raise _bad_param("epochs", "epochs holding at least one EEG channel not marked bad",
-                         f"channel types {sorted(set(epochs.get_channel_types()))}")
-    ch_names = [info["ch_names"][k] for k in eeg_picks]
-    times = np.asarray(epochs.times)
-    half = 0.5 / sfreq
-    stim = times >= -half
-    if not stim.any():
-        raise _bad_param("epochs", "epochs with samples at t >= 0 (the stimulus part)",
-                         f"epochs ending at tmax = {times[-1]:g} s")
-    n_epochs = len(epochs)
-
-    base_mask = base_array = None
-    if baseline is None:
-        base_mask = ~stim if (~stim).any() else None
-    elif baseline is False:
-        pass
-    elif isinstance(baseline, np.ndarray):
-        base_array = np.asarray(baseline, dtype=np.float64)
-        if base_array.ndim == 2:
-            base_array = np.broadcast_to(base_array, (n_epochs,) + base_array.shape).copy()
-        if base_array.ndim != 3 or base_array.shape[:2] != (n_epochs, len(ch_names)) or \
-                base_array.shape[2] < 1:
-            raise _bad_param("baseline", f"an array of shape ({n_epochs}, {len(ch_names)}, n_base) "
-                             f"or ({len(ch_names)}, n_base)", f"shape {np.shape(baseline)}")
-        check_finite(base_array, "the baseline array")
-    else:
-        base_mask = _baseline_mask(baseline, times, sfreq)
-
-    if subject is None:
-        ids = _metadata_ids(epochs.metadata, "subject", n_epochs)
-        subject = int(ids[0]) if ids is not None and len(set(ids.tolist())) == 1 else 1
-    if isinstance(subject, bool) or not isinstance(subject, (int, np.integer)) or subject < 1:
-        raise _bad_param("subject", "a 1-based integer subject number", repr(subject))
-
-    data = epochs.get_data()  # (n_epochs, n_channels, n_times), MNE's units
-    eeg = data[:, eeg_picks]
-    eeg_base = base_array if base_array is not None else (
-        None if base_mask is None else eeg[:, :, base_mask])
-
-    ch_pos = _epochs_positions(info, eeg_picks, ch_names)
-
-    labels, label_range = {}, {}
-    md = epochs.metadata
-    known = LABEL_NAMES.get(dataset) or sorted({n for names in LABEL_NAMES.values() for n in names})
-    ranges = dict(RATING_RANGE)
-    ranges.update({"seed": (-1.0, 1.0), "seed-iv": (0.0, 3.0)})
-    for name in known if md is not None else ():
-        if name in md.columns and pd.api.types.is_numeric_dtype(md[name]) and \
-                not pd.api.types.is_bool_dtype(md[name]):
-            labels[name] = md[name].to_numpy(dtype=np.float64)
-            if dataset in ranges:
-                label_range[name] = ranges[dataset]
-
-    peripheral = {}
-    types = epochs.get_channel_types()
-    bads = set(info["bads"])
-    for ch_type, (kind, factor, unit) in {**_FROM_MNE, "ppg": ("ppg", 1.0, "a.u.")}.items():
-        if ch_type == "ppg":
-            picks = [k for k, t in enumerate(types) if t in ("bio", "misc") and any(
-                w in info["ch_names"][k].lower() for w in _PPG_NAMES)]
-        else:
-            picks = [k for k, t in enumerate(types) if t == ch_type]
-        picks = [k for k in picks if info["ch_names"][k] not in bads]
-        if not picks:
-            continue
-        x = data[:, picks] * factor
-        peripheral[kind] = Peripheral(
-            data=np.ascontiguousarray(x[:, :, stim]), sfreq=sfreq, unit=unit, kind=kind,
-            ch_names=tuple(info["ch_names"][k] for k in picks),
-            baseline=None if base_mask is None else np.ascontiguousarray(x[:, :, base_mask]),
-        )
-
-    return Recording(
-        dataset=dataset, subject=int(subject), eeg=np.ascontiguousarray(eeg[:, :, stim]),
-        sfreq=sfreq, ch_names=tuple(ch_names), labels=labels, label_range=label_range,
-        baseline=None if eeg_base is None else np.ascontiguousarray(eeg_base),
-        peripheral=peripheral,
-        trial_ids=_metadata_ids(md, "trial", n_epochs),
-        session_ids=_metadata_ids(md, "session", n_epochs),
-        ch_pos=ch_pos,
-    )
-
-
-def _epochs_positions(info, picks, ch_names) -> np.ndarray | None:
-    """Head-frame positions of the picked channels from their locations (montage), or None.
-
-    Channels without a location take the 10-05 template position of their name; None when
-    no channel has a location (the names alone then give the positions).
-    """
-    locs = np.array([info["chs"][k]["loc"][:3] for k in picks], dtype=np.float64)
-    has = np.isfinite(locs).all(axis=1) & (np.abs(locs).sum(axis=1) > 0)
-    missing = [n for n, h in zip(ch_names, has) if not h]
-    try:
-        template = get_positions(missing) if missing else np.empty((0, 3))
-    except DatasetFormatError as err:
-        raise _bad_param(
-            "epochs", "EEG channels with positions (a montage, e.g. "
-            "epochs.set_montage('standard_1005'), or channel names of the 10-05 system)",
-            f"channels without a position: {err.found}",
-        ) from None
-    if not has.any():
-        return None
-    locs[~has] = template
-    return locs

@@ -15,7 +15,7 @@ import torch
 
 from ..labels import check_target
 from ..training import (
-    TrainConfig, WindowSet, average_trials, build_model, predict, regression_metrics, run_sweep, split_validation,
+    TrainConfig, WindowSet, average_trials, build_model, regression_metrics, run_sweep, split_validation,
     train_model, windows_from_features,
 )
 from ..training.folds import shuffle_trial_labels
