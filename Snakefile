@@ -12,6 +12,11 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+from neuroaffect.pipeline.config import check_config
+
+check_config(config)
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/summarize.smk"

@@ -213,3 +213,19 @@ def test_checkpoint_records_inputs_and_amp_is_not_claimed_on_cpu(tmp_path):
                     baselines=())
     assert res.config["train"]["amp"] is (torch.cuda.is_available())
     assert res.config["train"]["device"] in ("cpu", "cuda")
+
+
+def test_a_diverged_sweep_fails_naming_its_folds():
+    from neuroaffect.training.engine import TrainingDivergedError
+
+    ws = make_synthetic_windows(n_subjects=1, n_trials=6, n_windows=4, n_chans=6, n_bands=4, seed=2)
+    with pytest.raises(TrainingDivergedError, match=r"dgcnn, classification on folds \['sub-01_fold-0\d'.*not finite"):
+        run_sweep(ws, "dgcnn", TINY["dgcnn"], n_folds=2, train_cfg=CFG.replace(epochs=3, lr=1e12), baselines=())
+
+
+def test_seed_9_6_refuses_datasets_without_seed_clips():
+    from neuroaffect.training import make_folds
+
+    ws = make_synthetic_windows(n_subjects=1, n_trials=40, n_windows=2, n_chans=3, n_bands=2, seed=0)
+    with pytest.raises(ValueError, match="expected SEED's trial numbers 1-15.*40 trials numbered 1-40"):
+        make_folds(ws, "seed-9-6")

@@ -92,10 +92,12 @@ def test_rare_class_falls_back_to_round_robin():
     assert sizes.max() - sizes.min() <= 1 and sizes.min() >= 1
     assert np.all(np.bincount(fold[y == 0], minlength=4) >= 2)  # the frequent class reaches every fold
     assert np.unique(fold[y == 1]).size == 2  # the rare class goes to two different folds
-    # fewer trials than folds: leave-one-trial-out
+    # more folds than trials is refused, not silently capped
+    with pytest.raises(ValueError, match=r"at most one fold per trial \(3 trials\), but got 10"):
+        assign_trial_folds([0, 1, 0], 10, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fold, _ = assign_trial_folds([0, 1, 0], 10, seed=0)
+        fold, _ = assign_trial_folds([0, 1, 0], 3, seed=0)
     assert sorted(fold.tolist()) == [0, 1, 2]
     with pytest.raises(ValueError, match="at least 2 trials"):
         assign_trial_folds([1], 5, seed=0)

@@ -164,3 +164,37 @@ def test_raw_signal_and_regression_sweeps_are_planned(tmp_path):
     assert eeg and "--root results/sim/deap/deap" in eeg[0] and '"raw"' not in eeg[0]
     dg = [line for line in res.stdout.splitlines() if "--model dgcnn" in line]
     assert dg and "--features results/features/deap" in dg[0] and "--task regression" in dg[0]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"training.epoch": 3}, "epoch"),
+    ({"trainig": {"sweeps": []}}, "trainig"),
+    ({"features.params.topo_sise": 32}, "topo_sise"),
+    ({"features.params.topo_size": 2048}, "2048"),
+    ({"training.lr": 1e6}, "1000000"),
+    ({"prototypes.grid_sise": 5}, "grid_sise"),
+])
+def test_schema_refuses_typos_and_absurd_values(tmp_path, changes, expected):
+    res = _snakemake(_workdir(tmp_path, **changes), "-n")
+    assert res.returncode != 0
+    assert expected in res.stdout + res.stderr
+
+
+def test_contradictions_are_refused_before_any_job(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    first = dict(cfg["training"]["sweeps"][0])
+    sweeps = [first, dict(first, epochs=3),
+              {"dataset": "deap", "target": "valence", "task": "binary", "model": "dgcnn", "protocol": "seed-9-6"},
+              {"dataset": "deap", "target": "emotion", "task": "binary", "model": "dgcnn", "protocol": "loso"},
+              {"dataset": "seed", "target": "emotion", "task": "binary", "model": "dgcnn", "protocol": "seed-9-6"},
+              {"dataset": "deap", "target": "arousal", "task": "binary", "model": "nosuchnet",
+               "protocol": "trial-holdout"}]
+    res = _snakemake(_workdir(tmp_path, **{"training.sweeps": sweeps}), "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "training.sweeps[1]" in out and "same sweep as training.sweeps[0]" in out
+    assert "training.sweeps[2]" in out and "seed-9-6" in out and "expected dataset 'seed'" in out
+    assert "training.sweeps[3]" in out and "'target'" in out
+    assert "training.sweeps[4]" in out and "no 'binary' labels" in out
+    assert "training.sweeps[5]" in out and "nosuchnet" in out
+    assert "Job stats" not in out  # stopped at validation

@@ -51,6 +51,7 @@ from .sources import ArraySource, LoaderSource, as_source
 from .trainables import SingleModel, StackedModels, as_trainable
 
 __all__ = [
+    "TrainingDivergedError",
     "ArraySource",
     "EpochInfo",
     "FitResult",
@@ -103,6 +104,15 @@ def fingerprint(*arrays, extra=None) -> str:
         h.update(a.tobytes())
     h.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a non-finite loss; ``models`` lists the model indices concerned."""
+
+    def __init__(self, message: str, models=(), epoch: int = -1):
+        super().__init__(message)
+        self.models = list(models)
+        self.epoch = int(epoch)
 
 
 # --- results and callbacks -------------------------------------------------------------------
@@ -438,6 +448,12 @@ def fit(
                 vloss = vscore = np.full(M, np.nan)
             seen = max(seen, 1)
             tl = (loss_sum / seen).cpu().double().numpy()
+            bad = np.flatnonzero(~np.isfinite(tl) & es["active"].numpy())
+            if bad.size:
+                raise TrainingDivergedError(
+                    f"training diverged: the loss of model(s) {bad.tolist()} is not finite in epoch {epoch + 1} "
+                    f"(lr={cfg.lr:g}, batch size {bs}); expected a finite loss: lower the learning rate or check "
+                    "the inputs for extreme values", models=bad.tolist(), epoch=epoch)
             ts = (score_sum / seen).cpu().double().numpy() if score_fn is not None else np.full(M, np.nan)
             active = es["active"].clone()
             for m in np.flatnonzero(active.numpy()):

@@ -52,6 +52,7 @@ RBT_SEED = 23
 RBT_N_FOLDS = 5
 RBT_DROP_FRACTION = 0.10
 SEED_N_TRAIN_TRIALS = 9
+SEED_N_CLIPS = 15
 POOLED = -1  # ``Fold.subject`` of folds that pool several subjects
 
 
@@ -197,7 +198,7 @@ def compute_leakage(windows: WindowSet, train_idx, test_idx) -> LeakageReport:
 def assign_trial_folds(trial_y, n_folds: int, seed: int) -> tuple[np.ndarray, str]:
     """Assign trials to ``k`` folds, stratified by class.
 
-    Rule: ``k = min(n_folds, n_trials)``. If every class has at least ``k``
+    Rule: ``k = n_folds`` (more folds than trials is refused). If every class has at least ``k``
     trials, scikit-learn's ``StratifiedKFold(k, shuffle=True, random_state=seed)``
     assigns them. Otherwise (a class too rare to appear in every fold) the
     trials of each class, in a seeded random order, are dealt to folds round
@@ -227,7 +228,10 @@ def assign_trial_folds(trial_y, n_folds: int, seed: int) -> tuple[np.ndarray, st
         raise ValueError(f"Invalid value for the 'n_folds' parameter: expected an int >= 2, but got {n_folds!r}.")
     if n < 2:
         raise ValueError(f"Cannot split {n} trial(s) into folds: expected at least 2 trials.")
-    k = min(int(n_folds), n)
+    if n_folds > n:
+        raise ValueError(f"Invalid value for the 'n_folds' parameter: expected at most one fold per trial ({n} "
+                         f"trials), but got {n_folds} instead.")
+    k = int(n_folds)
     classes, counts = np.unique(trial_y, return_counts=True)
     fold = np.empty(n, dtype=np.int64)
     if counts.min() >= k:
@@ -382,6 +386,12 @@ def _seed_9_6(windows, subjects):
         for k, sess in enumerate(np.unique(windows.session[in_subject])):
             here = in_subject & (windows.session == sess)
             tn = windows.trial_number[here]
+            if np.unique(tn).tolist() != list(range(1, SEED_N_CLIPS + 1)):
+                raise ValueError(
+                    f"seed-9-6: subject {s}, session {sess}: expected SEED's trial numbers 1-{SEED_N_CLIPS} (the "
+                    f"protocol trains on clips 1-{SEED_N_TRAIN_TRIALS} and tests on the rest), but found "
+                    f"{np.unique(tn).size} trials numbered {int(tn.min())}-{int(tn.max())}; use trial-holdout"
+                )
             train = here & (windows.trial_number <= SEED_N_TRAIN_TRIALS)
             test = here & (windows.trial_number > SEED_N_TRAIN_TRIALS)
             if not train.any() or not test.any():

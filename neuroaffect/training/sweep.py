@@ -36,7 +36,7 @@ from ..models import LogisticTokens, MajorityClassifier
 from .checkpoint import spec_summary
 from .config import TrainConfig, resolve_device
 from .data import WindowSet
-from .engine import ArraySource, EpochInfo, ProgressReporter, StackedModels, fit, predict
+from .engine import ArraySource, EpochInfo, ProgressReporter, StackedModels, TrainingDivergedError, fit, predict
 from .folds import FoldData, build_model, check_model_fits, fold_seed, prepare_fold, shuffle_trial_labels
 from .loop import objective_for, train_model
 from .protocols import make_folds
@@ -339,10 +339,9 @@ def run_sweep(
 
     outputs, train_info, kept, spec = [None] * len(data), [None] * len(data), [], None
     n_groups = -(-len(data) // group)
-    for gi, g0 in enumerate(range(0, len(data), group)):
-        chunk = data[g0:g0 + group]
-        models = [make(d) for d in chunk]
-        spec = spec or getattr(models[0], "model_spec", None)
+
+    def _train_group(chunk, models, gi):
+        g0 = gi * group
         if batched:
             res = train_batched(
                 models, [(d.X_fit, d.y_fit) for d in chunk], cfg, [d.seed for d in chunk],
@@ -371,6 +370,18 @@ def run_sweep(
                                       "stopped_early": r.stopped_early, "resumed_from": r.resumed_from}
                 if keep_models and not d.control:
                     kept.append(r.model)
+
+    for gi, g0 in enumerate(range(0, len(data), group)):
+        chunk = data[g0:g0 + group]
+        models = [make(d) for d in chunk]
+        spec = spec or getattr(models[0], "model_spec", None)
+        try:
+            _train_group(chunk, models, gi)
+        except TrainingDivergedError as err:
+            names = [chunk[m].name for m in err.models if m < len(chunk)] or [d.name for d in chunk]
+            raise TrainingDivergedError(f"{name}, {windows.task} on folds {names}: {err}", err.models,
+                                        err.epoch) from None
+
 
     n_classes = None if regression else K
     records, fold_rows, predictions, histories = [], [], [], []
