@@ -198,3 +198,12 @@ def test_contradictions_are_refused_before_any_job(tmp_path):
     assert "training.sweeps[4]" in out and "no 'binary' labels" in out
     assert "training.sweeps[5]" in out and "nosuchnet" in out
     assert "Job stats" not in out  # stopped at validation
+
+
+def test_one_dataset_alone_plans_its_own_jobs(tmp_path):
+    """datasets: [deap] keeps only DEAP's sweeps, their sidecar and no prototype stage (no DREAMER)."""
+    res = _snakemake(_workdir(tmp_path, datasets=["deap"]), "-n")
+    assert res.returncode == 0, res.stderr + res.stdout
+    jobs = _jobs(res.stdout)
+    assert jobs["simulate"] == 1 and jobs["run_sweep"] == 4 and jobs["tabulate_results"] == 1
+    assert "train_teacher" not in jobs
