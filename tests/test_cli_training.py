@@ -54,8 +54,21 @@ def test_experiment_sweep_and_tables(sim_root, tmp_path):
                str(root.parent / "simulation.json"), "--out", str(tmp_path / "results"), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     table = (tmp_path / "results.md").read_text()
-    assert "oracle (simulator ground truth)" in table and "| majority |" in table
-    assert "| window | dgcnn |" in table and "| trial | dgcnn |" in table and "| +0.0 |" in table
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text())))
+    assert [r["level"] for r in rows] == ["window", "trial"] and all(r["model"] == "dgcnn" for r in rows)
+    sweep_md = json.loads((tmp_path / "sweep.json").read_text())["summary"]
+    for r in rows:  # every cell comes from the sweep's own summary
+        s = sweep_md[r["level"]]
+        assert float(r["model_value"]) == s["dgcnn"]["accuracy_mean"]
+        assert float(r["reference"]) == s["majority"]["accuracy_mean"]
+        assert float(r["margin"]) == s["dgcnn"]["accuracy_mean"] - s["majority"]["accuracy_mean"]
+    assert float(rows[1]["oracle"]) > 0.5 and rows[0]["oracle"] == ""
+    line = next(ln for ln in table.splitlines() if ln.startswith("| deap | arousal |"))
+    w, t = (100 * float(r["model_value"]) for r in rows)
+    assert f"| {w:.1f} / {t:.1f} |" in line and line.endswith("| 0.0 | 0.0 |")
     assert "trial overlap % | sample overlap %" in table
     assert "planted effect size (snr; 1 = the realistic default" in table and "): deap 1." in table
 

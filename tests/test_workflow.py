@@ -205,5 +205,5 @@ def test_one_dataset_alone_plans_its_own_jobs(tmp_path):
     res = _snakemake(_workdir(tmp_path, datasets=["deap"]), "-n")
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = _jobs(res.stdout)
-    assert jobs["simulate"] == 1 and jobs["run_sweep"] == 4 and jobs["tabulate_results"] == 1
+    assert jobs["simulate"] == 1 and jobs["run_sweep"] == 5 and jobs["tabulate_results"] == 1
     assert "train_teacher" not in jobs

@@ -1,4 +1,10 @@
-"""Tables over many sweep results, with the simulator's oracle where the data are simulated."""
+"""Tables over many sweep results: one row per sweep with its reference rows beside it, and the
+protocol comparison that explains pooled-split headlines.
+
+Every table states its protocol and carries the majority (regression: training mean), logistic
+(ridge), chance and shuffled-label rows next to the model, at window and trial level, with both
+leakage figures; the simulator's oracle where the data are simulated.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +16,34 @@ import pandas as pd
 
 from .._utils import atomic_write_text
 
-__all__ = ["results_table", "results_markdown", "tabulate"]
+__all__ = ["comparison_markdown", "results_markdown", "results_table", "tabulate"]
 
 _KEY = ("dataset", "target", "task", "model", "protocol")
 
 
+def _num(v):
+    return np.nan if v is None else float(v)
+
+
 def results_table(sweeps, sidecars=()) -> tuple[pd.DataFrame, dict]:
-    """One row per (sweep, level, row of its summary), plus the oracle row of simulated binary sweeps.
+    """One row per (sweep, level): the model's headline metric beside every reference row.
 
     Parameters
     ----------
     sweeps : sequence of path-like
         Sweep JSON results (:func:`~neuroaffect.pipeline.write_result`).
     sidecars : sequence of path-like
-        ``simulation.json`` files of simulated datasets (for the oracle row and the snr).
+        ``simulation.json`` files of simulated datasets (for the oracle and the snr).
 
     Returns
     -------
     table : pandas.DataFrame
-        Columns: dataset, target, task, model, protocol, level, row, the metrics (mean and
-        std), ``vs_reference`` (accuracy minus the majority row's, or the mean row's CCC gap),
-        ``trial_overlap`` and ``sample_overlap`` (fractions).
+        Columns: dataset, target, task, model, protocol, level, ``metric`` (accuracy, or CCC for
+        regression), ``model_value`` and ``model_std``, ``majority`` / ``mean``, ``logistic`` /
+        ``ridge``, ``chance``, ``shuffled`` (NaN when no control ran), ``oracle`` (trial level of
+        simulated binary sweeps), ``margin`` (model minus the majority or mean row), the other
+        metrics of the model (``macro_f1``, ``balanced_accuracy`` or ``rmse``, ``pearson_r``),
+        ``trial_overlap`` and ``sample_overlap`` (fractions), ``n_subjects``, ``snr``, ``simulated``.
     snrs : dict of str -> float
         Planted effect size per simulated dataset.
     """
@@ -46,68 +59,118 @@ def results_table(sweeps, sidecars=()) -> tuple[pd.DataFrame, dict]:
         res = json.loads(Path(f).read_text())
         meta = res["metadata"]
         key = {k: meta[k] for k in _KEY}
-        to = float(np.mean([fo["trial_overlap"] for fo in res["folds"]]))
-        so = float(np.mean([fo["sample_overlap"] for fo in res["folds"]]))
         regression = res.get("task") == "regression"
-        first = "ccc" if regression else "accuracy"
-        ref_row = "mean" if regression else "majority"
-        for level in ("window", "trial"):
-            summary = res["summary"].get(level, {})
-            ref = summary.get(ref_row, {}).get(f"{first}_mean", np.nan)
-            for model, m in summary.items():
-                row = {**key, "level": level, "row": model, "trial_overlap": to, "sample_overlap": so,
-                       "vs_reference": _num(m[f"{first}_mean"]) - _num(ref)}
-                row.update({k: _num(v) for k, v in m.items() if k != "n_units"})
-                rows.append(row)
+        metric = "ccc" if regression else "accuracy"
+        ref, lin = ("mean", "ridge") if regression else ("majority", "logistic")
+        model, ctrl = res["model"], f"{res['model']} (shuffled labels)"
+        oracle = np.nan
         if meta["dataset"] in cards and meta["task"] == "binary" and meta["target"] in ("valence", "arousal",
                                                                                       "dominance"):
-            acc = np.array(list(oracle_accuracies(cards[meta["dataset"]], meta["target"]).values()))
-            rows.append({**key, "level": "trial", "row": "oracle (simulator ground truth)",
-                         "accuracy_mean": acc.mean(), "accuracy_std": acc.std()})
+            oracle = float(np.mean(list(oracle_accuracies(cards[meta["dataset"]], meta["target"]).values())))
+        for level in ("window", "trial"):
+            s = res["summary"].get(level, {})
+            if model not in s:
+                continue
+
+            def get(row, m=metric, stat="mean"):
+                return _num(s.get(row, {}).get(f"{m}_{stat}"))
+
+            row = {**key, "level": level, "metric": metric, "model_value": get(model), "model_std": get(model, stat="std"),
+                   "reference": get(ref), "linear": get(lin), "chance": get("chance"), "shuffled": get(ctrl),
+                   "oracle": oracle if level == "trial" else np.nan,
+                   "margin": get(model) - get(ref),
+                   "trial_overlap": float(np.mean([fo["trial_overlap"] for fo in res["folds"]])),
+                   "sample_overlap": float(np.mean([fo["sample_overlap"] for fo in res["folds"]])),
+                   "n_subjects": int(s[model].get("n_units") or 0), "snr": snrs.get(meta["dataset"], np.nan),
+                   "simulated": meta["dataset"] in cards, "reference_row": ref, "linear_row": lin}
+            for m in (("rmse", "pearson_r") if regression else ("macro_f1", "balanced_accuracy")):
+                row[m] = get(model, m)
+            rows.append(row)
     return pd.DataFrame(rows), snrs
 
 
-def _num(v):
-    return np.nan if v is None else float(v)
+def _fmt(v, metric, signed=False) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "-"
+    if metric == "accuracy":
+        return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
+    return f"{v:+.3f}" if signed else f"{v:.3f}"
+
+
+def _pair(df: pd.DataFrame, col: str, metric: str, signed=False) -> str:
+    """``window / trial`` of one column."""
+    by = {r["level"]: r[col] for _, r in df.iterrows()}
+    return f"{_fmt(by.get('window'), metric, signed)} / {_fmt(by.get('trial'), metric, signed)}"
 
 
 def results_markdown(df: pd.DataFrame, snrs: dict) -> str:
-    """The table of :func:`results_table` as Markdown, with its protocol note and both leakage figures."""
+    """The table of :func:`results_table` as Markdown: one row per sweep, window / trial in every cell."""
     from ..simulate import DEFAULT_SNR
 
-    lines = ["# Results (mean +- std over subjects)", "",
-             "Window level: every test window scored on its own; trial level: the majority vote of a test "
-             "trial's windows (regression: their mean prediction). `vs majority`: accuracy minus the "
-             "majority-class row's, in points (regression: CCC minus the predict-the-mean row's). Trial "
-             "overlap: test windows whose trial also has training windows (0 % means no test trial was "
-             "trained on); sample overlap: test windows sharing samples with a training window. The oracle "
-             "is the Bayes rule on the simulator's planted band powers (an upper bound).", ""]
+    lines = ["# Results (mean over subjects; every cell: window level / trial level)", "",
+             "Window level scores every test window on its own; trial level the majority vote of a test trial's "
+             "windows (regression: their mean). Classification cells are accuracy in %; regression cells are "
+             "CCC. `majority` / `mean` is the reference fitted on the training fold; `logistic` / `ridge` a linear "
+             "model on the flattened inputs; `shuffled` the same model trained on labels permuted across trials "
+             "(must sit at chance); `margin` is the model minus the majority (mean) row, in points. The oracle is "
+             "the Bayes rule on the simulator's planted band powers (an upper bound, trial level). Trial overlap: "
+             "test windows whose trial also has training windows (the headline leakage figure: 0 % means no test "
+             "trial was trained on); sample overlap: test windows sharing samples with a training window.", ""]
     if snrs:
         lines += ["Simulated data, planted effect size (snr; " + f"{DEFAULT_SNR:g} = the realistic default, "
                   "calibrated to honest DEAP accuracies): "
                   + ", ".join(f"{d} {v:g}" for d, v in sorted(snrs.items())) + ".", ""]
-    lines += ["| dataset | target | task | model | protocol | level | row | accuracy % | vs majority | macro-F1 % "
-              "| balanced acc. % | trial overlap % | sample overlap % |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-
-    def pct(v):
-        return "" if pd.isna(v) else f"{100 * v:.1f}"
-
-    def pts(v):
-        return "" if pd.isna(v) else f"{100 * v:+.1f}"
-
-    for r in df.to_dict("records"):
-        if r["task"] == "regression":
-            acc = f"CCC {r.get('ccc_mean', np.nan):.3f} +- {r.get('ccc_std', np.nan):.3f}"
-            cells = [acc, pts(r.get("vs_reference")), f"RMSE {r.get('rmse_mean', np.nan):.3f}",
-                     f"r {r.get('pearson_r_mean', np.nan):.3f}"]
-        else:
-            cells = [f"{pct(r.get('accuracy_mean'))} +- {pct(r.get('accuracy_std'))}", pts(r.get("vs_reference")),
-                     pct(r.get("macro_f1_mean")), pct(r.get("balanced_accuracy_mean"))]
-        lines.append(f"| {r['dataset']} | {r['target']} | {r['task']} | {r['model']} | {r['protocol']} | "
-                     f"{r['level']} | {r['row']} | " + " | ".join(cells)
-                     + f" | {pct(r.get('trial_overlap'))} | {pct(r.get('sample_overlap'))} |")
+    lines += ["| dataset | target | task | protocol | model | model | margin | majority / mean | logistic / ridge "
+              "| chance | shuffled | oracle | trial overlap % | sample overlap % |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    if df.empty:
+        return "\n".join(lines) + "\n"
+    for key, g in df.groupby(list(_KEY), sort=False):
+        metric = g["metric"].iloc[0]
+        d = dict(zip(_KEY, key))
+        oracle = g["oracle"].dropna()
+        lines.append(
+            f"| {d['dataset']} | {d['target']} | {d['task']} | {d['protocol']} | {d['model']} | "
+            f"{_pair(g, 'model_value', metric)} | {_pair(g, 'margin', metric, True)} | {_pair(g, 'reference', metric)} | "
+            f"{_pair(g, 'linear', metric)} | {_pair(g, 'chance', metric)} | {_pair(g, 'shuffled', metric)} | "
+            f"{_fmt(oracle.iloc[0] if len(oracle) else np.nan, metric)} | "
+            f"{100 * g['trial_overlap'].iloc[0]:.1f} | {100 * g['sample_overlap'].iloc[0]:.1f} |")
+    cmp_md = comparison_markdown(df)
+    if cmp_md:
+        lines += ["", cmp_md]
     return "\n".join(lines) + "\n"
+
+
+def comparison_markdown(df: pd.DataFrame) -> str:
+    """The same model and data under ``trial-holdout`` and ``rbt-pooled``, side by side ('' when none).
+
+    This is the table that explains the field's 99 % headlines: a pooled window split puts windows of
+    every test trial into training (trial overlap ~100 %), and accuracy rises with it.
+    """
+    if df.empty:
+        return ""
+    keys = ["dataset", "target", "task", "model"]
+    out = []
+    for key, g in df.groupby(keys, sort=False):
+        protos = set(g["protocol"])
+        if not {"trial-holdout", "rbt-pooled"} <= protos:
+            continue
+        metric = g["metric"].iloc[0]
+        cells = []
+        for p in ("trial-holdout", "rbt-pooled"):
+            h = g[g["protocol"] == p]
+            cells.append(f"{_pair(h, 'model_value', metric)} | {_pair(h, 'reference', metric)} | "
+                         f"{100 * h['trial_overlap'].iloc[0]:.1f} | {100 * h['sample_overlap'].iloc[0]:.1f}")
+        out.append(f"| {' | '.join(map(str, key))} | " + " | ".join(cells) + " |")
+    if not out:
+        return ""
+    head = ["## Protocol comparison: the same model and data, trial-held-out against pooled windows", "",
+            "trial-holdout: no window of a test trial is trained on; rbt-pooled: the RBTransformer paper's split, "
+            "windows of all trials pooled and split at random, so every test trial also trains. Cells: model and "
+            "majority (window / trial level), trial overlap %, sample overlap %.", "",
+            "| dataset | target | task | model | trial-holdout | majority | trial ovl | sample ovl | rbt-pooled | "
+            "majority | trial ovl | sample ovl |", "|---" * 12 + "|"]
+    return "\n".join(head + out) + "\n"
 
 
 def tabulate(sweeps, out, sidecars=()) -> str:
