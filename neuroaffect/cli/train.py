@@ -179,6 +179,13 @@ def _plot_sweep(args):
     res = json.loads(Path(args.sweep).read_text())
     meta = res.get("metadata", {})
     title = " ".join(str(meta.get(k, "")) for k in ("dataset", "target", "task", "model", "protocol"))
+    s = res.get("summary", {}).get("window", {})
+    ref = "mean" if res.get("task") == "regression" else "majority"
+    metric = (res.get("metrics") or ["accuracy"])[-1 if res.get("task") == "regression" else 0]
+    if res.get("model") in s and ref in s:
+        scale, unit = (100, " %") if metric == "accuracy" else (1, "")
+        title += (f"\nwindow-level {metric}: {res['model']} {scale * s[res['model']][f'{metric}_mean']:.{1 if unit else 3}f}"
+                  f"{unit} against {ref} {scale * s[ref][f'{metric}_mean']:.{1 if unit else 3}f}{unit}")
     names = None
     if meta.get("dataset") and meta.get("task") and res.get("confusion") is not None:
         names = class_names(meta["dataset"], meta["task"])

@@ -51,6 +51,12 @@ def _imshow(ax, img, grid, vmin, vmax, cmap):
                      interpolation="bilinear")
 
 
+def _group_names(labels, split) -> dict:
+    """Row names of the two groups of each label ("valence high" / "valence low"; SEED: positive / rest)."""
+    return {lab: (("positive", "neutral or negative") if lab == "emotion" else (f"{lab} high", f"{lab} low"))
+            for lab in labels}
+
+
 def plot_label_contrast(ds, fname, labels=("valence", "arousal"), split: float = 0.0,
                         title: str | None = None) -> dict:
     """Per-band maps of mean band DE for high vs low ratings, and their difference.
@@ -89,7 +95,8 @@ def plot_label_contrast(ds, fname, labels=("valence", "arousal"), split: float =
     axes = fig.subplots(3 * len(labels), len(bands), squeeze=False)
     summary = {}
     alpha = bands.index("alpha") if "alpha" in bands else None
-    for li, label in enumerate(labels):
+    per_label = []
+    for label in labels:
         key = f"{label}_norm"
         if key not in ds.coords:
             raise ValueError(f"the features hold no label {key!r}; have {list(ds.coords)}")
@@ -108,26 +115,35 @@ def plot_label_contrast(ds, fname, labels=("valence", "arousal"), split: float =
                     a[regions["right_frontal"]].mean() - a[regions["left_frontal"]].mean())
                 info[f"posterior_alpha_{grp}"] = float(a[regions["posterior"]].mean())
         summary[label] = info
-        for b, band in enumerate(bands):
-            lo_v, hi_v = np.nanmin(maps[:2, b]), np.nanmax(maps[:2, b])
-            dlim = np.nanmax(np.abs(maps[2, b])) or 1.0
+        per_label.append(maps)
+    stack = np.stack(per_label)  # (label, 3, band, H, W)
+    names_hl = _group_names(labels, split)
+    for b, band in enumerate(bands):
+        # one colour scale per band, shared by every label: the levels, and a symmetric one for differences
+        lo_v, hi_v = np.nanmin(stack[:, :2, b]), np.nanmax(stack[:, :2, b])
+        dlim = np.nanmax(np.abs(stack[:, 2, b])) or 1.0
+        for li, label in enumerate(labels):
+            info = summary[label]
+            hi_name, lo_name = names_hl[label]
             for r, (row_name, vmin, vmax, cmap) in enumerate((
-                (f"{label} high (n={info['n_high']})", lo_v, hi_v, "viridis"),
-                (f"{label} low (n={info['n_low']})", lo_v, hi_v, "viridis"),
-                (f"{label} high - low", -dlim, dlim, "RdBu_r"),
+                (f"{hi_name} (n={info['n_high']})", lo_v, hi_v, "viridis"),
+                (f"{lo_name} (n={info['n_low']})", lo_v, hi_v, "viridis"),
+                (f"{hi_name} - {lo_name.split(' ')[-1] if label != 'emotion' else 'rest'}", -dlim, dlim, "RdBu_r"),
             )):
                 ax = axes[3 * li + r, b]
-                im = _imshow(ax, maps[r, b], grid, vmin, vmax, cmap)
+                im = _imshow(ax, stack[li, r, b], grid, vmin, vmax, cmap)
                 _draw_head(ax, grid.radius, pos2d)
-                if r == 0:
+                if r == 0 and li == 0:
                     ax.set_title(band, fontsize=9)
                 if b == 0:
                     ax.text(-0.05, 0.5, row_name, rotation=90, va="center", ha="right", fontsize=8,
                             transform=ax.transAxes)
                 fig.colorbar(im, ax=ax, shrink=0.7)
     unit = ds["bde"].attrs.get("units", "")
+    rule = ("positive clips against neutral and negative ones" if "emotion" in labels
+            else f"high = normalised rating >= {split:g}")
     lines = [title or f"{ds.attrs.get('dataset', '')} subject {ds.attrs.get('subject', '')}: "
-             f"mean band DE ({unit}) by rating (high = normalised rating >= {split:g})"]
+             f"mean band DE ({unit}), {rule}; one colour scale per band"]
     if alpha is not None:
         for label, info in summary.items():
             lines.append(
