@@ -37,7 +37,7 @@ def _workdir(tmp_path, **changes):
         for p in path:
             node = node[p]
         node[last] = value
-    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config").mkdir(parents=True, exist_ok=True)
     (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return tmp_path
 
@@ -207,3 +207,29 @@ def test_one_dataset_alone_plans_its_own_jobs(tmp_path):
     jobs = _jobs(res.stdout)
     assert jobs["simulate"] == 1 and jobs["run_sweep"] == 5 and jobs["tabulate_results"] == 1
     assert "train_teacher" not in jobs
+
+
+TRAINING_RULES = {"run_sweep", "train_teacher", "cross_validate_teacher", "train_student"}
+
+
+def test_slurm_profile_requests_gpus_for_training_only(tmp_path):
+    """A dry run through the SLURM executor's profile (no cluster needed): every training rule asks for a GPU
+    with the standard `gpu` resource, every other rule does not, and each declares memory and runtime."""
+    res = _snakemake(_workdir(tmp_path), "-n", "--profile", str(ROOT / "profiles/slurm"))
+    assert res.returncode == 0, res.stderr + res.stdout
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", res.stdout, re.M)
+    seen = {}
+    for rule, resources in jobs:
+        r = dict(kv.split("=", 1) for kv in resources.split(", "))
+        seen[rule] = r
+    assert TRAINING_RULES & set(seen) >= {"run_sweep", "train_teacher", "cross_validate_teacher"}
+    for rule, r in seen.items():
+        if rule == "all":
+            continue
+        assert ("gpu" in r and r["gpu"] == "1") == (rule in TRAINING_RULES), (rule, r)
+        assert "mem_mb" in r and "runtime" in r and r["slurm_partition"] == "CHANGE-ME", (rule, r)
+    # device: cpu in the config: nothing asks for a GPU
+    res = _snakemake(_workdir(tmp_path / "cpu", **{"training.device": "cpu", "prototypes.train.device": "cpu"}),
+                     "-n", "--profile", str(ROOT / "profiles/slurm"))
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "gpu=1" not in res.stdout

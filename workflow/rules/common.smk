@@ -11,6 +11,11 @@ wildcard_constraints:
     subject=r"\d+",
 
 
+def gpus(device):
+    """GPUs a training job asks for: 1 unless the configured device is "cpu" (the standard `gpu` resource)."""
+    return 0 if str(device) == "cpu" else 1
+
+
 def is_simulated(dataset):
     return config["data"].get(dataset, {}).get("root") is None
 

@@ -15,6 +15,9 @@ rule extract_features:
     benchmark:
         "results/benchmarks/features/{dataset}/{subject}.tsv"
     threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=30,
     shell:
         "neuroaffect features --dataset {wildcards.dataset} --root {params.root}"
         " --subject {wildcards.subject} --out {output} --no-progress"
@@ -31,6 +34,9 @@ rule plot_feature_maps:
                           caption="../report/topomap_vs_mne.rst", category="Features"),
     log:
         "logs/features/{dataset}_figures.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
     shell:
         "neuroaffect plot-features --features {input} --contrast {output.contrast}"
         " --comparison {output.comparison} > {log} 2>&1"

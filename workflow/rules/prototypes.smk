@@ -19,7 +19,9 @@ rule train_teacher:
         "results/benchmarks/prototypes/train_teacher.tsv"
     threads: 1
     resources:
-        gpu=lambda wc: 1 if PROTO.get("train", {}).get("device", "auto") != "cpu" else 0,
+        gpu=lambda wc: gpus(PROTO.get("train", {}).get("device", "auto")),
+        mem_mb=8000,
+        runtime=240,
     shell:
         "neuroaffect train-teacher --dataset {params.dataset} --features results/features/{params.dataset}"
         " --out results/prototypes/teacher {params.train} --config {params.config:q} > {log} 2>&1"
@@ -38,6 +40,10 @@ rule cross_validate_teacher:
     benchmark:
         "results/benchmarks/prototypes/cv_{dataset}.tsv"
     threads: 1
+    resources:
+        gpu=lambda wc: gpus(PROTO.get("train", {}).get("device", "auto")),
+        mem_mb=8000,
+        runtime=240,
     shell:
         "neuroaffect train-teacher --cv-only --dataset {wildcards.dataset} --features results/features/{wildcards.dataset}"
         " --out results/prototypes/cv_{wildcards.dataset} {params.train} --config {params.config:q} > {log} 2>&1"
@@ -78,6 +84,9 @@ rule export_prototypes:
     benchmark:
         "results/benchmarks/prototypes/export_prototypes.tsv"
     threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
     shell:
         "neuroaffect export-prototypes --dataset {params.dataset} --features results/features/{params.dataset}"
         " {params.support} --teacher results/prototypes/teacher --out results/prototypes/grid"

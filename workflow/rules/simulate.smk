@@ -11,6 +11,9 @@ rule simulate:
         "logs/simulate/{dataset}.log",
     benchmark:
         "results/benchmarks/simulate/{dataset}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
     shell:
         "neuroaffect simulate --dataset {wildcards.dataset} --scale {params.sim[scale]}"
         " --seed {params.sim[seed]} --out {params.out}"

@@ -13,6 +13,9 @@ rule summarize:
         "logs/summarize/{dataset}.log",
     benchmark:
         "results/benchmarks/summarize/{dataset}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     shell:
         "neuroaffect summarize --dataset {wildcards.dataset} --root {params.root}"
         " --out reports/summary/{wildcards.dataset} > {log} 2>&1"
@@ -25,6 +28,9 @@ rule check_data_root:
         "logs/checks/{dataset}.log",
     params:
         problem=lambda wc: root_problem(wc.dataset),
+    resources:
+        mem_mb=500,
+        runtime=5,
     run:
         if params.problem:
             raise ValueError(params.problem)

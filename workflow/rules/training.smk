@@ -22,7 +22,9 @@ rule run_sweep:
         "results/benchmarks/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.tsv"
     threads: 1
     resources:
-        gpu=lambda wc: 1 if config["training"].get("device", "auto") != "cpu" else 0,
+        gpu=lambda wc: gpus(sweep_params(wc)["device"]),
+        mem_mb=8000,
+        runtime=240,
     shell:
         "neuroaffect sweep --dataset {wildcards.dataset} --target {wildcards.target}"
         " --task {wildcards.task} --model {wildcards.model} --protocol {wildcards.protocol}"
@@ -43,6 +45,9 @@ rule plot_sweep:
                caption="../report/sweep_figure.rst", category="Results"),
     log:
         "logs/sweeps/{dataset}/{target}_{task}_{model}_{protocol}_figure.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     shell:
         "neuroaffect plot-sweep --sweep {input} --out {output} > {log} 2>&1"
 
@@ -56,6 +61,9 @@ rule tabulate_results:
         csv="reports/results.csv",
     log:
         "logs/tabulate_results.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     shell:
         "neuroaffect tabulate --sweeps {input.sweeps} --sidecars {input.sidecars}"
         " --out reports/results > {log} 2>&1"
