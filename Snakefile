@@ -18,6 +18,17 @@ check_config(config)
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    subject=r"\d+",
+    target="[a-z]+",
+    task="binary|multiclass|regression",
+    model="[a-z0-9_]+",
+    protocol="trial-holdout|seed-9-6|loso|rbt-pooled",
+
+
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/summarize.smk"
 include: "workflow/rules/features.smk"

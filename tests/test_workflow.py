@@ -233,3 +233,12 @@ def test_slurm_profile_requests_gpus_for_training_only(tmp_path):
                      "-n", "--profile", str(ROOT / "profiles/slurm"))
     assert res.returncode == 0, res.stderr + res.stdout
     assert "gpu=1" not in res.stdout
+
+
+def test_lint_is_clean_and_no_rule_ends_in_shell_glue(tmp_path):
+    res = _snakemake(_workdir(tmp_path), "--lint")
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "Congratulations, your workflow is in a good condition!" in res.stdout + res.stderr
+    for smk in (ROOT / "workflow/rules").glob("*.smk"):
+        text = smk.read_text()
+        assert " && " not in text and '"cp ' not in text and " cp " not in text, smk.name

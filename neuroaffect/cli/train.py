@@ -142,6 +142,7 @@ def add_sweep(sub):
     _add_training_args(p)
     p.add_argument("--subjects", default=None, help="comma-separated subject numbers (all)")
     p.add_argument("--out", type=Path, required=True, help="output stem: writes OUT.csv, OUT.md, OUT.json")
+    p.add_argument("--md", type=Path, default=None, help="also write the Markdown table here (e.g. a report folder)")
     p.set_defaults(func=_sweep)
 
 
@@ -153,7 +154,7 @@ def _sweep(args):
                    n_folds=args.folds, train_cfg=_train_config(args), control=args.control, batched=not args.loop,
                    checkpoint_dir=args.checkpoints, loss=args.loss, progress=not args.no_progress,
                    **_data_args(args))
-    write_result(result, args.out)
+    write_result(result, args.out, md=args.md)
     print(f"data: {result.metadata['source']}")
     for level in ("window", "trial"):
         print(f"\n{level} level\n" + result.to_markdown(level))

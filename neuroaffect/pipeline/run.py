@@ -79,8 +79,9 @@ def experiment(dataset: str, subject, target: str = "valence", task: str = "bina
                           loss=loss, progress=progress, inputs=source.inputs)
 
 
-def write_result(result, stem) -> list[Path]:
-    """Write a sweep or experiment result as ``stem.json``, ``stem.csv`` and ``stem.md`` (atomically).
+def write_result(result, stem, md=None) -> list[Path]:
+    """Write a sweep or experiment result as ``stem.json``, ``stem.csv`` and ``stem.md`` (atomically);
+    ``md`` also writes the Markdown there (e.g. a report folder).
 
     The JSON holds the metadata (source and provenance), the configuration, every fold's
     records and leakage figures, the summaries, the confusion matrix and the learning curves.
@@ -90,13 +91,15 @@ def write_result(result, stem) -> list[Path]:
     sw = getattr(result, "sweep", result)
     meta = getattr(result, "metadata", None) or {}
     head = " ".join(str(meta.get(k, "")) for k in ("dataset", "target", "task", "model", "protocol")).strip()
-    md = [f"# {head}", ""] if head else []
+    lines = [f"# {head}", ""] if head else []
     if meta.get("source"):
-        md += [f"Data: {meta['source']}.", ""]
+        lines += [f"Data: {meta['source']}.", ""]
     for level in ("window", "trial"):
         if not sw.to_frame(level).empty:
-            md += [f"## {level} level", "", sw.to_markdown(level)]
+            lines += [f"## {level} level", "", sw.to_markdown(level)]
     out = [atomic_write_json(stem.with_name(stem.name + ".json"), {"metadata": meta, **result.to_dict()}),
            sw.to_csv(stem.with_name(stem.name + ".csv")),
-           atomic_write_text(stem.with_name(stem.name + ".md"), "\n".join(md))]
+           atomic_write_text(stem.with_name(stem.name + ".md"), "\n".join(lines))]
+    if md is not None:
+        out.append(atomic_write_text(md, "\n".join(lines)))
     return out

@@ -6,11 +6,6 @@ SIM = "results/sim"
 DATASETS = list(config["datasets"])
 
 
-wildcard_constraints:
-    dataset="|".join(DATASETS),
-    subject=r"\d+",
-
-
 def gpus(device):
     """GPUs a training job asks for: 1 unless the configured device is "cpu" (the standard `gpu` resource)."""
     return 0 if str(device) == "cpu" else 1
@@ -77,13 +72,6 @@ def feature_params(dataset):
 
 def feature_files(dataset):
     return expand("results/features/{dataset}/{subject}.nc", dataset=dataset, subject=subjects(dataset))
-
-
-wildcard_constraints:
-    target="[a-z]+",
-    task="binary|multiclass|regression",
-    model="[a-z0-9_]+",
-    protocol="trial-holdout|seed-9-6|loso|rbt-pooled",
 
 
 TRAIN_KEYS = ("folds", "epochs", "batch_size", "lr", "device", "seed", "control")
@@ -161,7 +149,7 @@ def prototype_second_source():
 
 
 def prototype_config():
-    """JSON of the PrototypeConfig (a rule param: a change reruns the teacher and the grid)."""
+    """JSON of the PrototypeConfig (a param of the rules, so a change reruns the teacher and the grid)."""
     import json
 
     cfg = {k: PROTO[k] for k in PROTO_KEYS if k in PROTO}
@@ -183,7 +171,7 @@ def all_targets():
         targets += feature_files(dataset)
     targets += expand("reports/features/{dataset}_label_contrast.png", dataset=[d for d in ok if d != "mahnob"])
     if sweeps():
-        targets += [f"reports/sweeps/{_sweep_name(s).replace('/', '_')}.png" for s in sweeps()]
+        targets += [f"reports/sweeps/{_sweep_name(s).replace(chr(47), '_')}.png" for s in sweeps()]
         targets += ["reports/results.md"]
     if prototypes_enabled():
         targets += ["results/prototypes/grid/card.json", "reports/prototypes/summary.md"]

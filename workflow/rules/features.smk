@@ -18,6 +18,8 @@ rule extract_features:
     resources:
         mem_mb=6000,
         runtime=30,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect features --dataset {wildcards.dataset} --root {params.root}"
         " --subject {wildcards.subject} --out {output} --no-progress"
@@ -37,6 +39,8 @@ rule plot_feature_maps:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect plot-features --features {input} --contrast {output.contrast}"
         " --comparison {output.comparison} > {log} 2>&1"

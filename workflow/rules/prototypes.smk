@@ -22,6 +22,8 @@ rule train_teacher:
         gpu=lambda wc: gpus(PROTO.get("train", {}).get("device", "auto")),
         mem_mb=8000,
         runtime=240,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect train-teacher --dataset {params.dataset} --features results/features/{params.dataset}"
         " --out results/prototypes/teacher {params.train} --config {params.config:q} > {log} 2>&1"
@@ -44,6 +46,8 @@ rule cross_validate_teacher:
         gpu=lambda wc: gpus(PROTO.get("train", {}).get("device", "auto")),
         mem_mb=8000,
         runtime=240,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect train-teacher --cv-only --dataset {wildcards.dataset} --features results/features/{wildcards.dataset}"
         " --out results/prototypes/cv_{wildcards.dataset} {params.train} --config {params.config:q} > {log} 2>&1"
@@ -87,6 +91,8 @@ rule export_prototypes:
     resources:
         mem_mb=8000,
         runtime=60,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect export-prototypes --dataset {params.dataset} --features results/features/{params.dataset}"
         " {params.support} --teacher results/prototypes/teacher --out results/prototypes/grid"

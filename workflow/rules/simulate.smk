@@ -14,6 +14,8 @@ rule simulate:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect simulate --dataset {wildcards.dataset} --scale {params.sim[scale]}"
         " --seed {params.sim[seed]} --out {params.out}"

@@ -16,6 +16,8 @@ rule summarize:
     resources:
         mem_mb=4000,
         runtime=20,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect summarize --dataset {wildcards.dataset} --root {params.root}"
         " --out reports/summary/{wildcards.dataset} > {log} 2>&1"
@@ -31,6 +33,8 @@ rule check_data_root:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../envs/neuroaffect.yaml"
     run:
         if params.problem:
             raise ValueError(params.problem)

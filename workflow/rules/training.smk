@@ -25,6 +25,8 @@ rule run_sweep:
         gpu=lambda wc: gpus(sweep_params(wc)["device"]),
         mem_mb=8000,
         runtime=240,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect sweep --dataset {wildcards.dataset} --target {wildcards.target}"
         " --task {wildcards.task} --model {wildcards.model} --protocol {wildcards.protocol}"
@@ -33,8 +35,7 @@ rule run_sweep:
         " --batch-size {params.train[batch_size]} --lr {params.train[lr]}"
         " --device {params.train[device]} --seed {params.train[seed]}"
         "{params.control}"
-        " --out {params.stem} > {log} 2>&1"
-        " && cp {params.stem}.md {output.md}"
+        " --out {params.stem} --md {output.md} > {log} 2>&1"
 
 
 rule plot_sweep:
@@ -48,6 +49,8 @@ rule plot_sweep:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect plot-sweep --sweep {input} --out {output} > {log} 2>&1"
 
@@ -64,6 +67,8 @@ rule tabulate_results:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect tabulate --sweeps {input.sweeps} --sidecars {input.sidecars}"
         " --out reports/results > {log} 2>&1"
