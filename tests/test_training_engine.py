@@ -229,3 +229,25 @@ def test_seed_9_6_refuses_datasets_without_seed_clips():
     ws = make_synthetic_windows(n_subjects=1, n_trials=40, n_windows=2, n_chans=3, n_bands=2, seed=0)
     with pytest.raises(ValueError, match="expected SEED's trial numbers 1-15.*40 trials numbered 1-40"):
         make_folds(ws, "seed-9-6")
+
+
+def test_resume_without_early_stopping_keeps_the_last_weights(tmp_path):
+    """A finished checkpoint of a run without patience reloads (its empty 'best' state is not restored)."""
+    ws = make_synthetic_windows(n_subjects=1, n_trials=6, n_windows=4, n_chans=6, n_bands=4, seed=2)
+    ckpt = tmp_path / "c.pt"
+    a = fit(_mlp(), (ws.X, ws.y), CrossEntropy(), CFG.replace(epochs=2), checkpoint=ckpt)
+
+    class Stop(Exception):
+        pass
+
+    def stop(info):
+        raise Stop
+
+    ckpt2 = tmp_path / "d.pt"
+    with pytest.raises(Stop):
+        fit(_mlp(), (ws.X, ws.y), CrossEntropy(), CFG.replace(epochs=2), checkpoint=ckpt2, callbacks=[stop])
+    b = fit(_mlp(), (ws.X, ws.y), CrossEntropy(), CFG.replace(epochs=2), checkpoint=ckpt2)
+    again = fit(_mlp(), (ws.X, ws.y), CrossEntropy(), CFG.replace(epochs=2), checkpoint=ckpt)
+    assert b.resumed_from == 1 and again.resumed_from == 2
+    for x, y, z in zip(a.model.state_dict().values(), b.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(x, y) and torch.equal(x, z)

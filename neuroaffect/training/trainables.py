@@ -56,7 +56,7 @@ class SingleModel:
         return self._best
 
     def load_best_state(self, s) -> None:
-        self._best = s
+        self._best = s or None  # a checkpoint of a run without early stopping stores {}
 
     def clip_grad_(self, max_norm: float) -> None:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)

@@ -1,0 +1,207 @@
+"""The student's predictions on a face set, its metrics, and the two reference rows.
+
+Metrics (``docs/distillation.md``), all from scikit-learn, predictions always 8-way:
+
+==========================  ===============================================================
+``accuracy``                fraction of correct predictions
+``macro_f1``                F1 averaged over the **8** classes (a class that is neither in
+                            the targets nor predicted scores 0)
+``balanced_accuracy``       recall averaged over the classes present in the targets
+``present_macro_f1``        F1 averaged over the classes present in the targets only (the
+                            cross-dataset figure: a class the set lacks does not enter)
+``confusion``               8 x 8 counts, rows true class, columns predicted class
+==========================  ===============================================================
+
+Reference rows computed with the same metrics: the **majority class** of the training set, and a
+**pixel-logistic** model (scikit-learn ``LogisticRegression`` on standardised, downsampled grey
+pixels, fitted on the FERPlus training split).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._utils import check_positive_int
+from ..io.faces import FaceSet
+from ..labels import FER_CLASSES
+from ..training import predict
+from ..training.config import resolve_device
+from .data import make_loader
+
+__all__ = ["baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic", "majority_metrics",
+           "pixel_features", "predict_outputs"]
+
+_C = len(FER_CLASSES)
+
+
+def fer_metrics(y_true, y_pred) -> dict:
+    """8-way metrics of class predictions (see the module docstring).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int, shape (n,)
+        Class indices in FER_CLASSES order.
+
+    Returns
+    -------
+    metrics : dict
+        ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``present_macro_f1`` (floats in [0, 1]),
+        ``confusion`` (list of 8 lists of int), ``present_classes`` (list of int), ``n`` (int).
+    """
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
+
+    t = np.asarray(y_true)
+    p = np.asarray(y_pred)
+    if t.shape != p.shape or t.ndim != 1 or t.size == 0:
+        raise ValueError(f"Invalid values of 'y_true'/'y_pred': expected two non-empty arrays of one shape (n,), but "
+                         f"got shapes {t.shape} and {p.shape} instead.")
+    for name, a in (("y_true", t), ("y_pred", p)):
+        if a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= _C:
+            raise ValueError(f"Invalid value for the {name!r} parameter: expected class indices 0-{_C - 1}, but got "
+                             f"{a.dtype} values in [{a.min()}, {a.max()}] instead.")
+    present = np.unique(t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true"
+        return {
+            "accuracy": float(accuracy_score(t, p)),
+            "macro_f1": float(f1_score(t, p, labels=np.arange(_C), average="macro", zero_division=0)),
+            "balanced_accuracy": float(balanced_accuracy_score(t, p)),
+            "present_macro_f1": float(f1_score(t, p, labels=present, average="macro", zero_division=0)),
+            "confusion": confusion_matrix(t, p, labels=np.arange(_C)).tolist(),
+            "present_classes": present.tolist(),
+            "n": int(t.size),
+        }
+
+
+class _Flat(nn.Module):
+    """The student's dict output as one tensor ``[logits | embedding]`` (what ``training.predict`` takes)."""
+
+    def __init__(self, student):
+        super().__init__()
+        self.student = student
+        self.train(student.training)  # training.predict restores the wrapper's mode afterwards
+
+    def forward(self, x):
+        out = self.student(x)
+        return torch.cat([out["logits"], out["embedding"]], dim=-1)
+
+
+def predict_outputs(model, data, *, batch_size: int = 512, device: str = "auto", amp: bool = True,
+                    num_workers: int = 0) -> dict:
+    """The student's outputs on every image of a face set, in order.
+
+    Runs :func:`neuroaffect.training.predict` (eval mode, no gradients, bfloat16 autocast on CUDA
+    with ``amp``) on the student wrapped so that its dict becomes one tensor.
+
+    Parameters
+    ----------
+    model : FERStudent
+    data : FaceSet | torch.utils.data.DataLoader
+        A face set (read with the evaluation transform at ``model.in_size``) or a loader of
+        ``(x, ...)`` batches in order.
+    batch_size, num_workers : int
+        Of the loader built for a face set.
+    device : str | torch.device
+        ``"auto"``, ``"cpu"``, ``"cuda"`` ...; the model is moved there.
+    amp : bool
+
+    Returns
+    -------
+    outputs : dict
+        ``logits`` (n, 8), ``embedding`` (n, D), ``proba`` (n, 8) (softmax of the logits), all
+        float32 ndarrays.
+    """
+    if isinstance(data, FaceSet):
+        data = make_loader(data, False, check_positive_int("batch_size", batch_size), num_workers=num_workers,
+                           in_size=model.in_size)
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    flat = predict(_Flat(model), data, device=dev, batch_size=batch_size, amp=amp)[0]
+    logits, emb = flat[:, : model.n_outputs], flat[:, model.n_outputs:]
+    z = logits - logits.max(1, keepdims=True)
+    proba = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    return {"logits": np.ascontiguousarray(logits), "embedding": np.ascontiguousarray(emb),
+            "proba": proba.astype(np.float32)}
+
+
+def evaluate_student(model, faceset: FaceSet, *, batch_size: int = 512, device: str = "auto", amp: bool = True) -> dict:
+    """:func:`fer_metrics` of the student's argmax predictions on a face set."""
+    out = predict_outputs(model, faceset, batch_size=batch_size, device=device, amp=amp)
+    return fer_metrics(faceset.labels, out["logits"].argmax(1))
+
+
+def majority_metrics(train_labels, faceset: FaceSet) -> dict:
+    """:func:`fer_metrics` of always predicting the most frequent training class (ties: lowest index)."""
+    k = int(np.argmax(np.bincount(np.asarray(train_labels), minlength=_C)))
+    return fer_metrics(faceset.labels, np.full(len(faceset), k, dtype=np.int64))
+
+
+def pixel_features(faceset: FaceSet, size: int = 24, *, batch_size: int = 1024) -> np.ndarray:
+    """Grey pixels of every image at ``size x size`` (evaluation transform), flattened: (n, size**2) float32."""
+    loader = make_loader(faceset, False, batch_size, in_size=check_positive_int("size", size))
+    return torch.cat([x.reshape(x.shape[0], -1) for x, _, _ in loader]).numpy()
+
+
+def fit_pixel_logistic(train_set: FaceSet, *, size: int = 24, C: float = 1.0, max_iter: int = 300):
+    """Fit the pixel-logistic reference on a (FERPlus training) face set.
+
+    ``StandardScaler`` then multinomial ``LogisticRegression(C=C, max_iter=max_iter)`` (lbfgs) on
+    :func:`pixel_features` at ``size``. Returns the fitted scikit-learn pipeline, with attributes
+    ``pixel_size_`` and ``converged_`` (False when lbfgs stopped at ``max_iter``) added.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = pixel_features(train_set, size)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=float(C), max_iter=int(max_iter)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        clf.fit(X, train_set.labels)
+    clf.pixel_size_ = int(size)
+    clf.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return clf
+
+
+def _predict_8way(clf, X) -> np.ndarray:
+    """Class predictions of a fitted classifier, mapped back to FER class indices."""
+    return np.asarray(clf.classes_)[clf.predict_proba(X).argmax(1)].astype(np.int64)
+
+
+def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: float = 1.0, max_iter: int = 300,
+                  model=None, device: str = "auto") -> list:
+    """Rows of metrics for the reference methods (and the student) on each evaluation set.
+
+    Parameters
+    ----------
+    train_set : FaceSet
+        The FERPlus training split (the majority class and the pixel-logistic fit come from it).
+    eval_sets : dict of str -> FaceSet
+        Named evaluation sets (FERPlus validation and test, cross-dataset sets).
+    size, C, max_iter
+        Of :func:`fit_pixel_logistic`.
+    model : FERStudent | None
+        When given, a ``"student"`` row per set too.
+    device : str
+        For the student's predictions.
+
+    Returns
+    -------
+    rows : list of dict
+        ``{"method": "majority" | "pixel-logistic" | "student", "set": name, **fer_metrics}``;
+        pixel-logistic rows also carry ``converged``.
+    """
+    clf = fit_pixel_logistic(train_set, size=size, C=C, max_iter=max_iter)
+    rows = []
+    for name, fs in eval_sets.items():
+        rows.append({"method": "majority", "set": name, **majority_metrics(train_set.labels, fs)})
+        pred = _predict_8way(clf, pixel_features(fs, size))
+        rows.append({"method": "pixel-logistic", "set": name, **fer_metrics(fs.labels, pred),
+                     "converged": clf.converged_})
+        if model is not None:
+            rows.append({"method": "student", "set": name, **evaluate_student(model, fs, device=device)})
+    return rows

@@ -1,0 +1,211 @@
+"""The face-expression student: a torchvision ResNet trained from scratch, with two heads.
+
+Design: ``docs/distillation.md``. The student reads **grey** faces. Its input is a float tensor
+of pixels in [0, 1], shape ``(B, 1, H, W)`` (grey) or ``(B, 3, H, W)``; three channels are first
+reduced to grey with the ITU-R BT.601 luma weights (0.299, 0.587, 0.114), the weights PIL's ``"L"``
+conversion and ``torchvision.transforms.v2.Grayscale`` use, so a grey image repeated to three
+channels is left unchanged. The model then normalises the grey pixels with the constants it stores
+(``(x - mean) / std``, ``mean = 0.5``, ``std = 0.25`` by default: a fixed map of [0, 1] onto about
+[-2, 2], not dataset statistics) and repeats them to the three channels the ResNet stem expects.
+Callers therefore feed **un-normalised** pixels in [0, 1] (what
+``torchvision.transforms.v2.ToDtype(torch.float32, scale=True)`` gives); the exported ONNX graph
+takes the same input.
+
+Heads on the pooled features (512-d for ResNet-18, 2048-d for ResNet-50):
+
+- ``final_layer``: ``Linear(features -> n_outputs)``, the 8 FERPlus logits;
+- ``projector``: ``Linear(features -> proj_dim)`` followed by L2 normalisation: the embedding that
+  is compared with the prototypes of the valence/arousal grid (cosine similarity).
+
+Small inputs: FERPlus faces are 48 x 48. ImageNet's stem (7 x 7 convolution with stride 2 and a
+max-pool) would shrink them to 12 x 12 before the first residual stage and to 2 x 2 at the last;
+with ``small_input=True`` (the default for ``in_size <= 64``) the stem is a 3 x 3 convolution with
+stride 1 and no max-pool, as in CIFAR-style ResNets, so a 48 x 48 face reaches the last stage at
+6 x 6. Weights of an ImageNet-stem ResNet do not fit this stem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._utils import check_option, check_positive_int, check_real
+from ..labels import FER_CLASSES
+
+__all__ = ["ARCHS", "LUMA", "FERStudent", "build_student"]
+
+#: Backbones and the width of their pooled features.
+ARCHS = {"resnet18": 512, "resnet50": 2048}
+#: ITU-R BT.601 luma weights (R, G, B): colour input is reduced to grey with these.
+LUMA = (0.299, 0.587, 0.114)
+
+
+class FERStudent(nn.Module):
+    """ResNet-18/50 face-expression student with a class head and a prototype projection.
+
+    Parameters
+    ----------
+    n_outputs : int
+        Number of logits (8: :data:`neuroaffect.labels.FER_CLASSES`).
+    arch : {"resnet18", "resnet50"}
+        torchvision backbone, built with ``weights=None`` (randomly initialised, following the
+        global torch seed).
+    proj_dim : int
+        Width D of the embedding (the prototype grid's dimension).
+    in_size : int
+        Side of the square input the student is trained on, pixels (48 for FERPlus). Other sizes
+        run (the pooling is adaptive) but are outside what it was trained on.
+    small_input : bool | None
+        3 x 3 stride-1 stem without max-pool (see the module docstring); ``None``: ``in_size <= 64``.
+    mean, std : float
+        Normalisation of the grey pixels inside the model, ``(x - mean) / std``.
+    weights : path-like | None
+        Optional ``state_dict`` file (``torch.save``; loaded with ``weights_only=True``): either a
+        whole :class:`FERStudent`'s (keys ``backbone.*``, ``final_layer.*``, ``projector.*``) or a
+        torchvision ResNet's of the same architecture and stem (its ``fc.*`` is ignored). ``None``:
+        trained from scratch.
+
+    Attributes
+    ----------
+    config : dict
+        The constructor arguments (without ``weights``): what rebuilds the model
+        (``FERStudent(**config)``); the export records it.
+    num_features : int
+        Width of :meth:`forward_features`.
+    class_names : tuple of str
+        The FERPlus classes (when ``n_outputs == 8``).
+
+    Notes
+    -----
+    ``forward(x)`` returns a dict ``{"logits": (B, n_outputs), "embedding": (B, proj_dim)}``.
+    :func:`neuroaffect.training.fit` passes such outputs to the loss with a leading model axis
+    added to each entry; :func:`neuroaffect.training.predict` expects a tensor, so predictions go
+    through :func:`neuroaffect.distill.predict_outputs` (which wraps the student for it).
+    """
+
+    def __init__(self, n_outputs: int = len(FER_CLASSES), *, arch: str = "resnet18", proj_dim: int = 128,
+                 in_size: int = 48, small_input: bool | None = None, mean: float = 0.5, std: float = 0.25,
+                 weights=None):
+        super().__init__()
+        from torchvision import models as tvm
+
+        self.n_outputs = check_positive_int("n_outputs", n_outputs)
+        check_option("arch", arch, tuple(ARCHS))
+        self.proj_dim = check_positive_int("proj_dim", proj_dim)
+        self.in_size = check_positive_int("in_size", in_size)
+        if small_input is None:
+            small_input = self.in_size <= 64
+        if not isinstance(small_input, bool):
+            raise ValueError(f"Invalid value for the 'small_input' parameter: expected a bool or None, but got "
+                             f"{small_input!r} instead.")
+        mean = check_real("mean", mean)
+        std = check_real("std", std, 0.0, None, low_open=True)
+        self.arch = arch
+        self.small_input = small_input
+        self.config = {"n_outputs": self.n_outputs, "arch": arch, "proj_dim": self.proj_dim, "in_size": self.in_size,
+                       "small_input": small_input, "mean": mean, "std": std}
+        self.class_names = FER_CLASSES if self.n_outputs == len(FER_CLASSES) else tuple(
+            f"class_{k}" for k in range(self.n_outputs))
+
+        backbone = getattr(tvm, arch)(weights=None)
+        if small_input:
+            backbone.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            nn.init.kaiming_normal_(backbone.conv1.weight, mode="fan_out", nonlinearity="relu")
+            backbone.maxpool = nn.Identity()
+        backbone.fc = nn.Identity()
+        self.backbone = backbone
+        self.num_features = ARCHS[arch]
+        self.final_layer = nn.Linear(self.num_features, self.n_outputs)
+        self.projector = nn.Linear(self.num_features, self.proj_dim)
+        self.register_buffer("luma", torch.tensor(LUMA).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_mean", torch.tensor(mean), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std), persistent=False)
+        if weights is not None:
+            self.load_weights(weights)
+
+    # --- input ----------------------------------------------------------------------------
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Pixels in [0, 1], ``(B, 1 or 3, H, W)`` -> normalised grey repeated to ``(B, 3, H, W)``."""
+        if x.ndim != 4 or x.shape[1] not in (1, 3):
+            raise ValueError(f"{type(self).__name__} expected pixels of shape (B, 1, H, W) or (B, 3, H, W), but got "
+                             f"shape {tuple(x.shape)} instead.")
+        if not torch.is_floating_point(x):
+            raise ValueError(f"{type(self).__name__} expected float pixels in [0, 1], but got dtype {x.dtype} "
+                             "instead (convert uint8 images with "
+                             "torchvision.transforms.v2.ToDtype(torch.float32, scale=True)).")
+        if x.shape[1] == 3:
+            x = (x * self.luma.to(x.dtype)).sum(1, keepdim=True)
+        x = (x - self.pixel_mean.to(x.dtype)) / self.pixel_std.to(x.dtype)
+        return x.expand(-1, 3, -1, -1)
+
+    # --- the forward pass in parts ----------------------------------------------------------
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled backbone features, shape (B, num_features), from pixels ``(B, 1 or 3, H, W)`` in [0, 1]."""
+        return self.backbone(self.prepare(x))
+
+    def forward_head(self, feats: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Logits (B, n_outputs) from pooled features; ``pre_logits=True`` returns the features unchanged."""
+        return feats if pre_logits else self.final_layer(feats)
+
+    def project(self, feats: torch.Tensor) -> torch.Tensor:
+        """Unit-norm embedding (B, proj_dim) of pooled features, compared with the prototypes by cosine."""
+        return F.normalize(self.projector(feats), dim=-1)
+
+    def forward(self, x: torch.Tensor) -> dict:
+        """``{"logits": (B, n_outputs), "embedding": (B, proj_dim)}`` from pixels ``(B, 1 or 3, H, W)`` in [0, 1]."""
+        f = self.forward_features(x)
+        return {"logits": self.forward_head(f), "embedding": self.project(f)}
+
+    # --- weights ----------------------------------------------------------------------------
+
+    def load_weights(self, fname) -> None:
+        """Load a ``state_dict`` file (see the ``weights`` parameter); ``ValueError`` naming what does not fit."""
+        fname = Path(fname)
+        try:
+            sd = torch.load(fname, map_location="cpu", weights_only=True)
+        except Exception as err:  # missing, truncated, or holding objects other than tensors
+            raise ValueError(f"Invalid value for the 'weights' parameter: {fname} could not be loaded as a state_dict "
+                             f"file ({type(err).__name__}: {err}).") from None
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            raise ValueError(f"Invalid value for the 'weights' parameter: expected {fname} to hold a state_dict "
+                             f"(a dict of tensors), but got {type(sd).__name__} instead.")
+        own = any(k.startswith(("backbone.", "final_layer.", "projector.")) for k in sd)
+        target = self if own else self.backbone
+        if not own:  # a torchvision ResNet's state_dict: its ImageNet classifier is not ours
+            sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+        expected = target.state_dict()
+        missing = sorted(set(expected) - set(sd))
+        unexpected = sorted(set(sd) - set(expected))
+        shapes = [f"{k} {tuple(sd[k].shape)} (expected {tuple(expected[k].shape)})"
+                  for k in expected if k in sd and sd[k].shape != expected[k].shape]
+        if missing or unexpected or shapes:
+            what = "an FERStudent" if own else f"a torchvision {self.arch}"
+            parts = [f"{len(missing)} missing key(s) (first: {missing[:3]})" if missing else "",
+                     f"{len(unexpected)} unexpected key(s) (first: {unexpected[:3]})" if unexpected else "",
+                     f"shape mismatches: {'; '.join(shapes[:3])}" if shapes else ""]
+            hint = (" A 7 x 7 'conv1' belongs to the ImageNet stem: build the student with small_input=False."
+                    if any(s.startswith("conv1.") or s.startswith("backbone.conv1.") for s in shapes) else "")
+            raise ValueError(f"Invalid value for the 'weights' parameter: {fname} does not fit {what} built with "
+                             f"{self.config}: " + ", ".join(p for p in parts if p) + "." + hint)
+        target.load_state_dict(sd)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+
+
+def build_student(config: dict, weights=None) -> FERStudent:
+    """An :class:`FERStudent` from its ``config`` dict (``FERStudent(**config)``), checked."""
+    if not isinstance(config, dict):
+        raise ValueError(f"Invalid value for the 'config' parameter: expected a dict of FERStudent arguments, but got "
+                         f"{type(config).__name__} instead.")
+    allowed = {"n_outputs", "arch", "proj_dim", "in_size", "small_input", "mean", "std"}
+    extra = sorted(set(config) - allowed)
+    if extra:
+        raise ValueError(f"Invalid value for the 'config' parameter: unknown FERStudent argument(s) {extra} (allowed: "
+                         f"{sorted(allowed)}).")
+    return FERStudent(**config, weights=weights)

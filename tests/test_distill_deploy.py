@@ -1,0 +1,170 @@
+"""Evaluation metrics and reference rows, the export and its reload, ONNX, and predicting faces."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from neuroaffect.distill import (
+    FERStudent, baseline_rows, check_onnx, export_onnx, export_student, fer_metrics, load_student, majority_metrics,
+    predict_faces, predict_outputs,
+)
+from neuroaffect.io.faces import FaceSet
+from neuroaffect.labels import grid_centres, grid_edges
+from neuroaffect.prototypes.io import load_grid, write_grid_files
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small inputs: one thread is fastest on shared CPUs
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grid")
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal((3, 3, 6))
+    p /= np.linalg.norm(p, axis=-1, keepdims=True)
+    write_grid_files(out, {"prototypes": p.astype(np.float32), "centres": grid_centres(3), "edges": grid_edges(3),
+                           "counts": np.ones((1, 3, 3), np.int64), "filled": np.zeros((3, 3), np.uint8)},
+                     {"dim": 6, "sources": ["sim"]})
+    return load_grid(out)
+
+
+@pytest.fixture(scope="module")
+def student():
+    torch.manual_seed(0)
+    m = FERStudent(in_size=16, proj_dim=6)
+    with torch.no_grad():  # non-trivial batch-norm statistics, so that eval mode matters
+        m.train()(torch.rand(8, 1, 16, 16))
+    return m.eval()
+
+
+def _faces(n=16, size=16, seed=0, labels=None):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 8 if labels is None else np.asarray(labels)
+    img = np.clip(y[:, None, None] * 30 + rng.normal(10, 5, (n, size, size)), 0, 255).astype(np.uint8)
+    return FaceSet("ferplus", labels=y, split=["val"] * n, images=img)
+
+
+def test_fer_metrics_by_hand():
+    m = fer_metrics([0, 0, 1, 1], [0, 1, 1, 1])
+    f0, f1 = 2 / 3, 0.8  # class 0: precision 1, recall .5; class 1: precision 2/3, recall 1
+    assert m["accuracy"] == 0.75 and m["balanced_accuracy"] == 0.75
+    assert m["present_macro_f1"] == pytest.approx((f0 + f1) / 2)
+    assert m["macro_f1"] == pytest.approx((f0 + f1) / 8)  # 8-way: absent classes count 0
+    assert m["confusion"][0][:2] == [1, 1] and m["confusion"][1][:2] == [0, 2]
+    assert np.asarray(m["confusion"]).shape == (8, 8) and np.asarray(m["confusion"]).sum() == 4
+    assert m["present_classes"] == [0, 1] and m["n"] == 4
+    # a prediction of a class the set lacks lowers present-only macro-F1 through recall, not by a new class
+    m2 = fer_metrics([0, 1], [0, 7])
+    assert m2["present_macro_f1"] == pytest.approx(0.5) and m2["present_classes"] == [0, 1]
+    with pytest.raises(ValueError, match="'y_pred' parameter"):
+        fer_metrics([0, 1], [0, 8])
+
+
+def test_reference_rows(student):
+    train = _faces(48, seed=1)
+    val = _faces(16, seed=2, labels=np.arange(16) % 4)  # a set with 4 of the 8 classes
+    maj = majority_metrics(np.r_[np.zeros(5, int), np.ones(3, int)], val)
+    assert maj["accuracy"] == 0.25 and np.asarray(maj["confusion"])[:, 0].sum() == 16
+    rows = baseline_rows(train, {"val": val}, size=8, model=student, device="cpu")
+    by = {r["method"]: r for r in rows}
+    assert set(by) == {"majority", "pixel-logistic", "student"}
+    assert by["pixel-logistic"]["accuracy"] == 1.0  # brightness tells the class
+    assert by["pixel-logistic"]["present_macro_f1"] == 1.0 and by["pixel-logistic"]["macro_f1"] == 0.5
+    assert all({"accuracy", "macro_f1", "balanced_accuracy", "present_macro_f1", "confusion"} <= set(r) for r in rows)
+
+
+def test_export_and_reload_give_identical_outputs(student, grid, tmp_path):
+    metrics = {"ferplus-val": fer_metrics([0, 1, 2], [0, 1, 1])}
+    paths = export_student(student, tmp_path / "exp", grid_sha256=grid.sha256, metrics=metrics,
+                           datasets=["ferplus", "ckplus"], training={"arm": "B3"})
+    assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    cfg = json.loads(paths["config"].read_text())
+    assert cfg["kwargs"] == student.config and cfg["grid_sha256"] == grid.sha256
+    assert cfg["input"]["normalisation"]["mean"] == 0.5 and cfg["class_names"][1] == "happiness"
+    card = paths["card"].read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["library_name"] == "neuroaffect" and front["datasets"] == ["ferplus", "ckplus"]
+    assert {"accuracy", "macro_f1"} <= set(front["metrics"]) and "FERPlus" in card and "licence" in card.lower()
+    m = load_student(tmp_path / "exp")
+    assert m.grid_sha256 == grid.sha256 and not m.training
+    x = torch.rand(5, 1, 16, 16)
+    with torch.no_grad():
+        a, b = student(x), m(x)
+    assert torch.equal(a["logits"], b["logits"]) and torch.equal(a["embedding"], b["embedding"])
+    # a changed weights file is refused
+    blob = bytearray(paths["weights"].read_bytes())
+    blob[-1] ^= 1
+    paths["weights"].write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="different checksum"):
+        load_student(tmp_path / "exp")
+    with pytest.raises(ValueError, match="no such file"):
+        load_student(tmp_path / "nowhere")
+
+
+def test_onnx_agrees_with_torch(student, tmp_path, capsys):
+    for name in ("onnx", "onnxscript", "onnxruntime"):  # the optional export dependencies
+        pytest.importorskip(name)
+    path = export_onnx(student, tmp_path / "student.onnx")
+    assert path.is_file() and not list(tmp_path.glob("*.data"))  # one self-contained file
+    x = torch.rand(7, 1, 16, 16)  # another batch size than the export's example
+    diff = check_onnx(path, student, x)
+    assert diff < 1e-4
+    assert "max abs difference" in capsys.readouterr().out
+    assert not student.training
+
+
+def test_predict_faces_grey_colour_and_files(student, grid, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (3, 48, 48), dtype=np.uint8)  # simulated grey faces of another size
+    p = predict_faces(student, grey, grid)
+    assert p.proba.shape == (3, 8) and np.allclose(p.proba.sum(1), 1, atol=1e-5)
+    assert p.valence_arousal.shape == (3, 2) and np.allclose(p.bin_weights.sum(1), 1)
+    assert np.all(np.abs(p.valence_arousal) <= 2 / 3 + 1e-9)  # inside the bin centres' hull
+    # by hand: softmax(cos(e, p_k) / T) over bins, times the bin centres
+    protos = grid.as_array() / np.linalg.norm(grid.as_array(), axis=1, keepdims=True)
+    s = (p.embedding.astype(np.float64) @ protos.T) / 0.1
+    w = np.exp(s - s.max(1, keepdims=True))
+    w /= w.sum(1, keepdims=True)
+    np.testing.assert_allclose(p.valence_arousal, w @ grid.bin_centres(), atol=1e-5)
+    # the same as the model on the evaluation transform's input (48 -> 16 pixels)
+    ref = predict_outputs(student, FaceSet("ferplus", labels=[0, 0, 0], split=["val"] * 3, images=grey), device="cpu")
+    np.testing.assert_allclose(p.proba, ref["proba"], atol=1e-5)
+    # a colour image of another (non-square) size, as an array and as a file; equal channels = grey
+    rgb = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "face.png")
+    a = predict_faces(student, [rgb], grid)
+    b = predict_faces(student, tmp_path / "face.png", grid)
+    np.testing.assert_allclose(a.proba, b.proba, atol=1e-6)
+    g1 = predict_faces(student, grey[0])
+    g3 = predict_faces(student, np.repeat(grey[0][..., None], 3, -1))
+    np.testing.assert_allclose(g1.proba, g3.proba, atol=1e-3)
+    assert g1.valence_arousal is None and g1.labels.shape == (1,)
+    # float pixels in [0, 1] are accepted
+    np.testing.assert_allclose(predict_faces(student, grey / 255.0).proba, p.proba, atol=1e-5)
+    # a higher temperature pulls the estimate toward the grid's centre
+    hot = predict_faces(student, grey, grid, temperature=100.0)
+    assert np.all(np.abs(hot.valence_arousal) < np.abs(p.valence_arousal).max() + 1e-12)
+    with pytest.raises(ValueError, match="'temperature' parameter"):
+        predict_faces(student, grey, grid, temperature=0)
+    with pytest.raises(ValueError, match=r"shape \(H, W\) or \(H, W, 3\)"):
+        predict_faces(student, [np.zeros((4, 4, 2), np.uint8)])
+
+
+def test_predict_faces_refuses_another_grid(student, grid, tmp_path):
+    from neuroaffect.distill import shuffled_grid
+
+    export_student(student, tmp_path / "exp", grid_sha256=grid.sha256)
+    m = load_student(tmp_path / "exp")
+    img = np.zeros((16, 16), np.uint8)
+    assert predict_faces(m, img, grid).valence_arousal.shape == (1, 2)
+    with pytest.raises(ValueError, match="trained against the grid"):
+        predict_faces(m, img, shuffled_grid(grid, 0))
+    export_student(student, tmp_path / "b1", grid_sha256=None)  # an arm without Proto-KD
+    with pytest.raises(ValueError, match="trained without a prototype grid"):
+        predict_faces(load_student(tmp_path / "b1"), img, grid)
+    assert predict_faces(load_student(tmp_path / "b1"), img).proba.shape == (1, 8)
