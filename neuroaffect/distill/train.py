@@ -300,6 +300,7 @@ class StudentResult:
 
 def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B3", cfg: TrainConfig | None = None, *,
                   arch: str = "resnet18", in_size: int = 48, proj_dim: int | None = None, weights=None,
+                  small_input: bool | None = None,
                   checkpoint=None, seed: int | None = None, callbacks=(), shuffle_grid: bool = False,
                   shuffle_seed: int = 0, loss_options: dict | None = None, num_workers: int = 0) -> StudentResult:
     """Train a face-expression student on FERPlus with one arm of the distillation loss.
@@ -316,8 +317,9 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
         Default :data:`PAPER_CONFIG`. ``label_smoothing`` is CE's; ``batch_size`` the loader's;
         ``eval_batch_size`` the validation loader's; ``patience`` must be ``None`` (selection is by
         macro-F1 over all epochs, not early stopping on the validation loss).
-    arch, in_size, proj_dim, weights
-        Of :class:`FERStudent` (``proj_dim`` defaults to the grid's dimension, else 128).
+    arch, in_size, proj_dim, weights, small_input
+        Of :class:`FERStudent` (``proj_dim`` defaults to the grid's dimension, else 128;
+        ``small_input=False`` keeps ResNet's ImageNet stem, about 13x cheaper at 48 x 48).
     checkpoint : path-like | None
         The engine's checkpoint (resume); the selection state goes beside it (``.select.pt``).
     seed : int | None
@@ -364,7 +366,8 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
     device = resolve_device(cfg.device)
 
     torch.manual_seed(cfg.seed)
-    model = FERStudent(len(FER_CLASSES), arch=arch, proj_dim=proj_dim, in_size=in_size, weights=weights)
+    model = FERStudent(len(FER_CLASSES), arch=arch, proj_dim=proj_dim, in_size=in_size, weights=weights,
+                       small_input=small_input)
     loss = DistillLoss(grid, arm, class_weights=class_weights(train_set.labels), label_smoothing=cfg.label_smoothing,
                        n_epochs=cfg.epochs, **(loss_options or {}))
     train_loader = make_loader(train_set, True, cfg.batch_size, cfg.seed, num_workers, in_size=in_size)
