@@ -15,7 +15,6 @@ Order of work (``docs/distillation.md``):
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
