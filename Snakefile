@@ -27,6 +27,9 @@ wildcard_constraints:
     task="binary|multiclass|regression",
     model="[a-z0-9_]+",
     protocol="trial-holdout|seed-9-6|loso|rbt-pooled",
+    face="ferplus|affectnet-mini|ckplus",
+    arm="B0|B1|B2|B3|B3-shuffled",
+    seed=r"\d+",
 
 
 include: "workflow/rules/simulate.smk"
@@ -34,6 +37,7 @@ include: "workflow/rules/summarize.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/prototypes.smk"
+include: "workflow/rules/distill.smk"
 
 
 rule all:

@@ -229,7 +229,8 @@ def test_slurm_profile_requests_gpus_for_training_only(tmp_path):
         assert ("gpu" in r and r["gpu"] == "1") == (rule in TRAINING_RULES), (rule, r)
         assert "mem_mb" in r and "runtime" in r and r["slurm_partition"] == "CHANGE-ME", (rule, r)
     # device: cpu in the config: nothing asks for a GPU
-    res = _snakemake(_workdir(tmp_path / "cpu", **{"training.device": "cpu", "prototypes.train.device": "cpu"}),
+    res = _snakemake(_workdir(tmp_path / "cpu", **{"training.device": "cpu", "prototypes.train.device": "cpu",
+                                                  "distill.train.device": "cpu"}),
                      "-n", "--profile", str(ROOT / "profiles/slurm"))
     assert res.returncode == 0, res.stderr + res.stdout
     assert "gpu=1" not in res.stdout

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import data, prototypes, train
+from . import data, distill, prototypes, train
 
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = [data.add_simulate, data.add_summarize, data.add_features, data.add_plot_features,
              train.add_experiment, train.add_sweep, train.add_plot_sweep, train.add_tabulate,
-             prototypes.add_train_teacher, prototypes.add_export_prototypes]
+             prototypes.add_train_teacher, prototypes.add_export_prototypes,
+             distill.add_train_student, distill.add_evaluate_students, distill.add_export_student,
+             distill.add_predict_faces]
 
 
 def build_parser() -> argparse.ArgumentParser:

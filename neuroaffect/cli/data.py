@@ -9,6 +9,9 @@ from pathlib import Path
 
 from ..labels import DATASETS
 
+#: Face datasets the simulator writes (AffectNet's full layout is read, not simulated, by default).
+FACE_SIMULATED = ("ferplus", "affectnet-mini", "ckplus")
+
 _FMT = argparse.ArgumentDefaultsHelpFormatter
 
 
@@ -19,7 +22,8 @@ def add_simulate(sub):
         "EEG and peripheral signals and a simulation.json ground-truth sidecar. "
         "Example: neuroaffect simulate --dataset deap --scale demo --out data/sim/deap",
     )
-    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataset", required=True, choices=DATASETS + FACE_SIMULATED,
+                   help="an EEG dataset, or a face dataset (drawn faces in the real layout)")
     p.add_argument("--scale", default="demo", choices=["tiny", "demo", "full"],
                    help="tiny: tests; demo: the default workflow; full: the real dataset's sizes")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")

@@ -220,9 +220,14 @@ def ablation_markdown(records, results: dict, *, scale_note: str = "") -> str:
                          f"{t['t']:.2f} | {t['p']:.3f} |")
         ctrl = next((t for t in tests if t["comparison"] == "B3 - B3-shuffled"), None)
         if ctrl is not None:
-            verdict = ("the real grid did better than the shuffled one" if ctrl["mean_difference"] > 0 and
-                       ctrl["p"] < 0.05 else "the shuffled grid helped as much as the real one: on this run the "
-                       "EEG grid carried no information beyond acting as a regulariser")
+            if ctrl["n_seeds"] < 2:
+                verdict = ("one seed allows no test, so this run cannot tell whether the real grid helps more "
+                           "than the shuffled one")
+            elif ctrl["mean_difference"] > 0 and ctrl["p"] < 0.05:
+                verdict = "the real grid did better than the shuffled one"
+            else:
+                verdict = ("the shuffled grid helped as much as the real one: on this run the EEG grid carried no "
+                           "information beyond acting as a regulariser")
             lines += ["", f"Control: {verdict} (B3 - B3-shuffled {100 * ctrl['mean_difference']:+.2f} points, "
                           f"p {ctrl['p']:.3f}, {ctrl['n_seeds']} seed(s))."]
     return "\n".join(lines) + "\n"

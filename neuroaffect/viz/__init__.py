@@ -2,8 +2,8 @@
 
 from ._io import new_figure, save_figure
 from .prototypes import plot_grid_occupancy, plot_prototype_geometry, plot_teacher_fit
-from .results import plot_sweep
+from .results import plot_confusions, plot_sweep
 from .topomaps import plot_feature_figures, plot_label_contrast, plot_topomap_comparison, region_masks
 
-__all__ = ["new_figure", "plot_feature_figures", "plot_grid_occupancy", "plot_prototype_geometry", "plot_sweep",
+__all__ = ["new_figure", "plot_confusions", "plot_feature_figures", "plot_grid_occupancy", "plot_prototype_geometry", "plot_sweep",
            "plot_teacher_fit", "plot_label_contrast", "plot_topomap_comparison", "region_masks", "save_figure"]

@@ -6,7 +6,7 @@ import numpy as np
 
 from ._io import new_figure, save_figure
 
-__all__ = ["plot_sweep"]
+__all__ = ["plot_confusions", "plot_sweep"]
 
 
 def plot_sweep(histories, confusion, fname, *, class_names=None, title: str = "") -> None:
@@ -59,6 +59,41 @@ def plot_sweep(histories, confusion, fname, *, class_names=None, title: str = ""
             ax2.text(j, i, f"{int(cm[i, j])}", ha="center", va="center",
                      color="white" if frac[i, j] > 0.5 else "black", fontsize=8)
     fig.colorbar(im, ax=ax2, shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, fname)
+
+
+def plot_confusions(confusions: dict, fname, *, class_names, title: str = "") -> None:
+    """Row-normalised confusion matrices side by side, one per evaluation set.
+
+    Parameters
+    ----------
+    confusions : dict of str -> array-like, shape (n_classes, n_classes)
+        Counts per set (rows true, columns predicted); rows of absent classes stay empty.
+    fname : path-like
+        PNG to write (atomically).
+    class_names : sequence of str
+    """
+    items = list(confusions.items())
+    fig = new_figure((4.6 * len(items), 4.4))
+    axes = np.atleast_1d(fig.subplots(1, len(items)))
+    n = len(class_names)
+    for ax, (name, cm) in zip(axes, items):
+        cm = np.asarray(cm, dtype=float)
+        rows = cm.sum(axis=1, keepdims=True)
+        frac = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+        acc = np.trace(cm) / max(cm.sum(), 1)
+        ax.imshow(frac, vmin=0, vmax=1, cmap="Blues")
+        ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
+               title=f"{name} (accuracy {100 * acc:.1f} %)")
+        ax.set_xticklabels(class_names, rotation=60, ha="right", fontsize=7)
+        ax.set_yticklabels(class_names, fontsize=7)
+        for i in range(n):
+            for j in range(n):
+                if cm[i, j]:
+                    ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=6,
+                            color="white" if frac[i, j] > 0.5 else "black")
     if title:
         fig.suptitle(title)
     save_figure(fig, fname)

@@ -164,6 +164,61 @@ def teacher_train_args():
     return " ".join(f"{flag} {t[k]}" for k, flag in flags.items() if k in t)
 
 
+FACES = config.get("faces", {})
+DISTILL = config.get("distill", {})
+
+
+def face_enabled(face):
+    return face in FACES.get("data", {})
+
+
+def face_is_simulated(face):
+    return FACES.get("data", {}).get(face, {}).get("root") is None
+
+
+def face_root(face):
+    """What the face reader takes: the real root, or the simulated copy."""
+    if face_is_simulated(face):
+        from neuroaffect.simulate import dataset_root
+
+        return str(dataset_root(face, f"{SIM}/{face}"))
+    return FACES["data"][face]["root"]
+
+
+def face_input(face):
+    return f"{SIM}/{face}/simulation.json" if face_is_simulated(face) else face_root(face)
+
+
+def distill_enabled():
+    """The student trains when the grid is built and FERPlus is configured."""
+    return bool(DISTILL) and prototypes_enabled() and face_enabled("ferplus")
+
+
+def student_runs(arm=None):
+    arms = list(DISTILL.get("arms", [])) + (["B3-shuffled"] if DISTILL.get("control") else [])
+    return [(a, s) for a in arms for s in DISTILL.get("seeds", [0]) if arm is None or a == arm]
+
+
+def student_records(arm=None):
+    return [f"results/students/{a}_seed{s}/record.json" for a, s in student_runs(arm)]
+
+
+def student_train_args():
+    t = DISTILL.get("train", {})
+    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
+             "grad_clip": "--grad-clip", "device": "--device"}
+    args = [f"{flag} {t[k]}" for k, flag in flags.items() if t.get(k) is not None]
+    args += [f"--arch {DISTILL.get('arch', 'resnet18')}", f"--in-size {DISTILL.get('in_size', 48)}"]
+    if DISTILL.get("imagenet_stem"):
+        args.append("--imagenet-stem")
+    if DISTILL.get("loss_options"):
+        import json
+        import shlex
+
+        args.append(f"--loss-options {shlex.quote(json.dumps(DISTILL['loss_options']))}")
+    return " ".join(args)
+
+
 def all_targets():
     ok = readable()
     targets = expand("reports/summary/{dataset}.md", dataset=ok)
@@ -175,6 +230,10 @@ def all_targets():
         targets += ["reports/results.md"]
     if prototypes_enabled():
         targets += ["results/prototypes/grid/card.json", "reports/prototypes/summary.md"]
+    if distill_enabled():
+        targets += ["reports/distill/ablation.md", "reports/distill/confusion.png"]
+        if student_runs(arm="B3"):
+            targets += ["results/student/model.onnx"]
     # a dataset whose root cannot be read fails its own job, with the reason, and nothing else
     targets += expand("results/checks/{dataset}.ok", dataset=[d for d in DATASETS if d not in ok])
     return targets

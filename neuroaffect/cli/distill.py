@@ -1,0 +1,155 @@
+"""Face-student commands: train-student, evaluate-students, export-student, predict-faces."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+_FMT = argparse.ArgumentDefaultsHelpFormatter
+
+
+def _train_args(p):
+    from ..distill import PAPER_CONFIG
+
+    d = PAPER_CONFIG
+    p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step")
+    p.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay")
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="gradient-norm clip")
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--arch", default="resnet18", choices=["resnet18", "resnet50"], help="torchvision ResNet")
+    p.add_argument("--in-size", type=int, default=48, help="input side in pixels")
+    p.add_argument("--imagenet-stem", action="store_true",
+                   help="keep ResNet's 7x7 stride-2 stem and max-pool (about 13x cheaper at 48 x 48) instead of the "
+                   "small-input stem")
+    p.add_argument("--loss-options", default="{}", help="JSON of DistillLoss options (weights, temperatures, D-Geo)")
+
+
+def add_train_student(sub):
+    p = sub.add_parser(
+        "train-student", help="train one arm x seed of the distilled face student on FERPlus", formatter_class=_FMT,
+        description="Train the image-only student (ResNet from scratch) on FERPlus with one arm of the loss (B0 CE, "
+        "B1 +KD, B2 +Proto-KD, B3 full, B3-shuffled: the full loss against a shuffled grid), keep the epoch of best "
+        "FERPlus validation macro-F1, and export it. Nothing is evaluated on test or cross-dataset sets here. "
+        "Example: neuroaffect train-student --ferplus data/sim/ferplus/ferplus --grid results/prototypes/grid "
+        "--arm B3 --seed 0 --out results/students/B3_seed0",
+    )
+    p.add_argument("--ferplus", type=Path, required=True, help="FERPlus root (fer2013.csv + fer2013new.csv)")
+    p.add_argument("--grid", type=Path, required=True, help="exported prototype grid (folder)")
+    p.add_argument("--arm", required=True, choices=["B0", "B1", "B2", "B3", "B3-shuffled"])
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and augmentation")
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, student/, record.json)")
+    _train_args(p)
+    p.add_argument("--no-progress", action="store_true", help="no per-epoch progress on stderr")
+    p.set_defaults(func=_train_student)
+
+
+def _train_student(args):
+    from ..pipeline.faces import train_arm
+    from .data import parse_params
+
+    rec = train_arm(args.ferplus, args.grid, args.arm, args.seed, args.out, epochs=args.epochs,
+                    batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+                    device=args.device, arch=args.arch, in_size=args.in_size,
+                    small_input=False if args.imagenet_stem else None,
+                    loss_options=parse_params(args.loss_options, "--loss-options"), progress=not args.no_progress)
+    v = rec["val"]
+    print(f"{args.arm} seed {args.seed}: selected epoch {rec['selected_epoch'] + 1}; FERPlus validation accuracy "
+          f"{100 * v['accuracy']:.1f} %, macro-F1 {100 * v['macro_f1']:.1f} %, balanced accuracy "
+          f"{100 * v['balanced_accuracy']:.1f} % ({rec['seconds']:.0f} s); wrote {args.out}")
+    return 0
+
+
+def add_evaluate_students(sub):
+    p = sub.add_parser(
+        "evaluate-students", help="evaluate trained students once on FERPlus test and cross-dataset sets",
+        formatter_class=_FMT,
+        description="Load every run's selected student and evaluate it on the FERPlus test split and on AffectNet-mini "
+        "and CK+ (present-only macro-F1), beside majority-class and pixel-logistic rows; write the ablation tables "
+        "(mean +- std over seeds, paired tests, published column, control verdict) and confusion matrices. "
+        "Example: neuroaffect evaluate-students --runs results/students/* --ferplus R --affectnet-mini A --ckplus C "
+        "--out reports/distill",
+    )
+    p.add_argument("--runs", nargs="+", type=Path, required=True, help="run folders (with record.json)")
+    p.add_argument("--ferplus", type=Path, required=True, help="FERPlus root")
+    p.add_argument("--affectnet-mini", type=Path, default=None, help="AffectNet-mini manifest or folder")
+    p.add_argument("--ckplus", type=Path, default=None, help="CK+ root")
+    p.add_argument("--out", type=Path, required=True, help="report folder")
+    p.add_argument("--scale-note", default="", help="a line stating the scale of the run (e.g. smoke scale)")
+    p.add_argument("--device", default="cpu", help="where the students run")
+    p.set_defaults(func=_evaluate_students)
+
+
+def _evaluate_students(args):
+    from ..pipeline.faces import evaluate_students
+
+    md = evaluate_students(args.runs, args.ferplus, args.out, affectnet_mini=args.affectnet_mini,
+                           ckplus=args.ckplus, scale_note=args.scale_note, device=args.device)
+    print(md)
+    return 0
+
+
+def add_export_student(sub):
+    p = sub.add_parser(
+        "export-student", help="export the deployable student: safetensors, config, model card, ONNX",
+        formatter_class=_FMT,
+        description="Take the run with the best FERPlus validation macro-F1 among the given runs of one arm, and write "
+        "OUT/model.safetensors, OUT/config.json, OUT/README.md (model card with the evaluation's metrics) and "
+        "OUT/model.onnx, checked against PyTorch with onnxruntime (max abs difference printed). Load it back with "
+        "neuroaffect.distill.load_student. Example: neuroaffect export-student --runs results/students/B3_* "
+        "--evaluation reports/distill/ablation.json --out results/student",
+    )
+    p.add_argument("--runs", nargs="+", type=Path, required=True, help="run folders (record.json)")
+    p.add_argument("--arm", default="B3", help="the arm to deploy")
+    p.add_argument("--evaluation", type=Path, default=None, help="ablation.json of evaluate-students (metrics)")
+    p.add_argument("--out", type=Path, required=True, help="export folder")
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    p.set_defaults(func=_export_student)
+
+
+def _export_student(args):
+    from ..pipeline.faces import export_selected
+
+    info = export_selected(args.runs, args.out, arm=args.arm, evaluation=args.evaluation, onnx=not args.no_onnx)
+    print(f"exported {info['arm']} seed {info['seed']} (best FERPlus validation macro-F1 "
+          f"{100 * info['val_macro_f1']:.1f} %) to {args.out}"
+          + ("" if info.get("onnx_max_abs_diff") is None else
+             f"; ONNX and PyTorch logits agree to {info['onnx_max_abs_diff']:.2e} (max abs difference)"))
+    return 0
+
+
+def add_predict_faces(sub):
+    p = sub.add_parser(
+        "predict-faces", help="class probabilities and valence/arousal of face images", formatter_class=_FMT,
+        description="Run an exported student on face images (pre-cropped faces, grey or colour, any size: the centre "
+        "square is kept and resized) and print the class probabilities and, with the grid, the predicted valence "
+        "and arousal (soft assignment of the student's embedding over the grid's bins). Example: neuroaffect "
+        "predict-faces face1.png face2.jpg --student results/student --grid results/prototypes/grid",
+    )
+    p.add_argument("images", nargs="+", type=Path, help="image files")
+    p.add_argument("--student", type=Path, required=True, help="export folder of export-student")
+    p.add_argument("--grid", type=Path, default=None, help="the prototype grid the student was trained against")
+    p.add_argument("--temperature", type=float, default=0.1, help="soft-assignment temperature (cosine units)")
+    p.add_argument("--json", type=Path, default=None, help="also write the predictions here")
+    p.set_defaults(func=_predict_faces)
+
+
+def _predict_faces(args):
+    from .._utils import atomic_write_json
+    from ..distill import load_student, predict_faces
+
+    model = load_student(args.student)
+    pred = predict_faces(model, [str(p) for p in args.images], grid=args.grid, temperature=args.temperature)
+    rows = []
+    for i, path in enumerate(args.images):
+        probs = dict(zip(pred.class_names, (float(x) for x in pred.proba[i])))
+        top = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])[:3])
+        va = "" if pred.valence_arousal is None else (f"; valence {pred.valence_arousal[i, 0]:+.2f}, arousal "
+                                                       f"{pred.valence_arousal[i, 1]:+.2f}")
+        print(f"{path}: {pred.class_names[pred.labels[i]]} ({top}){va}")
+        rows.append({"image": str(path), "label": pred.class_names[pred.labels[i]], "proba": probs,
+                     "valence_arousal": None if pred.valence_arousal is None else pred.valence_arousal[i].tolist()})
+    if args.json:
+        atomic_write_json(args.json, rows)
+    return 0
