@@ -3,7 +3,7 @@
 >>> from neuroaffect import pipeline
 >>> pipeline.train_arm("data/sim/ferplus/ferplus", "results/prototypes/grid", "B3", 0, "runs/B3_0")  # doctest: +SKIP
 >>> pipeline.evaluate_students(["runs/B3_0"], "data/sim/ferplus/ferplus", "reports/distill",
-...                            affectnet_mini="data/sim/affectnet-mini/affectnet-mini")               # doctest: +SKIP
+...                            affectnet_mini="data/sim/affectnet-mini/affectnet_mini")               # doctest: +SKIP
 """
 
 from __future__ import annotations

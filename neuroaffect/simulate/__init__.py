@@ -13,6 +13,8 @@ peripheral    :func:`simulate_peripheral`: ECG, PPG, GSR, respiration, temperatu
 oracle        :func:`oracle_accuracy`, :func:`oracle_accuracies`: the Bayes bound
 deap, ...     one writer per dataset (``seed`` also writes SEED-IV); their helpers in
               ``_write`` (scale tables, atomic MATLAB files, cross-fades, the sidecar)
+faces         :func:`simulate_faces`: FERPlus, AffectNet-mini, AffectNet and CK+ (drawn
+              faces, :data:`FACE_DATASETS`); the drawing in ``_faces_draw``
 ============  =========================================================================
 
 The model is described in ``docs/simulator.md``.
@@ -27,16 +29,19 @@ from .._utils import check_option
 from ..labels import DATASETS
 from . import deap as _deap
 from . import dreamer as _dreamer
+from . import faces as _faces
 from . import mahnob as _mahnob
 from . import seed as _seed
 from ._write import SCALE_NAMES, write_sidecar
 from .eeg import simulate_eeg
 from .effects import DEFAULT_SNR, SubjectEffects, draw_subject_effects
+from .faces import FACE_DATASETS, simulate_faces
 from .oracle import oracle_accuracies, oracle_accuracy
 from .peripheral import simulate_peripheral
 
 __all__ = [
-    "DATASETS", "SCALES", "simulate", "dataset_root", "subjects", "write_sidecar", "oracle_accuracies",
+    "DATASETS", "FACE_DATASETS", "SCALES", "simulate", "simulate_faces", "dataset_root", "subjects",
+    "write_sidecar", "oracle_accuracies",
     "DEFAULT_SNR", "SubjectEffects", "draw_subject_effects", "simulate_eeg", "simulate_peripheral",
     "oracle_accuracy",
 ]
@@ -49,8 +54,13 @@ _WRITERS = MappingProxyType({"deap": _deap, "dreamer": _dreamer, "seed": _seed, 
 
 
 def dataset_root(dataset: str, out) -> Path:
-    """The path below ``out`` that the dataset's reader takes (without writing anything)."""
-    check_option("dataset", dataset, DATASETS)
+    """The path below ``out`` that the dataset's reader takes (without writing anything).
+
+    ``dataset`` is one of :data:`DATASETS` (EEG) or :data:`FACE_DATASETS` (faces).
+    """
+    check_option("dataset", dataset, DATASETS + FACE_DATASETS)
+    if dataset in FACE_DATASETS:
+        return _faces.face_root(dataset, out)
     return Path(out) / _WRITERS[dataset].ROOT_NAME
 
 
@@ -66,7 +76,9 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
 
     Parameters
     ----------
-    dataset : {'deap', 'dreamer', 'seed', 'mahnob'}
+    dataset : {'deap', 'dreamer', 'seed', 'mahnob', 'ferplus', 'affectnet-mini', 'affectnet', 'ckplus'}
+        An EEG dataset (:data:`DATASETS`) or a facial-expression one (:data:`FACE_DATASETS`,
+        written by :func:`simulate_faces`).
     scale : {'tiny', 'demo', 'full'}
         ``full`` = the real dataset's sizes; ``demo`` = the default workflow; ``tiny`` = tests.
     out : path-like
@@ -75,15 +87,20 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
         Seed; the same seed writes byte-identical arrays.
     snr : float | None
         Signal-to-noise knob of the planted label effects (None = realistic default,
-        :data:`DEFAULT_SNR`).
+        :data:`DEFAULT_SNR`). EEG datasets only: must be None for a face dataset.
 
     Returns
     -------
     root : Path
         What to pass to the dataset's reader (``read_deap(root)``, ...).
     """
-    check_option("dataset", dataset, DATASETS)
+    check_option("dataset", dataset, DATASETS + FACE_DATASETS)
     check_option("scale", scale, SCALES)
+    if dataset in FACE_DATASETS:
+        if snr is not None:
+            raise ValueError(f"Invalid value for the 'snr' parameter: it applies to the EEG datasets only, but got "
+                             f"snr={snr!r} for {dataset!r}.")
+        return simulate_faces(dataset, scale=scale, out=out, seed=seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     return Path(_WRITERS[dataset].write(out, scale=scale, seed=int(seed), snr=snr))

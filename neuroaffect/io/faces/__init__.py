@@ -1,8 +1,54 @@
 """Readers of facial-expression datasets; each returns one :class:`FaceSet`. No torch here.
 
-Layouts: ``docs/formats.md``.
+==============  ===========================  ==================================================  ===========
+dataset         reader                       root                                                images
+==============  ===========================  ==================================================  ===========
+ferplus         :func:`read_ferplus`         folder with ``fer2013.csv`` and ``fer2013new.csv``  in memory
+affectnet-mini  :func:`read_affectnet_mini`  the manifest CSV, or its folder (``labels.csv``)    paths
+affectnet       :func:`read_affectnet`       folder with ``Manually_Annotated_file_lists/``      paths
+ckplus          :func:`read_ckplus`          folder with ``cohn-kanade-images/``, ``Emotion/``   paths
+==============  ===========================  ==================================================  ===========
+
+Labels are always indices into :data:`neuroaffect.labels.FER_CLASSES`. Layouts and label rules:
+``docs/formats.md``.
 """
 
-from .base import SPLITS, FaceSet, read_image
+from __future__ import annotations
 
-__all__ = ["SPLITS", "FaceSet", "read_image"]
+from types import MappingProxyType
+
+from ..._utils import check_option
+from .affectnet import read_affectnet, read_affectnet_mini
+from .base import SPLITS, FaceSet, read_image
+from .ckplus import read_ckplus
+from .ferplus import read_ferplus
+
+__all__ = [
+    "FACE_DATASETS", "FACE_READERS", "SPLITS", "FaceSet", "read_affectnet", "read_affectnet_mini", "read_ckplus",
+    "read_faces", "read_ferplus", "read_image",
+]
+
+#: The facial-expression datasets the package reads.
+FACE_DATASETS = ("ferplus", "affectnet-mini", "affectnet", "ckplus")
+#: Dataset -> reader.
+FACE_READERS = MappingProxyType({"ferplus": read_ferplus, "affectnet-mini": read_affectnet_mini,
+                                 "affectnet": read_affectnet, "ckplus": read_ckplus})
+
+
+def read_faces(dataset: str, root, **kwargs) -> FaceSet:
+    """Read a facial-expression dataset with its reader.
+
+    Parameters
+    ----------
+    dataset : {'ferplus', 'affectnet-mini', 'affectnet', 'ckplus'}
+    root : path-like
+        What the dataset's reader takes (see the table above).
+    **kwargs
+        Passed to the reader (``ties=`` for FERPlus, ``check_files=`` for AffectNet).
+
+    Returns
+    -------
+    faces : FaceSet
+    """
+    check_option("dataset", dataset, FACE_DATASETS)
+    return FACE_READERS[dataset](root, **kwargs)

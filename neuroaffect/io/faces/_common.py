@@ -1,0 +1,234 @@
+"""Helpers shared by the face readers: CSV tables, numeric columns, pixel strings, file checks.
+
+Every check raises :class:`~neuroaffect._utils.DatasetFormatError` (or ``FileNotFoundError`` for a
+missing file) naming the file, what was expected and what was found; line numbers count the header
+as line 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..._utils import DatasetFormatError
+
+__all__ = [
+    "check_files_exist", "line_of", "parse_numbers", "parse_pixels", "read_table", "require_columns",
+    "require_file",
+]
+
+#: Rows of pixel text parsed at once (bounds the memory of :func:`parse_pixels` to ~150 MB).
+_PIXEL_CHUNK = 2048
+_BYTE_KIND = np.full(256, 2, dtype=np.uint8)
+_BYTE_KIND[48:58] = 1
+_BYTE_KIND[[9, 10, 13, 32]] = 0
+
+
+def line_of(row: int) -> int:
+    """File line of data row ``row`` (0-based) of a CSV with one header line."""
+    return int(row) + 2
+
+
+def require_file(fname, what: str) -> Path:
+    """``fname`` as a Path, or ``FileNotFoundError`` saying which file of the dataset is missing."""
+    fname = Path(fname)
+    if not fname.is_file():
+        found = "a folder" if fname.is_dir() else "no such file"
+        raise FileNotFoundError(f"{fname}: expected {what}, but found {found}")
+    return fname
+
+
+def read_table(fname, what: str):
+    """Read a CSV file as a table of strings (empty cells are ``''``).
+
+    Parameters
+    ----------
+    fname : path-like
+        The CSV (UTF-8, optional byte-order mark, one header line).
+    what : str
+        What the file should be, for the messages (e.g. ``"the FERPlus vote table"``).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One column of ``str`` per header field (names stripped of surrounding spaces).
+    """
+    import pandas as pd
+
+    fname = require_file(fname, what)
+    try:
+        df = pd.read_csv(fname, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                         skipinitialspace=False, engine="c")
+    except pd.errors.EmptyDataError:
+        raise DatasetFormatError(fname, f"{what} (a CSV file with a header line)", "an empty file") from None
+    except pd.errors.ParserError as err:
+        msg = " ".join(str(err).split())
+        raise DatasetFormatError(fname, f"{what}: a CSV table with the same number of fields on every line",
+                                 f"a malformed table ({msg})") from None
+    except UnicodeDecodeError as err:
+        raise DatasetFormatError(fname, f"{what}: a UTF-8 text file",
+                                 f"undecodable bytes at byte {err.start}") from None
+    except (OSError, ValueError) as err:
+        raise DatasetFormatError(fname, f"{what}: a readable CSV file", f"an unreadable file ({err})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.fillna("")
+
+
+def require_columns(df, fname, columns, what: str) -> None:
+    """Raise unless the table ``df`` read from ``fname`` has every column of ``columns``."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DatasetFormatError(
+            fname, f"{what} with the columns {','.join(columns)}",
+            f"the header {','.join(map(str, df.columns))} (missing: {', '.join(missing)})",
+        )
+
+
+def parse_numbers(cells, fname, column: str, *, integer: bool = False, low: float | None = None,
+                  high: float | None = None, allow: tuple = (), empty=None, rows=None) -> np.ndarray:
+    """Parse a column of numeric text, checking type and range.
+
+    Parameters
+    ----------
+    cells : array-like of str, shape (n,)
+        The column's cells.
+    fname : path-like
+        The file, for the messages.
+    column : str
+        The column's name, for the messages.
+    integer : bool
+        Require whole numbers (``3`` or ``3.0``); the result is int64.
+    low, high : float | None
+        Inclusive range every value must lie in (values of ``allow`` excepted).
+    allow : tuple of float
+        Extra values accepted outside the range (e.g. AffectNet's ``-2``).
+    empty : float | None
+        Value given to empty cells; None refuses empty cells.
+    rows : ndarray of int, shape (n,) | None
+        Data-row index of each cell in the file, for line numbers (default ``0 .. n - 1``).
+
+    Returns
+    -------
+    values : ndarray of float64 or int64, shape (n,)
+    """
+    import pandas as pd
+
+    cells = np.asarray(cells, dtype=object)
+    stripped = pd.Series(cells, dtype=object).str.strip()
+    vals = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
+    is_empty = (stripped == "").to_numpy()
+    checked = np.ones(len(vals), dtype=bool)
+    if empty is not None:
+        vals[is_empty] = empty
+        checked = ~is_empty
+    special = np.isin(vals, np.asarray(allow, dtype=np.float64)) if allow else np.zeros(len(vals), bool)
+    bad = ~np.isfinite(vals)
+    if integer:
+        bad |= np.isfinite(vals) & (vals != np.round(vals))
+    if low is not None:
+        bad |= (vals < low) & ~special
+    if high is not None:
+        bad |= (vals > high) & ~special
+    bad &= checked
+    kind = "whole numbers" if integer else "numbers"
+    rng = ""
+    if low is not None or high is not None:
+        rng = f" in [{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+        if allow:
+            rng += f" (or {', '.join(f'{a:g}' for a in allow)})"
+    expected = f"{kind}{rng} in column {column!r}"
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        row = i if rows is None else int(rows[i])
+        raise DatasetFormatError(
+            fname, expected,
+            f"{str(cells[i])!r} on line {line_of(row)} ({int(bad.sum())} bad value(s) in the column)",
+        )
+    if integer:
+        return np.where(np.isfinite(vals), vals, 0).astype(np.int64)
+    return vals
+
+
+def parse_pixels(cells, fname, column: str, n_pixels: int) -> np.ndarray:
+    """Parse rows of space-separated integers 0-255 (e.g. FER2013's ``pixels``), vectorised.
+
+    Parameters
+    ----------
+    cells : sequence of str, length n
+        One pixel string per row.
+    fname : path-like
+        The file, for the messages.
+    column : str
+        The column's name, for the messages.
+    n_pixels : int
+        Values every row must hold (2304 = 48 x 48 for FER2013).
+
+    Returns
+    -------
+    pixels : ndarray of uint8, shape (n, n_pixels)
+    """
+    cells = list(cells)
+    out = np.empty((len(cells), n_pixels), dtype=np.uint8)
+    expected = f"{n_pixels} space-separated integers 0-255 in column {column!r}"
+    for start in range(0, len(cells), _PIXEL_CHUNK):
+        chunk = cells[start:start + _PIXEL_CHUNK]
+        try:
+            buf = ("\n".join(chunk) + "\n").encode("ascii")
+        except UnicodeEncodeError:
+            i = next(k for k, c in enumerate(chunk) if not c.isascii())
+            raise DatasetFormatError(fname, expected, f"non-ASCII text on line {line_of(start + i)}") from None
+        b = np.frombuffer(buf, dtype=np.uint8)
+        kind = _BYTE_KIND[b]  # 1 digit, 0 separator, 2 anything else
+        newlines = np.flatnonzero(b == 10)
+        if (kind == 2).any():
+            p = int(np.flatnonzero(kind == 2)[0])
+            i = int(np.searchsorted(newlines, p))
+            line_start = int(newlines[i - 1]) + 1 if i else 0
+            raise DatasetFormatError(fname, expected, f"{_token_at(chunk[i], p - line_start)!r} on line "
+                                     f"{line_of(start + i)}")
+        digit = kind == 1
+        starts = np.flatnonzero(digit[1:] & ~digit[:-1]) + 1
+        if digit[0]:
+            starts = np.concatenate([[0], starts])
+        ends = np.flatnonzero(digit[:-1] & ~digit[1:]) + 1  # the buffer ends with a newline
+        rows = np.searchsorted(newlines, starts)
+        counts = np.bincount(rows, minlength=len(chunk))
+        if (counts != n_pixels).any():
+            i = int(np.flatnonzero(counts != n_pixels)[0])
+            raise DatasetFormatError(
+                fname, expected,
+                f"{int(counts[i])} values on line {line_of(start + i)} (a truncated or padded pixel string)",
+            )
+        length = ends - starts
+        val = b[ends - 1].astype(np.int32) - 48
+        val += np.where(length >= 2, 10 * (b[np.maximum(ends - 2, 0)].astype(np.int32) - 48), 0)
+        val += np.where(length >= 3, 100 * (b[np.maximum(ends - 3, 0)].astype(np.int32) - 48), 0)
+        for k in np.flatnonzero(length > 3):  # leading zeros are fine ("0012"); anything else is > 255
+            val[k] = min(int(buf[starts[k]:ends[k]]), 256)
+        if (val > 255).any():
+            k = int(np.flatnonzero(val > 255)[0])
+            raise DatasetFormatError(
+                fname, expected, f"{buf[starts[k]:ends[k]].decode()[:20]!r} on line {line_of(start + int(rows[k]))}",
+            )
+        out[start:start + len(chunk)] = val.reshape(len(chunk), n_pixels)
+    return out
+
+
+def _token_at(text: str, pos: int) -> str:
+    """The whitespace-delimited token of ``text`` that covers character ``pos``."""
+    lo = text.rfind(" ", 0, pos) + 1
+    hi = text.find(" ", pos)
+    return text[lo:hi if hi >= 0 else len(text)][:20]
+
+
+def check_files_exist(paths, listed_in, what: str, show: int = 5) -> None:
+    """Raise ``FileNotFoundError`` naming ``listed_in`` and the first missing of ``paths``."""
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        first = ", ".join(str(p) for p in missing[:show])
+        more = f" and {len(missing) - show} more" if len(missing) > show else ""
+        raise FileNotFoundError(
+            f"{listed_in}: expected every listed {what} to exist, but found {len(missing)} of {len(paths)} "
+            f"missing: {first}{more}"
+        )
