@@ -15,9 +15,11 @@ process (so that peak RSS is that mode's own):
   of the resident sets of the driver and all its descendants, sampled every 50 ms, and the
   sum of each process's own peak (an upper bound).
 
-The **2-worker wall time for all 32 subjects** is the figure compared with the targets
-(filter <= 30 s, fft <= 15 s, window-lfilter <= 40 s, peak RSS <= 1.5 GB: the upper bound);
-the serial figures are printed beside it. Two ratios are measured in the same run:
+Each mode is judged by its **best configuration** (the faster of the serial and the
+``--workers`` runs, for all 32 subjects) against the targets: filter (the default) <= 10 s,
+fft <= 7 s, window-lfilter <= 10 s, with that configuration's peak RSS (the process's when
+serial, the process tree's upper bound with workers) < 1000 MB, and, for the default mode,
+at least 400 times the reference's speed. Two ratios are measured in the same run:
 
 * against a TorchEEG-style per-window reference (Butterworth designed inside the loop for
   every window, band and channel, ``lfilter``, ``0.5 log2(2 pi e var)``), timed on
@@ -32,7 +34,8 @@ Usage::
     python benchmarks/bench_features.py --subjects 4 --json results.json
     python benchmarks/bench_features.py --workers 0            # serial only
 
-Wall-clock numbers depend on the machine's load: the load average is printed beside them.
+Wall-clock numbers depend on the machine's load: the 1-minute load average before and after
+each mode's two runs is printed beside them, and at the start and the end of the run.
 """
 
 from __future__ import annotations
@@ -53,9 +56,11 @@ import numpy as np
 MODES = ("filter", "fft", "window-lfilter")
 N_SUBJECTS = 32
 N_TRIALS, N_CHANS, N_TIMES, N_BASE = 40, 32, 7680, 384
-#: Targets for all 32 subjects on the 2-core machine (seconds), and for peak RSS (MB).
-TARGET_S = {"filter": 30.0, "fft": 15.0, "window-lfilter": 40.0}
-TARGET_RSS_MB = 1500.0
+#: Targets for all 32 subjects on the 2-core machine (seconds), for peak RSS (MB, below), and
+#: for the default mode's speed-up over the per-window reference (at least).
+TARGET_S = {"filter": 10.0, "fft": 7.0, "window-lfilter": 10.0}
+TARGET_RSS_MB = 1000.0
+TARGET_X_REF = {"filter": 400.0}
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -329,10 +334,12 @@ def main(argv=None):
         header = (f"{'mode':15s} {'read':>6s} {'extract':>7s} {'write':>6s} {'s/subj':>6s} "
                   f"{'serial ' + all32 + ' s':>17s} {'RSS MB':>7s} | "
                   f"{f'{args.workers} workers ' + all32 + ' s':>22s} {'tree RSS MB':>11s} "
-                  f"{'(bound)':>7s} | {'target s':>8s} {'met':>3s} | {'x ref':>5s} {'x floor':>7s}")
+                  f"{'(bound)':>7s} | {'best':>7s} {'s':>5s} {'target':>6s} {'met':>3s} | {'x ref':>5s} "
+                  f"{'x floor':>7s} | {'load before/after':>17s}")
         lines = [header]
         for mode in args.modes:
             _clear(args.out_dir)
+            load_before = os.getloadavg()[0]
             res = run_worker(mode, args)
             rows = res["rows"]
             mean = {k: float(np.mean([r[k] for r in rows]))
@@ -351,16 +358,24 @@ def main(argv=None):
                 tree, bound = pool["tree_peak_rss_mb"], pool["tree_peak_rss_bound_mb"]
                 entry.update(parallel_32_s=par32, parallel_measured=scale == 1,
                              tree_peak_rss_mb=tree, tree_peak_rss_bound_mb=bound, parallel=pool)
-            compared = par32 if par32 is not None else serial32
-            rss = bound if bound is not None else res["peak_rss_mb"]
-            met = compared <= TARGET_S[mode] and rss <= TARGET_RSS_MB
-            entry.update(target_s=TARGET_S[mode], compared_s=compared, target_met=met)
+            # each mode is judged by its best configuration: the faster of serial and workers
+            configs = [("serial", serial32, res["peak_rss_mb"])]
+            if par32 is not None:
+                configs.append((f"{args.workers}w", par32, bound))
+            best, compared, rss = min(configs, key=lambda c: c[1])
+            met = (compared <= TARGET_S[mode] and rss < TARGET_RSS_MB
+                   and speedup >= TARGET_X_REF.get(mode, 0.0))
+            load_after = os.getloadavg()[0]
+            entry.update(target_s=TARGET_S[mode], best_config=best, compared_s=compared,
+                         compared_rss_mb=rss, target_met=met, load_before=load_before,
+                         load_after=load_after)
             results["modes"][mode] = entry
             par = (f"{par32:22.1f} {tree:11.0f} {bound:7.0f}" if par32 is not None
                    else f"{'-':>22s} {'-':>11s} {'-':>7s}")
             line = (f"{mode:15s} {mean['read_s']:6.3f} {mean['extract_s']:7.3f} {mean['write_s']:6.3f} "
                     f"{mean['total_s']:6.3f} {serial32:17.1f} {res['peak_rss_mb']:7.0f} | {par} | "
-                    f"{TARGET_S[mode]:8.0f} {'yes' if met else 'no':>3s} | {speedup:5.0f} {vs_floor:7.2f}")
+                    f"{best:>7s} {compared:5.1f} {TARGET_S[mode]:6.0f} {'yes' if met else 'no':>3s} | "
+                    f"{speedup:5.0f} {vs_floor:7.2f} | {load_before:8.2f} {load_after:8.2f}")
             lines.append(line)
             print(line, flush=True)
         _clear(args.out_dir)
@@ -380,10 +395,14 @@ def main(argv=None):
                 "the whole process tree (sampled every 50 ms); (bound): sum of every process's "
                 "own peak."
             )
-        compared = f"{args.workers}-worker wall time" if args.workers > 0 else "serial time"
         notes += [
-            f"target / met: the {compared} is the figure compared with the target, together "
-            f"with the peak RSS{' bound' if args.workers > 0 else ''} <= {TARGET_RSS_MB:.0f} MB.",
+            "best / s / target / met: each mode is judged by its best configuration (serial or "
+            f"{args.workers} workers, whichever is faster for 32 subjects): that time <= the target, "
+            f"that configuration's peak RSS (serial: the process's; workers: the tree's bound) < "
+            f"{TARGET_RSS_MB:.0f} MB, and for the default mode (filter) x ref >= "
+            f"{TARGET_X_REF['filter']:.0f}.",
+            "load before/after: the 1-minute load average before the mode's serial run and after its "
+            "parallel run.",
             "x ref = TorchEEG-style seconds per subject / our serial extraction seconds per "
             "subject (reading excluded from both); x floor = our serial total per subject / "
             "(read + one pass).",

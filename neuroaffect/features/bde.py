@@ -28,13 +28,17 @@ obtained:
     rest inside each window, as TorchEEG's ``BandDifferentialEntropy`` does window by
     window and channel by channel. A causal filter started from rest on a window of fixed
     length :math:`N` is a fixed linear map: the lower-triangular Toeplitz matrix of its
-    first :math:`N` impulse-response samples. All bands' matrices are stacked into one
-    (N, n_bands N) matrix, so all windows of all channels are filtered by one matrix
-    product (float64; the band variances equal those of per-window ``lfilter`` calls to
-    ~1e-8 relative, the rounding of the recursive ``b, a`` filter itself).
+    first :math:`N` impulse-response samples (:func:`design_window_filters` stacks the bands'
+    matrices), so all windows of all channels are filtered by matrix products (float64; the
+    band variances equal those of per-window ``lfilter`` calls to ~1e-8 relative, the rounding
+    of the recursive ``b, a`` filter itself): one BLAS triangular product per band (``dtrmm``),
+    which skips the matrices' zero halves.
 
 Every filter or weight matrix is designed once per (sfreq, band, order, length) and cached.
-FFTs run on all cores, or on ``OMP_NUM_THREADS`` threads when that is set (parallel jobs).
+All modes process chunks of trials on all cores, or on ``OMP_NUM_THREADS`` threads when that
+is set (parallel jobs), each chunk's FFTs and matrix products on one thread; a chunk's spectra
+and filtered signals are sized to stay in the caches while all bands are computed from them.
+Neither the chunking nor the number of threads changes a result.
 """
 
 from __future__ import annotations
@@ -56,7 +60,10 @@ __all__ = [
     "compute_baseline_variance", "variance_to_de", "design_window_filters",
 ]
 
-_CHUNK_BYTES = 32 * 2**20  # working-set budget per chunk of trials
+# Working-set budget per chunk of trials: small enough that a chunk's spectra and filtered
+# signals stay in the caches while every band is computed from them (one DEAP trial per chunk
+# in ``filter`` mode); the results do not depend on it.
+_CHUNK_BYTES = 8 * 2**20
 _TINY = np.finfo(np.float64).tiny
 
 
@@ -94,6 +101,54 @@ def _trial_chunks(n_trials: int, bytes_per_trial: float):
     step = max(1, int(_CHUNK_BYTES // max(bytes_per_trial, 1)))
     for i in range(0, n_trials, step):
         yield slice(i, min(i + step, n_trials))
+
+
+def _threads() -> int:
+    """Threads a process may use: :func:`_fft_workers`, with "all cores" counted."""
+    n = _fft_workers()
+    if n >= 1:
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without it
+        return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's controller of the BLAS libraries loaded (numpy's and scipy's), or None."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - installed with scikit-learn
+        return None
+    return ThreadpoolController()
+
+
+def _single_threaded_blas():
+    """Context in which BLAS calls run on one thread each (restored on exit)."""
+    import contextlib
+
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
+def _for_chunks(fn, chunks) -> None:
+    """Call ``fn(chunk)`` for every chunk of trials, on :func:`_threads` threads.
+
+    Each call writes its own trials of the output, so the results do not depend on the number
+    of threads; numpy and scipy's FFTs release the GIL, so the chunks run in parallel.
+    """
+    chunks = list(chunks)
+    n = min(_threads(), len(chunks))
+    if n <= 1:
+        for sl in chunks:
+            fn(sl)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(n) as pool:
+        for _ in pool.map(fn, chunks):
+            pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,6 +229,14 @@ def design_window_filters(sfreq: float, bands: tuple, order: int, n: int) -> np.
 
 
 @functools.lru_cache(maxsize=64)
+def _window_filter_blocks(sfreq: float, bands: tuple, order: int, n: int) -> tuple:
+    """Each band's (n, n) block of :func:`design_window_filters` (upper triangular), in Fortran
+    order for BLAS."""
+    m = design_window_filters(sfreq, bands, order, n)
+    return tuple(np.asfortranarray(m[:, i * n:(i + 1) * n]) for i in range(len(bands)))
+
+
+@functools.lru_cache(maxsize=64)
 def _fft_band_weights(sfreq: float, bands: tuple, n: int, taper: str):
     """Taper (n,) and Parseval-scaled band weights (n // 2 + 1, n_bands) of ``fft`` mode."""
     w = signal.get_window("hann" if taper == "hann" else "boxcar", n, fftbins=True)
@@ -204,8 +267,10 @@ def _window_var(y: np.ndarray, window: int, stride: int, nw: int) -> np.ndarray:
         return np.empty(y.shape[:-1] + (0,))
     if stride == window:
         v = y[..., : nw * window].reshape(y.shape[:-1] + (nw, window))
-        s1 = v.sum(-1, dtype=np.float64) / window
-        s2 = np.einsum("...i,...i->...", v, v, dtype=np.float64) / window
+        if v.dtype != np.float64:  # one conversion, then both sums on float64 (same values)
+            v = v.astype(np.float64)
+        s1 = v.sum(-1) / window
+        s2 = np.einsum("...i,...i->...", v, v) / window
         return np.maximum(s2 - s1 * s1, 0.0)
     n = (nw - 1) * stride + window
     c1 = np.zeros(y.shape[:-1] + (n + 1,))
@@ -264,16 +329,22 @@ def _var_filter(x, sfreq, p: FeatureParams, scale: float) -> np.ndarray:
     pad = min(t - 1, _pad_length(sfreq, bands, p.order))
     nfft = sp_fft.next_fast_len(t + 2 * pad, real=True)
     gain = _zero_phase_gain(sfreq, bands, p.order, nfft)
-    workers = _fft_workers()
-    for sl in _trial_chunks(n, c * nfft * 4 * 6):
-        ext = np.empty(x[sl].shape[:-1] + (t + 2 * pad,), np.float32)
+
+    def chunk(sl):
+        # the odd-extended trial, zero-padded to nfft in place (no copy inside the FFT call)
+        ext = np.empty(x[sl].shape[:-1] + (nfft,), np.float32)
         np.multiply(x[sl], scale, out=ext[..., pad:pad + t], casting="same_kind")
-        _odd_extend(ext, pad)
-        spec = sp_fft.rfft(ext, nfft, axis=-1, workers=workers)
+        _odd_extend(ext[..., :t + 2 * pad], pad)
+        ext[..., t + 2 * pad:] = 0.0
+        spec = sp_fft.rfft(ext, axis=-1, workers=1)
         del ext
+        filtered = np.empty_like(spec)
         for b in range(nb):
-            y = sp_fft.irfft(spec * gain[b], nfft, axis=-1, workers=workers)
+            np.multiply(spec, gain[b], out=filtered)
+            y = sp_fft.irfft(filtered, nfft, axis=-1, workers=1)
             out[sl, :, :, b] = _window_var(y[..., pad:pad + t], w, s, nw).transpose(0, 2, 1)
+
+    _for_chunks(chunk, _trial_chunks(n, c * nfft * 4 * 6))
     return out
 
 
@@ -284,16 +355,19 @@ def _var_fft(x, sfreq, p: FeatureParams, scale: float) -> np.ndarray:
     nw = n_windows(t, w, s)
     taper, weights = _fft_band_weights(sfreq, bands, w, p.taper)
     out = np.empty((n, nw, c, len(bands)))
-    workers = _fft_workers()
-    for sl in _trial_chunks(n, c * nw * w * 4 * 4):
+
+    def chunk(sl):
         xw = np.multiply(_windows_view(x[sl], w, s), scale, dtype=np.float32)  # (k, c, nw, w)
         xw -= xw.mean(-1, keepdims=True)
         xw *= taper
-        spec = sp_fft.rfft(xw, axis=-1, workers=workers)
+        spec = sp_fft.rfft(xw, axis=-1, workers=1)
         del xw
         power = np.square(spec.real) + np.square(spec.imag)
         del spec
         out[sl] = (power @ weights).transpose(0, 2, 1, 3)
+
+    with _single_threaded_blas():
+        _for_chunks(chunk, _trial_chunks(n, c * nw * w * 4 * 4))
     return out
 
 
@@ -302,9 +376,10 @@ def _var_window_lfilter(x, sfreq, p: FeatureParams, scale: float) -> np.ndarray:
     bands = _bands_key(p)
     nb, w, s = len(bands), p.window, p.stride
     nw = n_windows(t, w, s)
-    mats = design_window_filters(sfreq, bands, p.order, w)
+    blocks = _window_filter_blocks(sfreq, bands, p.order, w)
     out = np.empty((n, nw, c, nb))
-    for sl in _trial_chunks(n, c * nw * w * 8 * (nb + 1)):
+
+    def chunk(sl):
         xw = np.multiply(_windows_view(x[sl], w, s), scale, dtype=np.float64)  # (k, c, nw, w)
         if p.normalize == "window":
             m = xw.mean(axis=(1, 3), keepdims=True)
@@ -312,11 +387,16 @@ def _var_window_lfilter(x, sfreq, p: FeatureParams, scale: float) -> np.ndarray:
             sd[sd == 0] = 1.0
             xw -= m
             xw /= sd
-        y = (xw.reshape(-1, w) @ mats).reshape(xw.shape[:-1] + (nb, w))
-        del xw
-        s1 = y.sum(-1) / w
-        s2 = np.einsum("...i,...i->...", y, y) / w
-        out[sl] = np.maximum(s2 - s1 * s1, 0.0).transpose(0, 2, 1, 3)
+        rows = xw.reshape(-1, w)
+        for b, block in enumerate(blocks):
+            # rows @ block, with BLAS's triangular product: the block's zero half is skipped
+            y = linalg.blas.dtrmm(1.0, block, rows.T, side=0, lower=0, trans_a=1).T
+            s1 = y.sum(-1) / w
+            s2 = np.einsum("...i,...i->...", y, y) / w
+            out[sl, :, :, b] = np.maximum(s2 - s1 * s1, 0.0).reshape(xw.shape[:-1]).transpose(0, 2, 1)
+
+    with _single_threaded_blas():  # the chunks are the parallel work (BLAS's own threads stall on busy cores)
+        _for_chunks(chunk, _trial_chunks(n, c * nw * w * 8 * 3))
     return out
 
 

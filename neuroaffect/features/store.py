@@ -4,6 +4,17 @@ A reader needs only xarray and numpy; :func:`load_tokens` and :func:`load_maps` 
 arrays models take, one row per valid window, with the trial and window of each row so that
 training code can split by trial and measure window overlap (``win_start``, ``window``)
 without importing MNE.
+
+Writing: the file and its global attributes are created by ``xarray.Dataset.to_netcdf``
+(h5netcdf engine); the variables are then added with h5py directly, in the layout h5netcdf
+gives them (contiguous, uncompressed datasets; netCDF-4 dimension scales, ``_Netcdf4Dimid``,
+``_Netcdf4Coordinates``, ``_FillValue``; xarray's CF encoding of every variable, including the
+``coordinates`` attributes), without h5netcdf's per-variable bookkeeping, which costs more than
+the data. Readers load whole variables, which contiguous storage serves best. A dataset outside
+what that path covers (an unlimited dimension, a dimension without its coordinate variable,
+per-variable encodings such as chunks or compression, other dtypes) is written by
+``to_netcdf`` entirely. ``tests/test_features_layout.py`` checks that both give the same file
+layout.
 """
 
 from __future__ import annotations
@@ -53,9 +64,95 @@ def write_features(ds: xr.Dataset, fname) -> Path:
     missing = [v for v in _REQUIRED_VARS if v not in ds.variables]
     if missing:
         raise ValueError(f"{fname}: the dataset lacks the variable(s) {missing} of a feature file")
+    plan = _direct_plan(ds)
     with atomic_path(fname) as tmp:
-        ds.to_netcdf(tmp, engine=_ENGINE)
+        if plan is None:
+            ds.to_netcdf(tmp, engine=_ENGINE)
+        else:
+            variables, attrs = plan
+            xr.Dataset(attrs=attrs).to_netcdf(tmp, engine=_ENGINE)  # the file, global attributes
+            _write_variables(tmp, variables)
     return fname
+
+
+# --------------------------------------------------------------------------------------------
+# direct writing of the variables (the layout h5netcdf writes, without its per-variable cost)
+# --------------------------------------------------------------------------------------------
+def _direct_plan(ds: xr.Dataset):
+    """``(variables, attributes)`` as xarray encodes them for netCDF-4, or None when the direct
+    path does not cover ``ds`` (it is then written by ``to_netcdf`` alone)."""
+    from xarray import conventions
+
+    if ds.encoding.get("unlimited_dims") or any(v.encoding for v in ds.variables.values()):
+        return None
+    variables, attrs = conventions.encode_dataset_coordinates(ds)
+    variables, attrs = conventions.cf_encoder(variables, attrs)
+    for name, var in variables.items():
+        kind = var.dtype.kind
+        if kind not in "fiuU" or var.encoding or "/" in name:
+            return None
+        if any(d not in variables or variables[d].dims != (d,) for d in var.dims):
+            return None  # a dimension without its coordinate variable
+        if not all(_plain_attr(v) for k, v in var.attrs.items() if k != "_FillValue"):
+            return None
+    return variables, attrs
+
+
+def _plain_attr(value) -> bool:
+    """Attribute values the direct path writes: str, or numbers (scalars or 1-D arrays)."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, bool | np.bool_):
+        return False
+    arr = np.asarray(value)
+    return arr.dtype.kind in "iuf" and arr.ndim <= 1
+
+
+def _attr(value):
+    """An attribute value as h5netcdf stores it (numbers as 1-element arrays)."""
+    if isinstance(value, str):
+        return value
+    return np.atleast_1d(np.asarray(value))
+
+
+def _write_variables(path, variables: dict) -> None:
+    """Add ``variables`` (xarray-encoded) to the netCDF-4 file ``path`` with h5py."""
+    import h5py
+
+    dim_ids: dict = {}
+    for var in variables.values():
+        for d in var.dims:
+            dim_ids.setdefault(d, len(dim_ids))
+    with h5py.File(path, "r+") as f:
+        dsets = {}
+        for name, var in variables.items():
+            fill = var.attrs.get("_FillValue")
+            if var.dtype.kind == "U":
+                dset = f.create_dataset(name, shape=var.shape, dtype=h5py.string_dtype("utf-8"), track_order=True)
+                dset[...] = np.asarray(var.values, dtype=object)
+            else:
+                data = np.ascontiguousarray(var.values)
+                dset = f.create_dataset(name, shape=var.shape, dtype=data.dtype, fillvalue=fill, track_order=True)
+                if data.size:
+                    dset.write_direct(data)
+            dsets[name] = dset
+        for name, var in variables.items():  # coordinate variables are the dimension scales
+            if var.dims == (name,):
+                dsets[name].make_scale(name)
+                dsets[name].attrs["_Netcdf4Dimid"] = np.int32(dim_ids[name])
+        for name, var in variables.items():
+            dset = dsets[name]
+            if var.dims != (name,):
+                for i, d in enumerate(var.dims):
+                    dset.dims[i].attach_scale(dsets[d])
+            if var.dims:
+                dset.attrs["_Netcdf4Coordinates"] = np.array([dim_ids[d] for d in var.dims], np.int32)
+                if var.dims != (name,):
+                    dset.attrs["_Netcdf4Dimid"] = np.int32(dim_ids[var.dims[0]])
+            for key, value in var.attrs.items():
+                if key == "_FillValue":
+                    value = np.array([value], dtype=var.dtype)
+                dset.attrs[key] = _attr(value)
 
 
 def read_features(fname) -> xr.Dataset:

@@ -32,7 +32,7 @@ import numpy as np
 from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
 from ..channels import DEAP_BASELINE_S, DEAP_EEG_CH_NAMES, DEAP_PERIPH_CH_NAMES, DEAP_SFREQ
 from ..labels import DEAP_LABELS, RATING_RANGE
-from ._pickle import UnsafePickleError, safe_load_hashed
+from ._pickle import UnsafePickleError, load_arrays_hashed, safe_load_hashed
 from .base import Peripheral, Recording
 
 DEAP_LABEL_RANGE = RATING_RANGE["deap"]
@@ -279,13 +279,19 @@ def _find_ratings(data_dir: Path, ratings) -> Path | None:
 
 
 def _unpickle_dat(fname: Path):
-    """Unpickle ``fname`` with the restricted unpickler; (object, sha256 hex of the file).
+    """Load ``fname``; (object, sha256 hex of the file).
 
-    The file is read once: it is hashed while the unpickler reads it. Python 2 strings are
-    kept as bytes, so that each array is built on its pickled bytes rather than through a
-    latin1 str round trip; a file that does not load that way (e.g. strings inside arrays'
+    A plain dict of numeric arrays (every real and simulated ``sNN.dat``) is read by
+    :func:`~neuroaffect.io._pickle.load_arrays_hashed`: no unpickler, each array's data
+    straight from the file into its numpy buffer, hashed on the way. Any other file goes to
+    the restricted unpickler, which refuses or reports it: read once and hashed while read,
+    Python 2 strings kept as bytes (each array built on its pickled bytes rather than through
+    a latin1 str round trip); a file that does not load that way (e.g. strings inside arrays'
     dtypes) is loaded again with latin1, which decides whether it is valid.
     """
+    fast = load_arrays_hashed(fname)
+    if fast is not None:
+        return fast
     try:
         return safe_load_hashed(fname, encoding="bytes")
     except UnsafePickleError:
