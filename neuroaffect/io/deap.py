@@ -178,39 +178,26 @@ def read_participant_ratings(fname) -> dict:
     if not fname.is_file():
         raise FileNotFoundError(f"{fname}: expected DEAP {RATINGS_NAME}, but found no such file")
     rows: dict = {}
-    with open(fname, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != RATINGS_HEADER:
-            raise DatasetFormatError(
-                fname, f"the header {','.join(RATINGS_HEADER)}",
-                "an empty file" if header is None else f"the header {','.join(header)}",
-            )
-        for line_no, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(RATINGS_HEADER):
+    try:
+        with open(fname, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or tuple(h.strip() for h in header) != RATINGS_HEADER:
                 raise DatasetFormatError(
-                    fname, f"{len(RATINGS_HEADER)} comma-separated fields on line {line_no}",
-                    f"{len(row)} fields: {','.join(row)!r}",
+                    fname, f"the header {','.join(RATINGS_HEADER)}",
+                    "an empty file" if header is None else f"the header {_clip(','.join(header))}",
                 )
-            try:
-                pid, trial, exp = (int(row[i]) for i in range(3))
-                start = int(float(row[3]))
-                vals = [float(row[i]) for i in range(4, 8)]
-                fam = float(row[8]) if row[8].strip() else np.nan
-            except ValueError:
-                raise DatasetFormatError(
-                    fname, f"numbers in every field but Familiarity on line {line_no}",
-                    f"{','.join(row)!r}",
-                ) from None
-            bad = [v for v in vals if not (DEAP_LABEL_RANGE[0] <= v <= DEAP_LABEL_RANGE[1])]
-            if bad:
-                raise DatasetFormatError(
-                    fname, f"ratings in [{DEAP_LABEL_RANGE[0]:g}, {DEAP_LABEL_RANGE[1]:g}] on line "
-                    f"{line_no}", f"{','.join(row)!r}",
-                )
-            rows.setdefault(pid, []).append((trial, exp, start, *vals, fam))
+            for line_no, row in enumerate(reader, start=2):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                pid, trial, exp, start, vals, fam = _parse_rating_row(fname, line_no, row)
+                rows.setdefault(pid, []).append((trial, exp, start, *vals, fam))
+    except UnicodeDecodeError:
+        raise DatasetFormatError(fname, f"DEAP {RATINGS_NAME} as UTF-8 text",
+                                 f"undecodable bytes at byte {_first_bad_utf8(fname)}") from None
+    except csv.Error as err:  # a field over csv.field_size_limit(), a NUL byte, ...
+        raise DatasetFormatError(fname, f"DEAP {RATINGS_NAME} as a CSV table of short fields",
+                                 f"a malformed table ({err})") from None
     if not rows:
         raise DatasetFormatError(fname, "at least one rating row", "only the header")
     table = {}
@@ -227,6 +214,63 @@ def read_participant_ratings(fname) -> dict:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+#: Bounds of the CSV's integer columns and of ``Start_time`` (µs): well inside int64 and exactly
+#: representable as float64, so that no value overflows the arrays it goes into.
+_MAX_ID = 10**6
+_MAX_START_US = 2**53
+_SHOW = 200  # characters of a bad row shown in a message
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _SHOW else f"{text[:_SHOW]}... ({len(text)} characters)"
+
+
+def _first_bad_utf8(fname) -> int:
+    """Offset in the file of the first byte that is not UTF-8 (after an optional BOM)."""
+    raw = Path(fname).read_bytes()
+    skip = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        raw[skip:].decode("utf-8")
+    except UnicodeDecodeError as err:
+        return skip + err.start
+    return -1
+
+
+def _parse_rating_row(fname, line_no: int, row: list) -> tuple:
+    """One data row of ``participant_ratings.csv`` -> (pid, trial, exp, start_us, [4 ratings], familiarity)."""
+    if len(row) != len(RATINGS_HEADER):
+        raise DatasetFormatError(
+            fname, f"{len(RATINGS_HEADER)} comma-separated fields on line {line_no}",
+            f"{len(row)} fields: {_clip(','.join(row))!r}",
+        )
+    try:
+        pid, trial, exp = (int(row[i]) for i in range(3))
+        start = float(row[3])
+        vals = [float(row[i]) for i in range(4, 8)]
+        fam = float(row[8]) if row[8].strip() else np.nan
+    except ValueError:
+        raise DatasetFormatError(
+            fname, f"numbers in every field but Familiarity on line {line_no}", f"{_clip(','.join(row))!r}",
+        ) from None
+    for name, v in zip(RATINGS_HEADER[:3], (pid, trial, exp)):
+        if not 1 <= v <= _MAX_ID:
+            raise DatasetFormatError(fname, f"{name} an integer in 1..{_MAX_ID} on line {line_no}",
+                                     f"{_clip(row[RATINGS_HEADER.index(name)])!r}")
+    if not (np.isfinite(start) and abs(start) <= _MAX_START_US):
+        raise DatasetFormatError(fname, f"Start_time a finite number of microseconds within "
+                                 f"+-2**53 on line {line_no}", f"{_clip(row[3])!r}")
+    bad = [v for v in vals if not (DEAP_LABEL_RANGE[0] <= v <= DEAP_LABEL_RANGE[1])]
+    if bad:
+        raise DatasetFormatError(
+            fname, f"ratings in [{DEAP_LABEL_RANGE[0]:g}, {DEAP_LABEL_RANGE[1]:g}] on line "
+            f"{line_no}", f"{_clip(','.join(row))!r}",
+        )
+    if row[8].strip() and not np.isfinite(fam):
+        raise DatasetFormatError(fname, f"Familiarity a finite number or empty on line {line_no}",
+                                 f"{_clip(row[8])!r}")
+    return pid, trial, exp, int(start), vals, fam
+
+
 def _subject_number(fname: Path) -> int:
     m = _DAT_RE.match(fname.name)
     if m is None or int(m.group(1)) < 1:

@@ -161,8 +161,9 @@ def _field(rec, name, what, path):
 
 def _scalar(x, what, path) -> float:
     arr = np.asarray(x)
-    if arr.dtype == object or arr.size != 1:
-        raise DatasetFormatError(path, f"{what} as a numeric scalar", f"shape {arr.shape} {arr.dtype}")
+    if arr.dtype == object or arr.dtype.kind not in "fiu" or arr.size != 1:
+        found = f"text {_string(arr)[:40]!r}" if arr.dtype.kind in "US" else f"shape {arr.shape} {arr.dtype}"
+        raise DatasetFormatError(path, f"{what} as a numeric scalar", found)
     return float(arr.reshape(-1)[0])
 
 

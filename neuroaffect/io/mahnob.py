@@ -39,6 +39,7 @@ from ..channels import MAHNOB_EEG_CH_NAMES, MAHNOB_SFREQ
 from ..labels import MAHNOB_LABELS, RATING_RANGE
 
 MAHNOB_LABEL_RANGE = RATING_RANGE["mahnob"]
+from ._bdf import read_bdf_header
 from .base import Peripheral, Recording
 
 __all__ = ["FELT_ATTRIBUTES", "list_subjects", "read_mahnob", "read_session_xml"]
@@ -149,6 +150,9 @@ def read_session_xml(fname) -> dict:
     except ET.ParseError as err:
         raise DatasetFormatError(fname, "well-formed XML with a <session> root element",
                                  f"a parse error ({err})") from None
+    except (LookupError, UnicodeError, ValueError) as err:  # unknown or lying encoding declaration
+        raise DatasetFormatError(fname, "XML in an encoding Python knows (UTF-8 in the real files)",
+                                 f"{type(err).__name__}: {err}") from None
     if root.tag != "session":
         raise DatasetFormatError(fname, "a <session> root element", f"<{root.tag}>")
     subj = root.find("subject")
@@ -255,47 +259,12 @@ def _scan_sessions(sessions_dir: Path, only: list[Path] | None = None) -> list[d
     return out
 
 
-def _read_bdf_header(fname: Path) -> dict:
-    """Parse a BDF header; check the BioSemi signature and that no data record is missing."""
-    size = fname.stat().st_size
-    with open(fname, "rb") as f:
-        head = f.read(256)
-        if len(head) < 256 or head[:8] != b"\xffBIOSEMI":
-            raise DatasetFormatError(fname, "a BioSemi BDF file (header starting with "
-                                     "b'\\xffBIOSEMI')", f"{head[:8]!r} ({size} bytes)")
-        try:
-            n_bytes, n_records = int(head[184:192]), int(head[236:244])
-            duration, n_sig = float(head[244:252]), int(head[252:256])
-        except ValueError:
-            raise DatasetFormatError(fname, "numeric BDF header fields", f"{head[184:256]!r}") from None
-        rest = f.read(256 * n_sig)
-    if n_bytes != 256 * (n_sig + 1) or len(rest) < 256 * n_sig or duration <= 0:
-        raise DatasetFormatError(fname, f"a complete BDF header of {256 * (n_sig + 1)} bytes",
-                                 f"{size} bytes with header size field {n_bytes}")
-
-    def field(offset, width):
-        return [rest[offset + i * width: offset + (i + 1) * width].decode("latin1").strip()
-                for i in range(n_sig)]
-
-    labels = field(0, 16)
-    units = field(n_sig * 96, 8)
-    n_samps = np.array([int(x) for x in field(n_sig * 216, 8)])
-    expected = n_bytes + max(n_records, 0) * int(n_samps.sum()) * 3
-    if n_records < 1 or size != expected:
-        raise DatasetFormatError(
-            fname, f"{n_records} data records of {duration:g} s ({expected} bytes) as the header "
-            f"declares", f"{size} bytes (truncated or padded file)",
-        )
-    return {"labels": labels, "units": dict(zip(labels, units)),
-            "sfreq": dict(zip(labels, n_samps / duration)), "n_records": n_records}
-
-
 def _read_session(s: dict) -> dict:
     """Read one session's BDF: stimulus and baseline segments (EEG in V, peripheral in file units)."""
     import mne
 
     bdf = s["bdf"]
-    hdr = _read_bdf_header(bdf)
+    hdr = read_bdf_header(bdf)
     needed = list(MAHNOB_EEG_CH_NAMES) + [c for _, _, chs in _PERIPHERAL for c in chs]
     missing = [c for c in needed + ["Status"] if c not in hdr["labels"]]
     if missing:
@@ -303,12 +272,22 @@ def _read_session(s: dict) -> dict:
             bdf, f"channels named {needed + ['Status']}",
             f"missing channel(s) {missing}; the file has {hdr['labels']}",
         )
-    for ch in needed:
+    twice = sorted({c for c in needed + ["Status"] if hdr["labels"].count(c) > 1})
+    if twice:
+        raise DatasetFormatError(bdf, "each channel name once in the BDF header",
+                                 f"channel(s) {twice} more than once")
+    for ch in needed + ["Status"]:
         check_sfreq(hdr["sfreq"][ch], MAHNOB_SFREQ, f"MAHNOB-HCI channel {ch!r}", bdf)
-    raw = mne.io.read_raw_bdf(bdf, stim_channel="Status", preload=False, verbose="error")
-    check_sfreq(raw.info["sfreq"], MAHNOB_SFREQ, "MAHNOB-HCI", bdf)
-    events = mne.find_events(raw, stim_channel="Status", mask=STATUS_MASK, mask_type="and",
-                             shortest_event=1, verbose="error")
+    try:
+        raw = mne.io.read_raw_bdf(bdf, stim_channel="Status", preload=False, verbose="error")
+        check_sfreq(raw.info["sfreq"], MAHNOB_SFREQ, "MAHNOB-HCI", bdf)
+        events = mne.find_events(raw, stim_channel="Status", mask=STATUS_MASK, mask_type="and",
+                                 shortest_event=1, verbose="error")
+        data = raw.get_data(picks=needed)
+    except DatasetFormatError:
+        raise
+    except (ValueError, RuntimeError, OSError, UnicodeError) as err:  # left after the header checks
+        raise DatasetFormatError(bdf, "a BDF file MNE can read", f"{type(err).__name__}: {err}") from err
     if len(events) < 2:
         raise DatasetFormatError(
             bdf, "at least two Status events (clip onset and offset, mask 0xFFFF)",
@@ -316,7 +295,6 @@ def _read_session(s: dict) -> dict:
         )
     onset, offset = int(events[0, 0] - raw.first_samp), int(events[1, 0] - raw.first_samp)
     n_base = min(int(round(BASELINE_S * MAHNOB_SFREQ)), onset)
-    data = raw.get_data(picks=needed)
     bad = ~np.isfinite(data)
     if bad.any():
         ch, t = (int(i) for i in np.argwhere(bad)[0])
