@@ -175,10 +175,65 @@ def test_early_stopping_uses_training_trials_and_restores_the_best_epoch():
     assert r.n_val > 0 and r.n_train + r.n_val == ws.n_windows
     assert r.n_val % 20 == 0  # whole trials (20 windows each)
     assert r.best_epoch == int(np.argmin(vl))
-    if r.stopped_early:
-        assert r.epochs_run == r.best_epoch + 1 + cfg.patience
     with pytest.raises(ValueError, match="needs a validation set"):
         train_model(_model(), ws.X, ws.y, cfg)
+
+
+def test_early_stopping_surely_stops_and_restores_the_best_epochs_weights():
+    """lr 1e-2 on this problem: validation loss falls for 9 epochs and then rises (deterministic on
+    CPU), so patience 2 stops after epoch 11. The returned weights are the ones the model had
+    after its best epoch (snapshotted by a callback), not the last ones, and score that epoch's
+    validation loss when evaluated here by hand."""
+    ws = _data(effect=0.3)
+    cfg = CFG.replace(epochs=40, patience=2, lr=1e-2)
+    states = {}
+
+    def snapshot(info):  # after each epoch (the last one sees the restored weights)
+        states[info.epoch] = _state(info.model)
+
+    r = train_model(_model(), ws.X, ws.y, cfg, groups=ws.trial, callbacks=[snapshot])
+    vl = r.history["val_loss"]
+    assert r.stopped_early and r.epochs_run < cfg.epochs
+    assert r.epochs_run == r.best_epoch + 1 + cfg.patience and r.best_epoch == int(np.argmin(vl)) > 0
+    last = r.epochs_run - 2  # the last snapshot taken before the restore
+    assert not torch.equal(states[r.best_epoch]["net.1.weight"], states[last]["net.1.weight"])
+    _assert_same_state(_state(r.model), states[r.best_epoch])
+    # the restored model's validation cross-entropy, computed here, is the best epoch's
+    _, val_mask = split_validation(ws.y, ws.trial, cfg.val_fraction, cfg.seed)
+    val_idx = np.flatnonzero(val_mask)
+    p = predict_proba(r.model, ws.X[val_idx], device="cpu", amp=False)
+    ce = -np.mean(np.log(p[np.arange(val_idx.size), ws.y[val_idx]]))
+    assert ce == pytest.approx(min(vl), rel=1e-5)
+    assert ce < vl[-1] - 1e-3
+
+
+def test_batched_early_stopping_restores_each_models_best_epoch():
+    """Three stacked models with their own validation sets stop at different epochs; each keeps
+    the weights of its own best epoch."""
+    from neuroaffect.training import train_batched
+
+    ws = _data(effect=0.3)
+    cfg = CFG.replace(epochs=40, patience=2, lr=1e-2)
+    fits, vals = [], []
+    for m in range(3):
+        fit_mask, val_mask = split_validation(ws.y, ws.trial, cfg.val_fraction, seed=m)
+        fits.append((ws.X[fit_mask], ws.y[fit_mask]))
+        vals.append((ws.X[val_mask], ws.y[val_mask]))
+    states = {}
+
+    def snapshot(info):
+        states[info.epoch] = {k: v.detach().clone() for k, v in info.trainable.params.items()}
+
+    res = train_batched([_model(seed=m, dropout=0.0) for m in range(3)], fits, cfg, [0, 1, 2], vals=vals,
+                        callbacks=[snapshot])
+    assert all(res.stopped_early) and len(set(res.best_epochs)) > 1
+    last = max(len(h["train_loss"]) for h in res.histories) - 2
+    for m, best in enumerate(res.best_epochs):
+        assert best == int(np.argmin(res.histories[m]["val_loss"]))
+        assert best < last
+        for k, v in res.params.items():
+            assert torch.equal(v[m], states[best][k][m]), (m, k)
+        assert not torch.equal(states[best]["net.1.weight"][m], states[last]["net.1.weight"][m])
 
 
 def test_batch_size_schedule_and_wrap_around():

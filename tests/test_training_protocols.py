@@ -40,16 +40,44 @@ def test_leakage_on_a_hand_made_case():
     assert overlap_mask([7], [5], [7], [5], 1).all()
 
 
+def test_leakage_boundary_windows_that_touch_do_not_overlap():
+    """Windows [s, s + L) one window length apart share no sample; one sample closer they do.
+    Each side of the nearest-neighbour search is probed alone, and across a trial boundary."""
+    L = 4
+    # nearest training window on the left only: at distance L (touching) and L - 1
+    np.testing.assert_array_equal(overlap_mask([1], [0], [1, 1], [L, L - 1], L), [False, True])
+    # on the right only
+    np.testing.assert_array_equal(overlap_mask([1], [8], [1, 1], [8 - L, 8 - L + 1], L), [False, True])
+    # both neighbours touching, none overlapping
+    assert not overlap_mask([1, 1], [0, 2 * L], [1], [L], L).any()
+    # the last window of one trial never reaches the first of the next trial (nor the reverse)
+    assert not overlap_mask([1], [10], [2], [0], L).any()
+    assert not overlap_mask([2], [0], [1], [10], L).any()
+    assert not overlap_mask([1], [10], [2], [10 + L - 1], L).any()
+    ws = WindowSet(X=np.zeros((3, 1, 1)), y=[0, 0, 0], trial=[1, 1, 1], subject=[1] * 3, session=[0] * 3,
+                   start=[0, L, 2 * L - 1], win_len=L, ch_pos=None)
+    rep = compute_leakage(ws, train_idx=[0], test_idx=[1, 2])
+    assert rep.n_overlapping == 0 and rep.n_same_trial == 2
+    rep = compute_leakage(ws, train_idx=[1], test_idx=[0, 2])
+    assert rep.n_overlapping == 1 and rep.fraction == 0.5
+
+
 def test_vectorised_leakage_equals_brute_force():
     rng = np.random.default_rng(3)
     n = 300
     trial = rng.integers(0, 6, n)
-    start = rng.integers(0, 2000, n)
+    # starts on a 39-sample lattice: distances of exactly one window (117) are frequent
+    start = 39 * rng.integers(0, 200, n)
     is_train = rng.random(n) < 0.6
     fast = overlap_mask(trial[is_train], start[is_train], trial[~is_train], start[~is_train], 117)
     slow = _brute_force_overlap(trial[is_train], start[is_train], trial[~is_train], start[~is_train], 117)
     np.testing.assert_array_equal(fast, slow)
     assert 0 < fast.sum() < fast.size  # the case exercises both outcomes
+    # and the boundary itself: test windows exactly one window length from their nearest
+    # training window of the same trial, none closer
+    tr, te = np.flatnonzero(is_train), np.flatnonzero(~is_train)
+    gap = np.array([min((abs(start[i] - start[j]) for j in tr if trial[j] == trial[i]), default=10**9) for i in te])
+    assert (gap == 117).sum() > 10 and not fast[gap == 117].any()
 
 
 def _test_trials_never_trained(ws, folds):

@@ -1,0 +1,52 @@
+"""Trial-level pooling and metrics against values worked out by hand in this file."""
+
+import numpy as np
+import pytest
+
+from neuroaffect.training import average_trials, ccc, chance_metrics, classification_metrics, vote_trials
+from neuroaffect.training.metrics import regression_metrics
+
+
+def test_vote_trials_by_hand():
+    # trial 5: votes 1, 1, 0 -> 1;  trial 2: votes 2, 2, 0, 1 -> 2;  trial 9: one vote each for 0 and 2
+    # (a tie: the smaller class, 0);  trial 7: 1, 1 -> 1. Trials come back sorted.
+    trial = [5, 5, 5, 2, 2, 2, 2, 9, 9, 7, 7]
+    y_true = [1, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1]
+    y_pred = [1, 1, 0, 2, 2, 0, 1, 2, 0, 1, 1]
+    trials, yt, yp = vote_trials(trial, y_true, y_pred, 3)
+    np.testing.assert_array_equal(trials, [2, 5, 7, 9])
+    np.testing.assert_array_equal(yt, [0, 1, 1, 2])
+    np.testing.assert_array_equal(yp, [2, 1, 1, 0])
+    assert yp.dtype == np.int64
+    # a class nobody voted for is never the winner, even with many classes
+    _, _, yp = vote_trials([0, 0, 0], [4, 4, 4], [4, 3, 4], 9)
+    np.testing.assert_array_equal(yp, [4])
+
+
+def test_average_trials_by_hand():
+    trials, yt, yp = average_trials([3, 1, 3, 1, 1], [0.5, -1.0, 0.5, -1.0, -1.0], [0.2, -0.3, 0.4, 0.0, -0.6])
+    np.testing.assert_array_equal(trials, [1, 3])
+    np.testing.assert_allclose(yt, [-1.0, 0.5])
+    np.testing.assert_allclose(yp, [-0.3, 0.3])
+    _, _, yp2 = average_trials([0, 0, 1], np.zeros((3, 2)), [[1.0, 2.0], [3.0, 6.0], [5.0, 5.0]])
+    np.testing.assert_allclose(yp2, [[2.0, 4.0], [5.0, 5.0]])
+
+
+def test_classification_and_chance_metrics_by_hand():
+    m = classification_metrics([0, 0, 0, 1], [0, 0, 1, 1])
+    assert m["accuracy"] == 0.75
+    # recalls 2/3 and 1 -> balanced 5/6; F1: class 0 p=1 r=2/3 -> 0.8, class 1 p=1/2 r=1 -> 2/3
+    assert m["balanced_accuracy"] == pytest.approx(5 / 6)
+    assert m["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    c = chance_metrics([0, 0, 0, 1], 2)  # p = (3/4, 1/4): 2p / (2p + 1) = 0.6 and 1/3
+    assert c["accuracy"] == 0.5 and c["balanced_accuracy"] == 0.5
+    assert c["macro_f1"] == pytest.approx((0.6 + 1 / 3) / 2)
+
+
+def test_regression_metrics_by_hand():
+    t, p = np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 3.0, 4.0, 5.0])  # shifted by one
+    r = regression_metrics(t, p)
+    assert r["rmse"] == 1.0 and r["pearson_r"] == pytest.approx(1.0)
+    # ccc = 2 cov / (var t + var p + 1) = 2 * 1.25 / (1.25 + 1.25 + 1)
+    assert r["ccc"] == pytest.approx(2.5 / 3.5) == ccc(t, p)
+    assert regression_metrics(t, np.full(4, 2.5))["pearson_r"] == 0.0
