@@ -96,14 +96,14 @@ def test_ratings_csv_error_reaches_read_deap(tmp_path):
 # --------------------------------------------------------------------------------------------
 # MAHNOB-HCI: BDF header fields and session.xml
 # --------------------------------------------------------------------------------------------
-def _session(tmp_path, n_s=4, pulses=(1, 3), attrs=None, sig=None, units=None, ranges=None):
+def _session(tmp_path, n_s=4, pulses=(1, 3), attrs=None, sig=None, units=None, ranges=None, width=4):
     """One small MAHNOB session (2-s clip) under ``tmp_path``; return (bdf, xml)."""
     rng = np.random.default_rng(0)
     n = n_s * FS
     sig = rng.normal(0, 20, (len(MAHNOB_CH_NAMES), n)) if sig is None else sig
     status = np.full(n, 0x110000)
     for code, sec in enumerate(pulses, start=1):
-        status[int(sec * FS): int(sec * FS) + 4] |= code
+        status[int(sec * FS): int(sec * FS) + width] |= code
     d = tmp_path / "Sessions" / "2"
     bdf = write_bdf(d / "Part_1_S_Trial1_emotion.bdf", MAHNOB_CH_NAMES, sig,
                     units or ["uV"] * len(MAHNOB_CH_NAMES),
@@ -185,3 +185,176 @@ def test_dreamer_sampling_rate_as_text(tmp_path, dreamer_subjects, value):
     struct["EEG_SamplingRate"] = value
     path = sim_dreamer.savemat_atomic(tmp_path / "DREAMER.mat", {"DREAMER": struct})
     _refused(lambda: read_dreamer(path), path, "DREAMER.EEG_SamplingRate as a numeric scalar", f"text {value!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Plausibility: finite but absurd samples, flat channels, clip length, session count
+# --------------------------------------------------------------------------------------------
+def _dat(tmp_path, data, labels=None):
+    import pickle
+
+    folder = tmp_path / "data_preprocessed_python"
+    folder.mkdir(exist_ok=True)
+    f = folder / "s01.dat"
+    labels = np.full((data.shape[0], 4), 5.0) if labels is None else labels
+    f.write_bytes(pickle.dumps({"data": data, "labels": labels}, protocol=2))
+    return f
+
+
+def _deap_data(n_trials=2, seed=0):
+    return np.random.default_rng(seed).normal(0, 10, (n_trials, 40, 384 + 256))
+
+
+@pytest.mark.parametrize("value, fragments", [
+    (1e300, ("EEG samples within +-10000 uV", "1e+300 uV in channel 'F3', trial 2")),
+    (2e4, ("EEG samples within +-10000 uV", "2e+04 uV in channel 'F3', trial 2")),
+], ids=["1e300", "20-mV"])
+def test_deap_absurd_eeg_sample(tmp_path, value, fragments):
+    data = _deap_data()
+    data[1, 2, 500] = value  # channel 2 = F3, in the stimulus part
+    f = _dat(tmp_path, data)
+    _refused(lambda: read_deap(tmp_path), f, *fragments)
+
+
+def test_deap_absurd_baseline_and_peripheral(tmp_path):
+    data = _deap_data()
+    data[0, 5, 10] = -1e300  # FC1, baseline part
+    f = _dat(tmp_path, data)
+    _refused(lambda: read_deap(tmp_path), f, "EEG baseline samples within", "channel 'FC1', trial 1")
+    data = _deap_data()
+    data[1, 36, 600] = 1e300  # GSR
+    _dat(tmp_path, data)
+    _refused(lambda: read_deap(tmp_path), f, "GSR samples within +-1e+09 Ohm", "channel 'GSR', trial 2")
+
+
+def test_deap_flat_channel_and_all_zero_recording(tmp_path):
+    data = _deap_data()
+    data[1, 31, 384:] = 0.0  # O2 dead during trial 2's stimulus
+    f = _dat(tmp_path, data)
+    _refused(lambda: read_deap(tmp_path), f, "EEG channels that vary within each trial",
+             "channel 'O2' constant at 0 uV throughout trial 2 (1 flat channel-trial(s))")
+    _dat(tmp_path, np.zeros((2, 40, 384 + 256)))
+    _refused(lambda: read_deap(tmp_path), f, "channel 'Fp1' constant at 0 uV throughout trial 1",
+             "(64 flat channel-trial(s))")
+
+
+def test_dreamer_absurd_and_flat_eeg(tmp_path, dreamer_subjects):
+    subj = dict(dreamer_subjects[0])
+    subj["eeg_stimuli"] = [x.copy() for x in subj["eeg_stimuli"]]
+    subj["eeg_stimuli"][2][7, 3] = 1e300  # sample 7, channel 3 = FC5
+    path = sim_dreamer.write_dreamer_mat(tmp_path / "DREAMER.mat", [subj])
+    _refused(lambda: read_dreamer(path), path, "EEG samples within +-10000 uV",
+             "channel 'FC5', DREAMER.Data{1}.EEG.stimuli{3}")
+    subj["eeg_stimuli"][2][7, 3] = subj["eeg_stimuli"][2][6, 3]
+    subj["eeg_baseline"] = [x.copy() for x in subj["eeg_baseline"]]
+    subj["eeg_baseline"][0][:, 13] = 4200.0  # AF4 stuck at its DC level
+    sim_dreamer.write_dreamer_mat(path, [subj])
+    _refused(lambda: read_dreamer(path), path, "channel 'AF4' constant at 4200 uV throughout "
+             "DREAMER.Data{1}.EEG.baseline{1}")
+
+
+def _seed_folder(tmp_path, subjects=((1, "20131027"),), trial_fn=None):
+    import scipy.io
+
+    from neuroaffect.labels import SEED_LABELS
+
+    folder = tmp_path / "Preprocessed_EEG"
+    folder.mkdir(exist_ok=True)
+    scipy.io.savemat(folder / "label.mat", {"label": np.asarray(SEED_LABELS, float)[None]})
+    rng = np.random.default_rng(0)
+    paths = []
+    for subject, date in subjects:
+        trials = {f"djc_eeg{k}": rng.normal(0, 20, (62, 201)) for k in range(1, 16)}
+        if trial_fn is not None:
+            trial_fn(trials)
+        paths.append(folder / f"{subject}_{date}.mat")
+        scipy.io.savemat(paths[-1], trials)
+    return folder, paths
+
+
+def test_seed_absurd_and_flat_trial(tmp_path):
+    from neuroaffect.io.seed import read_seed
+
+    def absurd(trials):
+        trials["djc_eeg4"][10, 50] = 1e300
+
+    _, (path,) = _seed_folder(tmp_path, trial_fn=absurd)
+    _refused(lambda: read_seed(tmp_path), path, "EEG samples within +-100000 uV",
+             "channel 'F2', trial 4 ('djc_eeg4')")
+
+    def flat(trials):
+        trials["djc_eeg9"][61] = 0.0
+
+    _seed_folder(tmp_path, trial_fn=flat)
+    _refused(lambda: read_seed(tmp_path), path, "channel 'CB2' constant at 0 uV throughout trial 9 ('djc_eeg9')")
+
+
+def test_seed_missing_and_extra_session(tmp_path):
+    from neuroaffect.io.seed import read_seed
+
+    complete = [(1, "20131027"), (1, "20131030"), (1, "20131107"),
+                (2, "20140404"), (2, "20140413"), (2, "20140419")]
+    folder, paths = _seed_folder(tmp_path, complete)
+    assert [r.session_ids.max() for r in read_seed(tmp_path)] == [3, 3]
+    paths[4].unlink()  # subject 2's second session lost
+    msg = _refused(lambda: read_seed(tmp_path), folder, "3 session files for every subject, as for subject(s) [1]",
+                   "2 for subject 2: ['2_20140404.mat', '2_20140419.mat']")
+    assert "missing session" in msg
+    _seed_folder(tmp_path, [(2, "20140413"), (1, "20131201")])  # subject 2 complete, subject 1 gets a fourth
+    _refused(lambda: read_seed(tmp_path), folder, "at most 3 session files for subject 1", "4: [")
+
+
+def test_seed_iv_subject_missing_from_a_session_folder(tmp_path):
+    import scipy.io
+
+    from neuroaffect.io.seed import read_seed
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "eeg_raw_data"
+    for session in (1, 2, 3):
+        for subject in (1, 2):
+            if (session, subject) == (3, 2):
+                continue
+            (root / str(session)).mkdir(parents=True, exist_ok=True)
+            scipy.io.savemat(root / str(session) / f"{subject}_2015090{session}.mat",
+                             {f"cz_eeg{k}": rng.normal(0, 20, (62, 201)) for k in range(1, 25)})
+    _refused(lambda: read_seed(tmp_path, variant="seed-iv"), root, "3 session files for every subject",
+             "2 for subject 2: ['1/2_20150901.mat', '2/2_20150902.mat']")
+
+
+def test_mahnob_spurious_event_against_cut_len(tmp_path):
+    # Clip written as [1 s, 3 s) = 2 s and cutLenSec says 2: reads.
+    _session(tmp_path, attrs={"cutLenSec": "2.00", "feltArsl": 5, "feltVlnc": 5})
+    assert read_mahnob(tmp_path)[0].eeg.shape == (1, 32, 2 * FS)
+    # A 3-s clip [1 s, 4 s) with a spurious event at 2.5 s: the first two events delimit 1.5 s.
+    bdf, _ = _session(tmp_path, n_s=6, pulses=(1, 2.5, 4), attrs={"cutLenSec": "3.00", "feltArsl": 5})
+    _refused(lambda: read_mahnob(tmp_path), bdf, "a clip of cutLenSec = 3 s (from session.xml, within 1 s)",
+             "found 1.5 s between events at samples [256, 640, 1024]")
+    _, xml = _session(tmp_path, attrs={"cutLenSec": "two"})
+    _refused(lambda: read_mahnob(tmp_path), xml, "cutLenSec a positive number of seconds", "'two'")
+
+
+def test_mahnob_events_two_samples_apart(tmp_path):
+    bdf, _ = _session(tmp_path, pulses=(1, 1 + 2 / FS), width=1)
+    _refused(lambda: read_mahnob(tmp_path), bdf, "a clip of at least 1 s (256 samples)",
+             "found 2 samples between events at samples [256, 258]")
+
+
+@pytest.mark.parametrize("field, value, fragments", [
+    ("physical_max", b"2.6e11", ("EEG samples within +-0.3 V", "in channel 'Fp1', trial 1")),  # gain x 1e6
+    ("dimension", b"V", ("EEG samples within +-0.3 V", "in channel 'Fp1', trial 1")),  # uV written as V
+    ("dimension", b"Ohm", ("EEG channel 'Fp1' in a voltage unit", "'Ohm'")),
+], ids=["gain", "unit-V", "unit-Ohm"])
+def test_mahnob_bad_gain_or_unit(tmp_path, field, value, fragments):
+    bdf, _ = _session(tmp_path)
+    offset, width = _field_offset(field, 0)
+    _patch(bdf, offset, width, value)
+    _refused(lambda: read_mahnob(tmp_path), bdf, *fragments)
+
+
+def test_mahnob_flat_eeg_channel(tmp_path):
+    sig = np.random.default_rng(0).normal(0, 20, (len(MAHNOB_CH_NAMES), 4 * FS))
+    sig[MAHNOB_CH_NAMES.index("Cz")] = 0.0
+    bdf, _ = _session(tmp_path, sig=sig)
+    _refused(lambda: read_mahnob(tmp_path), bdf, "EEG channels that vary within each trial",
+             "channel 'Cz' constant at")

@@ -32,6 +32,7 @@ import numpy as np
 from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
 from ..channels import DEAP_BASELINE_S, DEAP_EEG_CH_NAMES, DEAP_PERIPH_CH_NAMES, DEAP_SFREQ
 from ..labels import DEAP_LABELS, RATING_RANGE
+from ._plausible import EEG_LIMIT_UV, check_plausible, unit_limit
 from ._pickle import UnsafePickleError, load_arrays_hashed, safe_load_hashed
 from .base import Peripheral, Recording
 
@@ -109,7 +110,9 @@ def read_deap(path, subjects=None, ratings=None, *, on_mismatch: str = "raise") 
         ``path``, a requested subject's file or an explicit ``ratings`` file is missing.
     DatasetFormatError
         A file does not have the documented layout (keys, shapes, ranges, NaN/Inf, truncated
-        pickle, ratings header or values); the message names the file.
+        pickle, ratings header or values), or holds implausible samples (beyond the bounds of
+        ``docs/formats.md``, Plausibility) or a flat EEG channel; the message names the file
+        (and the trial and channel).
     UnsafePickleError
         A ``.dat`` references a global other than numpy array reconstruction (not loaded).
     """
@@ -399,7 +402,18 @@ def _load_dat(fname: Path) -> tuple[np.ndarray, np.ndarray, str]:
             f"{len(bad)} values outside (first: trial {t} {DEAP_LABELS[c]} = {labels[t, c]:g})",
         )
     check_finite(data, "'data'", fname)
+    _check_plausible(data, fname)
     return data, labels, digest
+
+
+def _check_plausible(data: np.ndarray, fname: Path) -> None:
+    """Amplitude bounds per channel kind and no flat EEG channel (docs/formats.md, Plausibility)."""
+    n_eeg = len(DEAP_EEG_CH_NAMES)
+    for part, what in ((slice(N_BASE, None), "EEG"), (slice(None, N_BASE), "EEG baseline")):
+        check_plausible(data[:, :n_eeg, part], EEG_LIMIT_UV["deap"], "uV", what, DEAP_EEG_CH_NAMES, fname)
+    for _, _, names, unit in _PERIPHERAL:
+        idx = [n_eeg + DEAP_PERIPH_CH_NAMES.index(n) for n in names]
+        check_plausible(data[:, idx], unit_limit(unit), unit, "/".join(names), names, fname, flat=False)
 
 
 def _read_subject(fname: Path, subject: int, table, ratings_file, on_mismatch) -> Recording:

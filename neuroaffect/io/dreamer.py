@@ -33,6 +33,7 @@ from ..channels import DREAMER_CH_NAMES, DREAMER_ECG_SFREQ, DREAMER_N_TRIALS, DR
 from ..labels import RATING_RANGE
 
 DREAMER_LABEL_RANGE = RATING_RANGE["dreamer"]
+from ._plausible import EEG_LIMIT_UV, check_plausible, unit_limit
 from .base import Peripheral, Recording
 
 __all__ = ["read_dreamer", "list_subjects", "DREAMER_FNAME", "DREAMER_TARGET_EMOTIONS",
@@ -91,7 +92,8 @@ def read_dreamer(fname, subjects=None) -> list[Recording]:
         If the file does not exist.
     DatasetFormatError
         If the file is not a readable MATLAB file, lacks a required field, has the wrong
-        sampling rates, channel names, shapes, non-finite samples or scores outside 1..5.
+        sampling rates, channel names, shapes, non-finite or implausible samples, a flat EEG
+        channel (``docs/formats.md``, Plausibility) or scores outside 1..5.
 
     Notes
     -----
@@ -233,8 +235,13 @@ def _check_subjects(subjects, n_subjects, path) -> list[int]:
 
 
 # -- one subject --------------------------------------------------------------------------
-def _segments(group, name, n_cols, sfreq, what, path) -> list:
-    """Cell ``group.name`` of 18 (n_samples x n_cols) arrays -> list of (n_cols, n_samples)."""
+def _segments(group, name, ch_names, sfreq, what, path, limit_uv, flat) -> list:
+    """Cell ``group.name`` of 18 (n_samples x n_cols) arrays -> list of (n_cols, n_samples), uV.
+
+    Samples beyond ``limit_uv`` and (``flat``) constant channels are refused (docs/formats.md,
+    Plausibility).
+    """
+    n_cols = len(ch_names)
     cell = _cell(_field(group, name, what, path), (DREAMER_N_TRIALS, 1), f"{what}.{name}", path)
     out = []
     min_len = int(round(MIN_SEGMENT_S * sfreq))
@@ -254,7 +261,9 @@ def _segments(group, name, n_cols, sfreq, what, path) -> list:
             )
         check_finite(x, label, path)
         # (n_samples, n_cols) in MATLAB's column-major order is (n_cols, n_samples) row-major.
-        out.append(np.ascontiguousarray(x.T, dtype=np.float64))
+        x = np.ascontiguousarray(x.T, dtype=np.float64)
+        check_plausible(x, limit_uv, "uV", what.rsplit(".", 1)[-1], ch_names, path, [label], flat=flat)
+        out.append(x)
     return out
 
 
@@ -271,13 +280,15 @@ def _read_subject(cell, subject, ch_names, path) -> Recording:
         _field(rec, name, what, path)
     eeg_grp = _record(rec["EEG"], f"{what}.EEG", path)
     ecg_grp = _record(rec["ECG"], f"{what}.ECG", path)
-    n_ch = len(ch_names)
-    eeg = _segments(eeg_grp, "stimuli", n_ch, DREAMER_SFREQ, f"{what}.EEG", path)
-    base = _segments(eeg_grp, "baseline", n_ch, DREAMER_SFREQ, f"{what}.EEG", path)
+    eeg_limit, ecg_limit = EEG_LIMIT_UV["dreamer"], unit_limit("uV")
+    eeg = _segments(eeg_grp, "stimuli", ch_names, DREAMER_SFREQ, f"{what}.EEG", path, eeg_limit, True)
+    base = _segments(eeg_grp, "baseline", ch_names, DREAMER_SFREQ, f"{what}.EEG", path, eeg_limit, True)
     for x in (*eeg, *base):
         x *= 1e-6  # microvolts -> volts, in place (the arrays are ours)
-    ecg = _segments(ecg_grp, "stimuli", 2, DREAMER_ECG_SFREQ, f"{what}.ECG", path)
-    ecg_base = _segments(ecg_grp, "baseline", 2, DREAMER_ECG_SFREQ, f"{what}.ECG", path)
+    ecg = _segments(ecg_grp, "stimuli", DREAMER_ECG_CH_NAMES, DREAMER_ECG_SFREQ, f"{what}.ECG", path,
+                    ecg_limit, False)
+    ecg_base = _segments(ecg_grp, "baseline", DREAMER_ECG_CH_NAMES, DREAMER_ECG_SFREQ, f"{what}.ECG", path,
+                         ecg_limit, False)
 
     labels = {}
     lo, hi = DREAMER_LABEL_RANGE

@@ -34,31 +34,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import DatasetFormatError, check_sfreq, check_subjects
+from .._utils import DatasetFormatError, check_subjects
 from ..channels import MAHNOB_EEG_CH_NAMES, MAHNOB_SFREQ
 from ..labels import MAHNOB_LABELS, RATING_RANGE
 
 MAHNOB_LABEL_RANGE = RATING_RANGE["mahnob"]
-from ._bdf import read_bdf_header
+from ._mahnob_bdf import _PERIPHERAL, read_session_bdf
 from .base import Peripheral, Recording
 
 __all__ = ["FELT_ATTRIBUTES", "list_subjects", "read_mahnob", "read_session_xml"]
 
 SESSIONS_DIR = "Sessions"
 XML_NAME = "session.xml"
-BASELINE_S = 30.0
-STATUS_MASK = 0xFFFF
 #: XML attribute of each entry of ``MAHNOB_LABELS``.
 FELT_ATTRIBUTES = dict(zip(MAHNOB_LABELS, ("feltVlnc", "feltArsl", "feltCtrl", "feltPred")))
-# (key, kind, channel names) of the peripheral signals read.
-_PERIPHERAL = (
-    ("ecg", "ecg", ("EXG1", "EXG2", "EXG3")),
-    ("gsr", "gsr", ("GSR1",)),
-    ("resp", "resp", ("Resp",)),
-    ("temp", "temp", ("Temp",)),
-)
 _BDF_RE = re.compile(r"^Part_(\d+)_S_Trial(\d+)_emotion\.bdf$")
-_MICRO = ("uV", "\u00b5V", "\u03bcV")
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,7 +95,9 @@ def read_mahnob(root, subjects=None, include_unlabeled: bool = True) -> list[Rec
     DatasetFormatError
         Malformed ``session.xml``, ratings outside 1-9, a truncated or non-BioSemi BDF, a
         sampling rate other than 256 Hz, a missing EEG channel, fewer than two Status
-        events, NaN/Inf samples; the message names the file.
+        events, a clip under 1 s or differing from ``cutLenSec`` by more than 1 s, NaN/Inf or
+        implausible samples, a flat EEG channel (``docs/formats.md``, Plausibility); the
+        message names the file.
     """
     sessions = _scan_sessions(*_find_sessions_dir(Path(root)))
     if subjects is not None:
@@ -142,7 +134,8 @@ def read_session_xml(fname) -> dict:
     session : dict
         ``subject`` (int), ``labels`` (dict name -> float, NaN when absent), ``labeled``
         (bool: ``feltArsl`` or ``feltVlnc`` present), ``felt_emotion`` (float, NaN when
-        absent), ``media_file`` (str or None), ``attributes`` (all root attributes).
+        absent), ``media_file`` (str or None), ``cut_len_s`` (float, the clip length
+        ``cutLenSec`` in seconds, NaN when absent), ``attributes`` (all root attributes).
     """
     fname = Path(fname)
     try:
@@ -172,6 +165,7 @@ def read_session_xml(fname) -> dict:
     return {
         "subject": subject, "labels": labels, "labeled": labeled,
         "felt_emotion": felt_emotion, "media_file": root.get("mediaFile"),
+        "cut_len_s": _cut_len(fname, root.get("cutLenSec")),
         "attributes": dict(root.attrib),
     }
 
@@ -189,6 +183,19 @@ def _rating(fname, root, attr, lo, hi) -> float:
         val = np.nan
     if not (np.isfinite(val) and val == int(val) and lo <= val <= hi):
         raise DatasetFormatError(fname, f"{attr} an integer in {lo}..{hi}", f"{attr}={raw!r}")
+    return val
+
+
+def _cut_len(fname, raw) -> float:
+    """``cutLenSec`` as seconds (NaN when absent); a positive finite number."""
+    if raw is None:
+        return np.nan
+    try:
+        val = float(raw)
+    except ValueError:
+        val = np.nan
+    if not (np.isfinite(val) and val > 0):
+        raise DatasetFormatError(fname, "cutLenSec a positive number of seconds", f"cutLenSec={raw!r}")
     return val
 
 
@@ -259,62 +266,6 @@ def _scan_sessions(sessions_dir: Path, only: list[Path] | None = None) -> list[d
     return out
 
 
-def _read_session(s: dict) -> dict:
-    """Read one session's BDF: stimulus and baseline segments (EEG in V, peripheral in file units)."""
-    import mne
-
-    bdf = s["bdf"]
-    hdr = read_bdf_header(bdf)
-    needed = list(MAHNOB_EEG_CH_NAMES) + [c for _, _, chs in _PERIPHERAL for c in chs]
-    missing = [c for c in needed + ["Status"] if c not in hdr["labels"]]
-    if missing:
-        raise DatasetFormatError(
-            bdf, f"channels named {needed + ['Status']}",
-            f"missing channel(s) {missing}; the file has {hdr['labels']}",
-        )
-    twice = sorted({c for c in needed + ["Status"] if hdr["labels"].count(c) > 1})
-    if twice:
-        raise DatasetFormatError(bdf, "each channel name once in the BDF header",
-                                 f"channel(s) {twice} more than once")
-    for ch in needed + ["Status"]:
-        check_sfreq(hdr["sfreq"][ch], MAHNOB_SFREQ, f"MAHNOB-HCI channel {ch!r}", bdf)
-    try:
-        raw = mne.io.read_raw_bdf(bdf, stim_channel="Status", preload=False, verbose="error")
-        check_sfreq(raw.info["sfreq"], MAHNOB_SFREQ, "MAHNOB-HCI", bdf)
-        events = mne.find_events(raw, stim_channel="Status", mask=STATUS_MASK, mask_type="and",
-                                 shortest_event=1, verbose="error")
-        data = raw.get_data(picks=needed)
-    except DatasetFormatError:
-        raise
-    except (ValueError, RuntimeError, OSError, UnicodeError) as err:  # left after the header checks
-        raise DatasetFormatError(bdf, "a BDF file MNE can read", f"{type(err).__name__}: {err}") from err
-    if len(events) < 2:
-        raise DatasetFormatError(
-            bdf, "at least two Status events (clip onset and offset, mask 0xFFFF)",
-            f"{len(events)} event(s)" + (f" at samples {events[:, 0].tolist()}" if len(events) else ""),
-        )
-    onset, offset = int(events[0, 0] - raw.first_samp), int(events[1, 0] - raw.first_samp)
-    n_base = min(int(round(BASELINE_S * MAHNOB_SFREQ)), onset)
-    bad = ~np.isfinite(data)
-    if bad.any():
-        ch, t = (int(i) for i in np.argwhere(bad)[0])
-        raise DatasetFormatError(bdf, "finite samples",
-                                 f"{int(bad.sum())} NaN/Inf (first: {needed[ch]} sample {t})")
-    scale = np.array([1e-6 if hdr["units"][c] in _MICRO else 1e-3 if hdr["units"][c] == "mV"
-                      else 1.0 for c in needed])
-    n_eeg = len(MAHNOB_EEG_CH_NAMES)
-    out = {"eeg": data[:n_eeg, onset:offset], "eeg_base": data[:n_eeg, :n_base],
-           "onset": onset, "offset": offset, "periph": {}}
-    row = n_eeg
-    for key, _, chs in _PERIPHERAL:
-        seg = data[row:row + len(chs)] / scale[row:row + len(chs), None]
-        unit = hdr["units"][chs[0]]
-        unit = "uV" if unit in _MICRO else (unit or "a.u.")
-        out["periph"][key] = (seg[:, onset:offset], seg[:, :n_base], unit)
-        row += len(chs)
-    return out
-
-
 def _stack(arrays: list):
     """One array when every trial has the same length, else the list itself."""
     if len({a.shape for a in arrays}) == 1:
@@ -323,7 +274,7 @@ def _stack(arrays: list):
 
 
 def _make_recording(subject: int, sessions: list[dict]) -> Recording:
-    parts = [_read_session(s) for s in sessions]
+    parts = [read_session_bdf(s) for s in sessions]
     peripheral = {}
     for key, kind, chs in _PERIPHERAL:
         units = {p["periph"][key][2] for p in parts}

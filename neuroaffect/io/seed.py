@@ -53,11 +53,14 @@ import numpy as np
 from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
 from ..channels import SEED_CH_NAMES, SEED_SFREQ
 from ..labels import SEED_IV_LABELS
+from ._plausible import EEG_LIMIT_UV, check_plausible
 from .base import Recording
 
 __all__ = ["read_seed", "list_subjects", "parse_seed_fname", "SEED_N_TRIALS", "SEED_IV_N_TRIALS"]
 
 SEED_N_TRIALS = 15
+#: Sessions per subject in SEED and SEED-IV.
+N_SESSIONS = 3
 SEED_IV_N_TRIALS = 24
 SEED_DIR = "Preprocessed_EEG"
 SEED_IV_DIR = "eeg_raw_data"
@@ -127,7 +130,9 @@ def read_seed(root, subjects=None, variant: str = "seed") -> list[Recording]:
         If the folder, ``label.mat`` or any session file is missing.
     DatasetFormatError
         If a file is unreadable or lacks ``label`` / ``_eeg`` variables, a trial is not
-        (62, 200 * s + 1), holds NaN/Inf, or a label is outside its classes.
+        (62, 200 * s + 1), holds NaN/Inf, implausible samples or a flat channel
+        (``docs/formats.md``, Plausibility), a label is outside its classes, or a subject has
+        more than 3 sessions or fewer than another subject in the folder.
     """
     check_option("variant", variant, VARIANTS)
     folder, table, where = _table(root, variant)
@@ -144,7 +149,7 @@ def read_seed(root, subjects=None, variant: str = "seed") -> list[Recording]:
                 expected = seed_labels
             else:
                 expected = np.asarray(SEED_IV_LABELS[session - 1], dtype=np.float64)
-            trials, prefix = _read_session(path, len(expected))
+            trials, prefix = _read_session(path, len(expected), EEG_LIMIT_UV[variant])
             prefixes.add(prefix)
             for k in sorted(trials):
                 eeg.append(trials[k])
@@ -276,7 +281,38 @@ def _session_table(folder: Path, variant: str) -> dict:
                     f"{[str(p.relative_to(folder)) for p, _, _ in items]}",
                 )
             table[subject] = {s: (p, d) for p, s, d in items}
+    _check_session_counts(folder, table, variant)
     return table
+
+
+def _check_session_counts(folder: Path, table: dict, variant: str) -> None:
+    """Refuse a subject with more than :data:`N_SESSIONS` sessions, or with fewer than another subject.
+
+    Both datasets recorded every subject in three sessions; a folder where subjects differ lost a
+    file (or gained a stray one), which would otherwise shift the session numbers silently.
+    """
+    name = variant.upper()
+    for subject, sessions in sorted(table.items()):
+        if len(sessions) > N_SESSIONS:
+            raise DatasetFormatError(
+                folder, f"at most {N_SESSIONS} session files for subject {subject} ({name} recorded "
+                f"{N_SESSIONS} sessions per subject)", f"{len(sessions)}: {_session_names(folder, sessions)}",
+            )
+    counts = {subject: len(sessions) for subject, sessions in table.items()}
+    most = max(counts.values())
+    short = sorted(s for s, n in counts.items() if n < most)
+    if short:
+        full = sorted(s for s, n in counts.items() if n == most)
+        s = short[0]
+        raise DatasetFormatError(
+            folder, f"{most} session files for every subject, as for subject(s) {full} (a missing "
+            f"session file?)", f"{counts[s]} for subject {s}: {_session_names(folder, table[s])}"
+            + (f" ({len(short)} subjects short)" if len(short) > 1 else ""),
+        )
+
+
+def _session_names(folder: Path, sessions: dict) -> list[str]:
+    return [str(p.relative_to(folder)) for p, _ in sessions.values()]
 
 
 def _check_subjects(subjects, table, folder) -> list[int]:
@@ -326,8 +362,12 @@ def _explain_length(n: int) -> str:
     return ""
 
 
-def _read_session(path: Path, n_trials: int) -> tuple[dict, str]:
-    """{trial number: (62, N) volts} and the key prefix of one session file."""
+def _read_session(path: Path, n_trials: int, limit_uv: float) -> tuple[dict, str]:
+    """{trial number: (62, N) volts} and the key prefix of one session file.
+
+    Samples beyond ``limit_uv`` microvolts and constant channels are refused (docs/formats.md,
+    Plausibility).
+    """
     mat = _loadmat(path)
     keys = {}
     for key in list(mat):
@@ -367,6 +407,7 @@ def _read_session(path: Path, n_trials: int) -> tuple[dict, str]:
             )
         check_finite(x, repr(key), path)
         x = np.ascontiguousarray(x, dtype=np.float64)  # copies MATLAB's column-major arrays
+        check_plausible(x, limit_uv, "uV", "EEG", SEED_CH_NAMES, path, [f"trial {k} ({key!r})"])
         x *= 1e-6  # microvolts -> volts
         trials[k] = x
     return trials, "/".join(sorted(prefixes))
