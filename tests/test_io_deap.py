@@ -13,6 +13,7 @@ from neuroaffect._utils import DatasetFormatError
 from neuroaffect.channels import DEAP_CH_NAMES, DEAP_EEG_CH_NAMES
 from neuroaffect.labels import DEAP_LABELS
 from neuroaffect.io import list_subjects
+from neuroaffect.io._pickle import UnsafePickleError
 from neuroaffect.io.deap import RATINGS_HEADER, read_deap, read_participant_ratings
 from neuroaffect.simulate import simulate
 from neuroaffect.simulate.deap import SCALES, simulate_subject
@@ -260,8 +261,11 @@ def test_labels_shape_and_range(tmp_path):
     _write_dat(tmp_path, {"data": data, "labels": labels})
     with pytest.raises(DatasetFormatError, match=r"s01.dat: expected 'labels' in \[1, 9\], but found 1 values outside \(first: trial 1 dominance = 9.5\)"):
         read_deap(tmp_path)
-    _write_dat(tmp_path, {"data": data, "labels": labels.astype(str)})
-    with pytest.raises(DatasetFormatError, match=r"expected 'labels' as a float64 numpy array, but found dtype <U"):
+    _write_dat(tmp_path, {"data": data, "labels": labels.astype(complex)})
+    with pytest.raises(DatasetFormatError, match=r"expected 'labels' as a float64 numpy array, but found dtype complex128"):
+        read_deap(tmp_path)
+    _write_dat(tmp_path, {"data": data, "labels": labels.astype(str)})  # refused while unpickling
+    with pytest.raises(UnsafePickleError, match=r"s01.dat: .*numpy.dtype called with str 'U\d+'"):
         read_deap(tmp_path)
 
 

@@ -1,0 +1,1 @@
+"""Fault suite: crafted and corrupted inputs, interrupted work, determinism."""
