@@ -9,6 +9,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
+import socket
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 __all__ = [
+    "ArtifactIntegrityError",
     "DatasetFormatError",
     "atomic_path",
     "atomic_write_bytes",
@@ -32,6 +37,8 @@ __all__ = [
     "check_subjects",
     "code_version",
     "config_hash",
+    "content_sha256",
+    "remove_stale_temps",
     "sha256_file",
 ]
 
@@ -48,6 +55,18 @@ class DatasetFormatError(ValueError):
         self.found = found
         where = f"{self.fname}: " if self.fname is not None else ""
         super().__init__(f"{where}expected {expected}, but found {found}")
+
+
+class ArtifactIntegrityError(DatasetFormatError):
+    """An artifact's content differs from the checksum written into it when it was made.
+
+    The file was changed (a flipped byte, an edit, a partial copy) after it was written: it is
+    refused rather than read as data. The message names the file and both checksums.
+    """
+
+    def __init__(self, fname, expected: str, found: str,
+                 hint: str = "the file was changed after it was written; delete it and rebuild it"):
+        super().__init__(fname, f"content sha256 {expected}", f"{found} ({hint})")
 
 
 def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
@@ -176,6 +195,80 @@ def sha256_file(fname: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def content_sha256(obj: Any, convert=None) -> str:
+    """sha256 of a nested structure of arrays and plain values, the checksum artifacts carry.
+
+    Each value is fed with a type tag and its length, so distinct structures never collide by
+    concatenation: ``None``, bools, integers (any width: by value), floats (as IEEE doubles, so a
+    float32 and the float64 it widens to agree), strings, bytes, arrays (dtype, shape and C-order
+    bytes; string and object arrays element by element as text), lists and tuples (alike), and
+    dicts (in their iteration order). Arrays are hashed from their memory once, without copies when
+    C-contiguous; string arrays of any width (``<U5``, object) hash alike.
+
+    Parameters
+    ----------
+    obj : nested dict / list / tuple of arrays and plain values
+    convert : callable | None
+        ``convert(value) -> (tag, ndarray)`` for other types (e.g. torch tensors: a dtype-and-shape
+        tag and a view of their bytes); ``TypeError`` for any type neither covers.
+
+    Returns
+    -------
+    hexdigest : str
+    """
+    h = hashlib.sha256()
+    _feed(h, obj, convert)
+    return h.hexdigest()
+
+
+def _feed_bytes(h, tag: bytes, data) -> None:
+    h.update(tag + str(len(data)).encode() + b":")
+    h.update(data)
+
+
+def _feed(h, obj, convert) -> None:
+    if obj is None:
+        h.update(b"N")
+    elif isinstance(obj, (bool, np.bool_)):
+        h.update(b"T" if obj else b"F")
+    elif isinstance(obj, (int, np.integer)):
+        _feed_bytes(h, b"i", str(int(obj)).encode())
+    elif isinstance(obj, (float, np.floating)):
+        h.update(b"f" + struct.pack("<d", float(obj)))
+    elif isinstance(obj, str):
+        _feed_bytes(h, b"s", obj.encode("utf-8", "surrogatepass"))
+    elif isinstance(obj, (bytes, bytearray)):
+        _feed_bytes(h, b"y", bytes(obj))
+    elif isinstance(obj, np.ndarray):
+        _feed_array(h, "str" if obj.dtype.kind in "OUS" else obj.dtype.str, obj)
+    elif isinstance(obj, dict):
+        h.update(b"d" + str(len(obj)).encode() + b":")
+        for k, v in obj.items():
+            _feed(h, k, convert)
+            _feed(h, v, convert)
+    elif isinstance(obj, (list, tuple)):
+        h.update(b"l" + str(len(obj)).encode() + b":")
+        for v in obj:
+            _feed(h, v, convert)
+    elif convert is not None:
+        tag, arr = convert(obj)
+        _feed_array(h, tag, arr)
+    else:
+        raise TypeError(f"content_sha256: no checksum rule for a {type(obj).__name__}")
+
+
+def _feed_array(h, tag: str, a: np.ndarray) -> None:
+    h.update(b"a" + tag.encode() + str(a.shape).encode())
+    if a.dtype.kind in "OUS":
+        h.update(b"[")
+        for v in a.ravel(order="C"):
+            _feed(h, v if isinstance(v, str) else (v.decode("utf-8", "surrogateescape")
+                                                    if isinstance(v, bytes) else str(v)), None)
+        return
+    a = np.ascontiguousarray(a)
+    _feed_bytes(h, b"b", a.reshape(-1).view(np.uint8).data)
+
+
 def config_hash(cfg: Any) -> str:
     """Stable sha256 of a JSON-serialisable configuration (keys sorted)."""
     blob = json.dumps(cfg, sort_keys=True, default=str, separators=(",", ":")).encode()
@@ -201,15 +294,68 @@ def code_version() -> str:
         return __version__
 
 
+#: Suffix of the temporary files of :func:`atomic_path`; no output of the package ends with it.
+TEMP_SUFFIX = ".tmp"
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a pid: leave it alone
+    return True
+
+
+def remove_stale_temps(fname: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that writers of ``fname`` killed on this host left behind.
+
+    A temporary file of :func:`atomic_path` is named ``.<name>.<pid>@<host>.<random>.tmp``
+    (hidden, and ending in ``.tmp``, so no output pattern or glob of the package matches it). Those
+    of ``fname`` whose writing process no longer runs on this host are removed; files of live
+    processes or of other hosts are left alone. Returns the paths removed.
+    """
+    fname = Path(fname)
+    pattern = re.compile(rf"^\.{re.escape(fname.name)}\.(\d+)@([A-Za-z0-9_-]+)\.[^.]+{re.escape(TEMP_SUFFIX)}$")
+    host, removed = _host_tag(), []
+    try:
+        candidates = list(fname.parent.iterdir())
+    except OSError:
+        return removed
+    for p in candidates:
+        m = pattern.match(p.name)
+        if m and m.group(2) == host and not _pid_alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+                removed.append(p)
+    return removed
+
+
+def temp_prefix(fname: str | os.PathLike) -> str:
+    """Prefix of this process's temporary files for ``fname`` (see :func:`remove_stale_temps`)."""
+    return f".{Path(fname).name}.{os.getpid()}@{_host_tag()}."
+
+
 @contextlib.contextmanager
 def atomic_path(fname: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``fname``; rename it onto ``fname`` on success.
 
-    On an exception the temporary file is removed and ``fname`` is left untouched.
+    On an exception the temporary file is removed and ``fname`` is left untouched. A process
+    killed while writing cannot clean up: its temporary file (``.<name>.<pid>@<host>.<random>.tmp``)
+    is removed by the next write of ``fname`` (:func:`remove_stale_temps`).
     """
     fname = Path(fname)
     fname.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{fname.name}.", suffix=".tmp", dir=fname.parent)
+    remove_stale_temps(fname)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(fname), suffix=TEMP_SUFFIX, dir=fname.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:

@@ -9,7 +9,7 @@ import xarray as xr
 
 from neuroaffect.channels import DEAP_EEG_CH_NAMES
 from neuroaffect.features import FeatureParams, extract_features, read_features, write_features
-from neuroaffect.features.store import _direct_plan
+from neuroaffect.features.store import CHECKSUM_ATTR, _direct_plan, content_checksum
 from neuroaffect.io.base import Recording
 
 FS = 128.0
@@ -65,8 +65,11 @@ def _layout(path) -> dict:
     return out
 
 
-def _reference(ds, path):
-    ds.to_netcdf(path, engine="h5netcdf")
+def _reference(ds, path, ours):
+    """xarray's own file of ``ds``, with the checksum attribute our file carries (write_features adds it)."""
+    with h5py.File(ours, "r") as f:
+        digest = f.attrs[CHECKSUM_ATTR]
+    ds.assign_attrs({CHECKSUM_ATTR: digest}).to_netcdf(path, engine="h5netcdf")
     return path
 
 
@@ -79,7 +82,8 @@ def test_file_layout_equals_h5netcdf(tmp_path, params, lengths):
     ds = extract_features(_recording(lengths), FeatureParams(**params))
     assert _direct_plan(ds) is not None  # the direct path writes these
     ours = _layout(write_features(ds, tmp_path / "ours.nc"))
-    ref = _layout(_reference(ds, tmp_path / "ref.nc"))
+    ref = _layout(_reference(ds, tmp_path / "ref.nc", tmp_path / "ours.nc"))
+    assert ours["root"][CHECKSUM_ATTR][-1] == ("str", repr(content_checksum(ds)))
     assert ours["nc_properties_prefix"] == ref["nc_properties_prefix"] == b"version=2,h5n"
     assert ours.keys() == ref.keys()
     for key in ref:
@@ -107,4 +111,4 @@ def test_datasets_outside_the_direct_path_are_written_by_xarray(tmp_path):
     no_coord = ds.drop_vars("xyz")  # a dimension without its coordinate variable
     assert _direct_plan(no_coord) is None
     ours = _layout(write_features(no_coord, tmp_path / "c.nc"))
-    assert ours == _layout(_reference(no_coord, tmp_path / "d.nc"))
+    assert ours == _layout(_reference(no_coord, tmp_path / "d.nc", tmp_path / "c.nc"))

@@ -9,13 +9,15 @@ file                     content
 ``config.json``          format, architecture and constructor arguments, input (shape, range,
                          grey conversion, the mean/std the model applies), class names, the
                          sha256 of the prototype grid's ``prototypes`` array it was trained
-                         against, the sha256 of ``model.safetensors``, metrics, datasets
+                         against, the sha256 of ``model.safetensors``, metrics, datasets, and
+                         ``config_sha256`` (:func:`config_sha256`: the checksum of all the rest)
 ``README.md``            model card: YAML front matter (library, licence, datasets, metrics),
                          intended input, evaluation table, licence note
 =======================  ====================================================================
 
 Each file is written atomically; ``config.json`` is written last and names the weights' sha256,
-so :func:`load_student` refuses weights that do not belong to it.
+so :func:`load_student` refuses weights that do not belong to it, and a config whose content
+differs from its own ``config_sha256`` (a changed class name, normalisation or grid checksum).
 
 ONNX (:func:`export_onnx`): one self-contained file, input ``pixels`` float32 ``(batch, 1, H, W)``
 in [0, 1] (batch dynamic), outputs ``logits`` ``(batch, 8)`` and ``embedding`` ``(batch, D)``.
@@ -32,19 +34,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._utils import atomic_path, atomic_write_bytes, atomic_write_text, code_version, sha256_file
+from .._utils import ArtifactIntegrityError, DatasetFormatError, atomic_path, atomic_write_bytes, atomic_write_text, \
+    code_version
 from .student import FERStudent, build_student
 
-__all__ = ["EXPORT_FORMAT", "LICENCE_NOTE", "check_onnx", "export_onnx", "export_student", "load_student"]
+__all__ = ["EXPORT_FORMAT", "LICENCE_NOTE", "check_onnx", "config_sha256", "export_onnx", "export_student",
+           "load_student"]
 
-#: Version of the export layout.
-EXPORT_FORMAT = "neuroaffect-fer-student/1"
+#: Version of the export layout (2: the config's own checksum).
+EXPORT_FORMAT = "neuroaffect-fer-student/2"
 LICENCE_NOTE = (
     "The student is trained on FERPlus (the FER2013 images with the FER+ crowd labels); its use is bound by the "
     "terms of those datasets. Its Proto-KD target derives from an EEG prototype grid built from licensed EEG "
     "datasets (e.g. DREAMER, MAHNOB-HCI) when built from real data, whose licences and end-user agreements also "
     "apply; a grid built from the simulator's data carries no such restriction."
 )
+
+
+def config_sha256(config: dict) -> str:
+    """sha256 of an export config's canonical JSON (sorted keys, compact), ``config_sha256`` left out."""
+    body = {k: v for k, v in config.items() if k != "config_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _check_model(model) -> FERStudent:
@@ -160,7 +170,9 @@ def export_student(model, out, *, grid_sha256: str | None, metrics: dict | None 
         "code_version": code_version(),
         "licence": LICENCE_NOTE,
     }
-    text = json.dumps(config, indent=2, sort_keys=True, default=str) + "\n"
+    config = json.loads(json.dumps(config, default=str))  # what a reader parses
+    config["config_sha256"] = config_sha256(config)
+    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
     paths = {"weights": out / "model.safetensors", "config": out / "config.json", "card": out / "README.md"}
     atomic_write_bytes(paths["weights"], blob)
     atomic_write_text(paths["card"], _card(config, datasets, rows))
@@ -184,34 +196,45 @@ def load_student(path, map_location="cpu") -> FERStudent:
 
     Raises
     ------
-    ValueError
-        Missing files, an unknown format, weights whose sha256 differs from the config's, or weights
-        that do not fit the recorded architecture.
+    DatasetFormatError
+        Missing files, an unknown format (e.g. an export of an earlier version), or weights that do
+        not fit the recorded architecture (all name the file).
+    ArtifactIntegrityError
+        A config whose content differs from its ``config_sha256``, or weights whose sha256
+        differs from the config's ``weights_sha256``.
     """
     from safetensors.torch import load
 
     path = Path(path)
     cfg_path = path / "config.json" if path.is_dir() else path
     if not cfg_path.is_file():
-        raise ValueError(f"{cfg_path}: expected the config.json of an exported student, but found no such file")
+        raise DatasetFormatError(cfg_path, "the config.json of an exported student", "no such file")
     try:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{cfg_path}: expected a JSON config, but found unreadable text ({err})") from None
+        raise DatasetFormatError(cfg_path, "a JSON config", f"unreadable text ({err})") from None
     if not isinstance(config, dict) or config.get("format") != EXPORT_FORMAT:
         found = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise ValueError(f"{cfg_path}: expected an export of format {EXPORT_FORMAT!r}, but found {found!r}")
+        raise DatasetFormatError(cfg_path, f"an export of format {EXPORT_FORMAT!r}",
+                                 f"{found!r}" + (": export the student again" if isinstance(found, str) else ""))
+    expected = config.get("config_sha256")
+    found = config_sha256(config)
+    if expected != found:
+        raise ArtifactIntegrityError(cfg_path, expected, found, "the config was changed after export")
     wpath = cfg_path.parent / "model.safetensors"
     if not wpath.is_file():
-        raise ValueError(f"{wpath}: expected the student's weights, but found no such file")
-    if sha256_file(wpath) != config.get("weights_sha256"):
-        raise ValueError(f"{wpath}: expected weights with the sha256 recorded in {cfg_path.name}, but found a "
-                         "different checksum (the file was changed after export)")
-    model = build_student(config["kwargs"])
+        raise DatasetFormatError(wpath, "the student's weights", "no such file")
+    blob = wpath.read_bytes()
+    found = hashlib.sha256(blob).hexdigest()
+    if found != config.get("weights_sha256"):
+        raise ArtifactIntegrityError(wpath, config.get("weights_sha256"), found,
+                                     f"the weights differ from those {cfg_path.name} records: changed after export")
     try:
-        model.load_state_dict(load(wpath.read_bytes()))
-    except RuntimeError as err:
-        raise ValueError(f"{wpath}: expected weights matching {config['kwargs']}, but loading failed: {err}") from None
+        model = build_student(config["kwargs"])
+        model.load_state_dict(load(blob))
+    except Exception as err:  # torch and safetensors report misfits with their own types
+        raise DatasetFormatError(wpath, f"weights matching {config.get('kwargs')}",
+                                 f"weights that do not load ({type(err).__name__}: {err})") from None
     model.grid_sha256 = config.get("grid_sha256")
     model.export_config = config
     return model.to(map_location).eval()

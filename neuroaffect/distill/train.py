@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._utils import check_int, config_hash
+from .._utils import ArtifactIntegrityError, DatasetFormatError, check_int, config_hash
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
 from ..prototypes.io import PrototypeGrid, array_sha256, load_grid
 from ..training import LoaderSource, TrainConfig, fit
-from ..training.checkpoint import config_json, load_checkpoint, save_checkpoint
+from ..training.checkpoint import config_json, load_checkpoint, read_checkpoint, save_checkpoint
 from ..training.config import resolve_device
 from ..training.engine import SingleModel, fingerprint
 from .data import make_loader
@@ -176,8 +176,10 @@ class BestMacroF1:
 
     def _load(self) -> None:
         try:
-            s = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as err:  # unreadable or truncated: start afresh
+            s = read_checkpoint(self.path, what="a student's selection state")
+        except ArtifactIntegrityError:
+            raise  # changed after it was written: never select from it
+        except DatasetFormatError as err:  # unreadable, or of an earlier version: start afresh
             logger.warning("%s: unreadable selection state (%s); ignoring it", self.path, err)
             return
         if not isinstance(s, dict) or s.get("key") != self.key:
@@ -236,7 +238,9 @@ class BestMacroF1:
             return False
         try:
             state = load_checkpoint(ckpt)
-        except ValueError:
+        except ArtifactIntegrityError:
+            raise
+        except ValueError:  # unreadable or of another version: the engine discards it
             return False
         if state["config"] != config_json(config) or json.loads(state["inputs"]) != json.loads(
                 json.dumps(inputs, sort_keys=True, default=str)):
@@ -284,7 +288,9 @@ class StudentResult:
     proto_target_entropy : float | None
         Mean normalised entropy of the Proto-KD class targets (1 = uniform).
     record : dict
-        JSON-able summary: student config, arm, loss, training config as run, data fingerprints.
+        JSON-able summary: student config, arm, loss, training config as run, data fingerprints,
+        ``resumed_from_epoch`` (epochs done when a checkpoint was resumed; ``None`` for a run from
+        scratch).
     """
 
     model: FERStudent
@@ -397,7 +403,7 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
     entropy = None if loss.proto is None else float(loss.proto.target_entropy().mean())
     record = {"student": model.config, "arm": arm, "loss": repr(loss), "train": cfg.resolved(), "inputs": inputs,
               "selected_epoch": selector.best_epoch, "val_macro_f1": selector.best_score,
-              "proto_target_entropy": entropy}
+              "proto_target_entropy": entropy, "resumed_from_epoch": res.resumed_from}
     return StudentResult(model=model, history=history, selected_epoch=int(selector.best_epoch),
                          val_macro_f1=float(selector.best_score), fit=res, arm=arm, grid_sha256=loss.grid_sha256,
                          proto_target_entropy=entropy, record=record)

@@ -15,6 +15,13 @@ what that path covers (an unlimited dimension, a dimension without its coordinat
 per-variable encodings such as chunks or compression, other dtypes) is written by
 ``to_netcdf`` entirely. ``tests/test_features_layout.py`` checks that both give the same file
 layout.
+
+Integrity: every file carries ``content_sha256``, a global attribute holding the checksum of
+what a reader gets (every variable's name, dimensions, dtype, shape, bytes and attributes, and
+the other global attributes; :func:`content_checksum`). :func:`read_features` recomputes it on the
+loaded arrays (one pass over their bytes) and refuses a file whose content differs: a changed
+byte can no longer alter tokens, labels, ``n_windows`` or ``ch_pos`` unnoticed. Files without the
+attribute (written before it existed) are refused with a request to extract them again.
 """
 
 from __future__ import annotations
@@ -26,13 +33,16 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
-from .._utils import DatasetFormatError, atomic_path
+from .._utils import ArtifactIntegrityError, DatasetFormatError, atomic_path, content_sha256
 
-__all__ = ["Tokens", "write_features", "read_features", "load_tokens", "load_maps", "valid_mask"]
+__all__ = ["CHECKSUM_ATTR", "Tokens", "content_checksum", "write_features", "read_features", "load_tokens",
+           "load_maps", "valid_mask"]
 
 _ENGINE = "h5netcdf"
 _REQUIRED_VARS = ("bde", "n_windows", "ch_pos")
 _REQUIRED_ATTRS = ("params_hash", "params_json", "code_version", "input_sha256", "window", "stride")
+#: Global attribute holding a feature file's :func:`content_checksum`.
+CHECKSUM_ATTR = "content_sha256"
 
 
 class Tokens(NamedTuple):
@@ -56,20 +66,74 @@ class Tokens(NamedTuple):
     window: np.ndarray
 
 
+def _attr_content(value):
+    """An attribute value in the form it has whichever way it was stored and read back: a str, or
+    a list of numbers / strings (a one-element list as its element)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    arr = np.asarray(value)
+    if arr.dtype.kind in "biu":
+        out = [int(v) for v in arr.ravel()]
+    elif arr.dtype.kind == "f":
+        out = [float(v) for v in arr.ravel()]
+    else:
+        out = [v if isinstance(v, str) else (v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else str(v))
+               for v in arr.ravel()]
+    return out[0] if len(out) == 1 else out
+
+
+def content_checksum(ds: xr.Dataset) -> str:
+    """sha256 of a feature dataset's content, as a reader sees it.
+
+    Covers every variable (name, dimensions, dtype, shape, values as bytes; string arrays as text,
+    whatever their width) and its attributes, and every global attribute but
+    :data:`CHECKSUM_ATTR`, in sorted order; not the file encoding (chunks, fill values, attribute
+    storage types), which the reader undoes. The arrays are hashed once from memory.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Loaded (in memory), e.g. from :func:`extract_features` or :func:`read_features`.
+
+    Returns
+    -------
+    hexdigest : str
+    """
+    attrs = {k: _attr_content(ds.attrs[k]) for k in sorted(ds.attrs) if k != CHECKSUM_ATTR}
+    variables = []
+    for name in sorted(ds.variables, key=str):
+        var = ds.variables[name]
+        variables.append([str(name), [str(d) for d in var.dims],
+                          {str(k): _attr_content(var.attrs[k]) for k in sorted(var.attrs, key=str)},
+                          np.asarray(var.values)])
+    return content_sha256({"attrs": attrs, "variables": variables})
+
+
 def write_features(ds: xr.Dataset, fname) -> Path:
     """Write ``ds`` to ``fname`` (netCDF via h5netcdf) atomically: a temporary file beside it,
     renamed onto ``fname`` only once complete. On failure nothing is left behind and an
-    existing ``fname`` is untouched."""
+    existing ``fname`` is untouched. The file carries the :func:`content_checksum` of ``ds`` as
+    the global attribute ``content_sha256`` (replacing any in ``ds.attrs``)."""
     fname = Path(fname)
     missing = [v for v in _REQUIRED_VARS if v not in ds.variables]
     if missing:
         raise ValueError(f"{fname}: the dataset lacks the variable(s) {missing} of a feature file")
+    if CHECKSUM_ATTR in ds.attrs:
+        ds = ds.copy(deep=False)
+        del ds.attrs[CHECKSUM_ATTR]
     plan = _direct_plan(ds)
     with atomic_path(fname) as tmp:
         if plan is None:
+            # xarray's encodings (e.g. packing) may change what a reader gets: checksum the read-back
             ds.to_netcdf(tmp, engine=_ENGINE)
+            with xr.open_dataset(tmp, engine=_ENGINE) as back:
+                digest = content_checksum(back.load())
+            ds.assign_attrs({CHECKSUM_ATTR: digest}).to_netcdf(tmp, engine=_ENGINE)
         else:
             variables, attrs = plan
+            attrs = {**attrs, CHECKSUM_ATTR: content_checksum(ds)}
             xr.Dataset(attrs=attrs).to_netcdf(tmp, engine=_ENGINE)  # the file, global attributes
             _write_variables(tmp, variables)
     return fname
@@ -158,12 +222,19 @@ def _write_variables(path, variables: dict) -> None:
 def read_features(fname) -> xr.Dataset:
     """Load a feature file into memory (the file is closed on return).
 
+    The file's ``content_sha256`` attribute is checked against the loaded content and removed
+    from the returned dataset's attributes.
+
     Raises
     ------
     FileNotFoundError
         ``fname`` does not exist.
     DatasetFormatError
-        It is not a feature file (missing variables or provenance attributes).
+        It is not a feature file (unreadable, e.g. corrupted HDF5 metadata; missing variables or
+        provenance attributes; no ``content_sha256``, i.e. written before feature files carried
+        one).
+    ArtifactIntegrityError
+        Its content differs from its ``content_sha256`` (the file was changed after it was written).
     """
     fname = Path(fname)
     if not fname.is_file():
@@ -171,13 +242,27 @@ def read_features(fname) -> xr.Dataset:
     try:
         with xr.open_dataset(fname, engine=_ENGINE) as f:
             ds = f.load()
-    except (OSError, ValueError) as err:
-        raise DatasetFormatError(fname, "a netCDF feature file", f"an unreadable file ({err})") from None
+    except Exception as err:  # h5py, h5netcdf and xarray report corrupted files with many types
+        raise DatasetFormatError(fname, "a netCDF feature file",
+                                 f"an unreadable file ({type(err).__name__}: {err})") from None
     missing = [v for v in _REQUIRED_VARS if v not in ds.variables]
     missing += [a for a in _REQUIRED_ATTRS if a not in ds.attrs]
     if missing:
         raise DatasetFormatError(fname, "a feature file with bde, n_windows, ch_pos and provenance",
                                  f"no {missing}")
+    expected = ds.attrs.pop(CHECKSUM_ATTR, None)
+    if not isinstance(expected, str):
+        raise DatasetFormatError(
+            fname, f"a feature file with its {CHECKSUM_ATTR!r} attribute",
+            "none (written by an earlier version of neuroaffect, or edited): delete it and extract the features "
+            "again (snakemake rebuilds a removed feature file)")
+    try:
+        found = content_checksum(ds)
+    except Exception as err:  # an attribute or variable of a type no feature file holds
+        raise DatasetFormatError(fname, "a feature file of numbers and text",
+                                 f"content that cannot be checksummed ({type(err).__name__}: {err})") from None
+    if found != expected:
+        raise ArtifactIntegrityError(fname, expected, found)
     return ds
 
 

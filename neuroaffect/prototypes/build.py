@@ -107,7 +107,8 @@ def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *,
 
     Writes ``out/teacher.pt``, ``out/control.pt`` (engine checkpoints that
     :func:`neuroaffect.training.load_model` rebuilds) and ``out/teacher.json`` (the CV table,
-    the hold-out trials, timings). Returns the JSON's content. ``final=False`` only
+    the hold-out trials, timings, ``<name>_resumed_from_epoch``: the epochs a resumed checkpoint
+    had done, ``None`` for a run from scratch). Returns the JSON's content. ``final=False`` only
     cross-validates (e.g. a second source such as DEAP).
     """
     from ..training import ProgressReporter
@@ -136,6 +137,7 @@ def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *,
                                checkpoint=out / f"{name}.pt", inputs=prov, callbacks=cb)
         summary[f"seconds_{name}"] = time.perf_counter() - t1
         summary[f"{name}_final_train_loss"] = res.history["train_loss"][-1]
+        summary[f"{name}_resumed_from_epoch"] = res.resumed_from  # None: trained from scratch
     summary["inputs"] = inputs or {}
     atomic_write_json(out / "teacher.json", summary)
     return summary

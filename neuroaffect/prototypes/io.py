@@ -11,13 +11,15 @@ file                   content
 ``grid.npz``           the same arrays (no pickle), for readers with numpy only
 ``card.json``          schema version, D, normalisation, bin edges, sources, the teacher and
                        its checkpoint sha256, input sha256s, config hash, code version, the
-                       sha256 of every array, the ordering figure, the licence note
+                       sha256 of every array, the ordering figure, the licence note, and
+                       ``card_sha256`` (:func:`card_sha256`: the checksum of all the rest)
 =====================  ====================================================================
 
 :func:`load_grid` needs only numpy (the ``.safetensors`` file is read with the ``safetensors``
-package when it is installed, else the ``.npz``). It verifies the card's schema version and the
-sha256 of every array against the card, and refuses a tampered, truncated or future-schema file
-with :class:`GridFormatError` naming the file and what failed.
+package when it is installed, else the ``.npz``). It verifies the card's schema version, the
+card's own checksum, the sha256 of every array against the card and (safetensors) the card in
+the header, and refuses a tampered, truncated, earlier- or future-schema file with
+:class:`GridFormatError` naming the file and what failed.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import atomic_write_bytes, atomic_write_text
+from .._utils import DatasetFormatError, atomic_write_bytes, atomic_write_text
 
-__all__ = ["ARRAYS", "SCHEMA_VERSION", "GridFormatError", "PrototypeGrid", "array_sha256", "load_grid",
-           "write_grid_files"]
+__all__ = ["ARRAYS", "SCHEMA_VERSION", "GridFormatError", "PrototypeGrid", "array_sha256", "card_sha256",
+           "load_grid", "write_grid_files"]
 
-#: Version of the export layout; a loader refuses cards of a later version.
-SCHEMA_VERSION = 1
+#: Version of the export layout; a loader refuses cards of other versions (2: the card's own checksum).
+SCHEMA_VERSION = 2
 #: Arrays of an export, in file order.
 ARRAYS = ("prototypes", "centres", "edges", "counts", "filled")
 LICENCE_NOTE = (
@@ -47,12 +49,8 @@ LICENCE_NOTE = (
 )
 
 
-class GridFormatError(ValueError):
+class GridFormatError(DatasetFormatError):
     """An exported grid is missing, truncated, tampered with, or of an unknown schema."""
-
-    def __init__(self, fname, expected: str, found: str):
-        super().__init__(f"{fname}: expected {expected}, but found {found}")
-        self.fname = str(fname)
 
 
 def array_sha256(a: np.ndarray) -> str:
@@ -61,6 +59,12 @@ def array_sha256(a: np.ndarray) -> str:
     h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
     h.update(a.tobytes())
     return h.hexdigest()
+
+
+def card_sha256(card: dict) -> str:
+    """sha256 of a card's canonical JSON (sorted keys, compact), its ``card_sha256`` entry left out."""
+    body = {k: v for k, v in card.items() if k != "card_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _npz_bytes(arrays: dict) -> bytes:
@@ -78,8 +82,8 @@ def _npz_bytes(arrays: dict) -> bytes:
 def write_grid_files(out, arrays: dict, card: dict) -> dict:
     """Write the three files of an export folder atomically; return their paths.
 
-    ``card`` gets ``arrays_sha256`` (one per array) and ``schema_version`` before it is written;
-    the same card goes into the safetensors header (``metadata["card"]``).
+    ``card`` gets ``arrays_sha256`` (one per array), ``schema_version`` and ``card_sha256`` before
+    it is written; the same card goes into the safetensors header (``metadata["card"]``).
     """
     from safetensors.numpy import save
 
@@ -87,6 +91,7 @@ def write_grid_files(out, arrays: dict, card: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(arrays[k]) for k in ARRAYS}
     card = {**card, "schema_version": SCHEMA_VERSION, "arrays_sha256": {k: array_sha256(v) for k, v in arrays.items()}}
+    card["card_sha256"] = card_sha256(card)
     text = json.dumps(card, indent=2, sort_keys=True) + "\n"
     paths = {"safetensors": out / "grid.safetensors", "npz": out / "grid.npz", "card": out / "card.json"}
     atomic_write_bytes(paths["safetensors"], save(arrays, metadata={"card": json.dumps(card, sort_keys=True)}))
@@ -242,8 +247,8 @@ def load_grid(path) -> PrototypeGrid:
     Raises
     ------
     GridFormatError
-        Missing files, a card that is not JSON or is of a later schema version, a truncated or
-        unreadable array file, an array whose sha256 differs from the card's, a safetensors header
+        Missing files, a card that is not JSON, is of another schema version or differs from its
+        ``card_sha256``, a truncated or unreadable array file, an array whose sha256 differs from the card's, a safetensors header
         whose card differs from ``card.json``, or arrays of inconsistent shapes.
     """
     path = Path(path)
@@ -259,6 +264,13 @@ def load_grid(path) -> PrototypeGrid:
     if card["schema_version"] > SCHEMA_VERSION:
         raise GridFormatError(card_path, f"schema version <= {SCHEMA_VERSION} (this loader's)",
                               f"schema version {card['schema_version']}: update neuroaffect to read it")
+    if card["schema_version"] < SCHEMA_VERSION or "card_sha256" not in card:
+        raise GridFormatError(card_path, f"a card of schema version {SCHEMA_VERSION} carrying its 'card_sha256'",
+                              f"schema version {card['schema_version']} without one: export the grid again")
+    found = card_sha256(card)
+    if card["card_sha256"] != found:
+        raise GridFormatError(card_path, f"content sha256 {card['card_sha256']}",
+                              f"{found} (the grid's card was changed after export)")
     expected = card.get("arrays_sha256")
     if not isinstance(expected, dict) or set(expected) != set(ARRAYS):
         raise GridFormatError(card_path, f"'arrays_sha256' for {list(ARRAYS)}", f"{expected!r}")

@@ -45,7 +45,9 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_map
 
-from .checkpoint import CHECKPOINT_FORMAT, config_json, encode_spec, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    CHECKPOINT_FORMAT, CheckpointVersionError, config_json, encode_spec, load_checkpoint, save_checkpoint,
+)
 from .config import TrainConfig, resolve_device
 from .sources import ArraySource, LoaderSource, as_source
 from .trainables import SingleModel, StackedModels, as_trainable
@@ -326,8 +328,10 @@ def fit(
     checkpoint : path-like | None
         File written every ``checkpoint_every`` epochs and at the end. If it exists and was
         written with the same configuration, data and models, training resumes from it (a
-        finished one is loaded and returned without training); otherwise it is discarded with
-        a one-line notice.
+        finished one is loaded and returned without training); otherwise (or when written by
+        another version of the format) it is discarded with a one-line notice. A checkpoint whose
+        content differs from its checksum is refused:
+        :class:`~neuroaffect._utils.ArtifactIntegrityError` naming it.
     inputs : dict | None
         Provenance stored in the checkpoint (e.g. feature files and their sha256).
     callbacks : iterable of callable
@@ -376,8 +380,11 @@ def fit(
                                 "eval_loss": repr(eval_loss)})
     ckpt = None if checkpoint is None else Path(checkpoint)
     if ckpt is not None and ckpt.exists():
-        state = load_checkpoint(ckpt)  # CPU: RNG states must stay there; loading moves the rest
-        why = _mismatch(state, config, fprint)
+        try:  # a changed file is refused (ArtifactIntegrityError): never resumed from, nor retrained over
+            state = load_checkpoint(ckpt)  # CPU: RNG states must stay there; loading moves the rest
+            why = _mismatch(state, config, fprint)
+        except CheckpointVersionError as err:
+            state, why = None, f"written by another version of the package ({err.found})"
         if why:
             logger.warning("%s: %s; discarding it and training from scratch", ckpt, why)
         else:
