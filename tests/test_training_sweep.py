@@ -209,3 +209,23 @@ def test_shuffled_label_control_sits_at_chance():
     plain = run_sweep(ws, "dgcnn", TINY["dgcnn"], "trial-holdout", 4, cfg)
     for pa, pb in zip(res.predictions, plain.predictions):
         np.testing.assert_allclose(pa.proba, pb.proba, atol=1e-5)
+
+
+def test_validate_records_a_validation_curve_without_early_stopping():
+    """validate=True holds whole training trials out and records their loss and score every epoch; every
+    epoch still runs (no early stopping); without it the validation entries stay NaN."""
+    ws = _windows()
+    kw = dict(model_kwargs=TINY["dgcnn"], protocol="trial-holdout", n_folds=3, baselines=())
+    on = run_sweep(ws, "dgcnn", train_cfg=CFG.replace(validate=True), **kw)
+    off = run_sweep(ws, "dgcnn", train_cfg=CFG, **kw)
+    for h in on.histories:
+        assert len(h["val_loss"]) == len(h["train_loss"]) == CFG.epochs
+        assert np.isfinite(h["val_loss"]).all() and np.isfinite(h["val_acc"]).all()
+    for h in off.histories:
+        assert np.isnan(h["val_loss"]).all()
+    assert all(f["n_val"] > 0 for f in on.folds) and all(f["n_val"] == 0 for f in off.folds)
+    # the validation windows come out of the training set, never out of the test fold
+    assert [f["n_fit"] + f["n_val"] for f in on.folds] == [f["n_fit"] for f in off.folds]
+    assert [f["n_test"] for f in on.folds] == [f["n_test"] for f in off.folds]
+    with pytest.raises(ValueError, match="'validate'"):
+        TrainConfig(validate="yes")

@@ -98,7 +98,7 @@ def test_training_defaults_have_one_source():
     props = schema["properties"]["training"]["properties"]
     d = TrainConfig()
     expected = {"folds": DEFAULT_N_FOLDS["trial-holdout"], "epochs": d.epochs, "batch_size": d.batch_size,
-                "lr": d.lr, "device": d.device, "seed": d.seed, "control": False}
+                "lr": d.lr, "device": d.device, "seed": d.seed, "control": False, "validate": d.validate}
     assert {k: props[k]["default"] for k in expected} == expected
     # and the workflow reads no other fallback
     common = (ROOT / "workflow/rules/common.smk").read_text()

@@ -42,6 +42,10 @@ def _add_training_args(p):
     p.add_argument("--lr", type=float, default=None, help=f"AdamW learning rate ({d.lr:g})")
     p.add_argument("--patience", type=int, default=None,
                    help="early stopping patience in epochs on a validation split of the training trials (off)")
+    p.add_argument("--validate", action="store_true",
+                   help="hold out 10 %% of the training trials (whole trials, stratified by class) as a validation "
+                   "split and record its loss and accuracy every epoch, without early stopping (the learning curves' "
+                   "validation curve; the model trains on the other trials)")
     p.add_argument("--loss", default=None, choices=["mse", "ccc"], help="regression loss (mse)")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation, shuffling and splits")
@@ -69,6 +73,8 @@ def _train_config(args):
 
     over = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                               "patience": args.patience}.items() if v is not None}
+    if args.validate:
+        over["validate"] = True
     return TrainConfig.for_protocol(args.protocol, seed=args.seed, device=args.device, **over)
 
 
@@ -181,12 +187,17 @@ def _plot_sweep(args):
     meta = res.get("metadata", {})
     title = " ".join(str(meta.get(k, "")) for k in ("dataset", "target", "task", "model", "protocol"))
     s = res.get("summary", {}).get("window", {})
-    ref = "mean" if res.get("task") == "regression" else "majority"
+    ref, lin = ("mean", "ridge") if res.get("task") == "regression" else ("majority", "logistic")
     metric = (res.get("metrics") or ["accuracy"])[-1 if res.get("task") == "regression" else 0]
     if res.get("model") in s and ref in s:
         scale, unit = (100, " %") if metric == "accuracy" else (1, "")
-        title += (f"\nwindow-level {metric}: {res['model']} {scale * s[res['model']][f'{metric}_mean']:.{1 if unit else 3}f}"
-                  f"{unit} against {ref} {scale * s[ref][f'{metric}_mean']:.{1 if unit else 3}f}{unit}")
+
+        def val(row):
+            return f"{scale * s[row][f'{metric}_mean']:.{1 if unit else 3}f}{unit}"
+
+        # every reference row beside the model, the linear one too (it may beat the model)
+        title += (f"\nwindow-level {metric}: {res['model']} {val(res['model'])} against {ref} {val(ref)}"
+                  + (f", {lin} {val(lin)}" if lin in s else ""))
     names = None
     if meta.get("dataset") and meta.get("task") and res.get("confusion") is not None:
         names = class_names(meta["dataset"], meta["task"])

@@ -55,10 +55,14 @@ class TrainConfig:
     patience : int | None
         Early stopping: stop after this many epochs without a lower validation
         loss and restore the best epoch's weights. ``None``: no early stopping
-        and no validation split.
+        (and no validation split unless ``validate``).
+    validate : bool
+        Carve a validation split out of the training trials and record its loss and
+        score every epoch (the validation curve of the history) without early stopping;
+        implied by ``patience``. The model then trains on the remaining trials.
     val_fraction : float
         Fraction of training **trials** carved out for validation when
-        ``patience`` is set (see :func:`~neuroaffect.training.split_validation`).
+        ``patience`` or ``validate`` is set (see :func:`~neuroaffect.training.split_validation`).
     seed : int
         Seeds the shuffling generator and the global torch RNG (dropout).
     device : str
@@ -84,6 +88,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     min_lr: float = 1e-6
     patience: int | None = None
+    validate: bool = False
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"
@@ -111,6 +116,8 @@ class TrainConfig:
         if not isinstance(self.amp, bool) or not isinstance(self.standardize, bool):
             raise ValueError(f"Invalid value for the 'amp'/'standardize' parameters: expected bools, but got "
                              f"{self.amp!r} and {self.standardize!r}.")
+        if not isinstance(self.validate, bool):
+            raise ValueError(f"Invalid value for the 'validate' parameter: expected a bool, but got {self.validate!r}.")
         resolve_device(self.device, check_available=False)
         try:
             sched = tuple((int(e), int(b)) for e, b in self.batch_size_schedule)

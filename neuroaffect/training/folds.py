@@ -102,7 +102,7 @@ def prepare_fold(windows: WindowSet, fold: Fold, cfg: TrainConfig, seed: int, co
 
     Order: (0) with ``control``, permute the training targets across the training trials
     (:func:`shuffle_trial_labels`, seeded with the fold seed; test targets stay true); (1) with
-    ``cfg.patience``, carve ``cfg.val_fraction`` of the training **trials** out for validation
+    ``cfg.patience`` or ``cfg.validate``, carve ``cfg.val_fraction`` of the training **trials** out for validation
     (:func:`~neuroaffect.training.split_validation`, seeded with the fold seed); (2) with
     ``cfg.standardize``, z-score every input feature with the fitted part's mean and standard
     deviation (applied to fit, validation and test); (3) if the protocol resamples
@@ -114,7 +114,7 @@ def prepare_fold(windows: WindowSet, fold: Fold, cfg: TrainConfig, seed: int, co
     if control:
         y_tr = shuffle_trial_labels(y_tr, windows.trial[tr], seed)
     X_val = y_val = None
-    if cfg.patience is not None:
+    if cfg.patience is not None or cfg.validate:
         fit, val = split_validation(y_tr, windows.trial[tr], cfg.val_fraction, seed)
         X_fit, y_fit, X_val, y_val = X_tr[fit], y_tr[fit], X_tr[val], y_tr[val]
     else:

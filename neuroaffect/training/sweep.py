@@ -345,7 +345,7 @@ def run_sweep(
         if batched:
             res = train_batched(
                 models, [(d.X_fit, d.y_fit) for d in chunk], cfg, [d.seed for d in chunk],
-                vals=None if cfg.patience is None else [(d.X_val, d.y_val) for d in chunk],
+                vals=None if cfg.patience is None and not cfg.validate else [(d.X_val, d.y_val) for d in chunk],
                 samples_per_epoch=n_epoch, loss=loss, inputs=inputs,
                 checkpoint=None if ckdir is None else ckdir / f"group-{gi:03d}.pt",
                 callbacks=reporter(f"{name} group {gi + 1}/{n_groups}, {len(chunk)} models"),

@@ -15,7 +15,8 @@ def plot_sweep(histories, confusion, fname, *, class_names=None, title: str = ""
     Parameters
     ----------
     histories : list of dict
-        Per fold model: ``{"train_loss": [...], "val_loss": [...] (optional)}``, one value per epoch.
+        Per fold model: ``{"train_loss": [...], "val_loss": [...] (optional; NaN or None where no
+        validation split was held out)}``, one value per epoch.
     confusion : array-like, shape (n_classes, n_classes) | None
         Counts, rows = true class, columns = predicted class (pooled over test folds); ``None``
         (regression) draws the learning curves alone.
@@ -37,11 +38,14 @@ def plot_sweep(histories, confusion, fname, *, class_names=None, title: str = ""
         val = np.asarray(h.get("val_loss", []), dtype=float)
         if val.size and np.isfinite(val).any():
             ax1.plot(np.arange(1, val.size + 1), val, color="C1", alpha=0.35, lw=1)
-    ax1.set(xlabel="epoch", ylabel="training loss", title=f"learning curves ({len(histories)} fold models)")
-    ax1.plot([], [], color="C0", label="train")
+    ax1.set(xlabel="epoch", ylabel="loss", title=f"learning curves ({len(histories)} fold models)")
+    ax1.plot([], [], color="C0", label="training")
     if any(np.isfinite(np.asarray(h.get("val_loss", []), dtype=float)).any() for h in histories):
-        ax1.plot([], [], color="C1", label="validation")
-    ax1.legend(loc="upper right")
+        ax1.plot([], [], color="C1", label="validation (held-out training trials)")
+    else:
+        ax1.text(0.5, 0.02, "no validation split (trained without --validate)", transform=ax1.transAxes,
+                 ha="center", va="bottom", fontsize=8, color="0.4")
+    ax1.legend(loc="upper right", fontsize=8)
     if ax2 is None:
         if title:
             fig.suptitle(title)

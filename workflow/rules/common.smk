@@ -74,7 +74,7 @@ def feature_files(dataset):
     return expand("results/features/{dataset}/{subject}.nc", dataset=dataset, subject=subjects(dataset))
 
 
-TRAIN_KEYS = ("folds", "epochs", "batch_size", "lr", "device", "seed", "control")
+TRAIN_KEYS = ("folds", "epochs", "batch_size", "lr", "device", "seed", "control", "validate")
 
 
 def _sweep_name(s):

@@ -14,6 +14,7 @@ rule run_sweep:
         train=lambda wc: sweep_params(wc),
         stem=lambda wc, output: output.csv[: -len(".csv")],
         control=lambda wc: " --control" if sweep_params(wc)["control"] else "",
+        validate=lambda wc: " --validate" if sweep_params(wc)["validate"] else "",
         ckpt=lambda wc: f"results/checkpoints/{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}",
         data=sweep_data,
     log:
@@ -34,7 +35,7 @@ rule run_sweep:
         " --folds {params.train[folds]} --epochs {params.train[epochs]}"
         " --batch-size {params.train[batch_size]} --lr {params.train[lr]}"
         " --device {params.train[device]} --seed {params.train[seed]}"
-        "{params.control}"
+        "{params.control}{params.validate}"
         " --out {params.stem} --md {output.md} > {log} 2>&1"
 
 
