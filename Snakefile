@@ -9,6 +9,9 @@ min_version("8.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -38,6 +41,7 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/prototypes.smk"
 include: "workflow/rules/distill.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import data, distill, prototypes, train
+from . import data, distill, prototypes, report, train
 
 __all__ = ["build_parser", "main"]
 
@@ -17,7 +17,8 @@ _COMMANDS = [data.add_simulate, data.add_summarize, data.add_features, data.add_
              train.add_experiment, train.add_sweep, train.add_plot_sweep, train.add_tabulate,
              prototypes.add_train_teacher, prototypes.add_export_prototypes,
              distill.add_train_student, distill.add_evaluate_students, distill.add_export_student,
-             distill.add_predict_faces]
+             distill.add_predict_faces,
+             report.add_render_html, report.add_tabulate_benchmarks, report.add_compose_readme]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -57,6 +57,19 @@ def summarize_dataset(dataset: str, root) -> dict:
     }
 
 
+def _class_label(dataset: str, code) -> str:
+    """A histogram key as written: a rating as is, a class code with its name (SEED: 'negative (-1)')."""
+    from ..labels import RATING_RANGE, class_names, make_labels
+
+    if dataset in RATING_RANGE:
+        return str(code)
+    try:
+        index = int(make_labels(np.array([float(code)]), dataset, "multiclass")[0])
+        return f"{class_names(dataset, 'multiclass')[index]} ({code})"
+    except (ValueError, KeyError, IndexError):
+        return str(code)
+
+
 def summary_markdown(summary: dict) -> str:
     """Render :func:`summarize_dataset` output as a short Markdown report."""
     s = summary
@@ -73,7 +86,7 @@ def summary_markdown(summary: dict) -> str:
         "|---|---|---|",
     ]
     for k, v in s["labels"].items():
-        h = ", ".join(f"{a}: {b}" for a, b in v["histogram"].items() if b)
+        h = ", ".join(f"{_class_label(s['dataset'], a)}: {b}" for a, b in v["histogram"].items() if b)
         lines.append(f"| {k} | [{v['range'][0]:g}, {v['range'][1]:g}] | {h} |")
     lines += ["", "| subject | trials | sessions | samples per trial |", "|---|---|---|---|"]
     for sub in s["subjects"]:

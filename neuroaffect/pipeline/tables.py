@@ -110,9 +110,10 @@ def results_markdown(df: pd.DataFrame, snrs: dict) -> str:
     lines = ["# Results (mean over subjects; every cell: window level / trial level)", "",
              "Window level scores every test window on its own; trial level the majority vote of a test trial's "
              "windows (regression: their mean). Classification cells are accuracy in %; regression cells are "
-             "CCC. `majority` / `mean` is the reference fitted on the training fold; `logistic` / `ridge` a linear "
-             "model on the flattened inputs; `shuffled` the same model trained on labels permuted across trials "
-             "(must sit at chance); `margin` is the model minus the majority (mean) row, in points. The oracle is "
+             "CCC. `score` is the model's; `majority` / `mean` is the reference fitted on the training fold; "
+             "`logistic` / `ridge` a linear model on the flattened inputs; `shuffled` the same model trained on "
+             "labels permuted across trials (must sit at chance); `margin` is the model minus the majority (mean) "
+             "row, in points. The oracle is "
              "the Bayes rule on the simulator's planted band powers (an upper bound, trial level). Trial overlap: "
              "test windows whose trial also has training windows (the headline leakage figure: 0 % means no test "
              "trial was trained on); sample overlap: test windows sharing samples with a training window.", ""]
@@ -120,7 +121,7 @@ def results_markdown(df: pd.DataFrame, snrs: dict) -> str:
         lines += ["Simulated data, planted effect size (snr; " + f"{DEFAULT_SNR:g} = the realistic default, "
                   "calibrated to honest DEAP accuracies): "
                   + ", ".join(f"{d} {v:g}" for d, v in sorted(snrs.items())) + ".", ""]
-    lines += ["| dataset | target | task | protocol | model | model | margin | majority / mean | logistic / ridge "
+    lines += ["| dataset | target | task | protocol | model | score | margin | majority / mean | logistic / ridge "
               "| chance | shuffled | oracle | trial overlap % | sample overlap % |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     if df.empty:

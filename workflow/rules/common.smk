@@ -236,4 +236,70 @@ def all_targets():
             targets += ["results/student/model.onnx"]
     # a dataset whose root cannot be read fails its own job, with the reason, and nothing else
     targets += expand("results/checks/{dataset}.ok", dataset=[d for d in DATASETS if d not in ok])
-    return targets
+    return targets + report_targets()
+
+
+def benchmark_inputs(wc):
+    """{rule: benchmark files} of every job the run holds (the Performance table's input)."""
+    ok = readable()
+    groups = {
+        "simulate": expand(rules.simulate.benchmark, dataset=[d for d in ok if is_simulated(d)]),
+        "summarize": expand(rules.summarize.benchmark, dataset=ok),
+        "extract_features": [f for d in ok for f in expand(rules.extract_features.benchmark, dataset=d,
+                                                            subject=subjects(d))],
+        "run_sweep": [str(rules.run_sweep.benchmark).format(**s) for s in sweeps()],
+    }
+    if prototypes_enabled():
+        groups["train_teacher"] = [rules.train_teacher.benchmark]
+        if prototype_second_source():
+            groups["cross_validate_teacher"] = expand(rules.cross_validate_teacher.benchmark,
+                                                      dataset=PROTO["second_source"])
+        groups["export_prototypes"] = [rules.export_prototypes.benchmark]
+    if distill_enabled():
+        faces = [f for f in ("ferplus", "affectnet-mini", "ckplus") if face_enabled(f) and face_is_simulated(f)]
+        groups["simulate_faces"] = expand(rules.simulate_faces.benchmark, face=faces)
+        groups["train_student"] = [str(rules.train_student.benchmark).format(arm=a, seed=s) for a, s in student_runs()]
+        groups["evaluate_students"] = [rules.evaluate_students.benchmark]
+        if student_runs(arm="B3"):
+            groups["export_student"] = [rules.export_student.benchmark]
+    return {rule: [str(f) for f in files] for rule, files in groups.items() if files}
+
+
+def readme_sections(wc):
+    """The headline tables gathered in reports/README.md, in page order."""
+    sections = ["reports/results.md"] if sweeps() else []
+    if prototypes_enabled():
+        sections.append("reports/prototypes/summary.md")
+    if distill_enabled():
+        sections.append("reports/distill/ablation.md")
+    return sections + ["reports/performance.md"]
+
+
+def readme_intro():
+    """What ran, in one paragraph (the head of reports/README.md)."""
+    sim = [d for d in DATASETS if is_simulated(d)]
+    real = [d for d in DATASETS if not is_simulated(d)]
+    data = []
+    if sim:
+        snr = config["simulate"].get("snr")
+        data.append(f"simulated {', '.join(sim)} (scale {config['simulate']['scale']}, planted effect size snr "
+                    f"{1 if snr is None else snr}: the simulator's effects, not findings about EEG)")
+    if real:
+        data.append(f"real {', '.join(real)} (from the configured roots)")
+    return ("Written by the workflow (`make run`, or `snakemake --cores all`) from "
+            + " and ".join(data) + ". The full report with every figure: `snakemake --report reports/report.html`; "
+            "each table below is also in the report, rendered in the page.")
+
+
+def report_targets():
+    """The report's own files: every Markdown table as HTML, the Performance table, reports/README.md."""
+    ok = readable()
+    targets = expand("reports/summary/{dataset}.html", dataset=ok)
+    if sweeps():
+        targets += [f"reports/sweeps/{_sweep_name(s).replace(chr(47), '_')}.html" for s in sweeps()]
+        targets += ["reports/results.html"]
+    if prototypes_enabled():
+        targets += ["reports/prototypes/summary.html"]
+    if distill_enabled():
+        targets += ["reports/distill/ablation.html"]
+    return targets + ["reports/performance.html", "reports/README.md"]

@@ -55,7 +55,7 @@ rule evaluate_students:
         ferplus=lambda wc: face_input("ferplus"),
         cross=lambda wc: [face_input(f) for f in ("affectnet-mini", "ckplus") if face_enabled(f)],
     output:
-        md=report("reports/distill/ablation.md", caption="../report/distill_ablation.rst", category="Face student"),
+        md="reports/distill/ablation.md",
         json="reports/distill/ablation.json",
         confusion=report("reports/distill/confusion.png", caption="../report/distill_confusion.rst",
                          category="Face student"),

@@ -5,7 +5,7 @@ rule summarize:
     input:
         lambda wc: data_input(wc.dataset),
     output:
-        md=report("reports/summary/{dataset}.md", caption="../report/summary.rst", category="Data"),
+        md="reports/summary/{dataset}.md",
         json="reports/summary/{dataset}.json",
     params:
         root=lambda wc: data_root(wc.dataset),

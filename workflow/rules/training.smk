@@ -8,8 +8,7 @@ rule run_sweep:
     output:
         csv="results/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.csv",
         json="results/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.json",
-        md=report("reports/sweeps/{dataset}_{target}_{task}_{model}_{protocol}.md",
-                  caption="../report/sweep.rst", category="Results"),
+        md="reports/sweeps/{dataset}_{target}_{task}_{model}_{protocol}.md",
     params:
         train=lambda wc: sweep_params(wc),
         stem=lambda wc, output: output.csv[: -len(".csv")],
@@ -44,7 +43,9 @@ rule plot_sweep:
         "results/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.json",
     output:
         report("reports/sweeps/{dataset}_{target}_{task}_{model}_{protocol}.png",
-               caption="../report/sweep_figure.rst", category="Results"),
+               caption="../report/sweep_figure.rst", category="EEG models", subcategory="{dataset}",
+               labels={"target": "{target}", "task": "{task}", "model": "{model}", "protocol": "{protocol}",
+                       "shows": "figure"}),
     log:
         "logs/sweeps/{dataset}/{target}_{task}_{model}_{protocol}_figure.log",
     resources:
@@ -61,7 +62,7 @@ rule tabulate_results:
         sweeps=lambda wc: sweep_results(),
         sidecars=lambda wc: sweep_sidecars(),
     output:
-        md=report("reports/results.md", caption="../report/results.rst", category="Results"),
+        md="reports/results.md",
         csv="reports/results.csv",
     log:
         "logs/tabulate_results.log",

@@ -1,0 +1,136 @@
+"""What the report adds to the stages' own outputs: the cost of every workflow step, and the
+headline tables gathered into one Markdown page for readers of the repository (the HTML pages of
+the tables: :mod:`neuroaffect.pages`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._utils import DatasetFormatError, atomic_write_text
+
+__all__ = ["benchmark_table", "benchmarks_markdown", "compose_readme", "tabulate_benchmarks"]
+
+#: Columns of a Snakemake benchmark file used here (seconds, MB, seconds).
+_BENCH_COLUMNS = ("s", "max_rss", "cpu_time")
+
+
+def _read_benchmark(fname) -> dict:
+    """The first repeat of one Snakemake ``benchmark:`` file: wall s, max RSS MB, CPU s (NaN when absent)."""
+    fname = Path(fname)
+    try:
+        df = pd.read_csv(fname, sep="\t")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DatasetFormatError(fname, f"a Snakemake benchmark file (tab-separated, columns "
+                                 f"{', '.join(_BENCH_COLUMNS)})", f"text that cannot be parsed ({err})") from None
+    if "s" not in df.columns or df.empty:
+        raise DatasetFormatError(fname, "a Snakemake benchmark file with an 's' column and one row per repeat",
+                                 f"columns {list(df.columns)} and {len(df)} row(s)")
+    row = df.iloc[0]
+    return {k: pd.to_numeric(row.get(k, np.nan), errors="coerce") for k in _BENCH_COLUMNS}
+
+
+def benchmark_table(benchmarks: Mapping[str, Sequence]) -> pd.DataFrame:
+    """One row per workflow rule: how many jobs ran, their wall time and their peak memory.
+
+    Parameters
+    ----------
+    benchmarks : mapping of str -> sequence of path-like
+        Rule name -> the ``benchmark:`` files of its jobs (Snakemake's tab-separated format:
+        ``s`` wall seconds, ``max_rss`` MB, ``cpu_time`` seconds; the first repeat is used).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``rule``, ``jobs``, ``wall_s_total``, ``wall_s_max`` (seconds), ``max_rss_mb``
+        (largest peak resident memory of one job, MB; NaN when the jobs were too short to
+        sample), ``cpu_s_total`` (seconds); rows in the given rule order, rules without files left out.
+    """
+    rows = []
+    for rule, files in benchmarks.items():
+        recs = [_read_benchmark(f) for f in files]
+        if not recs:
+            continue
+        wall = np.array([r["s"] for r in recs], dtype=float)
+        rss = np.array([r["max_rss"] for r in recs], dtype=float)
+        cpu = np.array([r["cpu_time"] for r in recs], dtype=float)
+        rows.append({"rule": rule, "jobs": len(recs), "wall_s_total": float(np.nansum(wall)),
+                     "wall_s_max": float(np.nanmax(wall)) if np.isfinite(wall).any() else np.nan,
+                     "max_rss_mb": float(np.nanmax(rss)) if np.isfinite(rss).any() else np.nan,
+                     "cpu_s_total": float(np.nansum(cpu))})
+    return pd.DataFrame(rows, columns=["rule", "jobs", "wall_s_total", "wall_s_max", "max_rss_mb", "cpu_s_total"])
+
+
+def benchmarks_markdown(df: pd.DataFrame) -> str:
+    """The table of :func:`benchmark_table` as Markdown, with the total over all rules."""
+
+    def num(v, fmt):
+        return "-" if v is None or not np.isfinite(v) else format(v, fmt)
+
+    lines = ["# Performance: wall time and peak memory per workflow rule", "",
+             "From the `benchmark:` file of every job (Snakemake's own measurement). Wall time adds up jobs that "
+             "may have run in parallel, so the total is the compute spent, not the time the run took; max RSS is "
+             "the largest peak resident memory of one job of the rule (`-`: a job too short to sample).", "",
+             "| rule | jobs | wall s (total) | wall s (longest job) | max RSS MB | CPU s (total) |",
+             "|---|---|---|---|---|---|"]
+    for _, r in df.iterrows():
+        lines.append(f"| {r['rule']} | {int(r['jobs'])} | {num(r['wall_s_total'], '.1f')} | "
+                     f"{num(r['wall_s_max'], '.1f')} | {num(r['max_rss_mb'], '.0f')} | "
+                     f"{num(r['cpu_s_total'], '.1f')} |")
+    if not df.empty:
+        lines.append(f"| **all rules** | {int(df['jobs'].sum())} | {df['wall_s_total'].sum():.1f} | "
+                     f"{num(df['wall_s_max'].max(), '.1f')} | {num(df['max_rss_mb'].max(), '.0f')} | "
+                     f"{df['cpu_s_total'].sum():.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def tabulate_benchmarks(benchmarks: Mapping[str, Sequence], out) -> str:
+    """Write ``out.md`` and ``out.csv`` (atomically) of :func:`benchmark_table`; return the Markdown."""
+    df = benchmark_table(benchmarks)
+    out = Path(out)
+    atomic_write_text(out.with_suffix(".csv"), df.to_csv(index=False))
+    md = benchmarks_markdown(df)
+    atomic_write_text(out.with_suffix(".md"), md)
+    return md
+
+
+def _demote(md: str) -> str:
+    """Every ATX heading one level down (``#`` -> ``##``), so that a page's title becomes a section."""
+    return re.sub(r"^(#{1,5}) ", r"#\1 ", md, flags=re.M)
+
+
+def compose_readme(sections: Sequence, fname, intro: str = "") -> str:
+    """Gather Markdown reports into one page (e.g. ``reports/README.md``, read on GitHub).
+
+    Parameters
+    ----------
+    sections : sequence of path-like
+        Markdown files, in page order; each one's headings move one level down under the page title.
+    fname : path-like
+        Markdown file to write (atomically).
+    intro : str
+        Markdown placed under the page title (what ran, where the full report is).
+
+    Returns
+    -------
+    text : str
+        The page written.
+    """
+    parts = ["# Headline results", ""]
+    if intro:
+        parts += [intro.strip(), ""]
+    for f in sections:
+        f = Path(f)
+        try:
+            text = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise DatasetFormatError(f, "UTF-8 Markdown", f"undecodable bytes ({err})") from None
+        parts += [f"<!-- from {f.as_posix()} -->", _demote(text).strip(), ""]
+    text = "\n".join(parts).rstrip() + "\n"
+    atomic_write_text(fname, text)
+    return text

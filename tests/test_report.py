@@ -1,0 +1,117 @@
+"""The report's own pieces: Markdown tables as self-contained HTML, the Performance table from benchmark
+files, reports/README.md, class names in the data summary."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from neuroaffect._utils import DatasetFormatError
+from neuroaffect.cli import main
+from neuroaffect.io.summary import summary_markdown
+from neuroaffect.pages import markdown_to_html, render_markdown
+from neuroaffect.pipeline.report import benchmark_table, benchmarks_markdown, compose_readme
+
+MD = """# deap valence binary dgcnn trial-holdout
+
+Data: simulated, `snr 2`. <script src="https://example.com/x.js"></script>
+
+| model | accuracy | n subjects |
+|---|---|---|
+| dgcnn | 61.2 ± 4.0 | 4 |
+| majority | - / - | 4 |
+
+![remote](https://example.com/x.png)
+"""
+
+BENCH_HEAD = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def test_markdown_tables_become_html_tables_that_load_nothing():
+    page = markdown_to_html(MD)
+    assert page.startswith("<!DOCTYPE html>") and "<title>deap valence binary dgcnn trial-holdout</title>" in page
+    assert page.count("<table>") == 1 and "<th>accuracy</th>" in page
+    assert '<td class="num">61.2 ± 4.0</td>' in page and '<td class="num">- / -</td>' in page
+    assert "<td>dgcnn</td>" in page  # text stays left-aligned
+    assert "<code>snr 2</code>" in page
+    # raw HTML is escaped and image syntax stays text: nothing is loaded from another file or host
+    assert "<script" not in page and "<img" not in page and "<link" not in page
+    assert not re.search(r"""<[a-z]+[^>]*\ssrc\s*=""", page)
+
+
+def test_render_markdown_writes_atomically_and_names_a_bad_file(tmp_path):
+    md = tmp_path / "t.md"
+    md.write_text(MD, encoding="utf-8")
+    out = render_markdown(md, tmp_path / "out" / "t.html", title="T")
+    assert out.read_text(encoding="utf-8").count("<table>") == 1 and "<title>T</title>" in out.read_text()
+    assert [p.name for p in out.parent.iterdir()] == ["t.html"]  # no temporary file left behind
+    bad = tmp_path / "bad.md"
+    bad.write_bytes(b"| a |\n|---|\n| \xff\xfe |\n")
+    with pytest.raises(DatasetFormatError, match=r"bad\.md: expected UTF-8 Markdown"):
+        render_markdown(bad, tmp_path / "bad.html")
+
+
+def _bench(path, wall, rss, cpu):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(BENCH_HEAD + f"{wall}\t0:00:01\t{rss}\t1\t1\t1\t0\t0\t50\t{cpu}\n")
+    return path
+
+
+def test_benchmark_table_sums_wall_time_and_keeps_the_largest_peak_memory(tmp_path):
+    a = _bench(tmp_path / "sweeps/a.tsv", 10.5, 900.0, 9.0)
+    b = _bench(tmp_path / "sweeps/b.tsv", 4.5, 1200.0, 4.0)
+    c = _bench(tmp_path / "simulate/deap.tsv", 2.0, "NA", 1.0)  # too short for memory to be sampled
+    df = benchmark_table({"run_sweep": [a, b], "simulate": [c], "unused": []})
+    assert list(df["rule"]) == ["run_sweep", "simulate"]
+    sweep = df.set_index("rule").loc["run_sweep"]
+    assert sweep["jobs"] == 2 and sweep["wall_s_total"] == pytest.approx(15.0)
+    assert sweep["wall_s_max"] == pytest.approx(10.5) and sweep["max_rss_mb"] == pytest.approx(1200.0)
+    assert sweep["cpu_s_total"] == pytest.approx(13.0)
+    md = benchmarks_markdown(df)
+    assert "| run_sweep | 2 | 15.0 | 10.5 | 1200 | 13.0 |" in md
+    assert "| simulate | 1 | 2.0 | 2.0 | - | 1.0 |" in md
+    assert "| **all rules** | 3 | 17.0 | 10.5 | 1200 | 14.0 |" in md
+
+
+def test_a_file_that_is_no_benchmark_is_refused_by_name(tmp_path):
+    bad = tmp_path / "x.tsv"
+    bad.write_text("wall\n3\n")
+    with pytest.raises(DatasetFormatError, match=r"x\.tsv: expected a Snakemake benchmark file .* columns \['wall'\]"):
+        benchmark_table({"r": [bad]})
+
+
+def test_tabulate_benchmarks_command_groups_files_by_rule(tmp_path, capsys):
+    a = _bench(tmp_path / "a.tsv", 3.0, 100.0, 2.0)
+    b = _bench(tmp_path / "b.tsv", 5.0, 300.0, 4.0)
+    out = tmp_path / "reports/performance"
+    assert main(["tabulate-benchmarks", "--rule", "extract_features", str(a), str(b),
+                 "--rule", "summarize", str(a), "--out", str(out)]) == 0
+    md = (tmp_path / "reports/performance.md").read_text()
+    assert "| extract_features | 2 | 8.0 | 5.0 | 300 | 6.0 |" in md and "| summarize | 1 | 3.0 |" in md
+    assert (tmp_path / "reports/performance.csv").read_text().startswith("rule,jobs,wall_s_total")
+
+
+def test_compose_readme_puts_each_report_under_one_title(tmp_path):
+    one = tmp_path / "results.md"
+    one.write_text("# Results\n\nText.\n\n## Protocol comparison\n\n| a |\n|---|\n| 1 |\n")
+    two = tmp_path / "performance.md"
+    two.write_text("# Performance\n\n| rule |\n|---|\n| x |\n")
+    text = compose_readme([one, two], tmp_path / "README.md", intro="Demo run on simulated data.")
+    assert (tmp_path / "README.md").read_text() == text
+    heads = re.findall(r"^(#+) (.+)$", text, flags=re.M)
+    assert heads == [("#", "Headline results"), ("##", "Results"), ("###", "Protocol comparison"),
+                     ("##", "Performance")]
+    assert text.index("Demo run on simulated data.") < text.index("## Results") < text.index("## Performance")
+
+
+def test_data_summary_names_class_codes():
+    """SEED's emotion codes appear with their names; ratings stay numbers."""
+    base = {"root": "r", "n_subjects": 1, "n_trials": 3, "n_chans": 62, "sfreq": 200.0,
+            "trial_seconds": {"min": 1.0, "max": 2.0}, "peripheral_sfreq": {}, "subjects": []}
+    seed = summary_markdown({**base, "dataset": "seed",
+                             "labels": {"emotion": {"range": [-1, 1], "histogram": {"-1": 1, "0": 1, "1": 1}}}})
+    assert "negative (-1): 1, neutral (0): 1, positive (1): 1" in seed
+    deap = summary_markdown({**base, "dataset": "deap",
+                             "labels": {"valence": {"range": [1, 9], "histogram": {"1": 2, "9": 1}}}})
+    assert "| valence | [1, 9] | 1: 2, 9: 1 |" in deap
