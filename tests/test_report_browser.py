@@ -29,12 +29,14 @@ SWEEP = "deap_valence_binary_dgcnn_trial-holdout"
 pytestmark = pytest.mark.slow
 
 
-def _chromium():
+def _chromium() -> str:
+    """The Chromium binary; skips the test (saying why) where none is installed."""
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         found = shutil.which(name)
         if found:
             return found
-    return None
+    pytest.skip("headless Chromium not found (Debian: apt-get install chromium; .ci/run installs it when apt "
+                "is available)")
 
 
 STUB = """
@@ -124,6 +126,7 @@ def report(tmp_path_factory):
     """(report.html, its results entries) of the stub workflow."""
     from neuroaffect.io.summary import summary_markdown
 
+    _chromium()  # no browser: skip before building anything
     wd = tmp_path_factory.mktemp("report")
     (wd / "Snakefile").write_text(STUB.format(root=ROOT.as_posix(), sweep=SWEEP))
     for name, text in {"reports/results.md": RESULTS_MD, f"reports/sweeps/{SWEEP}.md": SWEEP_MD,
@@ -176,9 +179,6 @@ def _remote(html_text: str) -> list:
 def _browse(url: str, tmp: Path, *args, name: str) -> tuple[str, list]:
     """Run headless Chromium on ``url``; return (stdout, URLs the page requested) from its network log."""
     chromium = _chromium()
-    if chromium is None:
-        pytest.skip("headless Chromium not found (Debian: apt-get install chromium; .ci/run installs it when apt "
-                    "is available)")
     netlog = tmp / f"{name}.netlog.json"
     cmd = [chromium, "--headless", "--disable-gpu", "--no-first-run", "--disable-extensions",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
