@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 __all__ = [
+    "TEMP_SUFFIX",
     "ArtifactIntegrityError",
     "DatasetFormatError",
     "atomic_path",
@@ -40,6 +41,7 @@ __all__ = [
     "content_sha256",
     "remove_stale_temps",
     "sha256_file",
+    "temp_prefix",
 ]
 
 

@@ -202,3 +202,16 @@ def test_a_killed_writer_leaves_a_hidden_temp_file_that_the_next_write_removes(t
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, other_host, other_target,
                                                                                   target))
     assert target.read_bytes() == b"done"
+
+
+def test_a_killed_face_simulation_leaves_a_temp_folder_that_the_next_run_removes(tmp_path):
+    from neuroaffect._utils import _host_tag
+    from neuroaffect.simulate.faces import _atomic_tree
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=60)  # a pid that no longer runs
+    stale = tmp_path / f".ferplus.{proc.pid}@{_host_tag()}.abcd.tmp"
+    (stale / "images").mkdir(parents=True)
+    with _atomic_tree(tmp_path / "ferplus") as tmp:
+        (tmp / "labels.csv").write_text("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ferplus"]

@@ -70,7 +70,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .._utils import atomic_path, atomic_write_json, check_int, check_option, code_version
+from .._utils import (
+    TEMP_SUFFIX, atomic_path, atomic_write_json, check_int, check_option, code_version, remove_stale_temps, temp_prefix,
+)
 from ..io.faces import FACE_DATASETS
 from ..io.faces.affectnet import AFFECTNET_HEADER, IMAGES_DIR as AFFECTNET_IMAGES, LISTS_DIR, MANIFEST_NAME
 from ..io.faces.ckplus import EMOTION_DIR, IMAGES_DIR as CKPLUS_IMAGES
@@ -212,17 +214,21 @@ def simulate_faces(dataset: str, scale: str = "demo", out="data/sim", seed: int 
 # --------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _atomic_tree(root: Path):
-    """Yield a temporary folder beside ``root``; on success it replaces ``root`` (two renames)."""
+    """Yield a temporary folder beside ``root``; on success it replaces ``root`` (two renames).
+
+    The temporary folders are named as :func:`~neuroaffect._utils.atomic_path`'s files are, so the
+    next run removes those of a killed one."""
     root = Path(root)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
+    remove_stale_temps(root)  # what a killed earlier run left
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(root), suffix=TEMP_SUFFIX, dir=root.parent))
     try:
         yield tmp
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)
         old = None
-        if root.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".old", dir=root.parent))
+        if root.exists():  # moved aside, named as a temporary: removed by the next run if killed here
+            old = Path(tempfile.mkdtemp(prefix=temp_prefix(root), suffix=TEMP_SUFFIX, dir=root.parent))
             os.replace(root, old / root.name)
         os.replace(tmp, root)
         if old is not None:
