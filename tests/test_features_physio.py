@@ -135,3 +135,46 @@ def test_simulated_extraction_is_warning_free(dataset, sim_root):
         warnings.simplefilter("error")
         ds = extract_features(rec, dict(topo=False))
     assert "physio" in ds.data_vars
+
+
+def _ecg_with_beats(beats, n, fs):
+    """Synthetic ECG (uV): a narrow R wave with Q and S dips at each given sample, and a T wave."""
+    t = np.arange(n)
+    ecg = np.zeros(n)
+    for b in beats:
+        ecg += (np.exp(-0.5 * ((t - b) / (0.008 * fs)) ** 2) - 0.15 * np.exp(-0.5 * ((t - b + 0.02 * fs) / (0.006 * fs)) ** 2)
+                - 0.2 * np.exp(-0.5 * ((t - b - 0.02 * fs) / (0.006 * fs)) ** 2)
+                + 0.25 * np.exp(-0.5 * ((t - b - 0.25 * fs) / (0.04 * fs)) ** 2))
+    return 1e3 * ecg
+
+
+def test_heart_rate_and_rmssd_equal_known_values():
+    """Beats at known samples (256 Hz): 20 s of intervals alternating 200 and 230 samples, then
+    constant 215-sample intervals. Every successive difference in the first part is 30 samples,
+    so RMSSD is 30 / 256 s = 117.1875 ms exactly; in the second part it is 0 and the heart rate
+    60 * 256 / 215 bpm. Every window also equals a plain per-window reference written here."""
+    fs, dur, context = 256, 60, 10.0
+    rr = np.r_[np.tile([200, 230], 12), np.full(60, 215)]
+    beats = np.cumsum(np.r_[100, rr])
+    beats = beats[beats < dur * fs - 64]
+    v, names, _ = compute_physio_features({"ecg": one(_ecg_with_beats(beats, dur * fs, fs), fs, "uV", "ecg")},
+                                          FS, [dur * 128], 128, 128, context)
+    assert names == ("hr", "hrv_rmssd")
+    hr, rmssd = v[0, :, 0].astype(np.float64), v[0, :, 1].astype(np.float64)
+    switch = beats[24] / fs  # last beat of the alternating part (s)
+    centres = np.arange(dur) + 0.5
+    alternating = centres + context / 2 < switch
+    regular = centres - context / 2 > switch + 2 * 215 / fs
+    assert alternating.sum() >= 10 and regular.sum() >= 30
+    np.testing.assert_allclose(rmssd[alternating], 30 / 256 * 1e3, rtol=1e-6)
+    np.testing.assert_allclose(rmssd[regular], 0.0, atol=1e-3)
+    np.testing.assert_allclose(hr[regular], 60 * 256 / 215, rtol=1e-5)
+    # the plain reference: successive differences timed at their last beat, within the context span
+    t = beats / fs
+    ref = np.full(dur, np.nan)
+    for w, c in enumerate(centres):
+        lo, hi = max(c - context / 2, 0.0), min(c + context / 2, float(dur))
+        d = [(t[k + 2] - t[k + 1]) - (t[k + 1] - t[k]) for k in range(len(t) - 2) if lo <= t[k + 2] <= hi]
+        if len(d) >= 2:
+            ref[w] = 1e3 * np.sqrt(np.mean(np.square(d)))
+    np.testing.assert_allclose(rmssd, ref, rtol=1e-5, atol=1e-3)

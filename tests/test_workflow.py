@@ -67,19 +67,30 @@ def test_real_roots_are_used_when_configured(tmp_path, sim_root):
 
 
 @pytest.mark.slow
-def test_band_change_reruns_features_only(tmp_path):
-    wd = _workdir(tmp_path, datasets=["deap"], **{"simulate.scale": "tiny"})
-    targets = ["results/features/deap/1.nc", "results/features/deap/2.nc", "reports/summary/deap.md"]
+def test_band_change_reruns_everything_downstream_sweeps_included(tmp_path):
+    """After a complete run, a changed band edge reruns the feature files and every job that reads
+    them (the sweep and the results table), and nothing else: the raw-data summary stays. The
+    rerun sweep trains from scratch on the new features (its checkpoint, written for other data,
+    is discarded) and records the new parameter hash."""
+    sweep = {"dataset": "deap", "target": "valence", "task": "binary", "model": "dgcnn",
+             "protocol": "trial-holdout", "epochs": 1, "folds": 2, "batch_size": 32}
+    wd = _workdir(tmp_path, datasets=["deap"], **{"simulate.scale": "tiny", "training.sweeps": [sweep]})
+    result = "results/sweeps/deap/valence_binary_dgcnn_trial-holdout.json"
+    targets = ["results/features/deap/1.nc", "results/features/deap/2.nc", "reports/summary/deap.md", result,
+               "reports/results.md"]
     res = _snakemake(wd, *targets)
     assert res.returncode == 0, res.stderr + res.stdout
     res = _snakemake(wd, "-n", *targets)
     assert "Nothing to be done" in res.stdout + res.stderr
+    import json
+
+    before = json.loads((wd / result).read_text())["metadata"]["inputs"]["feature_params_hash"]
     cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
     cfg["features"]["params"]["bands"]["gamma"] = [31, 40]
     (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     res = _snakemake(wd, "-n", *targets)
     assert res.returncode == 0, res.stderr + res.stdout
-    assert _jobs(res.stdout) == {"extract_features": 2}
+    assert _jobs(res.stdout) == {"extract_features": 2, "run_sweep": 1, "tabulate_results": 1}
     res = _snakemake(wd, *targets)
     assert res.returncode == 0, res.stderr + res.stdout
     import xarray as xr
@@ -87,6 +98,14 @@ def test_band_change_reruns_features_only(tmp_path):
     with xr.open_dataset(wd / "results/features/deap/1.nc", engine="h5netcdf") as ds:
         assert float(ds["band_hi"].sel(band="gamma")) == 40.0
         assert ds.attrs["code_version"] and ds.attrs["input_sha256"]
+        new_hash = ds.attrs["params_hash"]
+    out = json.loads((wd / result).read_text())
+    assert out["metadata"]["inputs"]["feature_params_hash"] == [new_hash] != before
+    assert all(f["resumed_from"] is None for f in out["folds"])
+    log = (wd / "logs/sweeps/deap/valence_binary_dgcnn_trial-holdout.log").read_text()
+    assert "discarding it and training from scratch" in log
+    res = _snakemake(wd, "-n", *targets)
+    assert "Nothing to be done" in res.stdout + res.stderr
 
 
 def test_training_defaults_have_one_source():
