@@ -227,7 +227,7 @@ def test_ferplus_non_numeric_vote(roots, tmp_path):
     cells[2 + VOTE_COLUMNS.index("fear")] = "three"
     lines[6] = ",".join(cells) + "\n"
     fname.write_text("".join(lines))
-    with pytest.raises(DatasetFormatError, match=rf"{FERPLUS_NAME}: expected whole numbers in \[0, inf\] in column "
+    with pytest.raises(DatasetFormatError, match=rf"{FERPLUS_NAME}: expected whole numbers in \[0, 10\] in column "
                                                  r"'fear', but found 'three' on line 7"):
         read_ferplus(root)
 

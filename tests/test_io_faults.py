@@ -54,12 +54,14 @@ def _ratings_csv(tmp_path, row=None, raw: bytes | None = None):
 
 
 @pytest.mark.parametrize("row, fragments", [
-    ([1, 1, 1, "inf", 5, 5, 5, 5, 3], ("Start_time a finite number", "'inf'")),  # OverflowError
+    ([1, 1, 1, "inf", 5, 5, 5, 5, 3], ("Start_time a number of microseconds in [0, 2**53]", "'inf'")),  # Overflow
+    ([1, 1, 1, "-3", 5, 5, 5, 5, 3], ("Start_time a number of microseconds in [0, 2**53]", "'-3'")),
     ([1, 1, 1, "1e30", 5, 5, 5, 5, 3], ("Start_time", "'1e30'")),  # OverflowError in int64
     ([1, "9" * 400, 1, 1000, 5, 5, 5, 5, 3], ("Trial an integer in 1..", "(400 characters)")),
     (["9" * 30, 1, 1, 1000, 5, 5, 5, 5, 3], ("Participant_id an integer in 1..",)),
-    ([1, 1, 1, 1000, 5, 5, 5, 5, "inf"], ("Familiarity a finite number or empty", "'inf'")),
-], ids=["inf-start", "huge-start", "400-digit-trial", "30-digit-participant", "inf-familiarity"])
+    ([1, 1, 1, 1000, 5, 5, 5, 5, "inf"], ("Familiarity in [1, 5] or empty", "'inf'")),
+    ([1, 1, 1, 1000, 5, 5, 5, 5, "1e30"], ("Familiarity in [1, 5] or empty", "'1e30'")),
+], ids=["inf-start", "negative-start", "huge-start", "400-digit-trial", "30-digit-participant", "inf-familiarity", "1e30-familiarity"])
 def test_ratings_csv_numbers_that_overflow(tmp_path, row, fragments):
     f = _ratings_csv(tmp_path, row)
     _refused(lambda: read_participant_ratings(f), f, "on line 2", *fragments)
@@ -358,3 +360,62 @@ def test_mahnob_flat_eeg_channel(tmp_path):
     bdf, _ = _session(tmp_path, sig=sig)
     _refused(lambda: read_mahnob(tmp_path), bdf, "EEG channels that vary within each trial",
              "channel 'Cz' constant at")
+
+
+# --------------------------------------------------------------------------------------------
+# face manifests (found by tests/reliability/test_fuzz_readers.py)
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def face_roots(tmp_path_factory):
+    from neuroaffect.simulate import simulate
+
+    out = tmp_path_factory.mktemp("faces")
+    return {d: simulate(d, scale="tiny", out=out / d, seed=0) for d in ("ferplus", "affectnet-mini")}
+
+
+def _copy_root(root, tmp_path):
+    import shutil
+
+    return shutil.copytree(root, tmp_path / root.name)
+
+
+def _set_cell(fname, line: int, col: int, value: str):
+    rows = list(csv.reader(fname.read_text().splitlines()))
+    rows[line - 1][col] = value
+    with open(fname, "w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+@pytest.mark.parametrize("value", ["1e300", "11"])
+def test_ferplus_vote_beyond_the_annotators(face_roots, tmp_path, value):
+    from neuroaffect.io.faces import read_ferplus
+
+    root = _copy_root(face_roots["ferplus"], tmp_path)
+    f = root / "fer2013new.csv"
+    _set_cell(f, 5, 11, value)  # column 'NF'; 1e300 was cast to int64 garbage
+    _refused(lambda: read_ferplus(root), f, "whole numbers in [0, 10] in column 'NF'", f"{value!r} on line 5")
+
+
+def test_affectnet_mini_absurd_cells(face_roots, tmp_path):
+    from neuroaffect.io.faces import read_affectnet_mini
+
+    root = _copy_root(face_roots["affectnet-mini"], tmp_path)
+    f = root / "labels.csv"
+    _set_cell(f, 3, 1, "7" * 400)  # a label code that is infinite as a float: OverflowError
+    _refused(lambda: read_affectnet_mini(root), f, "an AffectNet expression code 0-7 in column 'label'", "on line 3")
+    _set_cell(f, 3, 1, "fear")
+    _set_cell(f, 4, 0, "7" * 5000)  # a path longer than the system allows: OSError ENAMETOOLONG
+    with pytest.raises(FileNotFoundError) as err:
+        read_affectnet_mini(root)
+    assert str(err.value).startswith(f"{f}: expected every listed image to exist") and "characters)" in str(err.value)
+
+
+def test_affectnet_mini_manifest_cut_inside_its_last_line(face_roots, tmp_path):
+    from neuroaffect.io.faces import read_affectnet_mini
+
+    root = _copy_root(face_roots["affectnet-mini"], tmp_path)
+    f = root / "labels.csv"
+    raw = f.read_bytes()
+    cut = raw.rfind(b",", 0, raw.find(b"\n", raw.find(b"\n") + 1 + 200))  # inside a data line, before its arousal
+    f.write_bytes(raw[:cut])
+    _refused(lambda: read_affectnet_mini(root), f, "4 comma-separated fields on the last line", "found 3 on line")

@@ -50,6 +50,8 @@ RATINGS_HEADER = (
 N_CHANS = len(DEAP_EEG_CH_NAMES) + len(DEAP_PERIPH_CH_NAMES)  # 40
 N_BASE = int(DEAP_BASELINE_S * DEAP_SFREQ)  # 384 samples
 UV = 1e-6  # volts per microvolt
+#: Range of the CSV's Familiarity ratings (empty for participants who gave none).
+FAMILIARITY_RANGE = (1.0, 5.0)
 # Absolute tolerance of the .dat / CSV rating cross-check (the CSV prints two decimals).
 RATING_ATOL = 0.01
 
@@ -259,18 +261,18 @@ def _parse_rating_row(fname, line_no: int, row: list) -> tuple:
         if not 1 <= v <= _MAX_ID:
             raise DatasetFormatError(fname, f"{name} an integer in 1..{_MAX_ID} on line {line_no}",
                                      f"{_clip(row[RATINGS_HEADER.index(name)])!r}")
-    if not (np.isfinite(start) and abs(start) <= _MAX_START_US):
-        raise DatasetFormatError(fname, f"Start_time a finite number of microseconds within "
-                                 f"+-2**53 on line {line_no}", f"{_clip(row[3])!r}")
+    if not (np.isfinite(start) and 0 <= start <= _MAX_START_US):
+        raise DatasetFormatError(fname, f"Start_time a number of microseconds in [0, 2**53] on line {line_no}",
+                                 f"{_clip(row[3])!r}")
     bad = [v for v in vals if not (DEAP_LABEL_RANGE[0] <= v <= DEAP_LABEL_RANGE[1])]
     if bad:
         raise DatasetFormatError(
             fname, f"ratings in [{DEAP_LABEL_RANGE[0]:g}, {DEAP_LABEL_RANGE[1]:g}] on line "
             f"{line_no}", f"{_clip(','.join(row))!r}",
         )
-    if row[8].strip() and not np.isfinite(fam):
-        raise DatasetFormatError(fname, f"Familiarity a finite number or empty on line {line_no}",
-                                 f"{_clip(row[8])!r}")
+    if row[8].strip() and not FAMILIARITY_RANGE[0] <= fam <= FAMILIARITY_RANGE[1]:
+        raise DatasetFormatError(fname, f"Familiarity in [{FAMILIARITY_RANGE[0]:g}, {FAMILIARITY_RANGE[1]:g}] or "
+                                 f"empty on line {line_no}", f"{_clip(row[8])!r}")
     return pid, trial, exp, int(start), vals, fam
 
 

@@ -15,9 +15,11 @@ from ..._utils import DatasetFormatError
 
 __all__ = [
     "check_files_exist", "line_of", "parse_numbers", "parse_pixels", "read_table", "require_columns",
-    "require_file",
+    "require_complete_last_line", "require_file",
 ]
 
+#: Largest magnitude of a whole number parsed from text (exact in float64, far inside int64).
+_MAX_EXACT_INT = 2.0**53
 #: Rows of pixel text parsed at once (bounds the memory of :func:`parse_pixels` to ~150 MB).
 _PIXEL_CHUNK = 2048
 _BYTE_KIND = np.full(256, 2, dtype=np.uint8)
@@ -75,6 +77,35 @@ def read_table(fname, what: str):
     return df.fillna("")
 
 
+def require_complete_last_line(df, fname, what: str) -> None:
+    """Raise if the last line of the CSV ``fname`` (read into ``df``) has fewer fields than the header.
+
+    pandas pads a short line with empty cells, so a file cut inside its last line reads as complete
+    wherever an empty cell is allowed (e.g. AffectNet-mini's optional valence and arousal).
+    """
+    n_last = _last_line_fields(fname)
+    if len(df) and n_last is not None and n_last < len(df.columns):
+        raise DatasetFormatError(fname, f"{what}: {len(df.columns)} comma-separated fields on the last line, as "
+                                 "in the header", f"{n_last} on line {line_of(len(df) - 1)} (a truncated file?)")
+
+
+def _last_line_fields(fname, tail: int = 1 << 20) -> int | None:
+    """Fields on the last non-blank line of a CSV (read from its last ``tail`` bytes); None if not found."""
+    import csv
+
+    with open(fname, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - tail))
+        text = f.read().decode("utf-8", errors="replace")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines or (size > tail and len(lines) < 2):
+        return None
+    try:
+        return len(next(csv.reader([lines[-1]])))
+    except csv.Error:
+        return None
+
+
 def require_columns(df, fname, columns, what: str) -> None:
     """Raise unless the table ``df`` read from ``fname`` has every column of ``columns``."""
     missing = [c for c in columns if c not in df.columns]
@@ -124,8 +155,8 @@ def parse_numbers(cells, fname, column: str, *, integer: bool = False, low: floa
         checked = ~is_empty
     special = np.isin(vals, np.asarray(allow, dtype=np.float64)) if allow else np.zeros(len(vals), bool)
     bad = ~np.isfinite(vals)
-    if integer:
-        bad |= np.isfinite(vals) & (vals != np.round(vals))
+    if integer:  # whole numbers that int64 and float64 both hold exactly
+        bad |= np.isfinite(vals) & ((vals != np.round(vals)) | (np.abs(vals) > _MAX_EXACT_INT))
     if low is not None:
         bad |= (vals < low) & ~special
     if high is not None:
@@ -138,6 +169,8 @@ def parse_numbers(cells, fname, column: str, *, integer: bool = False, low: floa
         if allow:
             rng += f" (or {', '.join(f'{a:g}' for a in allow)})"
     expected = f"{kind}{rng} in column {column!r}"
+    if integer and (bad & (np.abs(vals) > _MAX_EXACT_INT)).any():
+        expected += " (at most 2**53 in magnitude)"
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         row = i if rows is None else int(rows[i])
@@ -224,11 +257,23 @@ def _token_at(text: str, pos: int) -> str:
 
 def check_files_exist(paths, listed_in, what: str, show: int = 5) -> None:
     """Raise ``FileNotFoundError`` naming ``listed_in`` and the first missing of ``paths``."""
-    missing = [p for p in paths if not Path(p).is_file()]
+    missing = [p for p in paths if not _is_file(p)]
     if missing:
-        first = ", ".join(str(p) for p in missing[:show])
+        first = ", ".join(_clip(str(p)) for p in missing[:show])
         more = f" and {len(missing) - show} more" if len(missing) > show else ""
         raise FileNotFoundError(
             f"{listed_in}: expected every listed {what} to exist, but found {len(missing)} of {len(paths)} "
             f"missing: {first}{more}"
         )
+
+
+def _is_file(path) -> bool:
+    """``Path(path).is_file()``, False for a path the system refuses (a name too long, a NUL byte)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _clip(text: str, n: int = 200) -> str:
+    return text if len(text) <= n else f"{text[:n]}... ({len(text)} characters)"

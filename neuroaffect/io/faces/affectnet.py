@@ -28,7 +28,8 @@ import numpy as np
 
 from ..._utils import DatasetFormatError
 from ...labels import AFFECTNET_TO_FER, FER_CLASSES
-from ._common import check_files_exist, line_of, parse_numbers, read_table, require_columns, require_file
+from ._common import (check_files_exist, line_of, parse_numbers, read_table, require_columns,
+                      require_complete_last_line, require_file)
 from .base import SPLITS, FaceSet
 
 __all__ = [
@@ -95,6 +96,7 @@ def read_affectnet_mini(root, *, check_files: bool = True) -> FaceSet:
     manifest = root / MANIFEST_NAME if root.is_dir() else root
     manifest = require_file(manifest, "an AffectNet-mini manifest (CSV with the columns path,label)")
     df = read_table(manifest, "an AffectNet-mini manifest")
+    require_complete_last_line(df, manifest, "an AffectNet-mini manifest")
     require_columns(df, manifest, ("path", "label"), "an AffectNet-mini manifest")
     if len(df) == 0:
         raise DatasetFormatError(manifest, "at least one image row", "only the header")
@@ -144,7 +146,7 @@ def _mini_labels(cells: np.ndarray, fname):
             code = float(cell)
         except ValueError:
             code = None
-        if code is not None and code == int(code) and int(code) in AFFECTNET_TO_FER:
+        if code is not None and np.isfinite(code) and code == int(code) and int(code) in AFFECTNET_TO_FER:
             out[i] = AFFECTNET_TO_FER[int(code)]
             n_code += 1
             continue

@@ -49,6 +49,8 @@ USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test
 #: Height and width of a FER2013 image (pixels).
 IMAGE_SIZE = 48
 #: Why a row is dropped, in the order the rules are applied (a row counts under its first reason).
+#: Annotators per image: no vote count can exceed it.
+N_ANNOTATORS = 10
 DROP_REASONS = ("no_votes", "not_face", "unknown", "tie", "no_image_name")
 #: The rules, as recorded in ``FaceSet.meta["label_rule"]``.
 FERPLUS_LABEL_RULES = {
@@ -132,7 +134,7 @@ def read_ferplus(root, *, ties: str = "drop") -> FaceSet:
             f"{str(usage_votes[i])!r} on line {line_of(i)} ({int(differ.sum())} rows differ)",
         )
 
-    votes = np.stack([parse_numbers(votes_df[c].to_numpy(), vote_file, c, integer=True, low=0)
+    votes = np.stack([parse_numbers(votes_df[c].to_numpy(), vote_file, c, integer=True, low=0, high=N_ANNOTATORS)
                       for c in VOTE_COLUMNS], axis=1)
     names_empty = (votes_df["Image name"].str.strip() == "").to_numpy()
     emotion = parse_numbers(pix_df["emotion"].to_numpy(), pix_file, "emotion", integer=True, low=0, high=6)
