@@ -79,21 +79,22 @@ def flip_byte(src, dst, offset: int, mask: int = 0xFF) -> Path:
 # --------------------------------------------------------------------------------------------
 # small valid artifacts
 # --------------------------------------------------------------------------------------------
-def make_feature_file(out_dir, seed: int = 0) -> Path:
-    """A DEAP-layout feature file of 2 trials x 2 windows (band DE, 8 x 8 maps), ~45 KB."""
+def make_feature_file(out_dir, seed: int = 0, n_trials: int = 2, n_times: int = 256, subject: int = 1) -> Path:
+    """A DEAP-layout feature file of ``n_trials`` x ``n_times // 128`` windows (band DE, 8 x 8 maps);
+    the default is ~45 KB. Written as ``out_dir / f"{subject}.nc"``."""
     from neuroaffect.channels import DEAP_EEG_CH_NAMES
     from neuroaffect.features import FeatureParams, extract_features, write_features
     from neuroaffect.io.base import Recording
 
     rng = np.random.default_rng(seed)
     n = len(DEAP_EEG_CH_NAMES)
-    rec = Recording(dataset="deap", subject=1, eeg=1e-5 * rng.standard_normal((2, n, 256)), sfreq=128.0,
-                    ch_names=DEAP_EEG_CH_NAMES,
-                    labels={k: rng.uniform(1, 9, 2).round(2) for k in ("valence", "arousal")},
+    rec = Recording(dataset="deap", subject=subject, eeg=1e-5 * rng.standard_normal((n_trials, n, n_times)),
+                    sfreq=128.0, ch_names=DEAP_EEG_CH_NAMES,
+                    labels={k: rng.uniform(1, 9, n_trials).round(2) for k in ("valence", "arousal")},
                     label_range={k: (1.0, 9.0) for k in ("valence", "arousal")},
-                    baseline=1e-5 * rng.standard_normal((2, n, 384)))
+                    baseline=1e-5 * rng.standard_normal((n_trials, n, 384)))
     ds = extract_features(rec, FeatureParams(physio=False, topo=True, topo_size=8))
-    return write_features(ds, Path(out_dir) / "1.nc")
+    return write_features(ds, Path(out_dir) / f"{subject}.nc")
 
 
 def _tiny_windows():
