@@ -235,7 +235,7 @@ def test_report_renders_tables_and_figures_and_loads_nothing(report, tmp_path):
     # the landing page: rendered by the report's scripts, with the overview and every category in the menu
     dom, requests = _browse(html_file.as_uri(), tmp_path, "--dump-dom", name="landing")
     _assert_local(requests)
-    assert "What ran." in dom and "Simulated deap" in dom and "How to read the categories" in dom
+    assert "What ran." in dom and "Simulated deap" in dom and "Read an accuracy against its majority row" in dom
     for category in ("Data", "EEG models", "Performance"):
         assert f">{category}<" in dom, category
 
