@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "benchmarks/out/distill"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from neuroaffect.pipeline import evaluate_students, train_arm
+    from neuroaffect.pipeline.faces import evaluate_students, train_arm
     from neuroaffect.simulate import simulate
 
     out = Path(args.out)
