@@ -24,8 +24,9 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 h1 { font-size: 1.3em; margin: 0 0 .4em; } h2 { font-size: 1.1em; margin: 1.4em 0 .4em; }
 h3 { font-size: 1em; margin: 1.2em 0 .3em; }
 p, li { max-width: 70em; color: #3e4c59; }
-table { border-collapse: collapse; margin: .6em 0 1.2em; font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid #e4e7eb; padding: 4px 10px; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 13px; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid #e4e7eb; padding: 4px 9px; text-align: left; vertical-align: top;
+         white-space: nowrap; }
 th { background: #f0f4f8; border-bottom: 2px solid #bcccdc; position: sticky; top: 0; }
 tbody tr:nth-child(even) { background: #f8fafc; } tbody tr:hover { background: #e6f0ff; }
 td.num { text-align: right; white-space: nowrap; }
