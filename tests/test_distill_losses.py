@@ -115,6 +115,37 @@ def test_dgeo_by_hand():
     assert float(dgeo_loss(e, y, keep, cap=0.25, margin=0.5)) == pytest.approx(0.5, rel=1e-6)
 
 
+def test_dgeo_variance_term_averages_over_classes_with_two_samples_or_more():
+    """A high-valence class with one sample has no variance: it neither adds to the variance
+    term nor dilutes the other classes' average."""
+    hap, sur, neu = (FER_CLASSES.index(c) for c in ("happiness", "surprise", "neutral"))
+    e = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [-1.0, 0.0]]])
+    # happiness (1, 0) and (0, 1): variance .5, hinge .25; surprise alone; neutral far from both means
+    y = torch.tensor([[hap, hap, sur, neu]])
+    got = dgeo_loss(e, y, cap=0.25, margin=0.0)
+    assert float(got) == pytest.approx(0.25, rel=1e-6)
+
+
+def test_masked_losses_equal_the_losses_of_the_kept_samples(tmp_path):
+    """A mask removes samples: the mean runs over the kept ones only, for every masked loss."""
+    torch.manual_seed(0)
+    M, b, C = 2, 6, len(FER_CLASSES)
+    logits = torch.randn(M, b, C)
+    soft = torch.softmax(torch.randn(M, b, C), -1)
+    labels = torch.randint(0, C, (M, b))
+    emb = torch.randn(M, b, 8)
+    keep = torch.tensor([[True, False, True, True, False, True], [False, True, True, True, True, True]])
+    g = _grid(tmp_path)
+    pk = ProtoKD(g.as_array(), g.bin_centres())
+    for m in range(M):
+        k = keep[m]
+        for loss, args in ((kd_loss, (logits, soft)), (weighted_cross_entropy, (logits, labels)),
+                           (pk, (emb, labels))):
+            masked = loss(*args, mask=keep)[m]
+            alone = loss(*(a[m:m + 1, k] for a in args))[0]
+            assert float(masked) == pytest.approx(float(alone), rel=1e-5), (loss, m)
+
+
 def test_cosine_ramp():
     assert cosine_ramp(0.0) == 0.0 and cosine_ramp(0.2) == 0.0
     assert cosine_ramp(0.3) == pytest.approx(0.5 * (1 - math.cos(math.pi / 4)))

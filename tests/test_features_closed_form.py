@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neuroaffect.channels import DEAP_EEG_CH_NAMES
-from neuroaffect.features import extract_features
+from neuroaffect.features import compute_band_de, extract_features
 from neuroaffect.io.base import Recording
 
 FS = 128.0
@@ -81,3 +81,20 @@ def test_default_filters_give_the_same_units(mode):
     alpha = list(ds["band"].values).index("alpha")
     np.testing.assert_allclose(ds["baseline_bde"].values[..., alpha], _de_nats(3.0**2 / 2), atol=FILTER_TOL[mode])
     np.testing.assert_allclose(ds["bde"].values[..., alpha], math.log(12.0 / 3.0), atol=FILTER_TOL[mode])
+
+
+@pytest.mark.parametrize("mode", ["fft", "filter"])
+def test_window_normalisation_gives_the_band_share_of_the_window_variance(mode):
+    """normalize="window" divides each band variance by the variance of the whole window (all
+    channels and samples): one alpha tone of amplitude a_c per channel gives
+    0.5 ln(2 pi e a_c^2 / mean(a^2)), whatever the unit of the signal."""
+    rng = np.random.default_rng(2)
+    amp = np.zeros((2, len(NAMES), 4))
+    amp[..., 1] = rng.uniform(1.0, 20.0, (2, len(NAMES)))
+    x = _tones(amp, 4 * 128, rng)
+    p = dict(mode=mode, normalize="window")
+    de = compute_band_de(x, FS, p, scale=1e6)[..., 1]
+    a2 = amp[..., 1] ** 2
+    expected = _de_nats(a2 / a2.mean(axis=1, keepdims=True))[:, None]
+    np.testing.assert_allclose(de, np.broadcast_to(expected, de.shape), atol=2e-5 if mode == "fft" else 0.05)
+    np.testing.assert_allclose(compute_band_de(1e3 * x, FS, p, scale=1e6)[..., 1], de, atol=1e-6)

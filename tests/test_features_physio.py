@@ -142,9 +142,10 @@ def _ecg_with_beats(beats, n, fs):
     t = np.arange(n)
     ecg = np.zeros(n)
     for b in beats:
-        ecg += (np.exp(-0.5 * ((t - b) / (0.008 * fs)) ** 2) - 0.15 * np.exp(-0.5 * ((t - b + 0.02 * fs) / (0.006 * fs)) ** 2)
-                - 0.2 * np.exp(-0.5 * ((t - b - 0.02 * fs) / (0.006 * fs)) ** 2)
-                + 0.25 * np.exp(-0.5 * ((t - b - 0.25 * fs) / (0.04 * fs)) ** 2))
+        def wave(at, width, height):
+            return height * np.exp(-0.5 * ((t - b - at * fs) / (width * fs)) ** 2)
+
+        ecg += wave(0.0, 0.008, 1.0) + wave(-0.02, 0.006, -0.15) + wave(0.02, 0.006, -0.2) + wave(0.25, 0.04, 0.25)
     return 1e3 * ecg
 
 

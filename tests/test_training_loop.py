@@ -236,6 +236,21 @@ def test_batched_early_stopping_restores_each_models_best_epoch():
         assert not torch.equal(states[best]["net.1.weight"][m], states[last]["net.1.weight"][m])
 
 
+def test_dropout_draws_come_from_the_config_seed():
+    """Training seeds the global torch RNG (dropout) from cfg.seed: whatever the RNG did between
+    building the model and training it, the same config gives the same weights."""
+    ws = _data()
+    cfg = CFG.replace(epochs=2)
+    a = train_model(_model(), ws.X, ws.y, cfg)
+    model = _model()
+    torch.rand(1000)  # the global generator moves on before training
+    b = train_model(model, ws.X, ws.y, cfg)
+    _assert_same_state(_state(a.model), _state(b.model))
+    # and the draws matter: the same model and data without dropout end elsewhere
+    c = train_model(_model(dropout=0.0), ws.X, ws.y, cfg)
+    assert not torch.equal(_state(a.model)["net.1.weight"], _state(c.model)["net.1.weight"])
+
+
 def test_batch_size_schedule_and_wrap_around():
     cfg = TrainConfig(epochs=4, batch_size=40, batch_size_schedule=((2, 16),), device="cpu")
     assert [cfg.batch_size_at(e) for e in range(4)] == [40, 40, 16, 16]
