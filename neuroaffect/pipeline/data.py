@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._progress import Progress, progress_enabled
 from .._utils import DatasetFormatError, check_option, sha256_file
 from ..labels import DATASETS
 
@@ -178,7 +179,8 @@ def load_windows(dataset: str, target: str, task: str, *, root=None, features=No
         feature files, whose own parameters are reported in the :class:`DataSource`.
     kind : {'tokens', 'maps', 'raw'}
     progress : bool
-        Show feature-extraction progress.
+        Report each subject's features computed from ``root`` on stderr (a bar on a terminal, else
+        one line per subject).
 
     Returns
     -------
@@ -202,7 +204,13 @@ def load_windows(dataset: str, target: str, task: str, *, root=None, features=No
         p = FeatureParams.coerce(params or {})
         if kind == "raw" and not p.raw:  # raw-signal models: the same windows, as signal
             p = dataclasses.replace(p, raw=True, topo=False, physio=False)
-        dsets = [extract_features(rec, p, progress=progress) for rec in iter_recordings(dataset, root, subjects)]
+        with progress_enabled(progress):  # one bar (a terminal) or one line per subject (a log)
+            bar = Progress(None if subjects is None else len(subjects), f"features {dataset}")
+            dsets = []
+            for rec in iter_recordings(dataset, root, subjects):
+                dsets.append(extract_features(rec, p))
+                bar.update()
+            bar.close()
         if not dsets:
             raise ValueError(f"{root}: expected recordings of {dataset} subjects {subjects}, but found none")
         files = []

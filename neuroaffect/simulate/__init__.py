@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 
+from .._progress import progress_enabled
 from .._utils import check_option
 from ..labels import DATASETS
 from . import deap as _deap
@@ -71,7 +72,8 @@ def subjects(dataset: str, scale: str) -> list[int]:
     return list(range(1, _WRITERS[dataset].SCALES[scale].n_subjects + 1))
 
 
-def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, snr: float | None = None) -> Path:
+def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, snr: float | None = None, *,
+             progress: bool = False) -> Path:
     """Write a simulated copy of ``dataset`` in its real on-disk layout.
 
     Parameters
@@ -88,6 +90,9 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
     snr : float | None
         Signal-to-noise knob of the planted label effects (None = realistic default,
         :data:`DEFAULT_SNR`). EEG datasets only: must be None for a face dataset.
+    progress : bool
+        Report each subject written (faces: each chunk of images drawn) on stderr: a tqdm bar on a
+        terminal, else one line per step.
 
     Returns
     -------
@@ -100,7 +105,9 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
         if snr is not None:
             raise ValueError(f"Invalid value for the 'snr' parameter: it applies to the EEG datasets only, but got "
                              f"snr={snr!r} for {dataset!r}.")
-        return simulate_faces(dataset, scale=scale, out=out, seed=seed)
+        with progress_enabled(progress):
+            return simulate_faces(dataset, scale=scale, out=out, seed=seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return Path(_WRITERS[dataset].write(out, scale=scale, seed=int(seed), snr=snr))
+    with progress_enabled(progress):
+        return Path(_WRITERS[dataset].write(out, scale=scale, seed=int(seed), snr=snr))

@@ -59,6 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import progress_range
 from .._utils import atomic_path, atomic_write_text
 from ..channels import DEAP_CH_NAMES, DEAP_EEG_CH_NAMES, DEAP_SFREQ
 from ..io.deap import DATA_DIR, RATINGS_HEADER, RATINGS_NAME
@@ -274,7 +275,7 @@ def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> 
     sc = SCALES[scale]
     root = Path(out) / ROOT_NAME
     rows, sidecar = [], []
-    for subject in range(1, sc.n_subjects + 1):
+    for subject in progress_range(1, sc.n_subjects + 1, "simulate deap"):
         subj = simulate_subject(seed, subject, scale, snr)
         with atomic_path(root / DATA_DIR / f"s{subject:02d}.dat") as tmp, open(tmp, "wb") as f:
             write_py2_pickle(f, {"data": subj["data"], "labels": subj["labels"]})

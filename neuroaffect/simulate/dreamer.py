@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import progress_range
 from ..channels import DREAMER_CH_NAMES, DREAMER_ECG_SFREQ, DREAMER_N_TRIALS, DREAMER_SFREQ
 from ..io.dreamer import DREAMER_FNAME, DREAMER_SCORE_FIELDS
 from ..labels import DREAMER_LABELS, normalise_ratings
@@ -213,7 +214,7 @@ def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
     out = Path(out)
     root = out / ROOT_NAME
     subjects, cards = [], []
-    for subject in range(1, sc.n_subjects + 1):
+    for subject in progress_range(1, sc.n_subjects + 1, "simulate dreamer"):
         s = simulate_subject(seed, subject, scale, snr)
         subjects.append(s)
         cards.append({

@@ -70,6 +70,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .._progress import Progress
 from .._utils import (
     TEMP_SUFFIX, atomic_path, atomic_write_json, check_int, check_option, code_version, remove_stale_temps, temp_prefix,
 )
@@ -257,6 +258,7 @@ def _render(rng, classes, intensity, identity, pose, looks, size, colour, occlud
     noise_rng = np.random.default_rng(rng.integers(2**63))
     n = len(classes)
     out = None
+    bar = Progress(n, "simulate faces", unit="image")
     for a in range(0, n, _RENDER_CHUNK):
         sl = slice(a, min(a + _RENDER_CHUNK, n))
         lk = {k: v[sl] for k, v in looks.items()}
@@ -264,6 +266,8 @@ def _render(rng, classes, intensity, identity, pose, looks, size, colour, occlud
         if out is None:
             out = np.empty((n,) + im.shape[1:], dtype=np.uint8)
         out[sl] = im
+        bar.update(sl.stop - sl.start)
+    bar.close()
     return out, expr
 
 

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import progress_range
 from .._utils import atomic_path
 from ..channels import MAHNOB_CH_NAMES, MAHNOB_EEG_CH_NAMES, MAHNOB_SFREQ
 from ..io.mahnob import FELT_ATTRIBUTES, SESSIONS_DIR, XML_NAME
@@ -269,7 +270,7 @@ def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> 
     units = [("uV", _UV_RANGE)] * len(MAHNOB_EEG_CH_NAMES) + [
         _CHANNEL_UNITS[c] for c in MAHNOB_CH_NAMES[len(MAHNOB_EEG_CH_NAMES):]]
     sidecar = []
-    for subject in range(1, sc.n_subjects + 1):
+    for subject in progress_range(1, sc.n_subjects + 1, "simulate mahnob"):
         subj = simulate_subject(seed, subject, scale, snr)
         folders = []
         for j, sig in enumerate(subj["signals"]):

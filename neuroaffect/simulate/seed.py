@@ -46,6 +46,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .._progress import progress_range
 from ..channels import SEED_CH_NAMES, SEED_PREFIXES, SEED_SFREQ
 from ..io.seed import LABEL_FNAME, SEED_DIR, SEED_IV_DIR
 from ..labels import SEED_IV_LABELS, SEED_LABELS
@@ -155,7 +156,7 @@ def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
     labels = np.asarray(SEED_LABELS, dtype=np.float64)
     savemat_atomic(folder / LABEL_FNAME, {"label": labels[None, :]}, do_compression=False)
     cards = []
-    for subject in range(1, sc.n_subjects + 1):
+    for subject in progress_range(1, sc.n_subjects + 1, "simulate seed"):
         rng = subject_rng(seed, "seed", subject)
         effects = draw_subject_effects(rng, subject, snr=snr)
         prefix = SEED_PREFIXES[subject - 1]
@@ -187,7 +188,7 @@ def write_seed_iv(out: Path, scale: str = "tiny", seed: int = 0, snr: float | No
     sc = SEED_IV_SCALES[scale]
     root = Path(out) / SEED_IV_ROOT_NAME
     cards = []
-    for subject in range(1, sc.n_subjects + 1):
+    for subject in progress_range(1, sc.n_subjects + 1, "simulate seed-iv"):
         rng = subject_rng(seed, "seed-iv", subject)
         effects = draw_subject_effects(rng, subject, snr=snr)
         prefix = _SEED_IV_PREFIXES[subject - 1]

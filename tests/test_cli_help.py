@@ -1,0 +1,48 @@
+"""Every command's --help shows its defaults and an example, and every option says what it is."""
+
+import argparse
+import re
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def commands():
+    from neuroaffect.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_command_has_defaults_an_example_and_option_help(commands, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "2000")  # no wrapping (argparse breaks lines at hyphens)
+    problems = []
+    for name, parser in commands.items():
+        text = " ".join(parser.format_help().split())  # unwrapped
+        if not re.search(rf"Example: neuroaffect {re.escape(name)}\b", text):
+            problems.append(f"{name}: no 'Example: neuroaffect {name} ...' in --help")
+        if not issubclass(parser.formatter_class, argparse.ArgumentDefaultsHelpFormatter):
+            problems.append(f"{name}: --help does not show defaults (formatter {parser.formatter_class.__name__})")
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            flag = "/".join(action.option_strings) or action.dest
+            if not action.help and not action.choices:
+                problems.append(f"{name} {flag}: no help text")
+            shown = action.default not in (None, False, argparse.SUPPRESS) and not action.required
+            if action.option_strings and shown and f"(default: {action.default})" not in text:
+                problems.append(f"{name} {flag}: default {action.default!r} not shown")
+    assert not problems, "\n".join(problems)
+
+
+def test_quantities_state_their_units(commands):
+    """Options holding a number (other than a seed) say its unit or what it counts."""
+    units = re.compile(r"\b(s|Hz|pixels?|samples?|epochs?|windows?|images?|maps?|steps?|folds?|"
+                       r"trials?|subjects?|unitless|cosine|norm|AdamW|per|bins?|fraction|%|seconds?)\b")
+    problems = []
+    for name, parser in commands.items():
+        for action in parser._actions:
+            if action.option_strings and action.type in (int, float) and action.dest != "seed" \
+                    and not units.search(action.help or ""):
+                problems.append(f"{name} {'/'.join(action.option_strings)}: {action.help!r}")
+    assert not problems, "\n".join(problems)
