@@ -6,7 +6,11 @@ from snakemake.utils import min_version, validate
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# `--configfile FILE` replaces the demo config instead of being merged into it: a dataset that FILE
+# leaves out is off (e.g. snakemake --configfile config/full.yaml, or config/real.yaml).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -42,6 +46,7 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/prototypes.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:

@@ -32,7 +32,10 @@ from .teacher import (
     cross_validate_teacher, embed, mc_dropout_predict, remap_maps, split_holdout, teacher_windows, train_teacher,
 )
 
-__all__ = ["PrototypeConfig", "GridResult", "export_prototype_grid", "fit_teacher", "make_grid"]
+__all__ = ["PrototypeConfig", "GridResult", "TEACHER_FIELDS", "export_prototype_grid", "fit_teacher", "make_grid"]
+
+#: The PrototypeConfig fields :func:`fit_teacher` uses (the others only shape the grid built from it).
+TEACHER_FIELDS = ("holdout", "cv_folds", "seed", "model_kwargs")
 
 NORMALISATION = {"dreamer": "(score - 3) / 2, scores 1-5", "deap": "(rating - 5) / 4, ratings 1-9",
                  "mahnob": "(rating - 5) / 4, ratings 1-9"}
@@ -107,7 +110,7 @@ def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *,
 
     Writes ``out/teacher.pt``, ``out/control.pt`` (engine checkpoints that
     :func:`neuroaffect.training.load_model` rebuilds) and ``out/teacher.json`` (the CV table,
-    the hold-out trials, timings, ``<name>_resumed_from_epoch``: the epochs a resumed checkpoint
+    the fields of ``cfg`` it used (:data:`TEACHER_FIELDS`), the hold-out trials, timings, ``<name>_resumed_from_epoch``: the epochs a resumed checkpoint
     had done, ``None`` for a run from scratch). Returns the JSON's content. ``final=False`` only
     cross-validates (e.g. a second source such as DEAP).
     """
@@ -116,7 +119,8 @@ def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *,
     out = Path(out)
     t0 = time.perf_counter()
     ws = teacher_windows(labelled, dataset)
-    summary = {"dataset": dataset, "config": cfg.to_dict(), "train_config": train_cfg.resolved(),
+    config = {k: v for k, v in cfg.to_dict().items() if k in TEACHER_FIELDS}
+    summary = {"dataset": dataset, "config": config, "train_config": train_cfg.resolved(),
                "n_windows": ws.n_windows, "n_trials": int(np.unique(ws.trial).size),
                "subjects": ws.subjects.tolist(), "code_version": code_version()}
     if cfg.cv_folds:

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: data roots, subject lists, targets.
 import functools
+import sys
 from pathlib import Path
 
 SIM = "results/sim"
@@ -157,6 +158,16 @@ def prototype_config():
     return json.dumps(cfg, sort_keys=True)
 
 
+def teacher_config():
+    """JSON of the PrototypeConfig fields the teacher uses (a param of the teacher's rules: a change in a
+    field that only shapes the grid, such as n_permutations, reruns the export and not the teacher)."""
+    import json
+    from neuroaffect.prototypes.build import TEACHER_FIELDS
+
+    cfg = json.loads(prototype_config())
+    return json.dumps({k: cfg[k] for k in TEACHER_FIELDS if k in cfg}, sort_keys=True)
+
+
 def teacher_train_args():
     t = PROTO.get("train", {})
     flags = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
@@ -169,7 +180,8 @@ DISTILL = config.get("distill", {})
 
 
 def face_enabled(face):
-    return face in FACES.get("data", {})
+    """``face`` is configured and its data can be read (an unreadable root gets only its check job)."""
+    return face in FACES.get("data", {}) and not face_root_problem(face)
 
 
 def face_is_simulated(face):
@@ -187,6 +199,46 @@ def face_root(face):
 
 def face_input(face):
     return f"{SIM}/{face}/simulation.json" if face_is_simulated(face) else face_root(face)
+
+
+@functools.lru_cache(maxsize=None)
+def face_root_problem(face):
+    """'' when ``face`` is simulated or its real root holds what its reader opens first, else why not."""
+    from neuroaffect.pipeline.config import check_face_root
+
+    if face_is_simulated(face):
+        return ""
+    try:
+        check_face_root(face, face_root(face))
+    except (OSError, ValueError) as err:
+        return f"faces.data.{face}.root: {err}"
+    return ""
+
+
+def unreadable_roots():
+    """(dataset, problem) of every configured real root that cannot be read."""
+    found = [(d, root_problem(d)) for d in DATASETS] + [(f, face_root_problem(f)) for f in FACES.get("data", {})]
+    return [(name, problem) for name, problem in found if problem]
+
+
+def _lost_stages(name):
+    """What the workflow leaves out when ``name`` cannot be read."""
+    lost = []
+    if name == PROTO.get("dataset"):
+        lost.append("the prototype grid and the face student")
+    elif name in (PROTO.get("support"), PROTO.get("second_source")):
+        lost.append(f"{name}'s part of the prototype grid")
+    if name == "ferplus" and DISTILL:
+        lost.append("the face student")
+    return f" (so also {' and '.join(lost)})" if lost else ""
+
+
+# said before any job starts (and again by the dataset's own check job, which fails)
+if workflow.is_main_process:
+    for _name, _problem in unreadable_roots():
+        print(f"neuroaffect: cannot read the {_name} data: {_problem}\n  the workflow runs without {_name}"
+              f"{_lost_stages(_name)}; {_name}'s check job (results/checks/{_name}.ok) fails with this message",
+              file=sys.stderr)
 
 
 def distill_enabled():
@@ -236,6 +288,7 @@ def all_targets():
             targets += ["results/student/model.onnx"]
     # a dataset whose root cannot be read fails its own job, with the reason, and nothing else
     targets += expand("results/checks/{dataset}.ok", dataset=[d for d in DATASETS if d not in ok])
+    targets += expand("results/checks/{face}.ok", face=[f for f in FACES.get("data", {}) if face_root_problem(f)])
     return targets + report_targets()
 
 

@@ -11,7 +11,7 @@ rule train_teacher:
         summary="results/prototypes/teacher/teacher.json",
     params:
         dataset=PROTO.get("dataset"),
-        config=lambda wc: prototype_config(),
+        config=lambda wc: teacher_config(),
         train=lambda wc: teacher_train_args(),
     log:
         "logs/prototypes/train_teacher.log",
@@ -35,7 +35,7 @@ rule cross_validate_teacher:
     output:
         "results/prototypes/cv_{dataset}/teacher.json",
     params:
-        config=lambda wc: prototype_config(),
+        config=lambda wc: teacher_config(),
         train=lambda wc: teacher_train_args(),
     log:
         "logs/prototypes/cv_{dataset}.log",

@@ -39,3 +39,21 @@ rule check_data_root:
         if params.problem:
             raise ValueError(params.problem)
         Path(output[0]).touch()
+
+
+rule check_face_root:
+    output:
+        "results/checks/{face}.ok",
+    log:
+        "logs/checks/{face}.log",
+    params:
+        problem=lambda wc: face_root_problem(wc.face),
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/neuroaffect.yaml"
+    run:
+        if params.problem:
+            raise ValueError(params.problem)
+        Path(output[0]).touch()

@@ -1,0 +1,230 @@
+"""Which package code a step runs, as one hash: the workflow's code-version input.
+
+A workflow step reruns when the code it runs changes (``docs/workflow.md``, "Freshness"). The code
+a step runs is found statically, without importing anything, from its command's handler:
+
+- every name the handler (and its module, at module level) imports from the package is traced to
+  the module that defines it, through the re-exports of package ``__init__`` files;
+- the same is done for every module reached, with its imports at any level (inside functions too);
+- an ``importlib.import_module`` call with a computed or relative name counts every module of its
+  package;
+- the packages around a reached module count with their own code only (their ``__init__``).
+
+The hash covers the syntax trees of those modules with docstrings removed, so comments, docstrings
+and formatting do not count; any other change does (a change of Python version may change the
+trees, and then counts once).
+
+>>> from neuroaffect.pipeline.provenance import module_closure, source_hash
+>>> "neuroaffect.features.bde" in module_closure(["neuroaffect.features"])
+True
+>>> len(source_hash(module_closure(["neuroaffect.features"])))
+64
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+from pathlib import Path
+
+__all__ = ["command_hashes", "function_code", "module_closure", "source_hash"]
+
+PACKAGE = "neuroaffect"
+_ROOT = Path(__file__).resolve().parent.parent  # the neuroaffect/ folder
+
+
+@functools.lru_cache(maxsize=None)
+def _module_file(name: str) -> Path | None:
+    """The source file of the package module ``name`` (``a.b`` -> a/b.py or a/b/__init__.py), if any."""
+    if name != PACKAGE and not name.startswith(PACKAGE + "."):
+        return None
+    rel = name.split(".")[1:]
+    base = _ROOT.joinpath(*rel)
+    if rel and base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return base / "__init__.py" if (base / "__init__.py").is_file() else None
+
+
+def _is_package(name: str) -> bool:
+    f = _module_file(name)
+    return f is not None and f.name == "__init__.py"
+
+
+def _package_of(module: str) -> str:
+    return module if _is_package(module) else module.rpartition(".")[0]
+
+
+def _parents(name: str) -> list[str]:
+    """``a.b.c`` -> ``a``, ``a.b`` (importing a module runs its packages' ``__init__``)."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(fname: Path) -> ast.Module:
+    return ast.parse(fname.read_text(encoding="utf-8"), filename=str(fname))
+
+
+def _from_base(node: ast.ImportFrom, module: str) -> str:
+    if not node.level:
+        return node.module or ""
+    parts = _package_of(module).split(".")
+    return ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+
+
+@functools.lru_cache(maxsize=None)
+def _defining_module(package: str, name: str, depth: int = 0) -> str:
+    """The module that defines ``name`` of ``package``, following its ``__init__``'s re-exports."""
+    if depth < 10:
+        for node in _parse(_module_file(package)).body:
+            if isinstance(node, ast.ImportFrom):
+                for a in node.names:
+                    if (a.asname or a.name) == name:
+                        base = _from_base(node, package)
+                        if _module_file(f"{base}.{a.name}"):
+                            return f"{base}.{a.name}"
+                        if _is_package(base):
+                            return _defining_module(base, a.name, depth + 1)
+                        return base if _module_file(base) else package
+    return package  # defined in the __init__ itself, or served by a lazy __getattr__
+
+
+def _resolve(node: ast.AST, module: str) -> list[str]:
+    """Package modules one import statement (or ``importlib.import_module`` call) in ``module`` uses."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if _module_file(a.name)]
+    if isinstance(node, ast.Call):
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "import_module") or not node.args:
+            return []
+        arg = node.args[0]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and not arg.value.startswith("."):
+            return [arg.value] if _module_file(arg.value) else []
+        pkg = _package_of(module)  # a computed or relative name: any module of the package may be meant
+        return [pkg] + [f"{pkg}.{f.stem}" for f in sorted(_module_file(pkg).parent.glob("*.py"))
+                        if f.stem != "__init__"]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    base = _from_base(node, module)
+    if not _module_file(base):
+        return []
+    out = []
+    for a in node.names:
+        if _module_file(f"{base}.{a.name}"):
+            out.append(f"{base}.{a.name}")
+        elif a.name == "*" or not _is_package(base):
+            out.append(base)
+        else:
+            out.append(_defining_module(base, a.name))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _direct_uses(module: str) -> tuple[str, ...]:
+    tree = _parse(_module_file(module))
+    return tuple(sorted({m for node in ast.walk(tree) for m in _resolve(node, module)}))
+
+
+def module_closure(modules) -> list[str]:
+    """Every package module whose code running ``modules`` may use, sorted.
+
+    Parameters
+    ----------
+    modules : iterable of str
+        Dotted module names under ``neuroaffect`` (others are ignored).
+
+    Returns
+    -------
+    closure : list of str
+        ``modules``, the modules defining what they import (directly or not, imports inside
+        functions included) and the packages around all of those.
+    """
+    todo = [m for m in modules if _module_file(m)]
+    followed: set[str] = set()
+    while todo:
+        m = todo.pop()
+        if m not in followed:
+            followed.add(m)
+            todo.extend(_direct_uses(m))
+    return sorted(followed | {p for m in followed for p in _parents(m)})
+
+
+def function_code(func) -> list[str]:
+    """The package modules whose code ``func`` may run, sorted.
+
+    Parameters
+    ----------
+    func : function
+        A function defined in a ``neuroaffect`` module (e.g. a command's handler).
+
+    Returns
+    -------
+    modules : list of str
+        The defining module and its packages, and the closure (:func:`module_closure`) of what the
+        defining module imports at module level and ``func`` imports in its body; imports inside
+        the module's other functions do not count.
+    """
+    import inspect
+    import textwrap
+
+    module = func.__module__
+    roots: set[str] = set()
+    for node in _parse(_module_file(module)).body:  # module level only
+        roots.update(_resolve(node, module))
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(func)))):
+        roots.update(_resolve(node, module))
+    roots -= {module}
+    return sorted(set(module_closure(roots)) | {module, *_parents(module)})
+
+
+@functools.lru_cache(maxsize=None)
+def _module_digest(module: str) -> str:
+    tree = _parse(_module_file(module))  # the cached tree: dropping its docstrings changes no import
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body \
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def source_hash(modules) -> str:
+    """sha256 of the code of exactly ``modules`` (no closure is taken; see the module docstring).
+
+    Parameters
+    ----------
+    modules : iterable of str
+        Dotted module names under ``neuroaffect`` (others are ignored), e.g. from
+        :func:`module_closure` or :func:`function_code`.
+
+    Returns
+    -------
+    digest : str
+        64 hex digits; equal for equal code whatever the comments, docstrings and formatting.
+    """
+    h = hashlib.sha256()
+    for m in sorted({m for m in modules if _module_file(m)}):
+        h.update(f"{m}\0{_module_digest(m)}\n".encode())
+    return h.hexdigest()
+
+
+def command_hashes(parser) -> dict:
+    """Code hash of every subcommand of a command-line parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A parser whose subcommands each set a default ``func`` (their handler), such as
+        :func:`neuroaffect.cli.build_parser`'s.
+
+    Returns
+    -------
+    hashes : dict of str -> str
+        Subcommand -> :func:`source_hash` of :func:`function_code` of its handler.
+    """
+    import argparse
+
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: source_hash(function_code(p.get_default("func"))) for name, p in sub.choices.items()}
