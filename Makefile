@@ -1,4 +1,4 @@
-# Two entry points: `make run` (full workflow on simulated demo data) and `make test`.
+# Two entry points: `make run` (full workflow on simulated demo data, then reports/report.html) and `make test`.
 # Both create .venv when it is missing and install the pinned environment into it.
 PYTHON ?= python3
 VENV ?= .venv
@@ -35,10 +35,13 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 run: $(BIN)/.installed
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --report-after-run --report reports/report.html
 
+# Two pytest-xdist workers (one torch thread each, tests/conftest.py), whole files per worker so that a
+# module's fixtures (the tiny workflow run) are built once; TEST_WORKERS=0 runs in this process alone.
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_features.py

@@ -8,6 +8,26 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+#: Under pytest-xdist (`make test` runs `pytest -n 2`) every worker gets one thread: two workers then fill two
+#: cores without oversubscribing them (subprocesses inherit the setting unless a test sets its own).
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if XDIST_WORKER:
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_var] = "1"
+
+
+def pytest_configure(config):
+    if XDIST_WORKER:
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long tests first (stable order otherwise): with `pytest -n 2 --dist loadfile` their files are then
+    handed out first and run beside the many short ones, instead of last and alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
 
 @pytest.fixture(scope="session")
 def sim_root(tmp_path_factory):

@@ -46,3 +46,27 @@ def test_quantities_state_their_units(commands):
                     and not units.search(action.help or ""):
                 problems.append(f"{name} {'/'.join(action.option_strings)}: {action.help!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_each_command_is_registered_under_its_own_name():
+    from neuroaffect import cli
+
+    for name, add in cli._COMMANDS.items():
+        sub = argparse.ArgumentParser().add_subparsers()
+        add(sub)
+        assert list(sub.choices) == [name]
+
+
+def test_a_command_without_training_starts_without_torch():
+    """Each workflow job is one command in a fresh process: those that train nothing (simulate, summarize,
+    features, the report pages) do not pay for importing torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom neuroaffect.cli import build_parser\n"
+            "for c in ('simulate', 'summarize', 'features', 'plot-features', 'render-html', 'compose-readme'):\n"
+            "    build_parser(c)\n"
+            "print('torch' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
