@@ -77,3 +77,24 @@ def test_every_command_has_a_code_hash():
     assert set(hashes) == set(sub.choices)
     assert all(len(h) == 64 for h in hashes.values())
     assert hashes["features"] != hashes["train-student"]
+
+
+def test_hashes_are_kept_while_no_source_file_changes(tmp_path):
+    import json
+
+    from neuroaffect.cli import build_parser
+
+    parser = build_parser()
+    cache = tmp_path / "hashes.json"
+    fresh = provenance.command_hashes(parser, cache=None)
+    assert provenance.command_hashes(parser, cache=cache) == fresh
+    kept = json.loads(cache.read_text())
+    assert kept["hashes"] == fresh and kept["signature"] == provenance._tree_signature()
+    # read back while the signature holds (a planted value shows it was not recomputed) ...
+    cache.write_text(json.dumps({"signature": kept["signature"], "hashes": {**fresh, "features": "planted"}}))
+    assert provenance.command_hashes(parser, cache=cache)["features"] == "planted"
+    # ... and recomputed once it does not, or when the file is unreadable
+    cache.write_text(json.dumps({"signature": "other", "hashes": {**fresh, "features": "planted"}}))
+    assert provenance.command_hashes(parser, cache=cache) == fresh
+    cache.write_text("{not json")
+    assert provenance.command_hashes(parser, cache=cache) == fresh

@@ -210,7 +210,21 @@ def source_hash(modules) -> str:
     return h.hexdigest()
 
 
-def command_hashes(parser) -> dict:
+def _tree_signature() -> str:
+    """sha256 of the name, size and modification time of every source file of the package."""
+    h = hashlib.sha256()
+    for f in sorted(_ROOT.rglob("*.py")):
+        st = f.stat()
+        h.update(f"{f.relative_to(_ROOT)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+#: Where :func:`command_hashes` keeps its results by default: beside Python's compiled files of the package
+#: (derived from the sources like them; a read-only install just does not keep them).
+CACHE = _ROOT / "__pycache__" / "neuroaffect_code_hashes.json"
+
+
+def command_hashes(parser, cache=CACHE) -> dict:
     """Code hash of every subcommand of a command-line parser.
 
     Parameters
@@ -218,6 +232,10 @@ def command_hashes(parser) -> dict:
     parser : argparse.ArgumentParser
         A parser whose subcommands each set a default ``func`` (their handler), such as
         :func:`neuroaffect.cli.build_parser`'s.
+    cache : path-like | None
+        A JSON file keeping the hashes with a signature of the package's source files (names, sizes,
+        modification times): while no file changes, they are read back instead of computed again.
+        Default :data:`CACHE`; None: always compute.
 
     Returns
     -------
@@ -225,6 +243,23 @@ def command_hashes(parser) -> dict:
         Subcommand -> :func:`source_hash` of :func:`function_code` of its handler.
     """
     import argparse
+    import json
+
+    from .._utils import atomic_write_json
 
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {name: source_hash(function_code(p.get_default("func"))) for name, p in sub.choices.items()}
+    signature = _tree_signature() if cache is not None else None
+    if cache is not None:
+        try:
+            kept = json.loads(Path(cache).read_text())
+            if kept["signature"] == signature and set(kept["hashes"]) == set(sub.choices):
+                return dict(kept["hashes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no cache, or an unreadable one: compute
+    hashes = {name: source_hash(function_code(p.get_default("func"))) for name, p in sub.choices.items()}
+    if cache is not None:
+        try:
+            atomic_write_json(cache, {"signature": signature, "hashes": hashes})
+        except OSError:
+            pass  # a read-only folder: the hashes are still right, only not kept
+    return hashes
