@@ -9,6 +9,12 @@ The grid: a prototype grid from `snakemake` (results/prototypes/grid), or --grid
 prototype stage is run first on simulated DREAMER + MAHNOB-HCI (demo scale).
 
     python benchmarks/bench_distill.py --epochs 6 --seeds 0 1 2 --out benchmarks/out/distill
+
+On two cores, two processes of one thread each finish sooner: train a share of the arms in each
+(``--arms B0 B1 B2 --out out/A`` and ``--arms B3 B3-shuffled --out out/B``, same grid), then evaluate all
+runs together, so that the paired tests see every arm:
+
+    python benchmarks/bench_distill.py --evaluate out/A/runs/* out/B/runs/* --out out/all
 """
 
 from __future__ import annotations
@@ -81,12 +87,21 @@ def main(argv=None) -> int:
     p.add_argument("--small-input", action="store_true", help="the small-input stem (about 13x slower on CPU)")
     p.add_argument("--grid", default=None, help="an exported prototype grid folder")
     p.add_argument("--out", default=str(ROOT / "benchmarks/out/distill"))
+    p.add_argument("--evaluate", nargs="+", default=None, metavar="RUN",
+                   help="only evaluate these trained runs together (their faces simulated again into --out)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     from neuroaffect.pipeline.faces import evaluate_students, train_arm
     from neuroaffect.simulate import simulate
 
     out = Path(args.out)
+    if args.evaluate:
+        roots = {f: simulate(f, args.scale, out / "sim" / f, seed=0) for f in ("ferplus", "affectnet-mini", "ckplus")}
+        note = (f"CPU benchmark: simulated faces at the {args.scale} scale; runs {', '.join(args.evaluate)} "
+                "evaluated together (their settings are in each run's record.json).")
+        print(evaluate_students(args.evaluate, roots["ferplus"], out / "report", affectnet_mini=roots["affectnet-mini"],
+                                ckplus=roots["ckplus"], scale_note=note))
+        return 0
     print(f"start: {_load()}, threads {args.threads}", flush=True)
     tp = {f"{'small' if s else 'imagenet'} stem, {t} thread(s)": throughput(48, s, t) for s in (False, True)
           for t in sorted({1, args.threads})}
