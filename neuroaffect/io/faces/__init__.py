@@ -19,13 +19,14 @@ from types import MappingProxyType
 
 from ..._utils import check_option
 from .affectnet import read_affectnet, read_affectnet_mini
+from ._files import MAX_FACE_PIXELS, read_face_image
 from .base import SPLITS, FaceSet, read_image
 from .ckplus import read_ckplus
 from .ferplus import read_ferplus
 
 __all__ = [
-    "FACE_DATASETS", "FACE_READERS", "SPLITS", "FaceSet", "read_affectnet", "read_affectnet_mini", "read_ckplus",
-    "read_faces", "read_ferplus", "read_image",
+    "FACE_DATASETS", "FACE_READERS", "MAX_FACE_PIXELS", "SPLITS", "FaceSet", "read_affectnet", "read_affectnet_mini",
+    "read_ckplus", "read_face_image", "read_faces", "read_ferplus", "read_image",
 ]
 
 #: The facial-expression datasets the package reads.

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 import numpy as np
 
-from ..._utils import DatasetFormatError
 from ...labels import FER_CLASSES
+from ._files import read_face_image
 
 __all__ = ["SPLITS", "FaceSet", "read_image"]
 
@@ -18,20 +17,12 @@ SPLITS = ("train", "val", "test")
 def read_image(fname, grey: bool = False) -> np.ndarray:
     """An image file as uint8, shape (H, W) (grey) or (H, W, 3) (RGB); ``grey`` converts colour.
 
-    Raises :class:`~neuroaffect._utils.DatasetFormatError` naming the file when it is missing or
-    not a readable image.
+    :func:`~neuroaffect.io.faces._files.read_face_image` with its default size limit: a regular
+    file only, converted by bit depth and value range. Raises
+    :class:`~neuroaffect._utils.DatasetFormatError` naming the file when it is missing, not a
+    regular file, too large, or not a readable image.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    fname = Path(fname)
-    try:
-        with Image.open(fname) as im:
-            im = im.convert("L" if grey else ("RGB" if im.mode not in ("L", "I;16", "I") else "L"))
-            return np.asarray(im, dtype=np.uint8)
-    except FileNotFoundError:
-        raise DatasetFormatError(fname, "an image file", "no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise DatasetFormatError(fname, "a readable image (PNG, JPEG, ...)", f"an unreadable file ({err})") from None
+    return read_face_image(fname, grey=grey)
 
 
 @dataclass(eq=False)
