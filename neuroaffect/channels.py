@@ -7,6 +7,7 @@ imported lazily so that modules which only need the names do not pay for it.
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 
 import numpy as np
@@ -75,7 +76,8 @@ EEG_CH_NAMES = MappingProxyType(
 # NeuroScan's cerebellar CB1/CB2 sit exactly at 10-05 POO7/POO8.
 POSITION_ALIASES = MappingProxyType({"CB1": "POO7", "CB2": "POO8"})
 
-__all__ = [n for n in dir() if n.isupper()] + ["make_montage", "get_positions", "get_layout_2d"]
+__all__ = [n for n in dir() if n.isupper()] + ["make_montage", "get_positions", "get_layout_2d",
+                                             "standardise_ch_names"]
 
 
 def _template_montage():
@@ -145,3 +147,51 @@ def get_layout_2d(ch_names, fname=None) -> np.ndarray:
     info = mne.create_info(list(ch_names), 128.0, "eeg")
     info.set_montage(make_montage(ch_names, fname=fname))
     return np.asarray(_find_topomap_coords(info, picks=list(range(len(ch_names)))), dtype=np.float64)
+
+
+# Prefixes and suffixes recording software adds to electrode names (EDF "EEG Fp1", "Fp1-REF", "Fc5.").
+_NAME_PREFIX = re.compile(r"^(eeg)[\s_:-]+", re.IGNORECASE)
+_NAME_SUFFIX = re.compile(r"([\s_-](ref|le|avg|ar)|\.+)$", re.IGNORECASE)
+
+
+def standardise_ch_names(ch_names, standard_names=None, mapping=None) -> tuple[dict, list]:
+    """Map recorded channel names onto standard electrode names.
+
+    Each name is taken, in order, from ``mapping`` (exact spelling), else from the standard
+    names by a case-insensitive match of the name with an ``EEG`` prefix (``"EEG Fp1"``), a
+    reference suffix (``"Fp1-REF"``, ``"Fp1-LE"``) and trailing dots (``"Fc5."``, ``"C3.."``)
+    removed, and the standard spelling is used (``"FC5"``, ``"FPz"`` -> ``"Fpz"``).
+
+    Parameters
+    ----------
+    ch_names : sequence of str, length n_chans
+        Names as the recording spells them.
+    standard_names : sequence of str | None
+        The montage's names (None: the 10-05 template's, see :func:`get_positions`).
+    mapping : dict of str -> str | None
+        Explicit ``{recorded name: standard name}``; a name mapped to a standard name is kept
+        even when the template does not hold it (its position must then come from the file).
+
+    Returns
+    -------
+    rename : dict of str -> str
+        ``{recorded name: standard name}`` of every matched name (identities included).
+    unmatched : list of str
+        Recorded names with no standard name (e.g. bipolar ``"A2-A1"``, ``"EOG1"``), in order.
+    """
+    if standard_names is None:
+        standard_names = list(_template_montage().ch_names) + list(POSITION_ALIASES)
+    table = {n.upper(): n for n in standard_names}
+    mapping = dict(mapping or {})
+    rename, unmatched = {}, []
+    for name in ch_names:
+        if name in mapping:
+            rename[name] = str(mapping[name])
+            continue
+        key = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", name.strip())).strip().upper()
+        key = _NAME_SUFFIX.sub("", key).strip()
+        if key in table:
+            rename[name] = table[key]
+        else:
+            unmatched.append(name)
+    return rename, unmatched

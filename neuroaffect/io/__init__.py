@@ -7,6 +7,8 @@ deap        :func:`read_deap`       ``data_preprocessed_python/``       one ``sN
 dreamer     :func:`read_dreamer`    ``DREAMER.mat`` (every subject)
 seed        :func:`read_seed`       folder with ``Preprocessed_EEG/``   one ``<subject>_<date>.mat``
 mahnob      :func:`read_mahnob`     folder with ``Sessions/``           one ``Sessions/<n>/`` or its BDF
+custom      :func:`read_custom`     folder with ``labels.csv`` and      (``subjects=``)
+                                    recordings in any format MNE reads
 ==========  ======================  ==================================  ============================
 
 Every reader returns a list of :class:`Recording`, one per subject, sorted by subject, for
@@ -14,7 +16,10 @@ every form of root (a single-subject root gives a list of one). :func:`read_data
 :func:`iter_recordings`, :func:`list_subjects` and
 :func:`neuroaffect.io.summary.summarize_dataset` accept every root form above.
 :func:`from_epochs` turns ``mne.Epochs`` into a :class:`Recording` (the inverse of
-:meth:`Recording.to_epochs`). File layouts: ``docs/formats.md``.
+:meth:`Recording.to_epochs`). :func:`read_custom` reads a user's own recordings (EDF, BDF, FIF,
+BrainVision, EEGLAB, ...) with a labels table; its keyword arguments (``labels``, ``ratings``,
+``classes``, ``montage``, ...) pass through :func:`read_dataset` and :func:`iter_recordings`.
+File layouts: ``docs/formats.md``.
 """
 
 from __future__ import annotations
@@ -26,12 +31,16 @@ from .base import Peripheral, Recording
 from .epochs import from_epochs
 
 __all__ = [
-    "Peripheral", "Recording", "READERS", "from_epochs", "read_dataset", "iter_recordings",
-    "read_deap", "read_dreamer", "read_seed", "read_mahnob",
+    "Peripheral", "Recording", "READERS", "ALL_READERS", "from_epochs", "read_dataset", "iter_recordings",
+    "read_deap", "read_dreamer", "read_seed", "read_mahnob", "read_custom", "raw_from_samples",
 ]
 
+#: Readers of the datasets the pipeline knows (and simulates).
 READERS = {"deap": "read_deap", "dreamer": "read_dreamer", "seed": "read_seed", "mahnob": "read_mahnob"}
-_MODULE = {"read_deap": "deap", "read_dreamer": "dreamer", "read_seed": "seed", "read_mahnob": "mahnob"}
+#: ... and of a user's own recordings (no simulator: a labels table and files in any MNE format).
+ALL_READERS = {**READERS, "custom": "read_custom"}
+_MODULE = {"read_deap": "deap", "read_dreamer": "dreamer", "read_seed": "seed", "read_mahnob": "mahnob",
+           "read_custom": "custom", "raw_from_samples": "custom"}
 
 
 def __getattr__(name):  # lazy: a reader's dependencies load only when it is used
@@ -40,43 +49,46 @@ def __getattr__(name):  # lazy: a reader's dependencies load only when it is use
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def read_dataset(dataset: str, root, subjects=None) -> list[Recording]:
+def read_dataset(dataset: str, root, subjects=None, **kwargs) -> list[Recording]:
     """Read ``subjects`` (1-based; None = all) of ``dataset`` from ``root``.
+
+    ``kwargs`` go to the reader (``custom``: ``labels``, ``ratings``, ``classes``, ``montage``, ...;
+    see :func:`read_custom`).
 
     Returns
     -------
     recordings : list of Recording
         One per subject, sorted by subject (the dataset's reader's result).
     """
-    check_option("dataset", dataset, READERS)
-    return list(__getattr__(READERS[dataset])(root, subjects=subjects))
+    check_option("dataset", dataset, ALL_READERS)
+    return list(__getattr__(ALL_READERS[dataset])(root, subjects=subjects, **kwargs))
 
 
-def iter_recordings(dataset: str, root, subjects=None):
+def iter_recordings(dataset: str, root, subjects=None, **kwargs):
     """Yield one :class:`Recording` per subject, holding at most one subject in memory.
 
     ``root`` takes every form the dataset's reader takes, single-subject roots included
     (see the table above). DREAMER keeps all subjects in one file, which is loaded once.
     """
-    check_option("dataset", dataset, READERS)
+    check_option("dataset", dataset, ALL_READERS)
     if dataset == "dreamer":
-        yield from read_dataset(dataset, root, subjects)
+        yield from read_dataset(dataset, root, subjects, **kwargs)
         return
     if subjects is None:
-        subjects = list_subjects(dataset, root)
+        subjects = list_subjects(dataset, root, **({"labels": kwargs["labels"]} if kwargs.get("labels") else {}))
     for s in subjects:
-        yield from read_dataset(dataset, root, [s])
+        yield from read_dataset(dataset, root, [s], **kwargs)
 
 
-def list_subjects(dataset: str, root) -> list[int]:
+def list_subjects(dataset: str, root, **kwargs) -> list[int]:
     """Subject numbers present under ``root`` (cheap: file names / XML only, no signals).
 
     A single-subject root (one ``sNN.dat``, SEED session file or MAHNOB session) gives its
     one subject.
     """
-    check_option("dataset", dataset, READERS)
+    check_option("dataset", dataset, ALL_READERS)
     mod = importlib.import_module(f".{dataset}", __name__)
-    return sorted(int(s) for s in mod.list_subjects(root))
+    return sorted(int(s) for s in mod.list_subjects(root, **kwargs))
 
 
 __all__.append("list_subjects")

@@ -17,7 +17,8 @@ import numpy as np
 
 from .._utils import DatasetFormatError
 
-__all__ = ["EEG_LIMIT_UV", "OTHER_UNIT_LIMIT", "UNIT_LIMIT", "check_plausible", "unit_limit"]
+__all__ = ["BAD_SAMPLES", "CUSTOM_EEG_LIMIT_UV", "EEG_LIMIT_UV", "OTHER_UNIT_LIMIT", "UNIT_LIMIT", "check_plausible",
+           "find_implausible", "repair_implausible", "unit_limit"]
 
 #: Largest plausible |EEG sample| per dataset, in microvolts, as the file stores it.
 #: DEAP is band-passed (4-45 Hz) and DREAMER's Emotiv spans 8.4 mV with its DC level: 10 mV.
@@ -29,6 +30,12 @@ EEG_LIMIT_UV = MappingProxyType({
 #: Largest plausible |sample| of a peripheral channel per unit. Voltages: 1 V, beyond every
 #: biosignal amplifier's input range. Other units (Ohm, degC, a.u.) differ by device, so their bound
 #: only catches corrupted values and broken gains.
+#: A user's own recording (:func:`neuroaffect.io.read_custom`): any amplifier, DC-coupled ones
+#: included, so the widest bound of the datasets above that still catches corrupted values: 300 mV.
+CUSTOM_EEG_LIMIT_UV = 3e5
+#: What a reader may do with samples beyond the plausible range: refuse the recording, repair
+#: (interpolate) the samples, or drop the trials holding them.
+BAD_SAMPLES = ("refuse", "repair", "drop")
 UNIT_LIMIT = MappingProxyType({"uV": 1e6, "mV": 1e3, "V": 1.0})
 OTHER_UNIT_LIMIT = 1e9
 
@@ -98,3 +105,64 @@ def check_plausible(x: np.ndarray, limit: float, unit: str, what: str, ch_names:
                 f"channel {ch_names[c]!r} constant at {float(hi[t, c]):g} {unit} throughout {where(t)} "
                 f"({int(const.sum())} flat channel-trial(s))",
             )
+
+
+def find_implausible(x: np.ndarray, limit: float) -> np.ndarray:
+    """Indices of the samples beyond ``limit``: ndarray of int, shape (n_bad, x.ndim)."""
+    return np.argwhere(np.abs(np.asarray(x)) > limit)
+
+
+def repair_implausible(x: np.ndarray, limit: float, ch_names: Sequence[str], fname,
+                       max_fraction: float = 0.01) -> tuple[np.ndarray, list[dict]]:
+    """Replace isolated samples beyond ``limit`` by linear interpolation between their neighbours.
+
+    Each channel's implausible samples are replaced by ``numpy.interp`` over that channel's
+    plausible samples (the nearest plausible sample at an edge). Meant for isolated spikes
+    (a corrupted sample, a transmission glitch): a channel with more than ``max_fraction`` of its
+    samples beyond the range is refused, as interpolation would invent the signal.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_chans, n_times)
+        Finite samples of one continuous recording (any unit, that of ``limit``).
+    limit : float
+        Largest plausible |sample|.
+    ch_names : sequence of str, length n_chans
+    fname : path-like
+        The file ``x`` was read from (messages and the record).
+    max_fraction : float
+        Largest fraction of a channel's samples that may be repaired.
+
+    Returns
+    -------
+    repaired : ndarray, shape (n_chans, n_times)
+        A copy of ``x`` with the samples replaced.
+    changes : list of dict
+        One per replaced sample: ``file``, ``channel``, ``sample`` (0-based index), ``value``
+        (as recorded) and ``replacement``.
+
+    Raises
+    ------
+    DatasetFormatError
+        A channel has too many implausible samples (or none plausible) to repair.
+    """
+    x = np.array(x, dtype=np.float64)
+    changes = []
+    n_times = x.shape[-1]
+    for c in range(x.shape[0]):
+        bad = np.abs(x[c]) > limit
+        n_bad = int(bad.sum())
+        if not n_bad:
+            continue
+        if n_bad > max_fraction * n_times:
+            raise DatasetFormatError(
+                fname, f"isolated samples beyond +-{limit:g} to repair (at most {max_fraction:.0%} of a channel)",
+                f"{n_bad} of {n_times} samples of channel {ch_names[c]!r} beyond the range: not spikes but a "
+                "broken channel (drop it, or mark it bad)")
+        good = np.flatnonzero(~bad)
+        idx = np.flatnonzero(bad)
+        old = x[c, idx].copy()
+        x[c, idx] = np.interp(idx, good, x[c, good])
+        changes += [{"file": str(fname), "channel": str(ch_names[c]), "sample": int(i), "value": float(v),
+                     "replacement": float(r)} for i, v, r in zip(idx, old, x[c, idx])]
+    return x, changes

@@ -55,7 +55,8 @@ class Recording:
     Attributes
     ----------
     dataset : str
-        ``"deap"``, ``"dreamer"``, ``"seed"``, ``"seed-iv"`` or ``"mahnob"``.
+        ``"deap"``, ``"dreamer"``, ``"seed"``, ``"seed-iv"``, ``"mahnob"``, or ``"custom"`` (a
+        user's own recording, :func:`neuroaffect.io.read_custom`) or any other name.
     subject : int
         1-based subject number.
     eeg : ndarray, shape (n_trials, n_chans, n_times) | list of ndarray, shape (n_chans, n_times_i)
@@ -84,6 +85,10 @@ class Recording:
         Electrode positions in metres (MNE head frame) when they do not come from the channel
         names (e.g. a montage of :func:`from_epochs`); None = the 10-05 template position of
         each name (:func:`neuroaffect.channels.get_positions`).
+    label_classes : dict of str -> tuple of str
+        Class labels: ``{name: class names}``; ``labels[name]`` then holds codes ``0 .. K - 1``
+        into the names (a user's own labels; the datasets' labels have fixed rules instead,
+        :mod:`neuroaffect.labels`). A label not named here is a rating on ``label_range``.
     """
 
     dataset: str
@@ -100,6 +105,7 @@ class Recording:
     fnames: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
     ch_pos: np.ndarray | None = None
+    label_classes: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.ch_names = tuple(self.ch_names)
@@ -113,6 +119,9 @@ class Recording:
         self.fnames = [Path(f) for f in self.fnames]
         if self.ch_pos is not None:
             self.ch_pos = np.array(self.ch_pos, dtype=np.float64)
+        self.label_classes = {str(k): tuple(str(c) for c in v) for k, v in self.label_classes.items()}
+        for name, classes in self.label_classes.items():
+            self.label_range.setdefault(name, (0.0, float(len(classes) - 1)))
         self.validate()
 
     # -- shape helpers ----------------------------------------------------------------------
@@ -155,6 +164,12 @@ class Recording:
             arr = np.asarray(arr, dtype=float)
             if arr.shape != (n,):
                 raise DatasetFormatError(where, f"{name} labels of shape ({n},)", f"shape {arr.shape}")
+            if name in self.label_classes:
+                known = arr[~np.isnan(arr)]
+                if (known != np.round(known)).any():
+                    raise DatasetFormatError(where, f"{name} class codes 0..{len(self.label_classes[name]) - 1} "
+                                             f"(classes {list(self.label_classes[name])})",
+                                             f"non-integer values such as {known[known != np.round(known)][0]}")
             lo, hi = self.label_range.get(name, (-np.inf, np.inf))
             known = arr[~np.isnan(arr)]
             if known.size and (known.min() < lo or known.max() > hi):
@@ -238,6 +253,7 @@ class Recording:
             },
             trial_ids=self.trial_ids[idx], session_ids=self.session_ids[idx],
             fnames=list(self.fnames), info=dict(self.info), ch_pos=self.ch_pos,
+            label_classes=dict(self.label_classes),
         )
 
     def summary(self) -> dict:
@@ -256,6 +272,7 @@ class Recording:
             vals, counts = np.unique(np.round(known).astype(int), return_counts=True)
             out["labels"][k] = {
                 "range": list(self.label_range.get(k, (None, None))),
+                **({"classes": list(self.label_classes[k])} if k in self.label_classes else {}),
                 "n_unlabeled": int(np.isnan(v).sum()),
                 "histogram": {int(a): int(b) for a, b in zip(vals, counts)},
             }
