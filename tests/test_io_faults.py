@@ -258,6 +258,7 @@ def test_dreamer_absurd_and_flat_eeg(tmp_path, dreamer_subjects):
 def _seed_folder(tmp_path, subjects=((1, "20131027"),), trial_fn=None):
     import scipy.io
 
+    from neuroaffect.channels import SEED_PREFIXES
     from neuroaffect.labels import SEED_LABELS
 
     folder = tmp_path / "Preprocessed_EEG"
@@ -266,7 +267,7 @@ def _seed_folder(tmp_path, subjects=((1, "20131027"),), trial_fn=None):
     rng = np.random.default_rng(0)
     paths = []
     for subject, date in subjects:
-        trials = {f"djc_eeg{k}": rng.normal(0, 20, (62, 201)) for k in range(1, 16)}
+        trials = {f"{SEED_PREFIXES[subject - 1]}_eeg{k}": rng.normal(0, 20, (62, 201)) for k in range(1, 16)}
         if trial_fn is not None:
             trial_fn(trials)
         paths.append(folder / f"{subject}_{date}.mat")

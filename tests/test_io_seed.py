@@ -1,6 +1,7 @@
 """SEED / SEED-IV readers and simulators: round trip, layout, ordering and every refusal."""
 
 import json
+import os
 import re
 import shutil
 
@@ -230,9 +231,50 @@ def test_missing_label_file(tmp_path):
 
 def test_no_session_files(tmp_path):
     path = _folder(tmp_path)
-    path.rename(path.with_name("session1.mat"))
+    path.rename(path.with_name("session1.txt"))
     with pytest.raises(FileNotFoundError, match=r"<subject>_<YYYYMMDD>\.mat files, but found"):
         read_seed(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["1_20131107.MAT", "1_20131107.Mat", "1_2013110.mat", "session3.mat"])
+def test_misnamed_session_file_is_refused_not_skipped(tmp_path, name):
+    """A third session named with an upper-case suffix (or a short date) was skipped: 30 of 45 trials read."""
+    for date in ("20131027", "20131030"):
+        _folder(tmp_path, fname=f"1_{date}.mat")
+    bad = _folder(tmp_path, fname=name)
+    _refused(tmp_path, bad, "<subject>_<YYYYMMDD>.mat", repr(name))
+
+
+def test_session_file_that_is_not_a_regular_file(tmp_path):
+    _folder(tmp_path)
+    fifo = tmp_path / "Preprocessed_EEG" / "1_20131030.mat"
+    os.mkfifo(fifo)
+    _refused(tmp_path, fifo, "regular file", "FIFO")
+
+
+def test_prefix_of_another_subject_is_refused(tmp_path):
+    """Subject 1's file holding 'jl_eeg<k>' (SEED's subject 2) was read as subject 1."""
+    trials = {k.replace("djc", "jl"): v for k, v in _trials().items()}
+    path = _folder(tmp_path, trials)
+    _refused(tmp_path, path, "'djc_eeg<k>' (SEED's prefix of subject 1)", "'jl', SEED's prefix of subject 2")
+
+
+def test_mixed_prefixes_in_one_file_or_subject_are_refused(tmp_path):
+    trials = _trials()
+    trials["jl_eeg15"] = trials.pop("djc_eeg15")
+    path = _folder(tmp_path, trials)
+    _refused(tmp_path, path, "one variable prefix", "['djc', 'jl']")
+
+
+def test_seed_iv_sessions_of_one_subject_share_a_prefix(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "eeg_raw_data"
+    for session, prefix in ((1, "cz"), (2, "cz"), (3, "ha")):
+        (root / str(session)).mkdir(parents=True)
+        scipy.io.savemat(root / str(session) / f"1_2015090{session}.mat",
+                         {f"{prefix}_eeg{k}": rng.normal(0, 20, (62, 201)) for k in range(1, 25)})
+    _refused(tmp_path, root / "3" / "1_20150903.mat", "prefix of subject 1's other sessions ('cz')", "'ha'",
+             variant="seed-iv")
 
 
 def test_label_key_absent(tmp_path):

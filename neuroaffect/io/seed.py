@@ -46,12 +46,13 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
-from ..channels import SEED_CH_NAMES, SEED_SFREQ
+from ..channels import SEED_CH_NAMES, SEED_PREFIXES, SEED_SFREQ
 from ..labels import SEED_IV_LABELS
 from ._plausible import EEG_LIMIT_UV, check_plausible
 from .base import Recording
@@ -150,6 +151,7 @@ def read_seed(root, subjects=None, variant: str = "seed") -> list[Recording]:
             else:
                 expected = np.asarray(SEED_IV_LABELS[session - 1], dtype=np.float64)
             trials, prefix = _read_session(path, len(expected), EEG_LIMIT_UV[variant])
+            _check_prefix(path, prefix, subject, variant, prefixes)
             prefixes.add(prefix)
             for k in sorted(trials):
                 eeg.append(trials[k])
@@ -229,14 +231,33 @@ def _resolve(root, variant) -> tuple[Path, Path | None]:
 
 
 def _session_files(folder: Path, variant: str) -> list[tuple[Path, int | None]]:
-    """(file, session folder number or None) for every ``<name>_<date>.mat`` below ``folder``."""
+    """(file, session folder number or None) for every ``<name>_<date>.mat`` below ``folder``.
+
+    Any other ``.mat`` file (``label.mat`` excepted), whatever the case of its suffix, is refused:
+    a session file named ``1_20131030.MAT`` or ``1_2013103.mat`` would otherwise be skipped and
+    its 15 trials lost without a word.
+    """
     if variant == "seed":
-        return [(p, None) for p in sorted(folder.iterdir()) if _FNAME_RE.match(p.name)]
+        return [(p, None) for p in _matching(folder)]
     files = []
     for d in sorted(folder.iterdir()):
         if d.is_dir() and d.name in {"1", "2", "3"}:
-            files += [(p, int(d.name)) for p in sorted(d.iterdir()) if _FNAME_RE.match(p.name)]
+            files += [(p, int(d.name)) for p in _matching(d)]
     return files
+
+
+def _matching(folder: Path) -> list[Path]:
+    """The session files of one folder, sorted; refuses a misnamed ``.mat`` file."""
+    out = []
+    for p in sorted(folder.iterdir()):
+        if _FNAME_RE.match(p.name):
+            out.append(p)
+        elif p.suffix.lower() == ".mat" and p.name != LABEL_FNAME:
+            raise DatasetFormatError(
+                p, "a session file named <subject>_<YYYYMMDD>.mat (eight-digit date, lower-case .mat) or "
+                f"{LABEL_FNAME}; no other .mat file belongs in {folder.name}/", f"the file name {p.name!r}",
+            )
+    return out
 
 
 def _session_table(folder: Path, variant: str) -> dict:
@@ -323,8 +344,15 @@ def _check_subjects(subjects, table, folder) -> list[int]:
 def _loadmat(path: Path) -> dict:
     import scipy.io
 
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: expected a MATLAB file, but found no such file")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: expected a MATLAB file, but found no such file") from None
+    except (OSError, ValueError) as err:
+        raise DatasetFormatError(path, "a MATLAB file", f"a path that cannot be read ({err})") from None
+    if not stat.S_ISREG(mode):  # a FIFO would block the read, a device never end it
+        raise DatasetFormatError(path, "a MATLAB file (a regular file)", "a folder" if stat.S_ISDIR(mode)
+                                 else "a FIFO, device or socket")
     try:
         return scipy.io.loadmat(str(path))
     except Exception as err:  # scipy raises OSError, ValueError, zlib.error, MatReadError, ...
@@ -335,7 +363,7 @@ def _loadmat(path: Path) -> dict:
 
 def _read_labels(path: Path) -> np.ndarray:
     """``label.mat['label']``, shape (1, 15), values in {-1, 0, 1} -> float array (15,)."""
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: expected SEED's label file {LABEL_FNAME}, but found no such file")
     mat = _loadmat(path)
     if "label" not in mat:
@@ -352,6 +380,24 @@ def _read_labels(path: Path) -> np.ndarray:
         k = int(np.flatnonzero(bad)[0])
         raise DatasetFormatError(path, "labels in {-1, 0, 1}", f"{float(lab[k])!r} for trial {k + 1}")
     return lab
+
+
+def _check_prefix(path: Path, prefix: str, subject: int, variant: str, seen: set) -> None:
+    """Refuse a session whose variable prefix is not its subject's.
+
+    SEED's prefixes are fixed per subject (:data:`~neuroaffect.channels.SEED_PREFIXES`, subject
+    1 ``djc`` ... 15 ``zjy``); SEED-IV's are not listed, so there the sessions of one subject must
+    only agree with each other.
+    """
+    if variant == "seed" and 1 <= subject <= len(SEED_PREFIXES) and prefix != SEED_PREFIXES[subject - 1]:
+        owner = SEED_PREFIXES.index(prefix) + 1 if prefix in SEED_PREFIXES else None
+        raise DatasetFormatError(
+            path, f"variables '{SEED_PREFIXES[subject - 1]}_eeg<k>' (SEED's prefix of subject {subject})",
+            f"the prefix {prefix!r}" + (f", SEED's prefix of subject {owner}" if owner else ""),
+        )
+    if seen and prefix not in seen:
+        raise DatasetFormatError(path, f"the variable prefix of subject {subject}'s other sessions "
+                                 f"({'/'.join(sorted(seen))!r})", f"the prefix {prefix!r}")
 
 
 def _explain_length(n: int) -> str:
@@ -387,11 +433,14 @@ def _read_session(path: Path, n_trials: int, limit_uv: float) -> tuple[dict, str
     if sorted(keys) != list(range(1, n_trials + 1)):
         raise DatasetFormatError(path, f"trials '<prefix>_eeg1' .. '<prefix>_eeg{n_trials}'",
                                  f"trial numbers {sorted(keys)}")
+    prefixes = {key[: _KEY_RE.search(key).start()] for key in keys.values()}
+    if len(prefixes) > 1:
+        raise DatasetFormatError(path, "one variable prefix for every trial ('<prefix>_eeg<k>')",
+                                 f"the prefixes {sorted(prefixes)}")
     n_chans = len(SEED_CH_NAMES)
-    trials, prefixes = {}, set()
+    trials = {}
     for k in sorted(keys):
         key = keys[k]
-        prefixes.add(key[: _KEY_RE.search(key).start()])
         x = np.asarray(mat.pop(key))
         if x.dtype == object or x.dtype.kind not in "fiu" or x.ndim != 2 or x.shape[0] != n_chans:
             hint = " (transposed: samples x channels)" if x.ndim == 2 and x.shape[1] == n_chans else ""
