@@ -11,7 +11,8 @@ feature        unit          how (neurokit2 detects the events once per trial)
                              (``eda_phasic``, high-pass method); resistance in Ohm is
                              converted to conductance first
 ``scr_count``  count         skin-conductance responses (``eda_peaks`` on the phasic part)
-                             peaking within the context span
+                             peaking within the context span; in a conductance unit, only
+                             those that rise by at least :data:`MIN_SCR_AMPLITUDE`
 ``resp_rate``  breaths/min   mean over the window of the instantaneous breathing rate
 =============  ============  =================================================================
 
@@ -32,6 +33,13 @@ recognised by its zero crossings and not given to it. Every other failure (too f
 a trial long enough to hold them, a detector error, a non-positive skin resistance) is a
 genuine one: the features are NaN too, and one ``RuntimeWarning`` per call names how many
 (signal, trial) pairs failed and the first error.
+A skin-conductance response counts when neurokit2's detector finds its peak and, for a signal
+in a conductance (or resistance) unit, the phasic part rises by at least
+:data:`MIN_SCR_AMPLITUDE` over the :data:`SCR_RISE_TIME` before the peak (since the previous
+peak). neurokit2 keeps every peak higher than a tenth of the trial's highest, so on a real
+recording without a large response it counted the ADC noise of a steady decline (0.006 uS steps
+at 12 bits) as responses; its own amplitudes are measured from onsets that it sometimes places
+at the peak itself, hence the rise measured here.
 See ``docs/features.md``.
 """
 
@@ -44,7 +52,8 @@ import numpy as np
 from scipy import signal
 
 __all__ = [
-    "MIN_EVENTS", "PHYSIO_FEATURES", "SLOWEST_RATE", "physio_feature_names", "compute_physio_features",
+    "MIN_EVENTS", "MIN_SCR_AMPLITUDE", "PHYSIO_FEATURES", "SCR_RISE_TIME", "SLOWEST_RATE",
+    "physio_feature_names", "compute_physio_features",
 ]
 
 logger = logging.getLogger(__name__)
@@ -60,6 +69,11 @@ MIN_EVENTS = {"cardio": 4, "resp": 4}
 #: Slowest rate accepted, in events per minute: a trial shorter than ``MIN_EVENTS`` events at
 #: this rate may hold too few of them, and then gets NaN without a warning.
 SLOWEST_RATE = {"cardio": 40.0, "resp": 6.0}
+#: Smallest rise (uS) of a skin-conductance response, within the usual 0.01-0.05 uS minimum
+#: amplitude criteria (Boucsein et al. 2012, Psychophysiology 49(8)); applied to conductance only.
+MIN_SCR_AMPLITUDE = 0.05
+#: Span (s) before a response's peak in which its rise is measured (rise times are 1-3 s).
+SCR_RISE_TIME = 5.0
 
 
 class _TooFewEvents(ValueError):
@@ -127,6 +141,13 @@ def _cardio(nk, sig, fs, kind):
         raise _TooFewEvents(f"only {peaks.size} beats detected")
     rate = nk.signal_rate(peaks, sampling_rate=fs, desired_length=sig.size)
     return peaks / fs, np.asarray(rate, dtype=np.float64)
+
+
+def _scr_rises(phasic: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Rise (signal units) of each response: its peak minus the lowest phasic value in the
+    ``SCR_RISE_TIME`` before it, not reaching back past the previous peak."""
+    start = np.maximum(np.concatenate([[0], peaks[:-1]]), peaks - int(round(SCR_RISE_TIME * fs)))
+    return np.array([phasic[p] - phasic[a:p + 1].min() for a, p in zip(start, peaks)], dtype=np.float64)
 
 
 def _zero_crossings(x: np.ndarray) -> int:
@@ -244,7 +265,10 @@ def compute_physio_features(peripheral, eeg_sfreq: float, n_times, window: int, 
                         # response began before the trial; its peaks are still right.
                         warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
                         _, info = nk.eda_peaks(phasic, sampling_rate=p.sfreq)
-                    peaks = np.sort(np.asarray(info["SCR_Peaks"], dtype=float)) / p.sfreq
+                    peaks = np.sort(np.asarray(info["SCR_Peaks"], dtype=int))
+                    if p.unit in _RESISTANCE or p.unit in _TO_MICROSIEMENS:
+                        peaks = peaks[_scr_rises(phasic, peaks, p.sfreq) >= MIN_SCR_AMPLITUDE]
+                    peaks = peaks / p.sfreq
                 values[i, :nw, col["scr_count"]] = (
                     np.searchsorted(peaks, c1, side="right") - np.searchsorted(peaks, c0, side="left")
                 )
