@@ -1,9 +1,22 @@
 # neuroaffect: read -> featurize -> train -> distil, on simulated data by default.
 #   snakemake --cores all                      everything
 #   snakemake --report reports/report.html     the report
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
+
+
+# Every config file is read first as a stream of YAML events, within bounds of size, nesting and alias
+# expansion (neuroaffect.pipeline.config.check_config_file): a "billion laughs" file is refused here,
+# before the schema walks its expanded tree.
+from neuroaffect.pipeline.config import check_config_file
+
+for _file in workflow.overwrite_configfiles or ["config/config.yaml"]:
+    if workflow.overwrite_configfiles or Path(_file).exists():
+        check_config_file(_file)
 
 
 # `--configfile FILE` replaces the demo config instead of being merged into it: a dataset that FILE
@@ -19,9 +32,13 @@ report: "workflow/report/workflow.rst"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
-from neuroaffect.pipeline.config import check_config
+from neuroaffect.pipeline.config import check_config, switched_off
 
 check_config(config)
+# what the config leaves out, said before any job is planned (as for a root that cannot be read)
+if workflow.is_main_process:
+    for _line in switched_off(config):
+        print(f"neuroaffect: {_line}", file=sys.stderr)
 
 
 include: "workflow/rules/common.smk"

@@ -114,12 +114,10 @@ def sweep_inputs(wc):
 
 
 def sweep_data(wc):
-    """The sweep command's data arguments (see sweep_inputs)."""
-    import shlex
-
+    """The sweep command's data arguments, a list (see sweep_inputs)."""
     if _raw_model(wc.model):
-        return f"--root {shlex.quote(data_root(wc.dataset))} --feature-params {shlex.quote(feature_params(wc.dataset))}"
-    return f"--features results/features/{wc.dataset}"
+        return ["--root", data_root(wc.dataset), "--feature-params", feature_params(wc.dataset)]
+    return ["--features", f"results/features/{wc.dataset}"]
 
 
 def sweep_results():
@@ -168,11 +166,15 @@ def teacher_config():
     return json.dumps({k: cfg[k] for k in TEACHER_FIELDS if k in cfg}, sort_keys=True)
 
 
+def _flags(values, flags):
+    """``--flag value`` pairs of the set keys of ``values``, as a list (a rule quotes each item: ``{params.x:q}``)."""
+    return [item for k, flag in flags.items() if values.get(k) is not None for item in (flag, str(values[k]))]
+
+
 def teacher_train_args():
-    t = PROTO.get("train", {})
-    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
-             "device": "--device"}
-    return " ".join(f"{flag} {t[k]}" for k, flag in flags.items() if k in t)
+    """The teacher's training flags, a list of arguments (quoted one by one in the command)."""
+    return _flags(PROTO.get("train", {}), {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+                                           "weight_decay": "--weight-decay", "device": "--device"})
 
 
 FACES = config.get("faces", {})
@@ -256,19 +258,23 @@ def student_records(arm=None):
 
 
 def student_train_args():
-    t = DISTILL.get("train", {})
+    """The student's training flags, a list of arguments (quoted one by one in the command)."""
     flags = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
              "grad_clip": "--grad-clip", "device": "--device"}
-    args = [f"{flag} {t[k]}" for k, flag in flags.items() if t.get(k) is not None]
-    args += [f"--arch {DISTILL.get('arch', 'resnet18')}", f"--in-size {DISTILL.get('in_size', 48)}"]
+    args = _flags(DISTILL.get("train", {}), flags)
+    args += ["--arch", str(DISTILL.get("arch", "resnet18")), "--in-size", str(DISTILL.get("in_size", 48))]
     if DISTILL.get("imagenet_stem"):
         args.append("--imagenet-stem")
     if DISTILL.get("loss_options"):
         import json
-        import shlex
 
-        args.append(f"--loss-options {shlex.quote(json.dumps(DISTILL['loss_options']))}")
-    return " ".join(args)
+        args += ["--loss-options", json.dumps(DISTILL["loss_options"])]
+    return args
+
+
+def cross_face_args():
+    """``--<face> <root>`` of the cross-dataset face sets the evaluation reads, a list of arguments."""
+    return [item for f in ("affectnet-mini", "ckplus") if face_enabled(f) for item in (f"--{f}", face_root(f))]
 
 
 def all_targets():

@@ -19,8 +19,8 @@ rule simulate_faces:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect simulate --dataset {wildcards.face} --scale {params.scale} --seed {params.seed}"
-        " --out {params.out} > {log} 2>&1"
+        "neuroaffect simulate --dataset {wildcards.face} --scale {params.scale:q} --seed {params.seed:q}"
+        " --out {params.out:q} > {log} 2>&1"
 
 
 rule train_student:
@@ -45,8 +45,8 @@ rule train_student:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect train-student --ferplus {params.ferplus} --grid results/prototypes/grid --arm {wildcards.arm}"
-        " --seed {wildcards.seed} --out {params.out} {params.train} > {log} 2>&1"
+        "neuroaffect train-student --ferplus {params.ferplus:q} --grid results/prototypes/grid --arm {wildcards.arm}"
+        " --seed {wildcards.seed} --out {params.out:q} {params.train:q} > {log} 2>&1"
 
 
 rule evaluate_students:
@@ -60,9 +60,9 @@ rule evaluate_students:
         confusion=report("reports/distill/confusion.png", caption="../report/distill_confusion.rst",
                          category="Face student"),
     params:
-        runs=lambda wc: " ".join(str(Path(r).parent) for r in student_records()),
+        runs=lambda wc: [str(Path(r).parent) for r in student_records()],
         ferplus=lambda wc: face_root("ferplus"),
-        cross=lambda wc: " ".join(f"--{f} {face_root(f)}" for f in ("affectnet-mini", "ckplus") if face_enabled(f)),
+        cross=lambda wc: cross_face_args(),
         note=DISTILL.get("scale_note", ""),
     log:
         "logs/students/evaluate.log",
@@ -74,7 +74,7 @@ rule evaluate_students:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect evaluate-students --runs {params.runs} --ferplus {params.ferplus} {params.cross}"
+        "neuroaffect evaluate-students --runs {params.runs:q} --ferplus {params.ferplus:q} {params.cross:q}"
         " --scale-note {params.note:q} --out reports/distill > {log} 2>&1"
 
 
@@ -88,7 +88,7 @@ rule export_student:
         card="results/student/README.md",
         onnx="results/student/model.onnx",
     params:
-        runs=lambda wc: " ".join(str(Path(r).parent) for r in student_records(arm="B3")),
+        runs=lambda wc: [str(Path(r).parent) for r in student_records(arm="B3")],
     log:
         "logs/students/export.log",
     benchmark:
@@ -99,5 +99,5 @@ rule export_student:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect export-student --runs {params.runs} --arm B3 --evaluation {input.evaluation}"
+        "neuroaffect export-student --runs {params.runs:q} --arm B3 --evaluation {input.evaluation}"
         " --out results/student > {log} 2>&1"

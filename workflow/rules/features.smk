@@ -21,7 +21,7 @@ rule extract_features:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect features --dataset {wildcards.dataset} --root {params.root}"
+        "neuroaffect features --dataset {wildcards.dataset} --root {params.root:q}"
         " --subject {wildcards.subject} --out {output} --no-progress"
         " --params {params.features:q} > {log} 2>&1"
 

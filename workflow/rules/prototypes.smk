@@ -1,13 +1,16 @@
 # The valence/arousal prototype grid: teacher (CV, final, control), a second source's CV, the export.
 # Outputs: results/prototypes/{teacher,cv_<dataset>,grid}/ and reports/prototypes/.
+# The teacher's checkpoints (teacher.pt, control.pt) are written after every epoch and are no declared
+# output, like the students' checkpoints: Snakemake removes a declared output before a job reruns, and a
+# killed or failed teacher job then resumes from its last epoch (teacher_resumed_from_epoch in
+# teacher.json). teacher.json, written last, is the job's output; a changed config or input discards
+# the checkpoints (they record what they were trained on).
 
 
 rule train_teacher:
     input:
         lambda wc: feature_files(PROTO["dataset"]),
     output:
-        teacher="results/prototypes/teacher/teacher.pt",
-        control="results/prototypes/teacher/control.pt",
         summary="results/prototypes/teacher/teacher.json",
     params:
         dataset=PROTO.get("dataset"),
@@ -25,8 +28,8 @@ rule train_teacher:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect train-teacher --dataset {params.dataset} --features results/features/{params.dataset}"
-        " --out results/prototypes/teacher {params.train} --config {params.config:q} > {log} 2>&1"
+        "neuroaffect train-teacher --dataset {params.dataset:q} --features results/features/{params.dataset:q}"
+        " --out results/prototypes/teacher {params.train:q} --config {params.config:q} > {log} 2>&1"
 
 
 rule cross_validate_teacher:
@@ -50,14 +53,12 @@ rule cross_validate_teacher:
         "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect train-teacher --cv-only --dataset {wildcards.dataset} --features results/features/{wildcards.dataset}"
-        " --out results/prototypes/cv_{wildcards.dataset} {params.train} --config {params.config:q} > {log} 2>&1"
+        " --out results/prototypes/cv_{wildcards.dataset} {params.train:q} --config {params.config:q} > {log} 2>&1"
 
 
 rule export_prototypes:
     input:
-        teacher="results/prototypes/teacher/teacher.pt",
-        control="results/prototypes/teacher/control.pt",
-        summary="results/prototypes/teacher/teacher.json",
+        summary="results/prototypes/teacher/teacher.json",  # written after teacher.pt and control.pt
         features=lambda wc: feature_files(PROTO["dataset"]),
         support=lambda wc: feature_files(PROTO["support"]) if prototype_support() else [],
         second=lambda wc: [f"results/prototypes/cv_{PROTO['second_source']}/teacher.json"]
@@ -80,8 +81,8 @@ rule export_prototypes:
     params:
         dataset=PROTO.get("dataset"),
         config=lambda wc: prototype_config(),
-        support=lambda wc: f"--support-features results/features/{PROTO['support']}" if prototype_support() else "",
-        second=lambda wc, input: f"--deap-cv {input.second[0]}" if input.second else "",
+        support=lambda wc: ["--support-features", f"results/features/{PROTO['support']}"] if prototype_support() else [],
+        second=lambda wc, input: ["--deap-cv", input.second[0]] if input.second else [],
     log:
         "logs/prototypes/export_prototypes.log",
     benchmark:
@@ -93,6 +94,6 @@ rule export_prototypes:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect export-prototypes --dataset {params.dataset} --features results/features/{params.dataset}"
-        " {params.support} --teacher results/prototypes/teacher --out results/prototypes/grid"
-        " --report reports/prototypes {params.second} --config {params.config:q} > {log} 2>&1"
+        "neuroaffect export-prototypes --dataset {params.dataset:q} --features results/features/{params.dataset:q}"
+        " {params.support:q} --teacher results/prototypes/teacher --out results/prototypes/grid"
+        " --report reports/prototypes {params.second:q} --config {params.config:q} > {log} 2>&1"

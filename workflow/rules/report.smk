@@ -97,7 +97,7 @@ rule tabulate_benchmarks:
         md="reports/performance.md",
         csv="reports/performance.csv",
     params:
-        rules=lambda wc, input: " ".join(f"--rule {name} {' '.join(files)}" for name, files in input.items()),
+        rules=lambda wc, input: [item for name, files in input.items() for item in ("--rule", name, *files)],
     log:
         "logs/report/performance.log",
     resources:
@@ -106,7 +106,7 @@ rule tabulate_benchmarks:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect tabulate-benchmarks {params.rules} --out reports/performance > {log} 2>&1"
+        "neuroaffect tabulate-benchmarks {params.rules:q} --out reports/performance > {log} 2>&1"
 
 
 rule render_performance_html:

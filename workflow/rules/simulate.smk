@@ -7,6 +7,7 @@ rule simulate:
     params:
         out=lambda wc: f"{SIM}/{wc.dataset}",
         sim=config["simulate"],
+        snr=[] if config["simulate"].get("snr") is None else ["--snr", str(config["simulate"]["snr"])],
     log:
         "logs/simulate/{dataset}.log",
     benchmark:
@@ -17,6 +18,5 @@ rule simulate:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect simulate --dataset {wildcards.dataset} --scale {params.sim[scale]}"
-        " --seed {params.sim[seed]} --out {params.out}"
-        " $( [ '{params.sim[snr]}' = 'None' ] || echo --snr {params.sim[snr]} ) > {log} 2>&1"
+        "neuroaffect simulate --dataset {wildcards.dataset} --scale {params.sim[scale]:q}"
+        " --seed {params.sim[seed]:q} --out {params.out:q} {params.snr:q} > {log} 2>&1"

@@ -19,7 +19,7 @@ rule summarize:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect summarize --dataset {wildcards.dataset} --root {params.root}"
+        "neuroaffect summarize --dataset {wildcards.dataset} --root {params.root:q}"
         " --out reports/summary/{wildcards.dataset} > {log} 2>&1"
 
 

@@ -30,12 +30,12 @@ rule run_sweep:
     shell:
         "neuroaffect sweep --dataset {wildcards.dataset} --target {wildcards.target}"
         " --task {wildcards.task} --model {wildcards.model} --protocol {wildcards.protocol}"
-        " {params.data} --checkpoints {params.ckpt}"
-        " --folds {params.train[folds]} --epochs {params.train[epochs]}"
-        " --batch-size {params.train[batch_size]} --lr {params.train[lr]}"
-        " --device {params.train[device]} --seed {params.train[seed]}"
+        " {params.data:q} --checkpoints {params.ckpt:q}"
+        " --folds {params.train[folds]:q} --epochs {params.train[epochs]:q}"
+        " --batch-size {params.train[batch_size]:q} --lr {params.train[lr]:q}"
+        " --device {params.train[device]:q} --seed {params.train[seed]:q}"
         "{params.control}{params.validate}"
-        " --out {params.stem} --md {output.md} > {log} 2>&1"
+        " --out {params.stem:q} --md {output.md:q} > {log} 2>&1"
 
 
 rule plot_sweep:
