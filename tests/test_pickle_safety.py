@@ -476,3 +476,25 @@ def test_fast_path_declines_aliased_and_unbuilt_arrays(tmp_path):
     assert load_arrays_hashed(f) is None
     with pytest.raises(DatasetFormatError, match=rf"{f}: expected every reconstructed array followed by its state"):
         safe_load(f)
+
+
+@pytest.mark.parametrize("tail", [b"\x00", b"garbage after the end", "second pickle"])
+def test_bytes_after_stop_are_refused(tmp_path, tail):
+    """A DEAP file with anything after its pickle's STOP (an appended payload, a second pickle) was read."""
+    folder = tmp_path / "data_preprocessed_python"
+    folder.mkdir()
+    f = folder / "s01.dat"
+    with open(f, "wb") as fh:
+        write_py2_pickle(fh, _arrays(5))
+    body = f.read_bytes()
+    extra = pickle.dumps({"x": 1}, protocol=2) if tail == "second pickle" else tail
+    f.write_bytes(body + extra)
+    stop_at = len(body) - 1
+    assert body[stop_at:] == pickle.STOP
+    for load in (lambda: safe_load(f), lambda: read_deap(tmp_path, ratings=False)):
+        with pytest.raises(DatasetFormatError) as err:
+            load()
+        msg = str(err.value)
+        assert str(f) in msg and "STOP" in msg and f"{len(extra)} more bytes" in msg, msg
+        assert f"at byte {stop_at} of {len(body) + len(extra)}" in msg, msg
+    assert load_arrays_hashed(f) is None  # the fast path leaves it to the unpickler, which refuses it

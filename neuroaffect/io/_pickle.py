@@ -666,7 +666,15 @@ def _load(fname: str, encoding: str, hashed: bool):
                 fname, "a complete pickle of numpy arrays",
                 f"{type(err).__name__}: {str(err)[:200]} ({size} bytes; truncated or corrupt?)",
             ) from None
+        if src.left:
+            raise _trailing(fname, size, src.left)
         return (obj, src.hexdigest()) if hashed else obj
+
+
+def _trailing(fname, size: int, left: int) -> DatasetFormatError:
+    """The error for ``left`` bytes after the pickle's STOP opcode (two files joined, an appended payload)."""
+    return DatasetFormatError(fname, "one pickle ending at the end of the file (its STOP opcode the last byte)",
+                              f"{left} more bytes after the STOP opcode at byte {size - left - 1} of {size}")
 
 
 def safe_load(fname: str | os.PathLike, encoding: str = "latin1"):
@@ -695,7 +703,8 @@ def safe_load(fname: str | os.PathLike, encoding: str = "latin1"):
         refusal happens when the reference or call is met, before it is imported or called.
     DatasetFormatError
         The file is not a complete pickle of that kind (truncated, corrupt, a declared length
-        beyond the file's end, arrays larger in all than the file, nesting too deep).
+        beyond the file's end, arrays larger in all than the file, nesting too deep), or bytes
+        follow the pickle's STOP opcode (a second pickle or any payload appended).
     FileNotFoundError
         ``fname`` does not exist.
     """
@@ -705,8 +714,8 @@ def safe_load(fname: str | os.PathLike, encoding: str = "latin1"):
 def safe_load_hashed(fname: str | os.PathLike, encoding: str = "latin1"):
     """:func:`safe_load`, also returning the sha256 of the file's bytes, read only once.
 
-    Every byte is hashed as the unpickler reads it (the bytes after the pickle's end, if
-    any, are read and hashed afterwards), so the digest equals
+    Every byte is hashed as the unpickler reads it (a file with bytes after the pickle's end
+    is refused), so the digest equals
     :func:`neuroaffect._utils.sha256_file` without a second pass over the file.
 
     ``encoding="bytes"`` keeps Python 2 ``str`` objects as ``bytes``: for Python 2 pickles of
@@ -954,8 +963,8 @@ def _interpret(src: _HashedStream):
                     raise _Declined
                 target[k] = v
         elif op == b".":
-            if len(stack) != 1 or type(stack[0]) is not dict or st.read_arrays:
-                raise _Declined
+            if len(stack) != 1 or type(stack[0]) is not dict or st.read_arrays or src.left:
+                raise _Declined  # bytes after STOP included: the unpickler refuses them, naming the file
             return stack[0]
         else:
             raise _Declined  # any other opcode: the unpickler decides
