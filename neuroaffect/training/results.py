@@ -15,10 +15,15 @@ from .metrics import (
 )
 from .protocols import POOLED, Fold
 
-__all__ = ["CONTROL_SUFFIX", "FoldPrediction", "SweepResult", "fold_records", "leakage_sentence"]
+__all__ = ["CONTROL_SUFFIX", "DRIFT_MARGIN", "DRIFT_TAG", "FoldPrediction", "SweepResult", "drift_sentence",
+           "drift_verdicts", "fold_records", "leakage_sentence"]
 
 #: Suffix of the shuffled-label control's model name in result tables.
 CONTROL_SUFFIX = " (shuffled labels)"
+#: Marks a drift-control row's model name: ``"logistic (drift: open)"`` (:mod:`.drift`).
+DRIFT_TAG = " (drift: "
+#: Balanced accuracy above chance (0.5) from which a drift row counts as far above chance.
+DRIFT_MARGIN = 0.15
 METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "balanced_accuracy": "balanced accuracy",
                  "rmse": "RMSE", "pearson_r": "Pearson r", "ccc": "CCC"}
 PERCENT = {"accuracy", "macro_f1", "balanced_accuracy"}
@@ -87,6 +92,38 @@ def leakage_sentence(folds: list[dict]) -> str:
     return (f"trial overlap (test windows whose trial also has training windows) {100 * to.mean():.1f} % "
             f"(max {100 * to.max():.1f} %); sample overlap (test windows sharing samples with a training "
             f"window) {100 * so.mean():.1f} % (max {100 * so.max():.1f} %)")
+
+
+def drift_verdicts(records, level: str = "window", margin: float = DRIFT_MARGIN) -> list[dict]:
+    """Per drift row: its mean balanced accuracy over folds and whether it sits far above chance.
+
+    Returns
+    -------
+    verdicts : list of dict
+        ``{"model", "balanced_accuracy", "confounded"}`` per drift row found in ``records``
+        (``confounded``: mean balanced accuracy >= 0.5 + ``margin``).
+    """
+    rows = [r for r in records if DRIFT_TAG in str(r.get("model", "")) and r.get("level") == level]
+    out = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        ba = float(np.mean([r["balanced_accuracy"] for r in rows if r["model"] == model]))
+        out.append({"model": model, "balanced_accuracy": ba, "confounded": bool(ba >= 0.5 + margin)})
+    return out
+
+
+def drift_sentence(records, level: str = "window", margin: float = DRIFT_MARGIN) -> str:
+    """One sentence on the drift rows of ``records`` ('' when there are none)."""
+    v = drift_verdicts(records, level, margin)
+    if not v:
+        return ""
+    figures = "; ".join(f"{d['model']} {100 * d['balanced_accuracy']:.1f} %" for d in v)
+    bad = [d for d in v if d["confounded"]]
+    if bad:
+        return (f"Drift control ({level} level, balanced accuracy, chance 50 %): {figures}. Two halves of one "
+                f"condition are told apart far above chance (>= {100 * (0.5 + margin):.0f} %): the conditions' "
+                "accuracy may be confounded by drift within the session, not only the condition.")
+    return (f"Drift control ({level} level, balanced accuracy, chance 50 %): {figures}. The halves of each "
+            f"condition are not told apart far above chance (< {100 * (0.5 + margin):.0f} %).")
 
 
 @dataclass(eq=False)
@@ -189,6 +226,9 @@ class SweepResult:
             lines += ["", "| subject | " + " | ".join(ps.columns) + " |", "|---" * (len(ps.columns) + 1) + "|"]
             for subj, row in ps.iterrows():
                 lines.append(f"| {subj} | " + " | ".join(f"{100 * v:.1f}" if pct else f"{v:.3f}" for v in row) + " |")
+        drift = drift_sentence(self.records, level)
+        if drift:
+            lines += ["", drift]
         return "\n".join(lines) + "\n"
 
     def confusion(self) -> list | None:
