@@ -39,6 +39,8 @@ __all__ = [
     "code_version",
     "config_hash",
     "content_sha256",
+    "load_json_bounded",
+    "loads_json_bounded",
     "remove_stale_temps",
     "sha256_file",
     "temp_prefix",
@@ -269,6 +271,73 @@ def _feed_array(h, tag: str, a: np.ndarray) -> None:
         return
     a = np.ascontiguousarray(a)
     _feed_bytes(h, b"b", a.reshape(-1).view(np.uint8).data)
+
+
+#: Largest artifact JSON file :func:`load_json_bounded` reads (bytes) and deepest nesting it parses.
+JSON_MAX_BYTES = 64 << 20
+JSON_MAX_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def loads_json_bounded(text, fname, what: str, *, error=DatasetFormatError, max_bytes: int = JSON_MAX_BYTES,
+                       max_depth: int = JSON_MAX_DEPTH) -> Any:
+    """Parse JSON text read from an artifact, refusing oversized or deeply nested text before parsing.
+
+    The nesting depth is counted from the brackets outside string literals, so a document nested
+    100,000 levels deep is refused with ``error`` (naming ``fname``) instead of reaching the
+    parser's recursion.
+
+    Parameters
+    ----------
+    text : str | bytes
+    fname : path-like | None
+        The file the text came from (named in the error).
+    what : str
+        What the file should hold, e.g. ``"the card of a prototype grid"``.
+    error : type
+        :class:`DatasetFormatError` or a subclass (the artifact's own error).
+    max_bytes, max_depth : int
+
+    Returns
+    -------
+    obj : the parsed value
+    """
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise error(fname, f"{what} (UTF-8 JSON)", f"undecodable bytes ({err})") from None
+    if not isinstance(text, str):
+        raise error(fname, f"{what} (JSON text)", f"a {type(text).__name__}")
+    if len(text) > max_bytes:
+        raise error(fname, f"{what} of at most {max_bytes} characters", f"{len(text)} characters")
+    bare = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "surrogatepass"), np.uint8)
+    step = np.isin(bare, np.frombuffer(b"[{", np.uint8)).astype(np.int64) \
+        - np.isin(bare, np.frombuffer(b"]}", np.uint8))
+    depth = int(np.cumsum(step).max()) if step.size else 0
+    if depth > max_depth:
+        raise error(fname, f"{what} nested at most {max_depth} levels deep", f"nesting {depth} levels deep")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise error(fname, f"{what} (JSON)", f"unreadable text ({type(err).__name__}: {err})") from None
+
+
+def load_json_bounded(fname, what: str, *, error=DatasetFormatError, max_bytes: int = JSON_MAX_BYTES,
+                      max_depth: int = JSON_MAX_DEPTH) -> Any:
+    """Read an artifact's JSON file with :func:`loads_json_bounded` (its size checked before reading).
+
+    A missing file raises ``error`` naming it.
+    """
+    fname = Path(fname)
+    try:
+        size = fname.stat().st_size
+        if size > max_bytes:
+            raise error(fname, f"{what} of at most {max_bytes} bytes", f"{size} bytes")
+        data = fname.read_bytes()
+    except OSError as err:
+        raise error(fname, what, f"no readable file ({type(err).__name__}: {err.strerror or err})") from None
+    return loads_json_bounded(data, fname, what, error=error, max_bytes=max_bytes, max_depth=max_depth)
 
 
 def config_hash(cfg: Any) -> str:
