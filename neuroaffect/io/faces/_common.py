@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..._utils import DatasetFormatError
+from ._files import MAX_TABLE_BYTES, open_regular
 
 __all__ = [
     "check_files_exist", "line_of", "parse_numbers", "parse_pixels", "read_table", "require_columns",
@@ -33,11 +34,15 @@ def line_of(row: int) -> int:
 
 
 def require_file(fname, what: str) -> Path:
-    """``fname`` as a Path, or ``FileNotFoundError`` saying which file of the dataset is missing."""
+    """``fname`` as a Path if it is a regular file: ``FileNotFoundError`` when it is missing (or a
+    folder), :class:`~neuroaffect._utils.DatasetFormatError` when it is a FIFO, device or socket."""
     fname = Path(fname)
-    if not fname.is_file():
-        found = "a folder" if fname.is_dir() else "no such file"
-        raise FileNotFoundError(f"{fname}: expected {what}, but found {found}")
+    try:
+        open_regular(fname, what).close()
+    except DatasetFormatError:
+        if fname.is_dir():
+            raise FileNotFoundError(f"{fname}: expected {what}, but found a folder") from None
+        raise
     return fname
 
 
@@ -60,8 +65,9 @@ def read_table(fname, what: str):
 
     fname = require_file(fname, what)
     try:
-        df = pd.read_csv(fname, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
-                         skipinitialspace=False, engine="c")
+        with open_regular(fname, what, max_bytes=MAX_TABLE_BYTES) as f:
+            df = pd.read_csv(f, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                             skipinitialspace=False, engine="c")
     except pd.errors.EmptyDataError:
         raise DatasetFormatError(fname, f"{what} (a CSV file with a header line)", "an empty file") from None
     except pd.errors.ParserError as err:
@@ -71,6 +77,8 @@ def read_table(fname, what: str):
     except UnicodeDecodeError as err:
         raise DatasetFormatError(fname, f"{what}: a UTF-8 text file",
                                  f"undecodable bytes at byte {err.start}") from None
+    except DatasetFormatError:
+        raise
     except (OSError, ValueError) as err:
         raise DatasetFormatError(fname, f"{what}: a readable CSV file", f"an unreadable file ({err})") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -93,7 +101,7 @@ def _last_line_fields(fname, tail: int = 1 << 20) -> int | None:
     """Fields on the last non-blank line of a CSV (read from its last ``tail`` bytes); None if not found."""
     import csv
 
-    with open(fname, "rb") as f:
+    with open_regular(fname, "a CSV table") as f:
         size = f.seek(0, 2)
         f.seek(max(0, size - tail))
         text = f.read().decode("utf-8", errors="replace")
@@ -214,6 +222,10 @@ def parse_pixels(cells, fname, column: str, n_pixels: int) -> np.ndarray:
         b = np.frombuffer(buf, dtype=np.uint8)
         kind = _BYTE_KIND[b]  # 1 digit, 0 separator, 2 anything else
         newlines = np.flatnonzero(b == 10)
+        if len(newlines) != len(chunk):  # a quoted cell holding a line break (two images in one cell?)
+            i = next(k for k, c in enumerate(chunk) if "\n" in c)
+            raise DatasetFormatError(fname, expected, f"a line break inside the quoted cell on line {line_of(start + i)} "
+                                     "(several images in one cell?)")
         if (kind == 2).any():
             p = int(np.flatnonzero(kind == 2)[0])
             i = int(np.searchsorted(newlines, p))
@@ -238,7 +250,8 @@ def parse_pixels(cells, fname, column: str, n_pixels: int) -> np.ndarray:
         val += np.where(length >= 2, 10 * (b[np.maximum(ends - 2, 0)].astype(np.int32) - 48), 0)
         val += np.where(length >= 3, 100 * (b[np.maximum(ends - 3, 0)].astype(np.int32) - 48), 0)
         for k in np.flatnonzero(length > 3):  # leading zeros are fine ("0012"); anything else is > 255
-            val[k] = min(int(buf[starts[k]:ends[k]]), 256)
+            digits = buf[starts[k]:ends[k]].lstrip(b"0")
+            val[k] = int(digits or b"0") if len(digits) <= 3 else 256
         if (val > 255).any():
             k = int(np.flatnonzero(val > 255)[0])
             raise DatasetFormatError(

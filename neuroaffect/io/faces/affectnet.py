@@ -243,6 +243,11 @@ def read_affectnet(root, *, check_files: bool = True) -> FaceSet:
             v = v[keep]
             parts[k].append(np.where(v == _INVALID_VA, np.nan, v))
         parts["box"].append(np.round(box[keep]).astype(np.int64))
+    if not sum(len(x) for x in parts["labels"]):
+        counts = ", ".join(f"{reason} {k}" for reason, k in dropped.items() if k) or "no data rows"
+        raise DatasetFormatError(lists, f"at least one image kept in {' and '.join(AFFECTNET_LISTS)} (rows with "
+                                 "codes 8-10 or an empty face box are dropped)",
+                                 f"none of {sum(n_rows.values())} rows ({counts})")
     return FaceSet(
         dataset="affectnet", labels=np.concatenate(parts["labels"]), split=np.concatenate(parts["split"]),
         paths=parts["paths"], valence=np.concatenate(parts["valence"]), arousal=np.concatenate(parts["arousal"]),

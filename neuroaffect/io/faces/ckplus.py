@@ -25,6 +25,7 @@ import numpy as np
 
 from ..._utils import DatasetFormatError
 from ...labels import CKPLUS_TO_FER
+from ._files import read_small_text
 from .base import FaceSet
 
 __all__ = ["CKPLUS_CODES", "EMOTION_DIR", "IMAGES_DIR", "read_ckplus"]
@@ -34,6 +35,8 @@ EMOTION_DIR = "Emotion"
 #: CK+'s emotion codes and their names.
 CKPLUS_CODES = ("neutral", "anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
 _FRAME_RE = re.compile(r"^S(\d+)_(\d+)_(\d+)\.png$", re.IGNORECASE)
+#: Largest emotion file read (the release's hold 16 to 20 bytes).
+_MAX_EMOTION_BYTES = 4096
 _EMOTION_RE = re.compile(r"^S(\d+)_(\d+)_(\d+)_emotion\.txt$", re.IGNORECASE)
 
 
@@ -128,8 +131,8 @@ def _read_code(efile: Path) -> int:
     expected = "one emotion code 0-7 (0 neutral, 1 anger, 2 contempt, 3 disgust, 4 fear, 5 happy, 6 sadness, " \
                "7 surprise), e.g. '3.0000000e+00'"
     try:
-        text = efile.read_text(encoding="ascii", errors="strict")
-    except (OSError, UnicodeDecodeError) as err:
+        text = read_small_text(efile, "a CK+ emotion file", max_bytes=_MAX_EMOTION_BYTES)
+    except OSError as err:
         raise DatasetFormatError(efile, expected, f"an unreadable file ({err})") from None
     fields = text.split()
     if len(fields) != 1:

@@ -141,6 +141,10 @@ def read_ferplus(root, *, ties: str = "drop") -> FaceSet:
 
     keep, label, dropped = _labels(votes, names_empty, ties)
     rows = np.flatnonzero(keep)
+    if not len(rows):
+        counts = ", ".join(f"{reason} {k}" for reason, k in dropped.items() if k)
+        raise DatasetFormatError(vote_file, f"at least one row kept by the label rules (ties={ties!r})",
+                                 f"all {n} rows dropped ({counts})")
     # every row's pixels are checked, dropped rows too: a broken file is refused whatever its votes
     pixels = parse_pixels(pix_df["pixels"].tolist(), pix_file, "pixels", IMAGE_SIZE * IMAGE_SIZE)
     emo = votes[rows, :len(FER_CLASSES)].astype(np.float64)
