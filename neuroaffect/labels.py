@@ -48,8 +48,11 @@ __all__ = [
     "SEED_IV_LABELS",
     "SEED_IV_CLASS_NAMES",
     "SEED_CLASS_NAMES",
+    "CUSTOM",
     "check_target",
     "class_names",
+    "custom_n_classes",
+    "make_custom_labels",
     "denormalise_ratings",
     "fer_va_anchors",
     "grid_cells",
@@ -65,6 +68,8 @@ __all__ = [
 DATASETS = ("deap", "dreamer", "seed", "mahnob")
 #: Datasets with label rules: :data:`DATASETS` plus SEED-IV (read by ``read_seed(variant="seed-iv")``).
 LABEL_DATASETS = DATASETS + ("seed-iv",)
+#: A user's own recordings (no simulator; labels and their rules come with the data).
+CUSTOM = "custom"
 #: Tasks a label can be turned into.
 TASKS = ("binary", "multiclass", "regression")
 
@@ -274,6 +279,94 @@ def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
     if dataset == "dreamer":
         return v.astype(np.int64) - 1
     return np.clip(np.floor(v).astype(np.int64) - 1, 0, 8)
+
+
+def _custom_rule(task: str, scale, classes, name: str) -> int:
+    """Number of outputs of ``task`` on a custom label (see :func:`make_custom_labels`)."""
+    check_option("task", task, TASKS)
+    if (scale is None) == (classes is None):
+        raise ValueError(f"Label {name!r}: expected either a rating scale (lo, hi) or class names, but got "
+                         f"scale={scale!r} and classes={classes!r}")
+    if classes is not None:
+        k = len(classes)
+        if task == "regression":
+            raise ValueError(f"Invalid value for the 'task' parameter: {name!r} holds classes {list(classes)}, "
+                             "which have no regression target; use task='binary' (two classes) or 'multiclass'.")
+        if task == "binary" and k != 2:
+            raise ValueError(f"Invalid value for the 'task' parameter: binary needs two classes, but {name!r} has "
+                             f"{k} ({list(classes)}); use task='multiclass'.")
+        return k if task == "multiclass" else 2
+    lo, hi = (float(v) for v in scale)
+    if task == "multiclass":
+        if lo != round(lo) or hi != round(hi):
+            raise ValueError(f"Invalid value for the 'task' parameter: multiclass needs an integer rating scale, but "
+                             f"{name!r} is rated on [{lo:g}, {hi:g}]; use 'binary' or 'regression'.")
+        return int(hi - lo) + 1
+    return 1 if task == "regression" else 2
+
+
+def custom_n_classes(task: str, *, scale=None, classes=None, name: str = "label") -> int:
+    """Number of classes :func:`make_custom_labels` produces (1 for ``regression``)."""
+    return _custom_rule(task, scale, classes, name)
+
+
+def make_custom_labels(values, task: str, *, scale=None, classes=None, name: str = "label") -> np.ndarray:
+    """Targets of a user's own label, with its own scale or classes.
+
+    Rules (``scale = (lo, hi)``, centre ``c = (lo + hi) / 2``, half-width ``h = (hi - lo) / 2``):
+
+    =========  ===========  =================================  ==============
+    label      task         rule                               outputs
+    =========  ===========  =================================  ==============
+    rating     binary       ``s >= c``                         2
+    rating     multiclass   ``round(s) - lo`` (integer scale)  ``hi - lo + 1``
+    rating     regression   ``(s - c) / h``                    1
+    classes    binary       the code (two classes)             2
+    classes    multiclass   the code ``0 .. K - 1``            K
+    =========  ===========  =================================  ==============
+
+    Parameters
+    ----------
+    values : array-like, shape (n_trials,)
+        Ratings on ``scale``, or class codes into ``classes``; no NaN (drop unlabeled trials first).
+    task : {"binary", "multiclass", "regression"}
+    scale : (float, float) | None
+        Inclusive rating scale.
+    classes : sequence of str | None
+        Class names (codes index them).
+    name : str
+        The label's name, for messages.
+
+    Returns
+    -------
+    labels : ndarray, shape (n_trials,)
+        int64 class indices, or float32 normalised ratings in [-1, 1] for ``regression``.
+    """
+    n = _custom_rule(task, scale, classes, name)
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"Invalid value for the 'values' parameter: expected shape (n_trials,), but got shape {v.shape}.")
+    if classes is not None:
+        bad = ~np.isin(v, np.arange(n))
+        what = f"class codes 0..{n - 1} ({list(classes)})"
+    else:
+        lo, hi = (float(x) for x in scale)
+        bad = ~np.isfinite(v) | (v < lo) | (v > hi)
+        if task == "multiclass":
+            bad |= v != np.round(v)
+        what = f"{'integer ' if task == 'multiclass' else ''}ratings in [{lo:g}, {hi:g}]"
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} {task} labels: expected {what}, but found {int(bad.sum())} value(s) that are not "
+                         f"(first: {float(v[i])!r} at index {i}).")
+    if classes is not None:
+        return v.astype(np.int64)
+    centre, half = (lo + hi) / 2.0, (hi - lo) / 2.0
+    if task == "regression":
+        return ((v - centre) / half).astype(np.float32)
+    if task == "binary":
+        return (v >= centre).astype(np.int64)
+    return (np.round(v) - lo).astype(np.int64)
 
 
 # --- facial expressions -----------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """extract_features on mne.Epochs: one code path with Recording input."""
 
+import json
+
 import mne
 import numpy as np
 import pandas as pd
@@ -49,7 +51,10 @@ def test_plain_epochs_baseline_labels_and_dataset():
     assert ds.sizes["trial"] == 3 and ds.sizes["window"] == 6 and ds.sizes["channel"] == 8
     np.testing.assert_array_equal(ds["valence"], [2.0, 5.0, 8.0])
     np.testing.assert_array_equal(ds["valence_norm"], [2.0, 5.0, 8.0])  # unknown: kept raw
-    assert "note" not in ds.coords
+    # a text column is kept as classes: codes, their names in the attributes, not normalised
+    np.testing.assert_array_equal(ds["note"], [0, 1, 2])
+    assert json.loads(ds.attrs["label_classes"]) == {"note": ["x", "y", "z"]}
+    assert json.loads(ds.attrs["label_scaling"])["note"] is None
     deap = extract_features(epochs, dict(PARAMS, physio=False), dataset="deap", subject=4)
     np.testing.assert_allclose(deap["valence_norm"], [-0.75, 0.0, 0.75])
     assert deap.attrs["subject"] == 4

@@ -174,7 +174,15 @@ def test_from_epochs_baseline_labels_ids_and_positions():
     assert rec.dataset == "unknown" and rec.subject == 7 and rec.n_chans == 6
     np.testing.assert_array_equal(rec.baseline, data[:, :6, :128])  # t < 0
     np.testing.assert_array_equal(rec.eeg, data[:, :6, 128:])  # t >= 0
-    assert list(rec.labels) == ["valence"] and rec.label_range == {}  # 'rt' is no label name
+    # every metadata column is kept: 'condition' (text) as classes, 'rt' (numeric) as it is
+    assert list(rec.labels) == ["valence", "condition", "rt"] and rec.label_range == {"condition": (0.0, 1.0)}
+    assert rec.label_classes == {"condition": ("a", "b")}
+    np.testing.assert_array_equal(rec.labels["condition"], [0, 1, 0, 1])
+    np.testing.assert_array_equal(rec.labels["rt"], epochs.metadata["rt"].to_numpy())
+    # a rating scale and a class order given by the caller
+    rated = from_epochs(epochs, ratings={"valence": (1, 9)}, classes={"condition": ["b", "a"]})
+    assert rated.label_range["valence"] == (1.0, 9.0) and rated.label_classes["condition"] == ("b", "a")
+    np.testing.assert_array_equal(rated.labels["condition"], [1, 0, 1, 0])
     np.testing.assert_array_equal(rec.trial_ids, [10, 20, 30, 40])
     np.testing.assert_allclose(rec.ch_pos, [ch["loc"][:3] for ch in epochs.info["chs"][:6]])
     assert rec.peripheral["ecg"].unit == "uV"
@@ -182,7 +190,7 @@ def test_from_epochs_baseline_labels_ids_and_positions():
     np.testing.assert_allclose(rec.peripheral["ecg"].baseline[:, 0], data[:, 6, :128] * 1e6)
     assert from_epochs(epochs, subject=2).subject == 2
     # 'deap' gives the label its range, and is checked against it
-    assert from_epochs(epochs, dataset="deap").label_range == {"valence": (1.0, 9.0)}
+    assert from_epochs(epochs, dataset="deap").label_range == {"valence": (1.0, 9.0), "condition": (0.0, 1.0)}
 
 
 def test_from_epochs_explicit_baselines():

@@ -111,22 +111,25 @@ def test_trial_holdout_is_stratified_over_trials_and_does_not_leak():
     assert not all(np.array_equal(a.test_idx, b.test_idx) for a, b in zip(folds, other))
 
 
-def test_rare_class_falls_back_to_round_robin():
+def test_rare_class_sizes_the_folds_so_every_test_fold_holds_every_class():
     y = np.array([0] * 9 + [1] * 2)
-    with pytest.warns(UserWarning, match="round-robin"):
+    with pytest.warns(UserWarning, match="2 folds instead of 4"):
         fold, rule = assign_trial_folds(y, 4, seed=0)
-    assert "round-robin" in rule
-    sizes = np.bincount(fold, minlength=4)
-    assert sizes.max() - sizes.min() <= 1 and sizes.min() >= 1
-    assert np.all(np.bincount(fold[y == 0], minlength=4) >= 2)  # the frequent class reaches every fold
-    assert np.unique(fold[y == 1]).size == 2  # the rare class goes to two different folds
+    assert "4 folds requested; the smallest class has 2 trials" in rule
+    assert sorted(set(fold.tolist())) == [0, 1]
+    for k in (0, 1):  # each test fold: one trial of the rare class, and some of the frequent one
+        assert (y[fold == k] == 1).sum() == 1 and (y[fold == k] == 0).sum() >= 4
+    # the case: 6 minority trials, 10 folds requested -> 6 folds, none one-class
+    y = np.array([0] * 14 + [1] * 6)
+    with pytest.warns(UserWarning, match="6 folds instead of 10"):
+        fold, _ = assign_trial_folds(y, 10, seed=0)
+    assert all(set(y[fold == k].tolist()) == {0, 1} for k in range(6))
+    # a class of one trial cannot be trained on and tested: refused with the class sizes
+    with pytest.raises(ValueError, match=r"at least 2 trials per class.*class\(es\) \[1\] have 1"):
+        assign_trial_folds([0, 1, 0], 2, seed=0)
     # more folds than trials is refused, not silently capped
     with pytest.raises(ValueError, match=r"at most one fold per trial \(3 trials\), but got 10"):
         assign_trial_folds([0, 1, 0], 10, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fold, _ = assign_trial_folds([0, 1, 0], 3, seed=0)
-    assert sorted(fold.tolist()) == [0, 1, 2]
     with pytest.raises(ValueError, match="at least 2 trials"):
         assign_trial_folds([1], 5, seed=0)
 

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from ..labels import DATASETS
+from ..labels import CUSTOM, DATASETS
 
 #: Face datasets the simulator writes (AffectNet's full layout is read, not simulated, by default).
 FACE_SIMULATED = ("ferplus", "affectnet-mini", "ckplus")
@@ -80,7 +80,8 @@ def add_features(sub):
         "every parameter and the sha256 of each input file in its attributes. Example: neuroaffect features "
         "--dataset deap --root data/sim/deap/deap --subject 1 --out features/1.nc",
     )
-    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataset", required=True, choices=DATASETS + (CUSTOM,),
+                   help="custom: your own recordings under --root with a labels table (docs/formats.md)")
     p.add_argument("--root", required=True, type=Path, help="what the dataset's reader takes")
     p.add_argument("--subject", required=True, type=int, help="1-based subject number")
     p.add_argument("--out", required=True, type=Path, help="output .nc file")
@@ -88,6 +89,7 @@ def add_features(sub):
                    help="JSON mapping of feature parameters (see neuroaffect.features.FeatureParams; window and "
                    "stride in samples, bands in Hz), e.g. '{\"mode\": \"fft\", \"window\": 128}'")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_custom_args(p)
     p.set_defaults(func=_features)
 
 
@@ -107,13 +109,83 @@ def _features(args):
 
     params = FeatureParams.from_dict(parse_params(args.params))
     t0 = time.perf_counter()
-    (rec,) = read_dataset(args.dataset, args.root, subjects=[args.subject])
+    (rec,) = read_dataset(args.dataset, args.root, subjects=[args.subject], **custom_read_kwargs(args))
     t1 = time.perf_counter()
     ds = extract_features(rec, params, progress=not args.no_progress)
     write_features(ds, args.out)
     print(f"{args.dataset} subject {args.subject}: bde {dict(ds['bde'].sizes)} -> {args.out} "
           f"(read {t1 - t0:.2f} s, features {time.perf_counter() - t1:.2f} s, params {ds.attrs['params_hash'][:12]})")
     return 0
+
+
+def add_custom_args(p):
+    """The options of ``--dataset custom`` (:func:`neuroaffect.io.read_custom`)."""
+    g = p.add_argument_group("--dataset custom (your own recordings)")
+    g.add_argument("--labels", type=Path, default=None, help="labels table (CSV, one row per trial; default "
+                   "ROOT/labels.csv)")
+    g.add_argument("--rating", action="append", default=[], metavar="NAME=LO:HI",
+                   help="a rated label column and its scale, e.g. valence=1:9 (repeatable)")
+    g.add_argument("--classes", action="append", default=[], metavar="NAME[=A,B,...]",
+                   help="a class label column, optionally with its classes in order, e.g. eyes=open,closed "
+                   "(repeatable; without --rating or --classes every other column is a class label)")
+    g.add_argument("--montage", default=None, help="mne.channels.make_standard_montage name giving positions and "
+                   "names (default: the file's locations, else the 10-05 template)")
+    g.add_argument("--channel", action="append", default=[], metavar="OLD=NEW",
+                   help="rename a channel to its standard name (repeatable)")
+    g.add_argument("--duration", type=float, default=None,
+                   help="trial length in seconds where the table and annotations give none")
+    g.add_argument("--bad-samples", default="refuse", choices=["refuse", "repair", "drop"],
+                   help="EEG samples beyond --eeg-limit-uv: refuse the recording, interpolate them, or drop their "
+                   "trials (each change recorded)")
+    g.add_argument("--eeg-limit-uv", type=float, default=None,
+                   help="largest plausible |EEG sample| in uV (300000; e.g. 10000 for an Emotiv EPOC)")
+
+
+def custom_read_kwargs(args) -> dict:
+    """``read_kwargs`` of :func:`neuroaffect.pipeline.load_windows` from the ``--dataset custom`` options."""
+    def pair(text, flag):
+        if "=" not in text:
+            raise ValueError(f"{flag}: expected NAME=VALUE, but got {text!r}")
+        k, v = text.split("=", 1)
+        return k.strip(), v.strip()
+
+    out = {}
+    given = [f for f, v in (("--labels", args.labels), ("--rating", args.rating), ("--classes", args.classes),
+                            ("--montage", args.montage), ("--channel", args.channel), ("--duration", args.duration),
+                            ("--eeg-limit-uv", args.eeg_limit_uv)) if v] + (
+        ["--bad-samples"] if args.bad_samples != "refuse" else [])
+    if args.dataset != CUSTOM:
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to --dataset custom only, but got --dataset {args.dataset}")
+        return out
+    if args.root is None:
+        raise ValueError("--dataset custom needs --root: the folder of your recordings")
+    if args.labels is not None:
+        out["labels"] = args.labels
+    if args.rating:
+        ratings = {}
+        for text in args.rating:
+            name, scale = pair(text, "--rating")
+            try:
+                lo, hi = (float(x) for x in scale.split(":"))
+            except ValueError:
+                raise ValueError(f"--rating: expected NAME=LO:HI (e.g. valence=1:9), but got {text!r}") from None
+            ratings[name] = (lo, hi)
+        out["ratings"] = ratings
+    if args.classes:
+        classes = {}
+        for text in args.classes:
+            name, _, order = text.partition("=")
+            classes[name.strip()] = [c.strip() for c in order.split(",")] if order else None
+        out["classes"] = classes
+    if args.channel:
+        out["ch_names"] = dict(pair(t, "--channel") for t in args.channel)
+    for key in ("montage", "duration", "eeg_limit_uv"):
+        if getattr(args, key) is not None:
+            out[key] = getattr(args, key)
+    if args.bad_samples != "refuse":
+        out["bad_samples"] = args.bad_samples
+    return out
 
 
 def add_plot_features(sub):

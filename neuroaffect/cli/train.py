@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..labels import DATASETS, TASKS
-from .data import parse_params
+from ..labels import CUSTOM, DATASETS, TASKS
+from .data import add_custom_args, custom_read_kwargs, parse_params
 
 _FMT = argparse.ArgumentDefaultsHelpFormatter
 #: Where the workflow writes each dataset's features (used when neither --root nor --features is given).
@@ -20,9 +20,12 @@ def _add_training_args(p):
     from ..training.protocols import DEFAULT_N_FOLDS
 
     d = TrainConfig()
-    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataset", required=True, choices=DATASETS + (CUSTOM,),
+                   help="custom: your own recordings (any format MNE reads) under --root with a labels table "
+                   "(docs/formats.md, 'Your own recordings')")
     p.add_argument("--target", default="valence",
-                   help="label: valence, arousal, dominance (liking for DEAP), emotion for SEED")
+                   help="label: valence, arousal, dominance (liking for DEAP), emotion for SEED; custom: any label "
+                   "column of the labels table")
     p.add_argument("--task", default="binary", choices=TASKS,
                    help="binary: DEAP/MAHNOB rating >= 5, DREAMER score >= 3; multiclass: DEAP 9, DREAMER 5, SEED 3 "
                    "classes; regression: the rating normalised to [-1, 1]")
@@ -66,6 +69,7 @@ def _add_training_args(p):
                    help="also train each fold's model on training labels permuted across trials and score it on the "
                    "true test labels (the shuffled-label control; doubles training time)")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress on stderr")
+    add_custom_args(p)
 
 
 def _train_config(args):
@@ -83,6 +87,7 @@ def _data_args(args) -> dict:
     params = parse_params(args.feature_params, "--feature-params")
     if args.protocol == "rbt-pooled" and not params:
         params = {"preset": "rbtransformer"}
+    read_kwargs = custom_read_kwargs(args)
     if args.features is None and args.root is None:
         default = Path(WORKFLOW_FEATURES.format(dataset=args.dataset))
         if not default.is_dir() or not any(default.glob("*.nc")):
@@ -97,7 +102,7 @@ def _data_args(args) -> dict:
     if args.features is not None and args.feature_params != "{}":
         print(f"note: --feature-params is ignored: the features are read from {args.features} with the parameters "
               "they were computed with (see the data line)", file=sys.stderr)
-    return {"root": args.root, "features": args.features, "feature_params": params}
+    return {"root": args.root, "features": args.features, "feature_params": params, "read_kwargs": read_kwargs}
 
 
 def add_experiment(sub):

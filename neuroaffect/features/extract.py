@@ -26,22 +26,31 @@ _code_version = functools.lru_cache(maxsize=1)(code_version)  # one git call per
 SCHEMA_VERSION = 1
 
 
-def label_scaling(dataset: str, name: str) -> tuple | None:
+def label_scaling(dataset: str, name: str, label_range=None, label_classes=None) -> tuple | None:
     """(centre, half-width) mapping the label ``name`` onto [-1, 1], or None to keep it as it is.
 
     Rated labels (DEAP and MAHNOB 1-9: ``(s - 5) / 4``; DREAMER 1-5: ``(s - 3) / 2``) are scaled
-    with :func:`neuroaffect.labels.rating_scale`; SEED / SEED-IV class codes stay as they are.
+    with :func:`neuroaffect.labels.rating_scale`; SEED / SEED-IV class codes stay as they are. A
+    label of any other dataset (a user's own, ``"custom"``) is scaled by its own finite
+    ``label_range[name]`` unless it is a class label (in ``label_classes``).
     """
-    if dataset not in RATING_RANGE or name not in LABEL_NAMES[dataset]:
+    if dataset in LABEL_NAMES:
+        if dataset not in RATING_RANGE or name not in LABEL_NAMES[dataset]:
+            return None
+        return rating_scale(dataset)
+    if name in (label_classes or {}) or name not in (label_range or {}):
         return None
-    return rating_scale(dataset)
+    lo, hi = (float(v) for v in label_range[name])
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        return None
+    return (lo + hi) / 2.0, (hi - lo) / 2.0
 
 
-def normalise_labels(dataset: str, labels: dict) -> dict:
+def normalise_labels(dataset: str, labels: dict, label_range=None, label_classes=None) -> dict:
     """``{name: normalised ratings}`` for every label (see :func:`label_scaling`)."""
     out = {}
     for name, v in labels.items():
-        sc = label_scaling(dataset, name)
+        sc = label_scaling(dataset, name, label_range, label_classes)
         v = np.asarray(v, dtype=np.float64)
         out[name] = v.copy() if sc is None else (v - sc[0]) / sc[1]
     return out
@@ -104,13 +113,14 @@ def _input_digests(rec) -> dict:
     return out
 
 
-def _as_recording(rec, dataset, subject, baseline):
+def _as_recording(rec, dataset, subject, baseline, ratings=None, classes=None):
     """``rec`` itself, or the :class:`~neuroaffect.io.Recording` of ``mne.Epochs``."""
     from ..io.base import Recording
     from ..io.epochs import from_epochs
 
     if isinstance(rec, Recording):
-        for name, value in (("dataset", dataset), ("subject", subject), ("baseline", baseline)):
+        for name, value in (("dataset", dataset), ("subject", subject), ("baseline", baseline),
+                            ("ratings", ratings), ("classes", classes)):
             if value is not None:
                 raise ValueError(
                     f"Invalid value for the {name!r} parameter. Expected None when rec is a "
@@ -122,7 +132,7 @@ def _as_recording(rec, dataset, subject, baseline):
 
     if isinstance(rec, mne.BaseEpochs):
         return from_epochs(rec, dataset="unknown" if dataset is None else dataset,
-                           subject=subject, baseline=baseline)
+                           subject=subject, baseline=baseline, ratings=ratings, classes=classes)
     raise ValueError(
         "Invalid value for the 'rec' parameter. Expected a neuroaffect.io.Recording or an "
         f"mne.BaseEpochs (e.g. mne.EpochsArray), but got an instance of {type(rec).__name__} "
@@ -139,7 +149,7 @@ def _attr_value(v):
 
 
 def extract_features(rec, params=None, *, progress: bool = False, dataset: str | None = None,
-                     subject: int | None = None, baseline=None) -> xr.Dataset:
+                     subject: int | None = None, baseline=None, ratings=None, classes=None) -> xr.Dataset:
     """Band DE tokens, topographic maps and physiological features of one recording.
 
     Parameters
@@ -164,6 +174,9 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
     baseline : None | False | (float | None, float | None) | ndarray
         Epochs only: the baseline (see :func:`neuroaffect.io.from_epochs`); None = the
         ``t < 0`` part when ``epochs.tmin < 0``.
+    ratings, classes : dict | sequence | None
+        Epochs only: metadata columns that are ratings on a scale or classes (see
+        :func:`neuroaffect.io.from_epochs`); every other metadata column is kept as well.
 
     Returns
     -------
@@ -189,14 +202,15 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
         ``params_json``), ``params_hash``, ``code_version``, ``input_sha256`` (JSON
         file -> sha256; a digest the reader left in ``rec.info["sha256"]`` is used, any
         other file is hashed), ``dataset``, ``subject``, ``sfreq``, ``window``, ``stride``
-        (samples), ``baseline_applied``, ``schema_version``.
+        (samples), ``baseline_applied``, ``schema_version``, ``label_names``, ``label_scaling``,
+        ``label_classes`` (JSON name -> class names) and ``label_range`` (JSON name -> [lo, hi]).
     """
     from tqdm.auto import tqdm
 
     from .physio import compute_physio_features
     from .topomap import make_topomaps, topomap_grid_for_channels, topomap_grid_for_positions
 
-    rec = _as_recording(rec, dataset, subject, baseline)
+    rec = _as_recording(rec, dataset, subject, baseline, ratings, classes)
     p = FeatureParams.coerce(params).resolve(rec.sfreq)
     sfreq = float(rec.sfreq)
     scale = 1e6 if p.scale_uv else 1.0
@@ -242,7 +256,7 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
         "band_lo": ("band", bands_lo), "band_hi": ("band", bands_hi),
         "xyz": ["x", "y", "z"],
     }
-    norm = normalise_labels(rec.dataset, rec.labels)
+    norm = normalise_labels(rec.dataset, rec.labels, rec.label_range, rec.label_classes)
     for name, v in rec.labels.items():
         coords[name] = ("trial", np.asarray(v, dtype=np.float64))
         coords[f"{name}_norm"] = ("trial", norm[name])
@@ -307,8 +321,11 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
         "input_sha256": json.dumps(_input_digests(rec), sort_keys=True),
         "label_names": json.dumps(list(rec.labels)),
         "label_scaling": json.dumps({
-            k: label_scaling(rec.dataset, k) for k in rec.labels
+            k: label_scaling(rec.dataset, k, rec.label_range, rec.label_classes) for k in rec.labels
         }),
+        "label_classes": json.dumps({k: list(v) for k, v in rec.label_classes.items()}),
+        "label_range": json.dumps({k: [float(a), float(b)] for k, (a, b) in rec.label_range.items()
+                                   if k in rec.labels and np.isfinite([a, b]).all()}),
     }
     attrs.update({f"param_{k}": _attr_value(v) for k, v in params_dict.items()})
     attrs.setdefault("param_raw", int(p.raw))  # off: absent from the hashed dict, recorded all the same

@@ -35,12 +35,17 @@ import xarray as xr
 
 from .._utils import ArtifactIntegrityError, DatasetFormatError, atomic_path, content_sha256
 
-__all__ = ["CHECKSUM_ATTR", "Tokens", "content_checksum", "write_features", "read_features", "load_tokens",
-           "load_maps", "valid_mask"]
+__all__ = ["CHECKSUM_ATTR", "Tokens", "check_feature_dataset", "content_checksum", "label_spec", "write_features",
+           "read_features", "load_tokens", "load_maps", "valid_mask"]
 
 _ENGINE = "h5netcdf"
 _REQUIRED_VARS = ("bde", "n_windows", "ch_pos")
 _REQUIRED_ATTRS = ("params_hash", "params_json", "code_version", "input_sha256", "window", "stride")
+#: What windows need of a feature dataset besides a variable of inputs: attributes and coordinates.
+_WINDOW_ATTRS = ("dataset", "subject", "window")
+_WINDOW_COORDS = ("channel", "band", "session", "trial_id", "win_start")
+#: Provenance a dataset built by hand gets when written (it was not made by extract_features).
+HAND_BUILT = "none: built outside neuroaffect.features.extract_features"
 #: Global attribute holding a feature file's :func:`content_checksum`.
 CHECKSUM_ATTR = "content_sha256"
 
@@ -115,11 +120,18 @@ def write_features(ds: xr.Dataset, fname) -> Path:
     """Write ``ds`` to ``fname`` (netCDF via h5netcdf) atomically: a temporary file beside it,
     renamed onto ``fname`` only once complete. On failure nothing is left behind and an
     existing ``fname`` is untouched. The file carries the :func:`content_checksum` of ``ds`` as
-    the global attribute ``content_sha256`` (replacing any in ``ds.attrs``)."""
+    the global attribute ``content_sha256`` (replacing any in ``ds.attrs``).
+
+    A dataset built by hand (not by :func:`extract_features`) gets the provenance attributes a
+    feature file needs, so that :func:`read_features` reads it back: ``code_version`` (this
+    code's), ``input_sha256`` (``{}``), ``params_json`` (``{}``) and ``params_hash`` (saying
+    it was built by hand), and ``window`` / ``stride`` from the ``win_start`` coordinate (its
+    ``window`` / ``stride`` attributes, else its spacing); a dataset without them is refused."""
     fname = Path(fname)
     missing = [v for v in _REQUIRED_VARS if v not in ds.variables]
     if missing:
         raise ValueError(f"{fname}: the dataset lacks the variable(s) {missing} of a feature file")
+    ds = _with_provenance(ds, fname)
     if CHECKSUM_ATTR in ds.attrs:
         ds = ds.copy(deep=False)
         del ds.attrs[CHECKSUM_ATTR]
@@ -137,6 +149,77 @@ def write_features(ds: xr.Dataset, fname) -> Path:
             xr.Dataset(attrs=attrs).to_netcdf(tmp, engine=_ENGINE)  # the file, global attributes
             _write_variables(tmp, variables)
     return fname
+
+
+def _with_provenance(ds: xr.Dataset, fname) -> xr.Dataset:
+    """``ds`` with the provenance attributes a feature file needs filled in (see :func:`write_features`)."""
+    from .._utils import code_version
+
+    missing = [a for a in _REQUIRED_ATTRS if a not in ds.attrs]
+    if not missing:
+        return ds
+    fill = {"code_version": code_version(), "input_sha256": "{}", "params_json": "{}", "params_hash": HAND_BUILT}
+    ws = ds.coords.get("win_start")
+    for key in ("window", "stride"):
+        if key in missing and ws is not None and key in ws.attrs:
+            fill[key] = int(ws.attrs[key])
+    if "stride" not in fill and "stride" in missing and ws is not None and ws.size > 1:
+        fill["stride"] = int(np.diff(ws.values)[0])
+    if "window" not in fill and "window" in missing and "raw" in ds:
+        fill["window"] = int(ds["raw"].shape[-1])
+    still = [a for a in missing if a not in fill]
+    if still:
+        raise ValueError(f"{fname}: expected the window length and stride of a feature dataset (attributes "
+                         f"'window' and 'stride' in samples, or a 'win_start' coordinate holding them), but found "
+                         f"no {still}")
+    return ds.assign_attrs({a: fill[a] for a in missing})
+
+
+def check_feature_dataset(ds: xr.Dataset, where, variable: str = "bde") -> None:
+    """Refuse a feature dataset that lacks what windows are made of, naming what is missing.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A dataset of :func:`extract_features` / :func:`read_features`, or one built by hand.
+    where : str
+        Its file, or a description of the in-memory dataset (for the message).
+    variable : str
+        The inputs variable needed (``bde``, ``topo`` or ``raw``).
+
+    Raises
+    ------
+    DatasetFormatError
+        Naming the missing variables, coordinates or attributes.
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise DatasetFormatError(where, "an xarray.Dataset of features (neuroaffect.features.extract_features)",
+                                 f"an instance of {type(ds).__name__}")
+    missing = [f"variable {v!r}" for v in (variable, "n_windows", "ch_pos") if v not in ds.variables]
+    missing += [f"coordinate {c!r}" for c in _WINDOW_COORDS if c not in ds.coords]
+    missing += [f"attribute {a!r}" for a in _WINDOW_ATTRS if a not in ds.attrs]
+    if missing:
+        raise DatasetFormatError(where, "a feature dataset as extract_features makes it (variables bde/topo/raw, "
+                                 "n_windows, ch_pos; coordinates channel, band, session, trial_id, win_start and the "
+                                 "labels; attributes dataset, subject, window, label_names)",
+                                 f"no {', '.join(missing)}")
+
+
+def label_spec(ds: xr.Dataset, name: str) -> dict:
+    """How a user's own label ``name`` of a feature dataset becomes targets.
+
+    Returns
+    -------
+    spec : dict
+        ``{"scale": (lo, hi) | None, "classes": tuple of str | None}`` from the dataset's
+        ``label_range`` and ``label_classes`` attributes (the keyword arguments of
+        :func:`neuroaffect.labels.make_custom_labels`).
+    """
+    classes = json.loads(ds.attrs.get("label_classes", "{}") or "{}")
+    ranges = json.loads(ds.attrs.get("label_range", "{}") or "{}")
+    if name in classes:
+        return {"scale": None, "classes": tuple(classes[name])}
+    return {"scale": tuple(ranges[name]) if name in ranges else None, "classes": None}
 
 
 # --------------------------------------------------------------------------------------------

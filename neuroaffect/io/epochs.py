@@ -86,7 +86,8 @@ def recording_to_epochs(rec, crop: bool = False, *, baseline: bool = True, perip
     epochs : mne.EpochsArray
         ``n_trials`` epochs of the EEG (V, montage set) then the peripheral channels;
         ``metadata`` (pandas.DataFrame, one row per trial): ``subject``, ``session``,
-        ``trial`` (``session_ids`` / ``trial_ids``) and every label, raw.
+        ``trial`` (``session_ids`` / ``trial_ids``) and every label, raw (class labels,
+        ``Recording.label_classes``, as categories named by their classes).
 
     Raises
     ------
@@ -153,6 +154,8 @@ def recording_to_epochs(rec, crop: bool = False, *, baseline: bool = True, perip
     meta = {"subject": np.full(rec.n_trials, int(rec.subject)),
             "session": rec.session_ids, "trial": rec.trial_ids}
     meta.update({k: np.asarray(v, dtype=np.float64) for k, v in rec.labels.items()})
+    for k, names in rec.label_classes.items():  # class labels by name, so that from_epochs keeps them
+        meta[k] = pd.Categorical([None if np.isnan(c) else names[int(c)] for c in meta[k]], categories=names)
     label = _event_label(rec, event_label)
     event_names = _event_names(rec, label)
     value = {}  # event name -> label value, to number the events in increasing value
@@ -276,7 +279,7 @@ def _metadata_ids(md, column: str, n: int) -> np.ndarray | None:
 
 
 def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
-                baseline=None) -> Recording:
+                baseline=None, *, ratings=None, classes=None) -> Recording:
     """A :class:`Recording` from ``mne.Epochs`` (the inverse of :meth:`Recording.to_epochs`).
 
     Parameters
@@ -298,16 +301,21 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
         ``mne.Epochs.apply_baseline`` reads it). An array: the baseline EEG itself in volts,
         shape (n_epochs, n_eeg, n_base), or (n_eeg, n_base) for every epoch. The stimulus is
         always the part with ``t >= 0``.
+    ratings : dict of str -> (float, float) | None
+        Metadata columns holding ratings, and their inclusive scale (e.g. ``{"valence": (1, 9)}``).
+    classes : sequence of str | dict of str -> sequence of str | None
+        Metadata columns holding classes (a dict fixes the order of the class names).
 
     Returns
     -------
     rec : Recording
         ``eeg`` of shape (n_epochs, n_eeg, n_stim) in volts, ``sfreq`` from
         ``epochs.info["sfreq"]``; ``baseline`` (n_epochs, n_eeg, n_base) or None;
-        ``labels`` from the numeric ``epochs.metadata`` columns named like a label of
-        ``dataset`` (of any dataset when it is not one of the above: ``valence``,
-        ``arousal``, ``dominance``, ``liking``, ``predictability``, ``emotion``), with the
-        dataset's ``label_range``; ``trial_ids`` / ``session_ids`` from integer ``trial`` /
+        ``labels`` from every ``epochs.metadata`` column but ``subject``, ``session`` and
+        ``trial``: the columns named like a label of ``dataset`` with the dataset's
+        ``label_range``; ``ratings`` with their scale; text, boolean and ``classes``
+        columns as class codes ``0 .. K - 1`` into ``label_classes`` (sorted values unless
+        ``classes`` orders them); any other numeric column as it is (no range); ``trial_ids`` / ``session_ids`` from integer ``trial`` /
         ``session`` columns (else 1..n_epochs and 1); ``ch_pos`` from the channel locations
         when a montage is set (else the 10-05 template position of each name);
         ``peripheral`` signals from channels of type ``ecg``, ``eog``, ``emg`` (to uV),
@@ -376,17 +384,8 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
 
     ch_pos = _epochs_positions(info, eeg_picks, ch_names)
 
-    labels, label_range = {}, {}
     md = epochs.metadata
-    known = LABEL_NAMES.get(dataset) or sorted({n for names in LABEL_NAMES.values() for n in names})
-    ranges = dict(RATING_RANGE)
-    ranges.update({"seed": (-1.0, 1.0), "seed-iv": (0.0, 3.0)})
-    for name in known if md is not None else ():
-        if name in md.columns and pd.api.types.is_numeric_dtype(md[name]) and \
-                not pd.api.types.is_bool_dtype(md[name]):
-            labels[name] = md[name].to_numpy(dtype=np.float64)
-            if dataset in ranges:
-                label_range[name] = ranges[dataset]
+    labels, label_range, label_classes = _metadata_labels(md, dataset, ratings, classes)
 
     peripheral = {}
     types = epochs.get_channel_types()
@@ -410,12 +409,69 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
     return Recording(
         dataset=dataset, subject=int(subject), eeg=np.ascontiguousarray(eeg[:, :, stim]),
         sfreq=sfreq, ch_names=tuple(ch_names), labels=labels, label_range=label_range,
+        label_classes=label_classes,
         baseline=None if eeg_base is None else np.ascontiguousarray(eeg_base),
         peripheral=peripheral,
         trial_ids=_metadata_ids(md, "trial", n_epochs),
         session_ids=_metadata_ids(md, "session", n_epochs),
         ch_pos=ch_pos,
     )
+
+
+def _metadata_labels(md, dataset, ratings, classes):
+    """``(labels, label_range, label_classes)`` of every label column of ``md`` (see :func:`from_epochs`)."""
+    import pandas as pd
+
+    labels, label_range, label_classes = {}, {}, {}
+    if md is None:
+        return labels, label_range, label_classes
+    ratings = dict(ratings or {})
+    if classes is None:
+        classes = {}
+    elif not isinstance(classes, dict):
+        classes = {c: None for c in ([classes] if isinstance(classes, str) else classes)}
+    absent = [c for c in list(ratings) + list(classes) if c not in md.columns]
+    if absent:
+        raise _bad_param("ratings' or 'classes", f"metadata columns of the epochs ({list(md.columns)})",
+                         f"{absent}")
+    known = set(LABEL_NAMES.get(dataset, ()))
+    ranges = dict(RATING_RANGE)
+    ranges.update({"seed": (-1.0, 1.0), "seed-iv": (0.0, 3.0)})
+    for name in md.columns:
+        if name in ("subject", "session", "trial"):
+            continue
+        col = md[name]
+        numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+        if name in ratings:
+            v = pd.to_numeric(col, errors="coerce")
+            if (col.notna() & v.isna()).any():
+                raise _bad_param("ratings", f"numeric ratings in metadata column {name!r}",
+                                 f"values such as {col[col.notna() & v.isna()].iloc[0]!r}")
+            labels[name] = v.to_numpy(dtype=np.float64)
+            label_range[name] = tuple(float(x) for x in ratings[name])
+        elif name in classes or not numeric:
+            known_v = col[col.notna()]
+            order = classes.get(name)
+            if order is None and isinstance(col.dtype, pd.CategoricalDtype):
+                order = list(col.cat.categories)
+            if order is None:
+                order = sorted(set(known_v.tolist()), key=lambda u: (str(type(u)), u))
+            names = [f"{u:g}" if isinstance(u, (float, np.floating)) else str(u) for u in order]
+            lookup = {u: k for k, u in enumerate(order)}
+            lookup.update({n: k for k, n in enumerate(names)})
+            codes = np.full(len(col), np.nan)
+            for i, u in zip(np.flatnonzero(col.notna().to_numpy()), known_v):
+                key = u if u in lookup else str(u)
+                if key not in lookup:
+                    raise _bad_param("classes", f"classes {names} in metadata column {name!r}", repr(u))
+                codes[i] = lookup[key]
+            labels[name] = codes
+            label_classes[name] = tuple(names)
+        else:
+            labels[name] = col.to_numpy(dtype=np.float64)
+            if name in known and dataset in ranges:
+                label_range[name] = ranges[dataset]
+    return labels, label_range, label_classes
 
 
 def _epochs_positions(info, picks, ch_names) -> np.ndarray | None:

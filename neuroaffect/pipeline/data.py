@@ -22,9 +22,12 @@ from pathlib import Path
 
 from .._progress import Progress, progress_enabled
 from .._utils import DatasetFormatError, check_option, sha256_file
-from ..labels import DATASETS
+from ..labels import CUSTOM, DATASETS
 
 __all__ = ["DataSource", "feature_provenance", "find_sidecar", "load_windows", "resolve_feature_files"]
+
+#: Datasets ``load_windows`` reads from a root: the pipeline's own and a user's recordings.
+ROOT_DATASETS = DATASETS + (CUSTOM,)
 
 
 @dataclass
@@ -65,7 +68,8 @@ class DataSource:
             kind = "real or simulated: unknown"
         else:
             kind = "real data"
-        where = f"from {self.root}" if self.root else "from feature files"
+        where = f"from {self.root}" if self.root else (
+            "from feature files" if self.features else "from in-memory feature datasets")
         feats = (f"features {_common_folder(self.features)}" if self.features
                  else "features computed in memory")
         ph = ", ".join(h[:12] for h in self.params_hash)
@@ -158,20 +162,29 @@ def resolve_feature_files(features, subjects=None) -> list[Path]:
     return [have[s] for s in subjects]
 
 
-def load_windows(dataset: str, target: str, task: str, *, root=None, features=None, subjects=None,
-                 params=None, kind: str = "tokens", progress: bool = False):
+def load_windows(dataset, target: str, task: str, *, root=None, features=None, subjects=None,
+                 params=None, kind: str = "tokens", progress: bool = False, read_kwargs: dict | None = None):
     """Windows of ``subjects`` for one task, and where they came from.
 
     Parameters
     ----------
-    dataset : {'deap', 'dreamer', 'seed', 'mahnob'}
+    dataset : {'deap', 'dreamer', 'seed', 'mahnob', 'custom'} | xarray.Dataset | sequence of xarray.Dataset
+        The dataset; ``"custom"`` is a user's own recordings (:func:`neuroaffect.io.read_custom`,
+        options in ``read_kwargs``). In-memory feature datasets (of
+        :func:`neuroaffect.features.extract_features`) may be passed here instead of a name (the
+        same as ``features=``; the name is then their ``dataset`` attribute).
     target, task : str
-        As in :func:`neuroaffect.training.windows_from_features`.
+        As in :func:`neuroaffect.training.windows_from_features` (for ``custom``: any label of
+        the labels table, with the rule of its scale or classes).
     root : path-like | None
         Dataset root (any form its reader takes, a single-subject file included): features are
         computed in memory with ``params``.
-    features : path-like | None
-        A feature file or a folder of ``<subject>.nc`` (takes precedence over ``root``).
+    features : path-like | xarray.Dataset | sequence of xarray.Dataset | None
+        A feature file or a folder of ``<subject>.nc``, or in-memory feature datasets (takes
+        precedence over ``root``).
+    read_kwargs : dict | None
+        Keyword arguments of the reader (``custom``: ``labels``, ``ratings``, ``classes``,
+        ``montage``, ``ch_names``, ``duration``, ``bad_samples``, ``eeg_limit_uv``).
     subjects : sequence of int | None
         Subjects to load (default: all there are).
     params : FeatureParams | dict | None
@@ -187,11 +200,37 @@ def load_windows(dataset: str, target: str, task: str, *, root=None, features=No
     windows : WindowSet
     source : DataSource
     """
+    import xarray as xr
+
     from ..features import FeatureParams, extract_features, read_features
     from ..io import iter_recordings
     from ..training.inputs import windows_from_features
 
-    check_option("dataset", dataset, DATASETS)
+    if isinstance(dataset, xr.Dataset) or (isinstance(dataset, (list, tuple)) and dataset
+                                           and all(isinstance(d, xr.Dataset) for d in dataset)):
+        if features is not None:
+            raise ValueError("Invalid value for the 'features' parameter: the feature datasets were passed as "
+                             "'dataset' already; pass them once")
+        features, dataset = dataset, None
+    in_memory = isinstance(features, xr.Dataset) or (isinstance(features, (list, tuple)) and features
+                                                     and all(isinstance(d, xr.Dataset) for d in features))
+    if in_memory:
+        dsets = [features] if isinstance(features, xr.Dataset) else list(features)
+        names = sorted({str(d.attrs.get("dataset")) for d in dsets})
+        dataset = dataset if dataset is not None else names[0]
+        if subjects is not None:
+            dsets = [d for d in dsets if int(d.attrs.get("subject", -1)) in {int(s) for s in subjects}]
+            if not dsets:
+                raise ValueError(f"Invalid value for the 'subjects' parameter: expected subjects of the feature "
+                                 f"datasets, but got {list(subjects)}")
+        source = DataSource(dataset=str(dataset), simulated=None)
+        source.inputs = feature_provenance(dsets)
+        source.params_hash = list(source.inputs["feature_params_hash"])
+        return windows_from_features(dsets, target, task, dataset=dataset, kind=kind), source
+    check_option("dataset", dataset, ROOT_DATASETS)
+    if dataset != CUSTOM and read_kwargs:
+        raise ValueError(f"Invalid value for the 'read_kwargs' parameter: only the custom reader takes options, "
+                         f"but got {sorted(read_kwargs)} for {dataset!r}")
     if features is None and root is None:
         raise ValueError("load_windows needs a dataset root (root=) or feature files (features=), but got neither")
     if features is not None:
@@ -207,7 +246,7 @@ def load_windows(dataset: str, target: str, task: str, *, root=None, features=No
         with progress_enabled(progress):  # one bar (a terminal) or one line per subject (a log)
             bar = Progress(None if subjects is None else len(subjects), f"features {dataset}")
             dsets = []
-            for rec in iter_recordings(dataset, root, subjects):
+            for rec in iter_recordings(dataset, root, subjects, **(read_kwargs or {})):
                 dsets.append(extract_features(rec, p))
                 bar.update()
             bar.close()

@@ -25,16 +25,19 @@ def _metadata(dataset, target, task, model, protocol, control, subjects, cfg, so
     return meta
 
 
-def sweep(dataset: str, target: str, task: str, model: str, protocol: str = "trial-holdout", *, root=None,
+def sweep(dataset, target: str, task: str, model: str, protocol: str = "trial-holdout", *, root=None,
           features=None, subjects=None, n_folds=None, train_cfg=None, feature_params=None, control=False,
-          batched=True, checkpoint_dir=None, loss=None, progress=False, model_kwargs=None, kind=None):
+          batched=True, checkpoint_dir=None, loss=None, progress=False, model_kwargs=None, kind=None,
+          read_kwargs=None):
     """All subjects x folds of one (dataset, target, task, model, protocol), with provenance.
 
     Loads the windows (:func:`~neuroaffect.pipeline.load_windows`), runs
     :func:`neuroaffect.training.run_sweep` and returns its :class:`~neuroaffect.training.SweepResult`
     with ``result.metadata`` set (dataset, target, task, model, protocol, subjects, the training
     configuration as run, the data source and the sha256 of every input, a config hash).
-    ``kind`` defaults to the model's input kind (tokens, raw windows or maps).
+    ``kind`` defaults to the model's input kind (tokens, raw windows or maps). ``dataset`` is a
+    name (``"custom"``: a user's own recordings under ``root``, reader options in ``read_kwargs``) or
+    in-memory feature datasets (see :func:`~neuroaffect.pipeline.load_windows`).
     """
     from ..models import model_entrypoint
     from ..training import TrainConfig, run_sweep
@@ -43,7 +46,8 @@ def sweep(dataset: str, target: str, task: str, model: str, protocol: str = "tri
     if kind is None:
         kind = getattr(model_entrypoint(model), "input_kind", "tokens")
     windows, source = load_windows(dataset, target, task, root=root, features=features, subjects=subjects,
-                                   params=feature_params, kind=kind, progress=progress)
+                                   params=feature_params, kind=kind, progress=progress, read_kwargs=read_kwargs)
+    dataset = source.dataset
     t0 = time.perf_counter()
     result = run_sweep(windows, model, model_kwargs, protocol, n_folds, cfg, batched=batched,
                        checkpoint_dir=checkpoint_dir, control=control, loss=loss, progress=progress,
@@ -53,11 +57,16 @@ def sweep(dataset: str, target: str, task: str, model: str, protocol: str = "tri
     return result
 
 
-def experiment(dataset: str, subject, target: str = "valence", task: str = "binary", model: str = "rbtransformer",
+def experiment(dataset, subject, target: str = "valence", task: str = "binary", model: str = "rbtransformer",
                protocol: str = "trial-holdout", *, root=None, features=None, n_folds=None, train_cfg=None,
                feature_params=None, control=False, batched=True, checkpoint_dir=None, loss=None, progress=False,
-               model_kwargs=None, kind=None):
+               model_kwargs=None, kind=None, read_kwargs=None):
     """One subject-dependent experiment (``subject=None``: all subjects pooled, ``rbt-pooled`` only).
+
+    ``dataset`` is a name (``"custom"``: a user's own recordings under ``root``, with reader
+    options such as ``{"labels": "labels.csv", "classes": ["state"]}`` in ``read_kwargs``), or
+    in-memory feature datasets (:func:`neuroaffect.features.extract_features`), as
+    :func:`~neuroaffect.pipeline.load_windows` takes them.
 
     ``loso`` and ``rbt-pooled`` load every subject (the others train); the other protocols load
     the subject alone. Returns an :class:`~neuroaffect.training.ExperimentResult` whose
@@ -71,7 +80,8 @@ def experiment(dataset: str, subject, target: str = "valence", task: str = "bina
         kind = getattr(model_entrypoint(model), "input_kind", "tokens")
     subjects = None if protocol in ("loso", "rbt-pooled") or subject is None else [int(subject)]
     windows, source = load_windows(dataset, target, task, root=root, features=features, subjects=subjects,
-                                   params=feature_params, kind=kind, progress=progress)
+                                   params=feature_params, kind=kind, progress=progress, read_kwargs=read_kwargs)
+    dataset = source.dataset
     meta = _metadata(dataset, target, task, model, protocol, control, windows.subjects, cfg, source,
                      subject=None if subject is None else int(subject))
     return run_experiment(windows, subject, model, protocol, n_folds, cfg, model_kwargs=model_kwargs,

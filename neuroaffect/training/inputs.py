@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import DatasetFormatError, check_option
-from ..labels import check_target, make_labels, n_label_classes
+from ..labels import LABEL_DATASETS, check_target, custom_n_classes, make_custom_labels, make_labels, n_label_classes
 from .data import KINDS, WindowSet
 
 __all__ = ["windows_from_features"]
@@ -39,7 +39,8 @@ def windows_from_features(sources, target: str, task: str, dataset: str | None =
         Feature files or datasets (one per subject) of one dataset.
     target : str
         Label name: ``valence``, ``arousal``, ``dominance`` (``liking`` for DEAP), or ``emotion``
-        for SEED.
+        for SEED; for any other dataset (a user's own, ``"custom"``) any label of the features,
+        turned into targets by its own scale or classes (:func:`~neuroaffect.labels.make_custom_labels`).
     task : {'binary', 'multiclass', 'regression'}
         Label rule (:data:`neuroaffect.labels.LABEL_RULES`).
     dataset : str | None
@@ -56,7 +57,7 @@ def windows_from_features(sources, target: str, task: str, dataset: str | None =
     """
     import xarray as xr
 
-    from ..features.store import read_features, valid_mask
+    from ..features.store import check_feature_dataset, label_spec, read_features, valid_mask
 
     check_option("kind", kind, KINDS)
     if isinstance(sources, (str, bytes, Path, xr.Dataset)) or not hasattr(sources, "__iter__"):
@@ -68,15 +69,20 @@ def windows_from_features(sources, target: str, task: str, dataset: str | None =
     for src in sources:
         ds = src if isinstance(src, xr.Dataset) else read_features(src)
         where = _name(src)
+        check_feature_dataset(ds, where, VARIABLES[kind])
         ds_name = str(ds.attrs.get("dataset"))
         dataset = dataset or ds_name
         if ds_name != dataset:
             raise DatasetFormatError(where, f"features of dataset {dataset!r}", f"dataset {ds_name!r}")
-        check_target(dataset, target)
-        n_label_classes(dataset, task)  # the (dataset, task) pair is defined
+        spec = None if dataset in LABEL_DATASETS else label_spec(ds, target)  # a user's own labels
+        if spec is None:
+            check_target(dataset, target)
+            n_classes = n_label_classes(dataset, task)  # the (dataset, task) pair is defined
         if target not in ds.coords:
             raise DatasetFormatError(where, f"a {target!r} label coordinate",
                                      f"labels {json.loads(ds.attrs.get('label_names', '[]'))}")
+        if spec is not None:
+            n_classes = custom_n_classes(task, name=target, **spec)
         var = VARIABLES[kind]
         if var not in ds:
             raise DatasetFormatError(where, f"a {var!r} variable ({kind} inputs)", f"variables {sorted(ds.data_vars)}")
@@ -96,7 +102,8 @@ def windows_from_features(sources, target: str, task: str, dataset: str | None =
         rating_names = names if rating_names is None else [n for n in rating_names if n in names]
         parts.append(dict(
             X=np.ascontiguousarray(ds[var].values[trial, window], dtype=np.float32),
-            y=make_labels(rating[keep], dataset, task),
+            y=(make_labels(rating[keep], dataset, task) if spec is None
+               else make_custom_labels(rating[keep], task, name=target, **spec)),
             trial=trial + offset,
             subject=np.full(trial.size, int(ds.attrs["subject"])),
             session=np.asarray(ds.coords["session"].values)[trial],
@@ -111,6 +118,6 @@ def windows_from_features(sources, target: str, task: str, dataset: str | None =
     rating_names = tuple(rating_names or ())
     ratings = (np.stack([np.concatenate([p["ratings"][n] for p in parts]) for n in rating_names], axis=1)
                if rating_names else None)
-    n_classes = None if task == "regression" else n_label_classes(dataset, task)
+    n_classes = None if task == "regression" else n_classes
     return WindowSet(win_len=ref[2], ch_pos=ch_pos, n_classes=n_classes, ratings=ratings,
                      rating_names=rating_names, kind=kind, **cat)

@@ -3,8 +3,9 @@
 =================  ===========================================================================
 protocol           folds
 =================  ===========================================================================
-``trial-holdout``  per subject, k-fold over **trials** stratified by class (default k = 10):
-                   no window of a test trial is trained on.
+``trial-holdout``  per subject, k-fold over **trials** stratified by class (default k = 10,
+                   fewer when the smallest class has fewer trials): no window of a test trial
+                   is trained on, every test fold holds every class.
 ``seed-9-6``       per subject and SEED session: trials 1-9 train, trials 10-15 test
                    (``trial_number``), one fold per session.
 ``loso``           leave one subject out: one fold per subject.
@@ -196,16 +197,14 @@ def compute_leakage(windows: WindowSet, train_idx, test_idx) -> LeakageReport:
 # --- trial-level splits ----------------------------------------------------------------------
 
 def assign_trial_folds(trial_y, n_folds: int, seed: int) -> tuple[np.ndarray, str]:
-    """Assign trials to ``k`` folds, stratified by class.
+    """Assign trials to ``k`` folds, stratified by class, every class in every test fold.
 
-    Rule: ``k = n_folds`` (more folds than trials is refused). If every class has at least ``k``
-    trials, scikit-learn's ``StratifiedKFold(k, shuffle=True, random_state=seed)``
-    assigns them. Otherwise (a class too rare to appear in every fold) the
-    trials of each class, in a seeded random order, are dealt to folds round
-    robin, continuing from the fold where the previous class stopped: classes
-    with at least ``k`` trials still reach every fold, rare classes reach as
-    many folds as they have trials, and fold sizes differ by at most one trial.
-    A ``UserWarning`` says so, and the rule is recorded in ``Fold.split_rule``.
+    Rule: ``k = min(n_folds, smallest class's trial count)`` (more folds than trials is refused);
+    scikit-learn's ``StratifiedKFold(k, shuffle=True, random_state=seed)`` assigns the trials, so
+    every test fold holds every class and a majority-class row cannot score on a one-class test
+    fold. When the smallest class makes ``k`` smaller than ``n_folds`` a ``UserWarning`` says so
+    and ``Fold.split_rule`` records it. A class with a single trial cannot be both trained on and
+    tested: refused (``ValueError``), as are fewer than two trials.
 
     Parameters
     ----------
@@ -231,23 +230,24 @@ def assign_trial_folds(trial_y, n_folds: int, seed: int) -> tuple[np.ndarray, st
     if n_folds > n:
         raise ValueError(f"Invalid value for the 'n_folds' parameter: expected at most one fold per trial ({n} "
                          f"trials), but got {n_folds} instead.")
-    k = int(n_folds)
     classes, counts = np.unique(trial_y, return_counts=True)
+    sizes = dict(zip(classes.tolist(), counts.tolist()))
+    if classes.size > 1 and counts.min() < 2:
+        rare = [c for c, m in sizes.items() if m < 2]
+        raise ValueError(
+            f"Cannot split trials into folds that each test every class: expected at least 2 trials per class "
+            f"(one to train on, one to test), but class(es) {rare} have 1 (class sizes {sizes}). Leave those "
+            "trials out, merge the class, or choose a task with fewer classes.")
+    k = int(min(n_folds, counts.min())) if classes.size > 1 else int(n_folds)
     fold = np.empty(n, dtype=np.int64)
-    if counts.min() >= k:
-        skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        for i, (_, te) in enumerate(skf.split(np.zeros(n), trial_y)):
-            fold[te] = i
-        return fold, f"StratifiedKFold(n_splits={k}, shuffle=True, random_state={seed}) over trials"
-    rng = np.random.default_rng(seed)
-    offset = 0
-    for c in classes:
-        members = rng.permutation(np.flatnonzero(trial_y == c))
-        fold[members] = (offset + np.arange(members.size)) % k
-        offset += members.size
-    rule = (f"round-robin over trials (k={k}, seed={seed}): class sizes {dict(zip(classes.tolist(), counts.tolist()))} "
-            f"include classes with fewer than {k} trials")
-    warnings.warn(f"Stratified {k}-fold split impossible, {rule}.", UserWarning, stacklevel=3)
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    for i, (_, te) in enumerate(skf.split(np.zeros(n), trial_y)):
+        fold[te] = i
+    rule = f"StratifiedKFold(n_splits={k}, shuffle=True, random_state={seed}) over trials"
+    if k < n_folds:
+        rule += f" ({n_folds} folds requested; the smallest class has {k} trials, class sizes {sizes})"
+        warnings.warn(f"{k} folds instead of {n_folds}: the smallest class has {k} trials (class sizes {sizes}), "
+                      "so that every test fold holds every class.", UserWarning, stacklevel=3)
     return fold, rule
 
 
