@@ -16,6 +16,7 @@ Run::
 
     python benchmarks/mutants.py                 # every mutant (about 8 minutes on 2 busy cores)
     python benchmarks/mutants.py --only bde-      # the mutants whose name starts with "bde-"
+    python benchmarks/mutants.py --tested-by tests/test_guards_   # the mutants the guard tests must kill
     python benchmarks/mutants.py --list           # the mutants and their test files
 
 Prints one row per mutant (name, file, outcome, the first failing test, seconds), the share of
@@ -77,6 +78,20 @@ T_PROTOTYPES = [f"tests/test_prototypes.py::{t}" for t in (
     "test_a_changed_card_field_is_refused", "test_truncated_missing_and_future_files_are_refused",
     "test_mc_dropout_spread_comes_from_dropout_alone")]
 T_LOSSES = ["tests/test_distill_losses.py"]
+# the guards: hand-computed expected values for selection, label tables, the grid's statistics, metrics, AMP,
+# the simulator's planted signs and the code hash
+LABELS, ABLATION, DTRAIN = "neuroaffect/labels.py", "neuroaffect/distill/ablation.py", "neuroaffect/distill/train.py"
+FOLDS, GRID_CLASS, CONFIG = "neuroaffect/training/folds.py", "neuroaffect/prototypes/io.py", "neuroaffect/training/config.py"
+RESULTS, PLANTED, PROVENANCE = ("neuroaffect/training/results.py", "neuroaffect/simulate/_planted.py",
+                                "neuroaffect/pipeline/provenance.py")
+G_LABELS, G_GRID = ["tests/test_guards_labels.py"], ["tests/test_guards_grid.py"]
+G_SELECT = ["tests/test_guards_selection.py"]
+G_SELECT_FAST = [f"tests/test_guards_selection.py::{t}" for t in (
+    "test_deployable_seed_is_the_best_validation_macro_f1_among_several_seeds",
+    "test_seed_selection_ignores_test_figures_however_adversarial", "test_paired_tests_by_hand",
+    "test_ablation_verdict_on_the_control", "test_student_epoch_selection_keeps_the_first_best_epoch_by_hand")]
+G_FOLDS, G_METRICS, G_AMP = ["tests/test_guards_folds.py"], ["tests/test_guards_metrics.py"], ["tests/test_guards_amp.py"]
+G_SIM, G_PROV = ["tests/test_guards_simulator.py"], ["tests/test_guards_provenance.py"]
 
 MUTANTS = [
     # --- the restricted unpickler (the allow-table lookup and the roles of admitted globals) ---
@@ -188,6 +203,118 @@ MUTANTS = [
        "a one-sample class dilutes the variance term's average"),
     _m("ramp-linear", LOSSES, "return 0.5 * (1.0 - math.cos(math.pi * (progress - start) / (end - start)))",
        "return (progress - start) / (end - start)", T_LOSSES, "the D-Geo ramp linear instead of cosine"),
+    # --- face label tables and circumplex anchors (tests/test_guards_labels.py) ---
+    _m("ckplus-sadness-surprise", LABELS, "CKPLUS_TO_FER = MappingProxyType({0: 0, 1: 4, 2: 7, 3: 5, 4: 6, 5: 1, 6: 3, 7: 2})",
+       "CKPLUS_TO_FER = MappingProxyType({0: 0, 1: 4, 2: 7, 3: 5, 4: 6, 5: 1, 6: 2, 7: 3})", G_LABELS,
+       "CK+ sadness and surprise swapped"),
+    _m("affectnet-codes-as-fer", LABELS, "AFFECTNET_TO_FER = MappingProxyType({0: 0, 1: 1, 2: 3, 3: 2, 4: 6, 5: 5, 6: 4, 7: 7})",
+       "AFFECTNET_TO_FER = MappingProxyType({0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7})", G_LABELS,
+       "AffectNet codes taken for FERPlus indices"),
+    _m("anchor-fear-anger-swap", LABELS, '"fear": 110.0, "anger": 125.0', '"fear": 125.0, "anger": 110.0', G_LABELS,
+       "the fear and anger anchors swapped"),
+    _m("anchor-sadness-aroused", LABELS, '"sadness": 205.0}', '"sadness": 155.0}', G_LABELS,
+       "sadness placed above the valence axis (aroused)"),
+    _m("anchor-degrees-as-radians", LABELS, "a = np.deg2rad(FER_CIRCUMPLEX_DEG[name])",
+       "a = FER_CIRCUMPLEX_DEG[name]", G_LABELS, "anchor angles used as radians"),
+    _m("anchor-cos-sin-swap", LABELS, "out[k] = radius * np.cos(a), radius * np.sin(a)",
+       "out[k] = radius * np.sin(a), radius * np.cos(a)", G_LABELS, "valence and arousal of the anchors swapped"),
+    # --- selection on validation (tests/test_guards_selection.py) ---
+    _m("train-arm-selects-on-test", ABLATION,
+       'train, val = ferplus.select_split("train"), ferplus.select_split("val")',
+       'train, val = ferplus.select_split("train"), ferplus.select_split("test")', G_SELECT,
+       "the student's epoch selected on the FERPlus test split"),
+    _m("select-run-accuracy", ABLATION, 'return max(runs, key=lambda r: (r["val"]["macro_f1"], -r["seed"]))',
+       'return max(runs, key=lambda r: (r["val"]["accuracy"], -r["seed"]))', G_SELECT_FAST,
+       "the deployable seed chosen by validation accuracy, not macro-F1"),
+    _m("select-run-tie-larger-seed", ABLATION, 'return max(runs, key=lambda r: (r["val"]["macro_f1"], -r["seed"]))',
+       'return max(runs, key=lambda r: (r["val"]["macro_f1"], r["seed"]))', G_SELECT_FAST,
+       "a tie goes to the larger seed"),
+    _m("best-epoch-last-of-ties", DTRAIN, "        if score > self.best_score:\n",
+       "        if score >= self.best_score:\n", G_SELECT_FAST, "the last of equally good epochs kept, not the first"),
+    _m("best-state-not-copied", DTRAIN,
+       "self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}",
+       "self.best_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}", G_SELECT_FAST,
+       "the best epoch's weights kept by reference (later epochs overwrite them on CPU)"),
+    _m("paired-reversed-difference", ABLATION, '"mean_difference": float(np.mean(a - b)) if seeds else np.nan',
+       '"mean_difference": float(np.mean(b - a)) if seeds else np.nan', G_SELECT_FAST,
+       "paired difference taken as the other arm minus B3"),
+    _m("paired-unpaired-test", ABLATION, "    from scipy.stats import ttest_rel\n",
+       "    from scipy.stats import ttest_ind as ttest_rel\n", G_SELECT_FAST,
+       "an unpaired t-test across seeds"),
+    _m("paired-all-sets", ABLATION, '        if r["set"] == set_name:\n', '        if r["set"]:\n', G_SELECT_FAST,
+       "rows of every set pooled into the paired test"),
+    _m("control-verdict-two-sided", ABLATION, 'elif ctrl["mean_difference"] > 0 and ctrl["p"] < 0.05:',
+       'elif ctrl["p"] < 0.05:', G_SELECT_FAST, "a significantly worse real grid reported as better than the control"),
+    # --- validation split of the EEG folds (tests/test_guards_folds.py) ---
+    _m("val-split-by-windows", FOLDS, "fit, val = split_validation(y_tr, windows.trial[tr], cfg.val_fraction, seed)",
+       "fit, val = split_validation(y_tr, np.arange(len(tr)), cfg.val_fraction, seed)", G_FOLDS,
+       "validation windows drawn from training trials (trials split)"),
+    _m("val-split-round-down", PROTOCOLS, "k = min(int(np.floor(fraction * n_c + 0.5)), n_c - 1)",
+       "k = min(int(np.floor(fraction * n_c)), n_c - 1)", G_FOLDS, "validation trials per class rounded down"),
+    _m("standardise-with-validation", FOLDS, "mean = X_fit.mean(axis=0, dtype=np.float64)",
+       "mean = X_tr.mean(axis=0, dtype=np.float64)", G_FOLDS,
+       "standardisation mean taken over the validation trials too"),
+    # --- the grid's statistics and Proto-KD (tests/test_guards_grid.py) ---
+    _m("ordering-similarity-not-distance", GRID, "d_proto = (1.0 - p @ p.T)[iu]", "d_proto = (p @ p.T)[iu]", G_GRID,
+       "the ordering statistic correlates plane distance with prototype similarity"),
+    _m("ordering-pearson", GRID, "rho = _spearman(plane(np.arange(k)), d_proto)",
+       "rho = float(np.corrcoef(plane(np.arange(k)), d_proto)[0, 1])", G_GRID,
+       "Pearson's r in place of Spearman's rho"),
+    _m("fill-city-block", GRID,
+       "d = (cv[:, None] - centres[full[:, 0]][None]) ** 2 + (ca[:, None] - centres[full[:, 1]][None]) ** 2",
+       "d = np.abs(cv[:, None] - centres[full[:, 0]][None]) + np.abs(ca[:, None] - centres[full[:, 1]][None])",
+       G_GRID, "empty bins copy the nearest bin by city-block distance"),
+    _m("fill-not-flagged", GRID, "    filled = counts == 0\n", "    filled = np.zeros_like(counts, dtype=bool)\n",
+       G_GRID, "filled bins not flagged"),
+    _m("soft-assign-transposed", GRID_CLASS, 'v, a = np.meshgrid(self.centres, self.centres, indexing="ij")',
+       'v, a = np.meshgrid(self.centres, self.centres, indexing="xy")', G_GRID,
+       "bin centres in (arousal, valence) order: soft assignment transposed"),
+    _m("soft-assign-times-temperature", GRID_CLASS, "z = -d2 / temperature", "z = -d2 * temperature", G_GRID,
+       "soft assignment multiplied by the temperature"),
+    _m("protokd-raw-embedding", LOSSES, "return F.normalize(embedding.float(), dim=-1) @ protos.T",
+       "return embedding.float() @ protos.T", G_GRID, "Proto-KD similarities of the unnormalised embedding"),
+    _m("protokd-raw-prototypes", LOSSES, "self.prototypes = F.normalize(protos, dim=-1)", "self.prototypes = protos",
+       G_GRID, "Proto-KD prototypes not normalised"),
+    _m("protokd-target-sign", LOSSES, "torch.log_softmax(torch.as_tensor(-d2 / self.target_temperature), dim=-1)",
+       "torch.log_softmax(torch.as_tensor(d2 / self.target_temperature), dim=-1)", G_GRID,
+       "Proto-KD target favours the farthest bins"),
+    # --- regression metrics and their trial-level aggregation (tests/test_guards_metrics.py) ---
+    _m("pearson-diagonal", METRICS, "r = float(np.corrcoef(t, p)[0, 1])", "r = float(np.corrcoef(t, p)[0, 0])",
+       G_METRICS, "Pearson's r read from the diagonal (always 1)"),
+    _m("ccc-sample-variance", METRICS, "vt, vp = t.var(), p.var()", "vt, vp = t.var(ddof=1), p.var(ddof=1)",
+       G_METRICS, "CCC with sample variances against a population covariance"),
+    _m("ccc-no-shift", METRICS, "den = vt + vp + (t.mean() - p.mean()) ** 2", "den = vt + vp", G_METRICS,
+       "CCC blind to a shift of the predictions"),
+    _m("rmse-is-mae", METRICS, '"rmse": float(np.sqrt(np.mean((t - p) ** 2)))', '"rmse": float(np.mean(np.abs(t - p)))',
+       G_METRICS, "mean absolute error reported as RMSE"),
+    _m("trial-first-window", METRICS, "return trials, yt[first], sums / counts", "return trials, yt[first], yp[first]",
+       G_METRICS, "a trial's prediction is its first window's, not the mean"),
+    _m("fold-records-no-trial-mean", RESULTS,
+       'yt, ypl = (pred.y_true, yp) if level == "window" else average_trials(trial, pred.y_true, yp)[1:]',
+       "yt, ypl = (pred.y_true, yp)", G_METRICS, "regression trial-level rows computed on windows"),
+    # --- mixed precision (tests/test_guards_amp.py) ---
+    _m("amp-ignores-flag", CONFIG, 'return bool(self.amp and device.type == "cuda")',
+       'return bool(device.type == "cuda")', G_AMP, "AMP on CUDA even when switched off"),
+    _m("autocast-ignores-enabled", ENGINE, '    if device.type == "cuda" and enabled:\n',
+       '    if device.type == "cuda":\n', G_AMP, "autocast on CUDA whatever the flag"),
+    _m("fit-amp-as-asked", ENGINE, "    amp = cfg.amp_on(device)\n", "    amp = cfg.amp\n", G_AMP,
+       "the engine passes the flag as asked, not as usable on the device"),
+    _m("resolved-amp-as-asked", CONFIG, '"amp": self.amp_on(dev)}', '"amp": self.amp}', G_AMP,
+       "a CPU run records mixed precision"),
+    # --- the simulator's planted signs (tests/test_guards_simulator.py) ---
+    _m("sim-asymmetry-sign", PLANTED, "w[0, :, 1] = 0.5 * lat * front", "w[0, :, 1] = -0.5 * lat * front", G_SIM,
+       "pleasant trials get more left frontal alpha"),
+    _m("sim-laterality-mirrored", PLANTED, "lat = np.clip(x / 0.05, -1.0, 1.0)", "lat = np.clip(-x / 0.05, -1.0, 1.0)",
+       G_SIM, "left and right mirrored in the laterality weight"),
+    _m("sim-posterior-alpha-up", PLANTED, "w[1, :, 1] = -post", "w[1, :, 1] = post", G_SIM,
+       "arousal raises posterior alpha"),
+    # --- the workflow's code hash (tests/test_guards_provenance.py) ---
+    _m("hash-keeps-docstrings", PROVENANCE, "node.body = body[1:] or [ast.Pass()]", "node.body = body", G_PROV,
+       "docstring edits rerun the workflow"),
+    _m("hash-module-level-imports-only", PROVENANCE,
+       "return tuple(sorted({m for node in ast.walk(tree) for m in _resolve(node, module)}))",
+       "return tuple(sorted({m for node in tree.body for m in _resolve(node, module)}))", G_PROV,
+       "imports inside functions not followed: a lazily imported module's change reruns nothing"),
 ]
 
 
@@ -295,6 +422,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--only", nargs="+", default=None, help="run the mutants whose name starts with one of these")
+    ap.add_argument("--tested-by", nargs="+", default=None, metavar="PREFIX",
+                    help="run the mutants with a test file starting with one of these (e.g. tests/test_guards_)")
     ap.add_argument("--list", action="store_true", help="list the mutants and their tests, run nothing")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant's test run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary copy")
@@ -303,9 +432,10 @@ def main(argv=None) -> int:
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise SystemExit(f"duplicate mutant names: {sorted(dupes)}")
-    chosen = [m for m in MUTANTS if args.only is None or m.name.startswith(tuple(args.only))]
+    chosen = [m for m in MUTANTS if (args.only is None or m.name.startswith(tuple(args.only)))
+              and (args.tested_by is None or any(t.startswith(tuple(args.tested_by)) for t in m.tests))]
     if not chosen:
-        raise SystemExit(f"no mutant matches {args.only}; names: {', '.join(names)}")
+        raise SystemExit(f"no mutant matches {args.only or ''} {args.tested_by or ''}; names: {', '.join(names)}")
     if args.list:
         for m in chosen:
             print(f"{m.name}: {m.file}: {m.what}\n    tests: {' '.join(m.tests)}")

@@ -73,3 +73,14 @@ def test_split_validation_of_regression_targets_by_trials():
     held = np.unique(trial[val])
     assert held.size == 2 and np.all(np.isin(trial, held) == val)  # round(0.2 * 5) = 1 trial per sign
     assert sorted(np.sign(y[val][::3])) == [-1.0, 1.0]
+
+
+def test_split_validation_rounds_each_class_to_the_nearest_trial_count():
+    # class 0: 8 trials, 0.2 * 8 = 1.6 -> 2; class 1: 3 trials, 0.6 -> 1; class 2: 2 trials, 0.4 -> 0
+    ty = [0] * 8 + [1] * 3 + [2] * 2
+    trial = np.repeat(np.arange(13), 2)
+    y = np.repeat(ty, 2)
+    for seed in range(5):
+        _, val = split_validation(y, trial, 0.2, seed)
+        held = np.unique(trial[val])
+        assert sorted(ty[t] for t in held) == [0, 0, 1], seed

@@ -58,6 +58,10 @@ def test_empty_bins_copy_their_nearest_non_empty_bin_and_are_flagged():
             best = full[min(range(2), key=lambda t: (round(d[t], 9), t))]
             assert tuple(src[i, j]) == best, (i, j)
     assert [tuple(x) for x in np.argwhere(~g.filled)] == full
+    # Euclidean, not city-block: from bin (0, 0), bin (2, 2) is nearer (1.28) than bin (3, 0) (1.44),
+    # though three steps away against two
+    g2 = build_grid({"a": (emb, np.array([0.5, 0.1]), np.array([-0.9, 0.1]))})  # bins (3, 0) and (2, 2)
+    assert tuple(g2.source_of_fill[0, 0]) == (2, 2) and tuple(g2.source_of_fill[4, 0]) == (3, 0)
     # the ordering test on the non-empty bins only sees the two (too few for a statistic)
     assert ordering_test(g.prototypes, g.centres, mask=~g.filled, n_permutations=10)["n_bins"] == 2
 
