@@ -36,8 +36,9 @@ order. With neither, every other column is a class label.
 Channels: EEG names are mapped onto the montage's standard spelling
 (:func:`neuroaffect.channels.standardise_ch_names`: ``"EEG Fp1"`` -> ``Fp1``, ``"Fc5."`` ->
 ``FC5``, case); ``ch_names`` maps names explicitly. An EEG channel with no standard name and no
-location in the file (a bipolar or reference channel such as ``"A2-A1"``, ``"EOG1"``) is left out
-of the EEG (typed ``eog``/``ecg``/``emg`` by its name, else ``misc``), noted in
+location in the file (a bipolar or reference channel such as ``"A2-A1"``), or named like an EOG,
+ECG or EMG channel (``"EOG1"``), is left out of the EEG (typed ``eog``/``ecg``/``emg`` by its
+name, else ``misc``), noted in
 ``Recording.info["channel_notes"]`` and logged. Positions come from ``montage`` (a name of
 ``mne.channels.make_standard_montage``) when given, else from the file's channel locations, else
 from the 10-05 template by name.
@@ -128,7 +129,7 @@ def read_labels_table(fname, ratings=None, classes=None):
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DatasetFormatError(fname, f"1-based integers in column {col!r}",
-                                     f"{df[col].iloc[i]!r} on line {df['row'].iloc[i]}")
+                                     f"{_val(df[col].iloc[i])} on line {df['row'].iloc[i]}")
         df[col] = v.astype(int)
     for col in ("onset", "duration"):
         if col in df.columns:
@@ -137,7 +138,7 @@ def read_labels_table(fname, ratings=None, classes=None):
             if bad.any():
                 i = int(np.flatnonzero(bad.to_numpy())[0])
                 raise DatasetFormatError(fname, f"{'non-negative' if col == 'onset' else 'positive'} seconds in "
-                                         f"column {col!r}", f"{df[col].iloc[i]!r} on line {df['row'].iloc[i]}")
+                                         f"column {col!r}", f"{_val(df[col].iloc[i])} on line {df['row'].iloc[i]}")
             df[col] = v
     dup = df.duplicated(["subject", "session", "trial"], keep=False)
     if dup.any():
@@ -184,7 +185,7 @@ def _label_spec(fname, df, ratings, classes) -> dict:
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DatasetFormatError(fname, f"ratings in [{lo:g}, {hi:g}] (or empty: unlabeled) in column {name!r}",
-                                     f"{df[name].iloc[i]!r} on line {df['row'].iloc[i]}")
+                                     f"{_val(df[name].iloc[i])} on line {df['row'].iloc[i]}")
         df[name] = v.astype(float)
         out_r[name] = (lo, hi)
     out_c = {}
@@ -205,7 +206,7 @@ def _label_spec(fname, df, ratings, classes) -> dict:
         if unknown:
             i = int(np.flatnonzero(~text.isin(order).to_numpy())[0])
             raise DatasetFormatError(fname, f"classes {list(order)} in column {name!r}",
-                                     f"{values.iloc[i]!r} on line {df.loc[values.index[i], 'row']}")
+                                     f"{_val(values.iloc[i])} on line {df.loc[values.index[i], 'row']}")
         if len(order) < 2:
             raise DatasetFormatError(fname, f"at least two classes in column {name!r}", f"classes {list(order)}")
         codes = np.full(len(df), np.nan)
@@ -315,12 +316,14 @@ def _prepare_channels(raw, fname, montage, mapping):
     notes, retype = [], {}
     for name in unmatched:
         loc = raw.info["chs"][raw.ch_names.index(name)]["loc"][:3]
-        if montage is None and np.isfinite(loc).all() and np.abs(loc).sum() > 0:
-            rename[name] = name  # positioned by the file
+        kind = next((t for key, t in _OTHER_TYPES if key in name.lower()), None)
+        if kind is None and montage is None and np.isfinite(loc).all() and np.abs(loc).sum() > 0:
+            rename[name] = name  # an electrode positioned by the file
             continue
-        kind = next((t for key, t in _OTHER_TYPES if key in name.lower()), "misc")
-        retype[name] = kind
-        notes.append(f"{name!r}: no standard electrode name and no location; read as {kind}, not EEG")
+        retype[name] = kind or "misc"
+        notes.append(f"{name!r}: " + (f"named like an {kind.upper()} channel" if kind else
+                                      "no standard electrode name and no location")
+                     + f"; read as {kind or 'misc'}, not EEG")
     targets = list(rename.values())
     dup = sorted({t for t in targets if targets.count(t) > 1})
     if dup:
@@ -415,6 +418,11 @@ def _segments(raw, fname, rows, duration, root):
                                      "inside the recording", f"a recording of {n_total / sfreq:g} s")
         out[i] = (a, b)
     return out
+
+
+def _val(v) -> str:
+    """``repr`` of a table value as Python prints it (``12``, ``'x'``; not ``np.int64(12)``)."""
+    return repr(v.item() if isinstance(v, np.generic) else v)
 
 
 def _text(v):
