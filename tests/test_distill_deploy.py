@@ -9,7 +9,7 @@ import yaml
 
 from neuroaffect.distill import (
     FERStudent, baseline_rows, check_onnx, export_onnx, export_student, fer_metrics, load_student, majority_metrics,
-    predict_faces, predict_outputs,
+    predict_faces,
 )
 from neuroaffect.io.faces import FaceSet
 from neuroaffect.labels import grid_centres, grid_edges
@@ -120,37 +120,42 @@ def test_predict_faces_grey_colour_and_files(student, grid, tmp_path):
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    grey = rng.integers(0, 256, (3, 48, 48), dtype=np.uint8)  # simulated grey faces of another size
-    p = predict_faces(student, grey, grid)
+    grey = rng.integers(0, 256, (3, 48, 48), dtype=np.uint8)  # pre-cropped grey faces of another size
+    p = predict_faces(student, grey, grid, detect=False)
     assert p.proba.shape == (3, 8) and np.allclose(p.proba.sum(1), 1, atol=1e-5)
     assert p.valence_arousal.shape == (3, 2) and np.allclose(p.bin_weights.sum(1), 1)
     assert np.all(np.abs(p.valence_arousal) <= 2 / 3 + 1e-9)  # inside the bin centres' hull
+    assert p.image.tolist() == [0, 1, 2] and p.boxes.tolist() == [[0, 0, 48, 48]] * 3 and p.no_face == ()
     # by hand: softmax(cos(e, p_k) / T) over bins, times the bin centres
     protos = grid.as_array() / np.linalg.norm(grid.as_array(), axis=1, keepdims=True)
     s = (p.embedding.astype(np.float64) @ protos.T) / 0.1
     w = np.exp(s - s.max(1, keepdims=True))
     w /= w.sum(1, keepdims=True)
     np.testing.assert_allclose(p.valence_arousal, w @ grid.bin_centres(), atol=1e-5)
-    # the same as the model on the evaluation transform's input (48 -> 16 pixels)
-    ref = predict_outputs(student, FaceSet("ferplus", labels=[0, 0, 0], split=["val"] * 3, images=grey), device="cpu")
-    np.testing.assert_allclose(p.proba, ref["proba"], atol=1e-5)
+    # the model on the faces shrunk 48 -> 16 by area averaging: the mean of each 3 x 3 block
+    x = grey.reshape(3, 16, 3, 16, 3).mean(axis=(2, 4))
+    with torch.no_grad():
+        ref = torch.softmax(student(torch.as_tensor(np.round(x) / 255.0, dtype=torch.float32)[:, None])["logits"], -1)
+    np.testing.assert_allclose(p.proba, ref.numpy(), atol=1e-5)
     # a colour image of another (non-square) size, as an array and as a file; equal channels = grey
     rgb = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "face.png")
-    a = predict_faces(student, [rgb], grid)
-    b = predict_faces(student, tmp_path / "face.png", grid)
+    a = predict_faces(student, [rgb], grid, detect=False)
+    b = predict_faces(student, tmp_path / "face.png", grid, detect=False)
     np.testing.assert_allclose(a.proba, b.proba, atol=1e-6)
-    g1 = predict_faces(student, grey[0])
-    g3 = predict_faces(student, np.repeat(grey[0][..., None], 3, -1))
+    assert a.boxes.tolist() == [[0, 0, 30, 40]]
+    g1 = predict_faces(student, grey[0], detect=False)
+    g3 = predict_faces(student, np.repeat(grey[0][..., None], 3, -1), detect=False)
     np.testing.assert_allclose(g1.proba, g3.proba, atol=1e-3)
     assert g1.valence_arousal is None and g1.labels.shape == (1,)
     # float pixels in [0, 1] are accepted
-    np.testing.assert_allclose(predict_faces(student, grey / 255.0).proba, p.proba, atol=1e-5)
+    np.testing.assert_allclose(predict_faces(student, grey / 255.0, detect=False).proba, p.proba, atol=1e-5)
     # a higher temperature pulls the estimate toward the grid's centre
-    hot = predict_faces(student, grey, grid, temperature=100.0)
+    hot = predict_faces(student, grey, grid, temperature=100.0, detect=False)
     assert np.all(np.abs(hot.valence_arousal) < np.abs(p.valence_arousal).max() + 1e-12)
-    with pytest.raises(ValueError, match="'temperature' parameter"):
-        predict_faces(student, grey, grid, temperature=0)
+    for t in (0, 1e-310, 1e-4, 101.0, float("nan")):  # bounded: 1e-310 gave NaN probabilities
+        with pytest.raises(ValueError, match="'temperature' parameter"):
+            predict_faces(student, grey, grid, temperature=t, detect=False)
     with pytest.raises(ValueError, match=r"shape \(H, W\) or \(H, W, 3\)"):
         predict_faces(student, [np.zeros((4, 4, 2), np.uint8)])
 
@@ -161,10 +166,10 @@ def test_predict_faces_refuses_another_grid(student, grid, tmp_path):
     export_student(student, tmp_path / "exp", grid_sha256=grid.sha256)
     m = load_student(tmp_path / "exp")
     img = np.zeros((16, 16), np.uint8)
-    assert predict_faces(m, img, grid).valence_arousal.shape == (1, 2)
+    assert predict_faces(m, img, grid, detect=False).valence_arousal.shape == (1, 2)
     with pytest.raises(ValueError, match="trained against the grid"):
-        predict_faces(m, img, shuffled_grid(grid, 0))
+        predict_faces(m, img, shuffled_grid(grid, 0), detect=False)
     export_student(student, tmp_path / "b1", grid_sha256=None)  # an arm without Proto-KD
     with pytest.raises(ValueError, match="trained without a prototype grid"):
-        predict_faces(load_student(tmp_path / "b1"), img, grid)
-    assert predict_faces(load_student(tmp_path / "b1"), img).proba.shape == (1, 8)
+        predict_faces(load_student(tmp_path / "b1"), img, grid, detect=False)
+    assert predict_faces(load_student(tmp_path / "b1"), img, detect=False).proba.shape == (1, 8)

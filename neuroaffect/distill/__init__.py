@@ -15,63 +15,36 @@ Design: ``docs/distillation.md``.
 - Evaluation (``evaluate``): :func:`evaluate_student`, :func:`fer_metrics` (incl. present-only
   macro-F1), the majority and pixel-logistic rows (:func:`baseline_rows`).
 - Deployment (``export``, ``predict``): :func:`export_student` / :func:`load_student`,
-  :func:`export_onnx` / :func:`check_onnx`, :func:`predict_faces`.
+  :func:`export_onnx` / :func:`check_onnx`, :func:`predict_faces` with its face detector
+  (``detect``: :func:`detect_faces`, :func:`align_face`) and :func:`load_predictor`.
+
+Every name loads its module on first use, so that ``import neuroaffect.distill`` costs nothing and
+``predict-faces`` runs without importing torch when the export has its ONNX file.
 """
 
-from .data import FaceDataset, eval_transform, make_loader, soft_targets, train_transform
-from .evaluate import (
-    baseline_rows, evaluate_student, fer_metrics, fit_pixel_logistic, majority_metrics, pixel_features, predict_outputs,
-)
-from .export import EXPORT_FORMAT, check_onnx, export_onnx, export_student, load_student
-from .losses import (
-    ARMS, DEFAULT_WEIGHTS, HIGH_VALENCE, DistillLoss, ProtoKD, class_weights, cosine_ramp, dgeo_loss, kd_loss,
-    weighted_cross_entropy,
-)
-from .predict import FacePrediction, as_images, predict_faces
-from .student import ARCHS, FERStudent, build_student
-from .train import (
-    PAPER_CONFIG, BestMacroF1, EpochSource, StudentResult, faceset_fingerprint, shuffled_grid, train_student,
-)
+import importlib
 
-__all__ = [
-    "ARCHS",
-    "ARMS",
-    "DEFAULT_WEIGHTS",
-    "EXPORT_FORMAT",
-    "HIGH_VALENCE",
-    "PAPER_CONFIG",
-    "BestMacroF1",
-    "DistillLoss",
-    "EpochSource",
-    "FERStudent",
-    "FaceDataset",
-    "FacePrediction",
-    "ProtoKD",
-    "StudentResult",
-    "as_images",
-    "baseline_rows",
-    "build_student",
-    "check_onnx",
-    "class_weights",
-    "cosine_ramp",
-    "dgeo_loss",
-    "eval_transform",
-    "evaluate_student",
-    "export_onnx",
-    "export_student",
-    "faceset_fingerprint",
-    "fer_metrics",
-    "fit_pixel_logistic",
-    "kd_loss",
-    "load_student",
-    "majority_metrics",
-    "make_loader",
-    "pixel_features",
-    "predict_faces",
-    "predict_outputs",
-    "shuffled_grid",
-    "soft_targets",
-    "train_student",
-    "train_transform",
-    "weighted_cross_entropy",
-]
+#: Name -> the module defining it, imported on first use: ``predict-faces`` loads the detector and, with
+#: an ONNX export, the student without torch.
+_LAZY = {
+    **dict.fromkeys(["FaceDataset", "eval_transform", "make_loader", "soft_targets", "train_transform"], "data"),
+    **dict.fromkeys(["baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic", "majority_metrics",
+                     "pixel_features", "predict_outputs"], "evaluate"),
+    **dict.fromkeys(["EXPORT_FORMAT", "check_onnx", "export_onnx", "export_student", "load_student"], "export"),
+    **dict.fromkeys(["ARMS", "DEFAULT_WEIGHTS", "HIGH_VALENCE", "DistillLoss", "ProtoKD", "class_weights",
+                     "cosine_ramp", "dgeo_loss", "kd_loss", "weighted_cross_entropy"], "losses"),
+    **dict.fromkeys(["FacePrediction", "as_images", "load_predictor", "predict_faces"], "predict"),
+    **dict.fromkeys(["Face", "align_face", "detect_faces"], "detect"),
+    **dict.fromkeys(["ARCHS", "FERStudent", "build_student"], "student"),
+    **dict.fromkeys(["PAPER_CONFIG", "BestMacroF1", "EpochSource", "StudentResult", "faceset_fingerprint",
+                     "shuffled_grid", "train_student"], "train"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

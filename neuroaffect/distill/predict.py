@@ -1,10 +1,20 @@
-"""Predicting expressions (and valence/arousal through the grid) for face images.
+"""Predicting expressions (and valence/arousal through the grid) for the faces in images.
 
-:func:`predict_faces` takes **pre-cropped faces** (a face filling the image, as the datasets ship
-them); it runs no face detector. Each image is turned into the student's input by the evaluation
-transform of :mod:`neuroaffect.distill.data`: colour converted to grey (BT.601 luma), the shorter
-side resized to the student's ``in_size`` and the centre square kept (``crop=True``; a simple
-centre crop to square), or the whole image resized to a square (``crop=False``).
+:func:`predict_faces` finds the faces in each image first (``detect=True``, the default): MTCNN's
+boxes and eye landmarks (:mod:`neuroaffect.distill.detect`), each face rotated so that its eyes
+are level, cut out square around its box and resized to the student's input; one row per face,
+with its box in pixels of the original image, and the images with no face listed. With
+``detect=False`` each image is taken as a **pre-cropped face** (as the datasets ship them): the
+shorter side resized to the student's ``in_size`` and the centre square kept (``crop=True``), or
+the whole image resized to a square (``crop=False``). Either way the student reads grey pixels
+(colour converted with ITU-R BT.601 luma, as in training), resized with area averaging (OpenCV
+``INTER_AREA``).
+
+The student runs with PyTorch (an :class:`~neuroaffect.distill.FERStudent`) or, through
+:func:`load_predictor`, with ONNX Runtime on the export's ``model.onnx`` when that file is the
+export's own (its output layer's weights equal those of the checksummed ``model.safetensors``):
+no torch is imported then, which is what makes ``predict-faces`` start in about a second.
+Design and limits: ``docs/distillation.md``, "Predicting faces".
 """
 
 from __future__ import annotations
@@ -13,20 +23,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .._utils import check_positive_int, check_real
-from ..io.faces import read_image
+from .._utils import DatasetFormatError, check_option, check_positive_int, check_real, config_hash, \
+    load_json_bounded, sha256_file
+from ..io.faces import read_face_image
 from ..prototypes.io import PrototypeGrid, load_grid
-from ..training.config import resolve_device
-from .data import eval_transform
+from .detect import align_face, detect_faces, to_grey
 
-__all__ = ["FacePrediction", "as_images", "predict_faces"]
+__all__ = ["TEMPERATURE_RANGE", "FacePrediction", "OnnxStudent", "as_images", "face_inputs", "load_predictor",
+           "predict_faces"]
+
+#: Accepted soft-assignment temperatures (cosine units): below 1e-3 the softmax of cosines in [-1, 1]
+#: is a hard arg-max that underflows to NaN near 1e-308; above 100 every bin weighs the same.
+TEMPERATURE_RANGE = (1e-3, 100.0)
+#: The output layers compared between ``model.onnx`` and ``model.safetensors`` (FERStudent's names).
+_HEAD = ("final_layer.weight", "final_layer.bias", "projector.weight", "projector.bias")
 
 
 @dataclass
 class FacePrediction:
-    """What :func:`predict_faces` returns.
+    """What :func:`predict_faces` returns: one row per face.
 
     Attributes
     ----------
@@ -41,6 +57,16 @@ class FacePrediction:
         The soft assignment to the grid's bins (rows sum to 1), bins in (valence, arousal) order.
     embedding : ndarray of float32, shape (n, D)
         The student's unit-norm embeddings.
+    image : ndarray of int64, shape (n,)
+        Index of the input image each face was found in (rows in image order, then by confidence).
+    boxes : ndarray of int64, shape (n, 4)
+        ``(x, y, w, h)`` of each face in pixels of its image; the whole image for pre-cropped faces.
+    scores : ndarray of float64, shape (n,)
+        The detector's confidence; NaN for pre-cropped faces.
+    n_images : int
+        Number of input images.
+    no_face : tuple of int
+        Indices of the images in which no face was found (always empty with ``detect=False``).
     """
 
     proba: np.ndarray
@@ -49,6 +75,11 @@ class FacePrediction:
     valence_arousal: np.ndarray | None
     bin_weights: np.ndarray | None
     embedding: np.ndarray
+    image: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    n_images: int
+    no_face: tuple
 
 
 def _as_uint8(img, where: str) -> np.ndarray:
@@ -56,7 +87,7 @@ def _as_uint8(img, where: str) -> np.ndarray:
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] != 3) or a.size == 0:
         raise ValueError(f"{where}: expected an image of shape (H, W) or (H, W, 3), but got shape {a.shape} instead.")
     if a.dtype == np.uint8:
-        return a if a.flags.writeable else a.copy()  # torch warns on read-only arrays (PIL's pixels)
+        return np.ascontiguousarray(a)
     if a.dtype.kind == "f":
         if not np.all(np.isfinite(a)) or a.min() < 0.0 or a.max() > 1.0:
             raise ValueError(f"{where}: expected float pixels in [0, 1] (or uint8), but got values in "
@@ -71,10 +102,12 @@ def as_images(images) -> list:
     ``images`` is a path, an array, or a list mixing paths and arrays. A 2-d array is one grey
     image; a 3-d array ending in 3 is one colour image, any other 3-d array a stack of grey images
     ``(n, H, W)``; a 4-d array a stack of colour images ``(n, H, W, 3)``. Arrays are uint8 or floats
-    in [0, 1].
+    in [0, 1]. Files are read by :func:`~neuroaffect.io.faces.read_face_image`: regular files only
+    (a FIFO is refused without being read), at most
+    :data:`~neuroaffect.io.faces.MAX_FACE_PIXELS` pixels (checked before decoding).
     """
     if isinstance(images, (str, Path)):
-        return [_as_uint8(read_image(images), str(images))]
+        return [_as_uint8(read_face_image(images), str(images))]
     if isinstance(images, np.ndarray):
         if images.ndim == 2 or (images.ndim == 3 and images.shape[-1] == 3):
             return [_as_uint8(images, "image 0")]
@@ -89,35 +122,254 @@ def as_images(images) -> list:
                          f"{type(images).__name__} instead.") from None
     if not items:
         raise ValueError("Invalid value for the 'images' parameter: expected at least one image, but got none.")
-    return [_as_uint8(read_image(a) if isinstance(a, (str, Path)) else a, f"image {i}") for i, a in enumerate(items)]
+    return [_as_uint8(read_face_image(a) if isinstance(a, (str, Path)) else a, f"image {i}")
+            for i, a in enumerate(items)]
 
 
-@torch.no_grad()
-def predict_faces(model, images, grid=None, temperature: float = 0.1, *, crop: bool = True, batch_size: int = 256,
-                  device: str = "cpu") -> FacePrediction:
-    """Expression probabilities, and valence/arousal through the prototype grid, for face images.
+def _square(grey: np.ndarray, in_size: int, crop: bool) -> np.ndarray:
+    """A pre-cropped face (grey uint8 (H, W)) -> (in_size, in_size): centre square or squashed, area-resized."""
+    import cv2
+
+    h, w = grey.shape
+    if crop:
+        s = min(h, w)
+        grey = grey[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    if grey.shape != (in_size, in_size):
+        shrink = grey.shape[0] >= in_size and grey.shape[1] >= in_size
+        grey = cv2.resize(np.ascontiguousarray(grey), (in_size, in_size),
+                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return grey
+
+
+def face_inputs(images, in_size: int, *, detect: bool = True, crop: bool = True, min_score: float = 0.9):
+    """The student's grey inputs for the faces in ``images``, with where each face was found.
 
     Parameters
     ----------
-    model : FERStudent
-        A trained student (e.g. :func:`~neuroaffect.distill.load_student`).
+    images : list of ndarray of uint8, shape (H, W) or (H, W, 3)
+        From :func:`as_images`.
+    in_size : int
+        The student's input side, pixels.
+    detect : bool
+        Find, level and crop the faces (:func:`~neuroaffect.distill.detect.detect_faces`,
+        :func:`~neuroaffect.distill.detect.align_face`), or take each image as one pre-cropped face.
+    crop : bool
+        Pre-cropped faces only: keep the centre square (``True``) or squash the image to a square.
+    min_score : float
+        The detector's smallest confidence kept.
+
+    Returns
+    -------
+    pixels : ndarray of uint8, shape (n, in_size, in_size)
+    image : ndarray of int64, shape (n,)
+    boxes : ndarray of int64, shape (n, 4)
+        ``(x, y, w, h)`` in pixels of the image.
+    scores : ndarray of float64, shape (n,)
+    no_face : tuple of int
+    """
+    pixels, image, boxes, scores, no_face = [], [], [], [], []
+    for i, im in enumerate(images):
+        if not detect:
+            pixels.append(_square(to_grey(im), in_size, crop))
+            image.append(i)
+            boxes.append((0, 0, im.shape[1], im.shape[0]))
+            scores.append(np.nan)
+            continue
+        faces = detect_faces(im, min_score=min_score)
+        if not faces:
+            no_face.append(i)
+        for f in faces:
+            pixels.append(align_face(im, f, in_size))
+            image.append(i)
+            boxes.append(f.box)
+            scores.append(f.score)
+    pixels = np.stack(pixels) if pixels else np.zeros((0, in_size, in_size), np.uint8)
+    return (pixels, np.asarray(image, np.int64), np.asarray(boxes, np.int64).reshape(-1, 4),
+            np.asarray(scores, np.float64), tuple(no_face))
+
+
+class OnnxStudent:
+    """An exported student run by ONNX Runtime: what :func:`predict_faces` needs of a model, without torch.
+
+    Built by :func:`load_predictor` from an export folder whose ``model.onnx`` it has checked.
+
+    Attributes
+    ----------
+    in_size, proj_dim : int
+    class_names : tuple of str
+    grid_sha256 : str | None
+        The prototype grid the student was trained against (from ``config.json``).
+    export_config : dict
+        The export's ``config.json``.
+    """
+
+    def __init__(self, session, config: dict):
+        self.session = session
+        self.export_config = config
+        kw = config["kwargs"]
+        self.in_size = int(kw["in_size"])
+        self.proj_dim = int(kw["proj_dim"])
+        self.class_names = tuple(config["class_names"])
+        self.grid_sha256 = config.get("grid_sha256")
+        self.backend_note = None
+
+    def __call__(self, x: np.ndarray):
+        """Pixels float32 ``(B, 1, in_size, in_size)`` in [0, 1] -> (logits ``(B, 8)``, embedding ``(B, D)``)."""
+        logits, emb = self.session.run(["logits", "embedding"], {"pixels": np.ascontiguousarray(x, np.float32)})
+        return logits, emb
+
+
+def _onnx_student(folder: Path):
+    """An :class:`OnnxStudent` for the export in ``folder``, or the reason why the export's ONNX file is not used."""
+    onnx_path = folder / "model.onnx"
+    if not onnx_path.is_file():
+        return None, "the export has no model.onnx"
+    try:
+        import onnx
+        import onnxruntime as ort
+        from onnx import numpy_helper
+        from safetensors import safe_open
+    except ImportError as err:
+        return None, f"{err.name} is not installed (pip install 'neuroaffect[onnx]')"
+    cfg_path = folder / "config.json"
+    config = load_json_bounded(cfg_path, "the config.json of an exported student")
+    if not isinstance(config, dict) or config.get("config_sha256") != config_hash(
+            {k: v for k, v in config.items() if k != "config_sha256"}):
+        return None, f"{cfg_path} does not match its config_sha256"
+    weights = folder / "model.safetensors"
+    if not weights.is_file() or sha256_file(weights) != config.get("weights_sha256"):
+        return None, f"{weights} does not match the weights_sha256 of {cfg_path.name}"
+    blob = onnx_path.read_bytes()  # checked and run from the same bytes
+    try:
+        graph = onnx.load_from_string(blob).graph
+        found = {i.name: numpy_helper.to_array(i) for i in graph.initializer if i.name.startswith("student.")}
+        with safe_open(str(weights), framework="numpy") as st:
+            own = all(np.array_equal(found.get(f"student.{k}"), st.get_tensor(k)) for k in _HEAD)
+        if not own:
+            return None, f"{onnx_path} holds other output-layer weights than {weights.name} (another export's file?)"
+        session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
+        return OnnxStudent(session, config), None
+    except Exception as err:  # onnx, onnxruntime and safetensors each raise their own types on a bad file
+        return None, f"{onnx_path} could not be loaded ({type(err).__name__}: {err})"
+
+
+def load_predictor(path, *, backend: str = "auto"):
+    """The student of an export folder, ready for :func:`predict_faces`.
+
+    Parameters
+    ----------
+    path : path-like
+        The export folder of ``export-student`` (or its ``config.json``).
+    backend : {'auto', 'onnx', 'torch'}
+        ``'onnx'``: ONNX Runtime on ``model.onnx`` (no torch), once the config's and the weights'
+        checksums hold and the ONNX file's output layers equal ``model.safetensors``'s;
+        ``'torch'``: :func:`~neuroaffect.distill.load_student`; ``'auto'``: ONNX when it can be used,
+        else torch.
+
+    Returns
+    -------
+    model : OnnxStudent | FERStudent
+        ``model.backend_note`` says why ``'auto'`` fell back to torch (None otherwise).
+
+    Raises
+    ------
+    DatasetFormatError
+        ``backend='onnx'`` and the ONNX file cannot be used (the reason named), or any refusal of
+        :func:`~neuroaffect.distill.load_student`.
+    """
+    check_option("backend", backend, ("auto", "onnx", "torch"))
+    path = Path(path)
+    folder = path.parent if path.name == "config.json" else path
+    note = "backend='torch' was asked for"
+    if backend != "torch":
+        model, note = _onnx_student(folder)
+        if model is not None:
+            return model
+        if backend == "onnx":
+            raise DatasetFormatError(folder / "model.onnx", "the export's own ONNX file, usable by ONNX Runtime", note)
+    from .export import load_student
+
+    model = load_student(path)
+    model.backend_note = note
+    return model
+
+
+def _check_grid(model, grid):
+    if grid is not None and not isinstance(grid, PrototypeGrid):
+        grid = load_grid(grid)
+    if grid is None:
+        return None
+    if grid.dim != model.proj_dim:
+        raise ValueError(f"Invalid value for the 'grid' parameter: the student's embedding is {model.proj_dim}-d, "
+                         f"but the grid's prototypes are {grid.dim}-d.")
+    known = hasattr(model, "grid_sha256")  # set by train_student, load_student and load_predictor
+    want = getattr(model, "grid_sha256", None)
+    if known and want is None:
+        raise ValueError("Invalid value for the 'grid' parameter: the student was trained without a prototype grid "
+                         "(an arm without Proto-KD), so its embedding says nothing about valence and arousal; "
+                         "pass grid=None.")
+    if known and grid.sha256 != want:
+        raise ValueError(f"Invalid value for the 'grid' parameter: the student was trained against the grid with "
+                         f"prototypes sha256 {want}, but got a grid with sha256 {grid.sha256} instead.")
+    return grid
+
+
+def _forward(model, x: np.ndarray, batch_size: int, device):
+    """Logits and embeddings (float32 numpy) of pixels ``x`` (n, 1, S, S) in [0, 1], in batches."""
+    if isinstance(model, OnnxStudent):
+        outs = [model(x[s:s + batch_size]) for s in range(0, len(x), batch_size)]
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+    import torch
+
+    from ..training.config import resolve_device
+
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    was = model.training
+    model.to(dev).eval()
+    logits, emb = [], []
+    try:
+        with torch.no_grad():
+            for s in range(0, len(x), batch_size):
+                out = model(torch.from_numpy(x[s:s + batch_size]).to(dev))
+                logits.append(out["logits"].float().cpu().numpy())
+                emb.append(out["embedding"].float().cpu().numpy())
+    finally:
+        model.train(was)
+    return np.concatenate(logits), np.concatenate(emb)
+
+
+def predict_faces(model, images, grid=None, temperature: float = 0.1, *, detect: bool = True, crop: bool = True,
+                  min_score: float = 0.9, batch_size: int = 256, device: str = "cpu") -> FacePrediction:
+    """Expression probabilities, and valence/arousal through the prototype grid, for the faces in images.
+
+    Parameters
+    ----------
+    model : FERStudent | OnnxStudent
+        A trained student (:func:`~neuroaffect.distill.load_student` or :func:`load_predictor`).
     images : path-like | ndarray | list
-        Pre-cropped faces, grey or colour, any size (see :func:`as_images`).
+        Photographs (``detect=True``) or pre-cropped faces, grey or colour, any size (see
+        :func:`as_images`).
     grid : PrototypeGrid | path-like | None
         The grid the student was trained against. When the student records its grid
-        (``model.grid_sha256``, set by ``train_student`` and ``load_student``), a grid with another
-        checksum is refused, and so is any grid for a student trained without one.
+        (``model.grid_sha256``, set by ``train_student``, ``load_student`` and ``load_predictor``), a
+        grid with another checksum is refused, and so is any grid for a student trained without one.
     temperature : float
-        Temperature of the soft assignment (cosine units).
+        Temperature of the soft assignment (cosine units), in :data:`TEMPERATURE_RANGE`.
+    detect : bool
+        Find, level and crop the faces first (one row per face), or take each image as one
+        pre-cropped face (one row per image).
     crop : bool
-        Keep the centre square (``True``) or squash the whole image to a square.
+        Pre-cropped faces only: keep the centre square (``True``) or squash the whole image.
+    min_score : float
+        The detector's smallest confidence kept, in [0, 1].
     batch_size : int
     device : str
-        Where the forward pass runs (the model is moved there).
+        Where a PyTorch student runs (the model is moved there); ignored by an ONNX student.
 
     Returns
     -------
     prediction : FacePrediction
+        ``prediction.no_face`` lists the images in which no face was found (no row for them).
 
     Notes
     -----
@@ -130,44 +382,31 @@ def predict_faces(model, images, grid=None, temperature: float = 0.1, *, crop: b
     normalised units. It is a weighted mean of centres, so it lies inside their convex hull, and a
     higher ``temperature`` pulls it toward the grid's centre.
     """
-    temperature = check_real("temperature", temperature, 0.0, None, low_open=True)
+    temperature = check_real("temperature", temperature, *TEMPERATURE_RANGE)
+    min_score = check_real("min_score", min_score, 0.0, 1.0)
     batch_size = check_positive_int("batch_size", batch_size)
     imgs = as_images(images)
-    if grid is not None and not isinstance(grid, PrototypeGrid):
-        grid = load_grid(grid)
-    if grid is not None:
-        if grid.dim != model.proj_dim:
-            raise ValueError(f"Invalid value for the 'grid' parameter: the student's embedding is {model.proj_dim}-d, "
-                             f"but the grid's prototypes are {grid.dim}-d.")
-        known = hasattr(model, "grid_sha256")  # set by train_student and load_student
-        want = getattr(model, "grid_sha256", None)
-        if known and want is None:
-            raise ValueError("Invalid value for the 'grid' parameter: the student was trained without a prototype grid "
-                             "(an arm without Proto-KD), so its embedding says nothing about valence and arousal; "
-                             "pass grid=None.")
-        if known and grid.sha256 != want:
-            raise ValueError(f"Invalid value for the 'grid' parameter: the student was trained against the grid with "
-                             f"prototypes sha256 {want}, but got a grid with sha256 {grid.sha256} instead.")
-    dev = device if isinstance(device, torch.device) else resolve_device(device)
-    tf = {c: eval_transform(model.in_size, colour=c, crop=crop) for c in (False, True)}
-    was = model.training
-    model.to(dev).eval()
-    logits, emb = [], []
-    try:
-        for s in range(0, len(imgs), batch_size):
-            x = torch.stack([tf[im.ndim == 3](im).as_subclass(torch.Tensor) for im in imgs[s:s + batch_size]])
-            out = model(x.to(dev))
-            logits.append(out["logits"].float().cpu())
-            emb.append(out["embedding"].float().cpu())
-    finally:
-        model.train(was)
-    logits, emb = torch.cat(logits), torch.cat(emb)
-    proba = torch.softmax(logits, dim=-1).numpy()
+    grid = _check_grid(model, grid)
+    pixels, image, boxes, scores, no_face = face_inputs(imgs, model.in_size, detect=detect, crop=crop,
+                                                        min_score=min_score)
+    x = (pixels[:, None].astype(np.float32) / np.float32(255.0))
+    if len(x):
+        logits, emb = _forward(model, x, batch_size, device)
+    else:
+        logits, emb = np.zeros((0, len(model.class_names)), np.float32), np.zeros((0, model.proj_dim), np.float32)
+    if not np.all(np.isfinite(logits)):
+        raise ValueError("The student's logits are not finite (NaN or infinite weights in the export?).")
+    z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True, initial=-np.inf))
+    proba = (z / z.sum(1, keepdims=True)).astype(np.float32)
     va = w = None
     if grid is not None:
-        protos = torch.nn.functional.normalize(torch.as_tensor(grid.as_array(), dtype=torch.float64), dim=-1)
-        sim = torch.nn.functional.normalize(emb.double(), dim=-1) @ protos.T
-        w = torch.softmax(sim / temperature, dim=-1).numpy()
+        protos = grid.as_array().astype(np.float64)
+        protos /= np.linalg.norm(protos, axis=1, keepdims=True)
+        e = emb.astype(np.float64)
+        s = (e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)) @ protos.T / temperature
+        w = np.exp(s - s.max(1, keepdims=True, initial=-np.inf))
+        w /= w.sum(1, keepdims=True)
         va = w @ grid.bin_centres()
     return FacePrediction(proba=proba, labels=proba.argmax(1).astype(np.int64), class_names=tuple(model.class_names),
-                          valence_arousal=va, bin_weights=w, embedding=emb.numpy())
+                          valence_arousal=va, bin_weights=w, embedding=emb.astype(np.float32), image=image,
+                          boxes=boxes, scores=scores, n_images=len(imgs), no_face=no_face)
