@@ -46,7 +46,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["cases"]
+__all__ = ["cases", "write_ckplus", "write_ferplus", "write_png_header"]
 
 Case = tuple[str, Callable[[], object], str]
 
@@ -171,7 +171,7 @@ def _special(folder: Path, name: str) -> dict:
     return out
 
 
-def _write_ckplus(root: Path, frames: list, code: str = "   5.0000000e+00\n") -> Path:
+def write_ckplus(root: Path, frames: list, code: str = "   5.0000000e+00\n") -> Path:
     """A CK+ folder with one labelled sequence S005/001 of ``frames`` (arrays written as PNG)."""
     from PIL import Image
 
@@ -193,7 +193,7 @@ def _special_cases(folder: Path) -> list[Case]:
         out.append((f"special/image-{kind}", lambda p=p: read_face_image(p), "reject"))
     frames = [np.full((24, 24), 10 * i, np.uint8) for i in range(1, 4)]
     for kind in ("fifo", "dev-zero-link", "folder", "oversized"):
-        root = _write_ckplus(folder / "ckplus" / kind, frames)
+        root = write_ckplus(folder / "ckplus" / kind, frames)
         efile = next((root / "Emotion").glob("*/*/*_emotion.txt"))
         efile.unlink()
         if kind == "fifo":
@@ -297,7 +297,7 @@ def _ckplus_cases(folder: Path) -> list[Case]:
     from neuroaffect.io.faces import read_ckplus
 
     frames = [(np.full((16, 16), 20000 * i, np.uint16)) for i in range(1, 4)]
-    root = _write_ckplus(folder / "frames-16bit", frames)
+    root = write_ckplus(folder / "frames-16bit", frames)
 
     def read_peak():
         fs = read_ckplus(root)

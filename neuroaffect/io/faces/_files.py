@@ -165,9 +165,9 @@ def read_face_image(fname, *, grey: bool = False, max_pixels: int = MAX_FACE_PIX
                     raise DatasetFormatError(fname, f"an image of at most {max_pixels} pixels (width x height)",
                                              f"{w} x {h} = {w * h} pixels")
                 return _to_uint8(im, fname, grey)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise DatasetFormatError(fname, f"an image of at most {max_pixels} pixels (width x height)",
-                                 f"a larger image ({err})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:  # Pillow's own header check
+        raise DatasetFormatError(fname, f"an image of at most {max_pixels} pixels (width x height) and within "
+                                 "Pillow's decompression-bomb limit", f"a larger image ({err})") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as err:
         if isinstance(err, DatasetFormatError):
             raise
