@@ -43,7 +43,8 @@ def test_halves_follow_the_trial_ids():
                     session=w.session[keep], start=w.start[keep], win_len=w.win_len, ch_pos=None,
                     trial_number=w.trial_number[keep], n_classes=2)
     h = drift_windows(odd, 0)
-    assert set(h.trial[h.y == 0].tolist()) == {0, 2, 4, 6, 8} and set(h.trial[h.y == 1].tolist()) == {12, 14, 16, 18, 20}
+    assert set(h.trial[h.y == 0].tolist()) == {0, 2, 4, 6, 8}
+    assert set(h.trial[h.y == 1].tolist()) == {12, 14, 16, 18, 20}
     # too few trials of the condition: no halves
     few = recording(0.0)
     few_keep = (few.y == 1) | (few.trial < 3)

@@ -68,6 +68,10 @@ def _add_training_args(p):
     p.add_argument("--control", action="store_true",
                    help="also train each fold's model on training labels permuted across trials and score it on the "
                    "true test labels (the shuffled-label control; doubles training time)")
+    p.add_argument("--drift-control", action="store_true",
+                   help="also classify the first against the second half of each condition's trials (time order) "
+                   "with the same features, protocol and logistic row: far above chance, the conditions' accuracy "
+                   "may reward drift within the session (docs/protocols.md)")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress on stderr")
     add_custom_args(p)
 
@@ -131,9 +135,14 @@ def _experiment(args):
         raise ValueError("--subject all pools every subject and needs --protocol rbt-pooled")
     result = experiment(args.dataset, None if pooled else int(args.subject), args.target, args.task, args.model,
                         args.protocol, n_folds=args.folds, train_cfg=_train_config(args), control=args.control,
+                        drift_control=args.drift_control,
                         batched=not args.loop, checkpoint_dir=args.checkpoints, loss=args.loss,
                         progress=not args.no_progress, **_data_args(args))
     print(result.format_table())
+    if args.drift_control:
+        from ..training.results import drift_sentence
+
+        print(drift_sentence(result.sweep.records) + "\n")
     out = args.out or Path("results/experiments") / (
         f"{args.dataset}_{args.subject}_{args.target}_{args.task}_{args.model}_{args.protocol}")
     out = out.with_suffix("") if out.suffix == ".json" else out
@@ -162,7 +171,8 @@ def _sweep(args):
 
     subjects = [int(s) for s in args.subjects.split(",")] if args.subjects else None
     result = sweep(args.dataset, args.target, args.task, args.model, args.protocol, subjects=subjects,
-                   n_folds=args.folds, train_cfg=_train_config(args), control=args.control, batched=not args.loop,
+                   n_folds=args.folds, train_cfg=_train_config(args), control=args.control,
+                   drift_control=args.drift_control, batched=not args.loop,
                    checkpoint_dir=args.checkpoints, loss=args.loss, progress=not args.no_progress,
                    **_data_args(args))
     write_result(result, args.out, md=args.md)

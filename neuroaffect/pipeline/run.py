@@ -28,7 +28,7 @@ def _metadata(dataset, target, task, model, protocol, control, subjects, cfg, so
 def sweep(dataset, target: str, task: str, model: str, protocol: str = "trial-holdout", *, root=None,
           features=None, subjects=None, n_folds=None, train_cfg=None, feature_params=None, control=False,
           batched=True, checkpoint_dir=None, loss=None, progress=False, model_kwargs=None, kind=None,
-          read_kwargs=None):
+          read_kwargs=None, drift_control=False):
     """All subjects x folds of one (dataset, target, task, model, protocol), with provenance.
 
     Loads the windows (:func:`~neuroaffect.pipeline.load_windows`), runs
@@ -37,11 +37,15 @@ def sweep(dataset, target: str, task: str, model: str, protocol: str = "trial-ho
     configuration as run, the data source and the sha256 of every input, a config hash).
     ``kind`` defaults to the model's input kind (tokens, raw windows or maps). ``dataset`` is a
     name (``"custom"``: a user's own recordings under ``root``, reader options in ``read_kwargs``) or
-    in-memory feature datasets (see :func:`~neuroaffect.pipeline.load_windows`).
+    in-memory feature datasets (see :func:`~neuroaffect.pipeline.load_windows`). ``drift_control``
+    adds the drift rows (:func:`neuroaffect.training.drift.add_drift_rows`).
     """
     from ..models import model_entrypoint
     from ..training import TrainConfig, run_sweep
+    from ..training.drift import add_drift_rows, check_drift_protocol, drift_class_names
 
+    if drift_control:
+        check_drift_protocol(protocol)
     cfg = TrainConfig.for_protocol(protocol) if train_cfg is None else train_cfg
     if kind is None:
         kind = getattr(model_entrypoint(model), "input_kind", "tokens")
@@ -54,13 +58,16 @@ def sweep(dataset, target: str, task: str, model: str, protocol: str = "trial-ho
                        inputs=source.inputs)
     result.metadata = _metadata(dataset, target, task, model, protocol, control, windows.subjects, cfg, source,
                                 train_seconds=time.perf_counter() - t0)
+    if drift_control:
+        add_drift_rows(result, windows, protocol, n_folds, subjects=subjects,
+                       class_names=drift_class_names(dataset, task))
     return result
 
 
 def experiment(dataset, subject, target: str = "valence", task: str = "binary", model: str = "rbtransformer",
                protocol: str = "trial-holdout", *, root=None, features=None, n_folds=None, train_cfg=None,
                feature_params=None, control=False, batched=True, checkpoint_dir=None, loss=None, progress=False,
-               model_kwargs=None, kind=None, read_kwargs=None):
+               model_kwargs=None, kind=None, read_kwargs=None, drift_control=False):
     """One subject-dependent experiment (``subject=None``: all subjects pooled, ``rbt-pooled`` only).
 
     ``dataset`` is a name (``"custom"``: a user's own recordings under ``root``, with reader
@@ -70,11 +77,15 @@ def experiment(dataset, subject, target: str = "valence", task: str = "binary", 
 
     ``loso`` and ``rbt-pooled`` load every subject (the others train); the other protocols load
     the subject alone. Returns an :class:`~neuroaffect.training.ExperimentResult` whose
-    ``metadata`` carries the data source and provenance.
+    ``metadata`` carries the data source and provenance. ``drift_control`` adds the drift rows
+    (:func:`neuroaffect.training.drift.add_drift_rows`: two halves of each condition's trials).
     """
     from ..models import model_entrypoint
     from ..training import TrainConfig, run_experiment
+    from ..training.drift import add_drift_rows, check_drift_protocol, drift_class_names
 
+    if drift_control:
+        check_drift_protocol(protocol)
     cfg = TrainConfig.for_protocol(protocol) if train_cfg is None else train_cfg
     if kind is None:
         kind = getattr(model_entrypoint(model), "input_kind", "tokens")
@@ -84,9 +95,13 @@ def experiment(dataset, subject, target: str = "valence", task: str = "binary", 
     dataset = source.dataset
     meta = _metadata(dataset, target, task, model, protocol, control, windows.subjects, cfg, source,
                      subject=None if subject is None else int(subject))
-    return run_experiment(windows, subject, model, protocol, n_folds, cfg, model_kwargs=model_kwargs,
-                          batched=batched, checkpoint_dir=checkpoint_dir, control=control, metadata=meta,
-                          loss=loss, progress=progress, inputs=source.inputs)
+    result = run_experiment(windows, subject, model, protocol, n_folds, cfg, model_kwargs=model_kwargs,
+                            batched=batched, checkpoint_dir=checkpoint_dir, control=control, metadata=meta,
+                            loss=loss, progress=progress, inputs=source.inputs)
+    if drift_control:
+        add_drift_rows(result, windows, protocol, n_folds, subjects=None if subject is None else [int(subject)],
+                       class_names=drift_class_names(dataset, task))
+    return result
 
 
 def write_result(result, stem, md=None) -> list[Path]:

@@ -29,8 +29,8 @@ from .data import WindowSet
 from .protocols import make_folds
 from .results import DRIFT_MARGIN, DRIFT_TAG, FoldPrediction, drift_sentence, drift_verdicts, fold_records
 
-__all__ = ["DRIFT_MARGIN", "DRIFT_PROTOCOLS", "DRIFT_TAG", "drift_records", "drift_sentence", "drift_verdicts",
-           "drift_windows"]
+__all__ = ["DRIFT_MARGIN", "DRIFT_PROTOCOLS", "DRIFT_TAG", "add_drift_rows", "check_drift_protocol",
+           "drift_class_names", "drift_records", "drift_sentence", "drift_verdicts", "drift_windows"]
 
 #: Protocols whose folds split trials within subjects (the drift control's two halves are trials).
 DRIFT_PROTOCOLS = ("trial-holdout", "rbt-pooled")
@@ -120,10 +120,7 @@ def drift_records(windows: WindowSet, protocol: str = "trial-holdout", n_folds: 
         the metrics, sizes and the fold's leakage figures (no chance rows: chance is 50 %).
         Conditions with fewer than 4 trials in every subject and session give no rows.
     """
-    if protocol not in DRIFT_PROTOCOLS:
-        raise ValueError(f"Invalid value for the 'protocol' parameter: the drift control splits trials within "
-                         f"subjects ({DRIFT_PROTOCOLS}), but got {protocol!r}, which holds out whole subjects or "
-                         "fixed trial ids.")
+    check_drift_protocol(protocol)
     bad = [b for b in baselines if b not in _PREDICTORS]
     if bad:
         raise ValueError(f"Invalid value for the 'baselines' parameter: expected rows among {tuple(_PREDICTORS)}, "
@@ -149,3 +146,39 @@ def drift_records(windows: WindowSet, protocol: str = "trial-holdout", n_folds: 
                                   proba=np.empty((f.test_idx.size, 0), np.float32), y_pred=y_pred)
             records.extend(fold_records(f, pred, halves.trial[f.test_idx], 2, trial_level, "", {}, chance=False))
     return records
+
+
+def check_drift_protocol(protocol: str) -> str:
+    """``protocol``, or ``ValueError`` when the drift control cannot follow it (before any training)."""
+    if protocol not in DRIFT_PROTOCOLS:
+        raise ValueError(f"Invalid value for the 'protocol' parameter: the drift control splits trials within "
+                         f"subjects ({', '.join(DRIFT_PROTOCOLS)}), but got {protocol!r}, which holds out whole "
+                         "subjects or fixed trial ids.")
+    return protocol
+
+
+def drift_class_names(dataset, task: str):
+    """Readable condition names of a named dataset's task (``("low", "high")``), else ``None``."""
+    from ..labels import class_names
+
+    try:
+        return class_names(dataset, task)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def add_drift_rows(result, windows: WindowSet, protocol: str, n_folds: int | None = None, *, subjects=None,
+                   split_seed: int | None = None, class_names=None):
+    """Append the drift control's rows (:func:`drift_records`) to a sweep or experiment result.
+
+    The rows join ``result.records`` (an experiment's ``result.sweep.records``), so that its
+    tables show them beside the reference rows, and ``config["drift_control"]`` lists them with
+    the margin. Returns ``result``.
+    """
+    sw = getattr(result, "sweep", result)
+    trial_level = any(r["level"] == "trial" for r in sw.records)
+    rows = drift_records(windows, protocol, n_folds, subjects=subjects, split_seed=split_seed,
+                         class_names=class_names, trial_level=trial_level)
+    sw.records.extend(rows)
+    sw.config["drift_control"] = {"rows": list(dict.fromkeys(r["model"] for r in rows)), "margin": DRIFT_MARGIN}
+    return result
