@@ -58,14 +58,49 @@ class TopoTeacher(TokenModel):
     """
 
     input_kind = "maps"
+    #: Largest value of each size argument, and of the parameter count they give together; a
+    #: spec outside them (e.g. read from a checkpoint) is refused before anything is allocated.
+    LIMITS = {"n_chans": 1024, "n_bands": 64, "n_outputs": 64, "size": 256, "width": 512, "embed_dim": 8192}
+    MAX_PARAMETERS = 64_000_000
+
+    @classmethod
+    def check_arguments(cls, n_chans, n_bands, n_outputs, *, size=32, width=32, embed_dim=128, dropout=0.3) -> int:
+        """Check constructor arguments against :attr:`LIMITS` without building anything.
+
+        Returns
+        -------
+        n_parameters : int
+            The parameter count a model of these arguments has.
+
+        Raises
+        ------
+        ValueError
+            Naming the first argument out of bounds.
+        """
+        args = {"n_chans": n_chans, "n_bands": n_bands, "n_outputs": n_outputs, "size": size, "width": width,
+                "embed_dim": embed_dim}
+        for name, value in args.items():
+            _check_positive_int(name, value)
+            if value > cls.LIMITS[name]:
+                raise ValueError(f"Invalid value for the {name!r} parameter: expected at most {cls.LIMITS[name]}, "
+                                 f"but got {value!r} instead.")
+        if size % 8:
+            raise ValueError(f"Invalid value for the 'size' parameter: expected a multiple of 8 (three 2 x 2 "
+                             f"poolings), but got {size!r} instead.")
+        _check_probability("dropout", dropout)
+        w = (n_bands, width, 2 * width, 4 * width)
+        n = sum(9 * a * b + 3 * b for a, b in zip(w[:-1], w[1:]))  # 3 x 3 convolutions and GroupNorm affine
+        n += (4 * width * (size // 8) ** 2 + 1) * embed_dim + (embed_dim + 1) * n_outputs
+        if n > cls.MAX_PARAMETERS:
+            raise ValueError(f"Invalid values of the TopoTeacher arguments {args}: expected at most "
+                             f"{cls.MAX_PARAMETERS} parameters, but they give {n}.")
+        return int(n)
 
     def __init__(self, n_chans: int, n_bands: int, n_outputs: int, *, size: int = 32, width: int = 32,
                  embed_dim: int = 128, dropout: float = 0.3):
+        self.check_arguments(n_chans, n_bands, n_outputs, size=size, width=width, embed_dim=embed_dim, dropout=dropout)
         super().__init__(n_chans, n_bands, n_outputs)
         self.size = _check_positive_int("size", size)
-        if self.size % 8:
-            raise ValueError(f"Invalid value for the 'size' parameter: expected a multiple of 8 (three 2 x 2 "
-                             f"poolings), but got {size!r} instead.")
         width = _check_positive_int("width", width)
         self.embed_dim = _check_positive_int("embed_dim", embed_dim)
         self.num_features = self.embed_dim

@@ -62,10 +62,9 @@ def export_prototypes(out, teacher, dataset: str = "dreamer", *, root=None, feat
     -------
     result : GridResult
     """
-    import json
-
     from ..prototypes.build import PrototypeConfig, export_prototype_grid, make_grid
     from ..prototypes.report import write_prototype_report
+    from ..prototypes.teacher import read_teacher_summary
 
     cfg = config if isinstance(config, PrototypeConfig) else PrototypeConfig(**(config or {}))
     labelled, inputs = feature_datasets(dataset, root=root, features=features, params=feature_params)
@@ -77,7 +76,7 @@ def export_prototypes(out, teacher, dataset: str = "dreamer", *, root=None, feat
                        inputs={dataset: inputs, support: sup_inputs})
     export_prototype_grid(result, out)
     if report is not None:
-        summary = json.loads((Path(teacher) / "teacher.json").read_text())
-        extra = json.loads(Path(deap_cv).read_text()) if deap_cv else None
+        summary = read_teacher_summary(Path(teacher) / "teacher.json")
+        extra = read_teacher_summary(deap_cv) if deap_cv else None
         write_prototype_report(result, report, teacher_summary=summary, deap_cv=extra)
     return result

@@ -18,18 +18,18 @@ The design (``docs/prototypes.md``):
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .._utils import atomic_write_json, check_int, check_real, code_version, config_hash, sha256_file
+from .._utils import DatasetFormatError, check_int, check_real, code_version, config_hash, sha256_file
 from .grid import GridBuild, build_grid, ordering_test
 from .io import LICENCE_NOTE, write_grid_files
 from .teacher import (
-    cross_validate_teacher, embed, mc_dropout_predict, remap_maps, split_holdout, teacher_windows, train_teacher,
+    ROLES, cross_validate_teacher, embed, load_teacher, mc_dropout_predict, read_teacher_summary, remap_maps,
+    split_holdout, teacher_windows, train_teacher, write_teacher_summary,
 )
 
 __all__ = ["PrototypeConfig", "GridResult", "TEACHER_FIELDS", "export_prototype_grid", "fit_teacher", "make_grid"]
@@ -143,8 +143,8 @@ def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *,
         summary[f"{name}_final_train_loss"] = res.history["train_loss"][-1]
         summary[f"{name}_resumed_from_epoch"] = res.resumed_from  # None: trained from scratch
     summary["inputs"] = inputs or {}
-    atomic_write_json(out / "teacher.json", summary)
-    return summary
+    summary["checkpoints_sha256"] = {name: sha256_file(out / f"{name}.pt") for name in ROLES if final}
+    return write_teacher_summary(out / "teacher.json", summary)
 
 
 @dataclass
@@ -222,10 +222,15 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
     inputs : dict | None
         sha256 of every input file, for the card.
     """
-    from ..training import load_checkpoint, load_model
-
     teacher_dir = Path(teacher_dir)
-    summary = json.loads((teacher_dir / "teacher.json").read_text())
+    has_control = (teacher_dir / "control.pt").is_file()
+    summary = read_teacher_summary(teacher_dir / "teacher.json",
+                                   checkpoints=("teacher", "control") if has_control else ("teacher",))
+    teacher, prov = load_teacher(teacher_dir / "teacher.pt", "teacher")
+    if prov.get("dataset") != dataset or [tuple(p) for p in prov.get("holdout_trials") or []] \
+            != [tuple(p) for p in summary.get("holdout_trials") or []]:
+        raise DatasetFormatError(teacher_dir / "teacher.pt", f"a teacher of {dataset} with the hold-out trials "
+                                 "teacher.json records", f"dataset {prov.get('dataset')!r} and other trials")
     ws = teacher_windows(labelled, dataset)
     held_pairs = {tuple(p) for p in summary["holdout_trials"]}
     pairs = list(zip(ws.subject.tolist(), ws.trial_number.tolist()))
@@ -235,7 +240,6 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
         raise ValueError(f"{teacher_dir / 'teacher.json'}: expected the hold-out trials of these features "
                          f"(holdout={cfg.holdout}, seed={cfg.seed}), but the recorded trials differ: the teacher was "
                          "trained on other data or settings")
-    teacher = load_model(teacher_dir / "teacher.pt").eval()
     X = ws.X[held_idx]
     true = ws.y[held_idx]
     pred_mean, pred_std = mc_dropout_predict(teacher, X, n_samples=cfg.mc_samples, seed=cfg.seed)
@@ -262,8 +266,8 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
                 "labelled_only": ordering_test(labelled_only.prototypes, labelled_only.centres,
                                                ~labelled_only.filled, **kw)}
     control = None
-    if (teacher_dir / "control.pt").is_file():
-        ctrl_model = load_model(teacher_dir / "control.pt").eval()
+    if has_control:
+        ctrl_model, _ = load_teacher(teacher_dir / "control.pt", "control")
         cws = teacher_windows(labelled, dataset, shuffle_seed=cfg.seed + 1)
         control = build_grid({dataset: (embed(ctrl_model, cws.X[held_idx]), cws.y[held_idx, 0],
                                         cws.y[held_idx, 1])}, n)
@@ -277,14 +281,15 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
                                            cws.y[held_idx, 1]), support_name: csup}, n)
                 ordering["control_with_support"] = ordering_test(cg.prototypes, cg.centres, ~cg.filled, **kw)
     ckpt = teacher_dir / "teacher.pt"
-    spec = load_checkpoint(ckpt)["specs"][0]
+    spec = teacher.checkpoint_spec
     arch = {"name": spec["name"], "kwargs": {k: v for k, v in spec["kwargs"].items() if not hasattr(v, "shape")}}
     card = {
         "dim": int(teacher.embed_dim), "grid_size": n, "axes": ["valence", "arousal"],
         "bin_edges": grid.edges.tolist(), "bin_centres": grid.centres.tolist(),
         "normalisation": NORMALISATION, "sources": [dataset, support_name],
         "counts": {k: v.tolist() for k, v in grid.counts.items()}, "filled": grid.filled.astype(int).tolist(),
-        "teacher": {"architecture": arch, "checkpoint_sha256": sha256_file(ckpt), "train_config":
+        "teacher": {"architecture": arch, "checkpoint_sha256": summary["checkpoints_sha256"]["teacher"],
+                    "role": prov["role"], "train_config":
                     summary["train_config"], "dataset": dataset, "holdout_fraction": cfg.holdout,
                     "n_holdout_trials": len(held_pairs), "n_holdout_windows": int(held_idx.size),
                     "cv": summary.get("cv")},

@@ -8,11 +8,14 @@ Every trainer here is the training engine (:func:`neuroaffect.training.fit` thro
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._utils import DatasetFormatError, config_hash, load_json_bounded, loads_json_bounded, sha256_file
 from ..labels import check_target
 from ..training import (
     TrainConfig, WindowSet, average_trials, build_model, regression_metrics, run_sweep, split_validation,
@@ -26,15 +29,22 @@ __all__ = [
     "TeacherCV",
     "cross_validate_teacher",
     "embed",
+    "load_teacher",
     "mc_dropout_predict",
+    "read_teacher_summary",
     "remap_maps",
     "split_holdout",
     "teacher_windows",
     "train_teacher",
+    "write_teacher_summary",
 ]
 
 TEACHER = "topoteacher"
 VA = ("valence", "arousal")
+#: Roles of the checkpoints :func:`~neuroaffect.prototypes.fit_teacher` writes, recorded in each
+#: checkpoint's provenance (``inputs["role"]``) and checked by :func:`load_teacher`.
+ROLES = ("teacher", "control")
+SUMMARY_KEY = "summary_sha256"
 
 
 def teacher_windows(sources, dataset: str, *, shuffle_seed: int | None = None) -> WindowSet:
@@ -216,3 +226,148 @@ def cross_validate_teacher(windows: WindowSet, cfg: TrainConfig, *, n_folds: int
         table.append(row)
     table.sort(key=lambda r: (VA.index(r["target"]), r["level"] != "window", r["row"] != "teacher"))
     return TeacherCV(table=table, sweep=sw)
+
+
+def load_teacher(path, role: str):
+    """Rebuild the final teacher (or its control) from its checkpoint, refusing any other checkpoint.
+
+    The engine's checksum (:func:`~neuroaffect.training.load_checkpoint`) is verified first; then
+    the checkpoint must hold one TopoTeacher whose constructor arguments lie within
+    :attr:`TopoTeacher.LIMITS <neuroaffect.models.TopoTeacher.LIMITS>` (checked before anything is
+    allocated), whose weights are finite, and whose recorded role (``inputs["role"]``, written by
+    :func:`~neuroaffect.prototypes.fit_teacher`) is ``role``: ``control.pt`` copied over
+    ``teacher.pt`` is refused.
+
+    Parameters
+    ----------
+    path : path-like
+    role : {"teacher", "control"}
+
+    Returns
+    -------
+    model : TopoTeacher
+        In eval mode, on the CPU; ``model.checkpoint_spec`` is the recorded spec (name, arguments).
+    provenance : dict
+        The checkpoint's recorded inputs (role, shuffle seed, hold-out trials, input checksums).
+
+    Raises
+    ------
+    DatasetFormatError
+        Naming the file and the field (its subclass ``ArtifactIntegrityError`` for a changed file).
+    """
+    from ..models import TopoTeacher, create_model
+    from ..training import load_checkpoint
+    from ..training.checkpoint import decode_spec
+
+    if role not in ROLES:
+        raise ValueError(f"Invalid value for the 'role' parameter. Allowed values are {ROLES}, but got {role!r} "
+                         "instead.")
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetFormatError(path, f"the {role}'s checkpoint", "no such file")
+    state = load_checkpoint(path)
+    specs = state.get("specs")
+    if not isinstance(specs, list) or len(specs) != 1 or not isinstance(specs[0], dict) \
+            or specs[0].get("name") != TEACHER or not isinstance(specs[0].get("kwargs"), dict):
+        raise DatasetFormatError(path, f"field 'specs': one {TEACHER!r} model", f"{str(specs)[:120]!r}")
+    kw = decode_spec(specs[0])["kwargs"]
+    try:
+        TopoTeacher.check_arguments(**kw)
+    except (TypeError, ValueError) as err:
+        raise DatasetFormatError(path, f"field 'specs[0].kwargs': TopoTeacher arguments within its limits "
+                                 f"{TopoTeacher.LIMITS}", f"{kw} ({err})") from None
+    prov = loads_json_bounded(state.get("inputs", "null"), path, "field 'inputs': the checkpoint's provenance")
+    found = prov.get("role") if isinstance(prov, dict) else None
+    if found != role:
+        raise DatasetFormatError(path, f"field 'inputs.role': the checkpoint of the {role}",
+                                 f"role {found!r}" + (" (the shuffled-label control)" if found == "control" else ""))
+    weights = state.get("weights")
+    sd = weights.get("state") if isinstance(weights, dict) and weights.get("kind") == "single" else None
+    if not isinstance(sd, dict):
+        raise DatasetFormatError(path, "field 'weights': one model's state", f"{str(weights)[:80]!r}")
+    for k, v in sd.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise DatasetFormatError(path, f"finite values in weight {k!r}",
+                                     f"{int((~torch.isfinite(v)).sum())} NaN/Inf values")
+    model = create_model(TEACHER, **kw)
+    try:
+        model.load_state_dict(sd)
+    except RuntimeError as err:
+        raise DatasetFormatError(path, f"weights matching {TEACHER} built with {kw}", f"others ({err})") from None
+    model.checkpoint_spec = {"name": TEACHER, "kwargs": kw}
+    return model.eval(), prov
+
+
+def write_teacher_summary(path, summary: dict) -> dict:
+    """Write ``teacher.json`` atomically with ``summary_sha256``, the checksum of the rest of it.
+
+    Returns the summary as a reader parses it (checksum included).
+    """
+    from .._utils import atomic_write_json
+
+    body = json.loads(json.dumps({k: v for k, v in summary.items() if k != SUMMARY_KEY}, default=_plain))
+    body[SUMMARY_KEY] = config_hash({k: v for k, v in body.items() if k != SUMMARY_KEY})
+    atomic_write_json(path, body)
+    return body
+
+
+def _plain(o):
+    if isinstance(o, (np.generic, np.ndarray)):
+        return o.tolist()
+    return str(o)
+
+
+def _in_range(x, correlation: bool, non_negative: bool) -> bool:
+    """A CV figure: a number (NaN allowed for an undefined correlation), >= 0 or in [-1, 1] as it must be."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    if np.isnan(x):
+        return correlation
+    return bool(np.isfinite(x) and (not non_negative or x >= 0) and (not correlation or -1 <= x <= 1))
+
+
+def read_teacher_summary(path, *, checkpoints=()) -> dict:
+    """Read ``teacher.json`` and check it against its own checksum and the checkpoints beside it.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``teacher.json`` of :func:`~neuroaffect.prototypes.fit_teacher`.
+    checkpoints : sequence of str
+        Roles (``"teacher"``, ``"control"``) whose ``<role>.pt`` beside it must have the sha256 the
+        summary recorded when it was written.
+
+    Raises
+    ------
+    DatasetFormatError
+        A missing, oversized or deeply nested file, one written before summaries carried their
+        checksum, a summary whose content differs from its ``summary_sha256`` (e.g. edited CV
+        figures), CV figures out of their ranges, or a checkpoint other than the recorded one.
+    """
+    path = Path(path)
+    what = "the teacher's summary (teacher.json)"
+    summary = load_json_bounded(path, what)
+    if not isinstance(summary, dict) or not isinstance(summary.get(SUMMARY_KEY), str):
+        raise DatasetFormatError(path, f"{what} carrying its {SUMMARY_KEY!r}",
+                                 "none (written by an earlier version, or edited): train the teacher again")
+    found = config_hash({k: v for k, v in summary.items() if k != SUMMARY_KEY})
+    if found != summary[SUMMARY_KEY]:
+        raise DatasetFormatError(path, f"content sha256 {summary[SUMMARY_KEY]}",
+                                 f"{found} (teacher.json was changed after it was written)")
+    for row in summary.get("cv") or []:
+        ok = isinstance(row, dict) and all(_in_range(row.get(f"{k}_{m}"), k != "rmse", m == "std" or k == "rmse")
+                                           for k in ("rmse", "pearson_r", "ccc") for m in ("mean", "std"))
+        if not ok:
+            raise DatasetFormatError(path, "field 'cv': rows with a finite RMSE >= 0 and r, CCC in [-1, 1] "
+                                     "(NaN where undefined)", f"{str(row)[:120]!r}")
+    recorded = summary.get("checkpoints_sha256") or {}
+    for role in checkpoints:
+        ckpt = path.parent / f"{role}.pt"
+        if role not in recorded:
+            raise DatasetFormatError(path, f"field 'checkpoints_sha256' naming {ckpt.name}", f"{recorded!r}"[:120])
+        if not ckpt.is_file():
+            raise DatasetFormatError(ckpt, f"the {role}'s checkpoint that {path.name} records", "no such file")
+        if sha256_file(ckpt) != recorded[role]:
+            raise DatasetFormatError(ckpt, f"the {role}'s checkpoint with the sha256 {path.name} records "
+                                     f"({recorded[role][:12]}...)", "another file (replaced after training)")
+    return summary
