@@ -5,8 +5,8 @@ is read by the reader for users' own recordings, turned into band DE and maps, w
 classified under trial-holdout by the logistic row and DGCNN (few epochs), beside the majority
 row and the drift control (``benchmarks/real_control.py``, whose table is in ``docs/real.md``).
 Alpha over O1/Oz/O2 must be higher with the eyes closed, both in the pipeline's band DE and in
-a plain Welch estimate computed here from the EDF files, and both classifiers must beat the
-majority row.
+a plain Welch estimate computed here from the EDF files, and in the alpha maps over the back of
+the head, and both classifiers must beat the majority row.
 """
 
 import importlib.util
@@ -83,6 +83,19 @@ def test_alpha_is_higher_with_eyes_closed(control):
         assert half_log_ratio > 0.3
         de = alpha.sel(channel={"OZ": "Oz"}.get(ch, ch)).values
         assert abs((de[y == 1].mean() - de[y == 0].mean()) - half_log_ratio) < 0.25, ch
+
+
+def test_alpha_map_is_higher_at_the_back_with_eyes_closed(control):
+    """The topographic alpha maps: closed minus open is larger over the back of the head (MNE head
+    frame, y < -5 cm) than over the front (y > 5 cm), and positive there."""
+    ds = control["features"]
+    y = ds["eyes"].values
+    alpha = ds["topo"].sel(band="alpha").mean("window")
+    diff = (alpha[y == 1].mean("trial") - alpha[y == 0].mean("trial")).values  # (y, x)
+    inside = ds["topo_inside"].values.astype(bool)
+    ypos = np.broadcast_to(ds["y"].values[:, None], diff.shape)
+    back, front = diff[inside & (ypos < -0.05)].mean(), diff[inside & (ypos > 0.05)].mean()
+    assert back > 0.5 and back > front + 0.3
 
 
 def test_classified_above_the_majority_row(control):
