@@ -245,6 +245,25 @@ def test_misnamed_session_file_is_refused_not_skipped(tmp_path, name):
     _refused(tmp_path, bad, "<subject>_<YYYYMMDD>.mat", repr(name))
 
 
+def test_simulated_copy_missing_a_declared_session(tmp_path, root, iv_root):
+    """Every subject lost its second session: the counts agree, but simulation.json names the lost files."""
+    for src, variant in ((root, "seed"), (iv_root, "seed-iv")):
+        out = tmp_path / variant
+        shutil.copytree(src, out / src.name)
+        shutil.copy(src.parent / "simulation.json", out)
+        card = json.loads((out / "simulation.json").read_text())
+        lost = []
+        for subj in card["subjects"]:
+            s, d = subj["subject"], subj["sessions"][1]["date"]
+            folder = out / src.name / ("Preprocessed_EEG" if variant == "seed" else "eeg_raw_data/2")
+            lost.append(folder / f"{s}_{d}.mat")
+            lost[-1].unlink()
+        with pytest.raises(FileNotFoundError) as info:
+            read_seed(out / src.name, variant=variant)
+        msg = str(info.value)
+        assert str(lost[0]) in msg and "subject 1, session 2" in msg and "simulation.json" in msg, msg
+
+
 def test_session_file_that_is_not_a_regular_file(tmp_path):
     _folder(tmp_path)
     fifo = tmp_path / "Preprocessed_EEG" / "1_20131030.mat"

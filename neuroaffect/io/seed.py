@@ -44,6 +44,7 @@ SEED as 128 Hz) fails with a message saying that a 200 Hz recording was expected
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 import stat
@@ -69,6 +70,8 @@ LABEL_FNAME = "label.mat"
 VARIANTS = ("seed", "seed-iv")
 _FNAME_RE = re.compile(r"^(?P<name>[A-Za-z0-9]+)_(?P<date>\d{8})\.mat$")
 _KEY_RE = re.compile(r"_eeg(\d+)$")
+#: Largest ``simulation.json`` read for the sessions it declares.
+_MAX_CARD_BYTES = 64 << 20
 #: Rates a wrongly resampled copy may have; used only to explain a failed length check.
 _OTHER_RATES = (128.0, 250.0, 256.0, 500.0, 512.0, 1000.0)
 
@@ -195,6 +198,7 @@ def _table(root, variant) -> tuple[Path, dict, Path]:
     folder, only = _resolve(root, variant)
     table = _session_table(folder, variant)
     if only is None:
+        _check_declared(folder, variant, table)
         return folder, table, folder
     only = only.resolve()
     table = {
@@ -330,6 +334,37 @@ def _check_session_counts(folder: Path, table: dict, variant: str) -> None:
             f"session file?)", f"{counts[s]} for subject {s}: {_session_names(folder, table[s])}"
             + (f" ({len(short)} subjects short)" if len(short) > 1 else ""),
         )
+
+
+def _check_declared(folder: Path, variant: str, table: dict) -> None:
+    """Refuse a simulated copy that lacks a session file its ``simulation.json`` declares.
+
+    A copy whose every subject lost the same session reads like a smaller copy; the simulator's
+    ``simulation.json`` (beside the dataset root) lists each subject's session dates, so there
+    the lost file can be named. Folders without it (real copies) are not checked here.
+    """
+    for card_path in (folder.parent / "simulation.json", folder.parent.parent / "simulation.json"):
+        if card_path.is_file():
+            break
+    else:
+        return
+    try:
+        if card_path.stat().st_size > _MAX_CARD_BYTES:
+            return
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        declared = [(int(s["subject"]), int(k["session"]), str(k["date"]))
+                    for s in card["subjects"] for k in s["sessions"]] if card.get("dataset") == variant else []
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # not the simulator's card: nothing declared
+    present = {p.resolve() for sessions in table.values() for p, _ in sessions.values()}
+    for subject, session, date in declared:
+        name = f"{subject}_{date}.mat"
+        path = folder / name if variant == "seed" else folder / str(session) / name
+        if path.resolve() not in present:
+            raise FileNotFoundError(
+                f"{path}: expected the session file of subject {subject}, session {session} that {card_path} "
+                f"declares ({variant.upper()} copies hold {N_SESSIONS} sessions per subject), but found no such file"
+            )
 
 
 def _session_names(folder: Path, sessions: dict) -> list[str]:

@@ -29,14 +29,16 @@ Classes (the first part of each name):
     Lists whose every row is dropped (refused); 16-bit frames and images read through the
     readers' ``FaceSet.image`` (read and checked).
 ``seed``
-    A third session named ``.MAT``, a short date, a subject short of a session, another
-    subject's prefix, mixed prefixes (refused); an intact three-session subject (read, checked).
+    A third session named ``.MAT``, a short date, a subject short of a session, a session that a
+    simulated copy's ``simulation.json`` declares but the folder lacks, another subject's prefix,
+    mixed prefixes (refused); an intact three-session subject (read, checked).
 ``deap``
     Bytes, or a second pickle, after the pickle's STOP (refused); the intact file (read, checked).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import struct
@@ -355,6 +357,12 @@ def _seed_cases(folder: Path) -> list[Case]:
     for name, files in variants.items():
         root = _seed_folder(folder / name, files)
         out.append((f"seed/{name}", lambda root=root: read_seed(root), "reject"))
+    # every subject short of the same session: only the simulator's card tells the copy is incomplete
+    root = _seed_folder(folder / "declared-session-missing", first_two)
+    card = {"dataset": "seed", "subjects": [{"subject": 1, "sessions": [{"session": k, "date": d}
+                                                                       for k, d in enumerate(dates, start=1)]}]}
+    (root / "simulation.json").write_text(json.dumps(card))
+    out.append(("seed/declared-session-missing", lambda: read_seed(root), "reject"))
     return out
 
 
