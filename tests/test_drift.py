@@ -107,3 +107,14 @@ def test_refusals():
                     start=w.start, win_len=128, ch_pos=None)
     with pytest.raises(ValueError, match="class targets"):
         drift_windows(reg, 0)
+
+
+def test_fold_count_follows_the_smallest_half():
+    """12 trials per condition give halves of 6 trials: 10 folds asked, 6 made (one trial of each
+    half per test fold); 4 asked, 4 made."""
+    w = recording(1.0)
+    for asked, made in ((10, 6), (4, 4), (None, 6)):
+        rec = drift_records(w, "trial-holdout", asked)
+        for name in dict.fromkeys(r["model"] for r in rec):
+            assert len({r["fold"] for r in rec if r["model"] == name}) == made
+            assert all(r["n_test"] == 12 * N_WIN // made for r in rec if r["model"] == name)

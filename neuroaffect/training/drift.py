@@ -26,7 +26,7 @@ import numpy as np
 
 from ..models import LogisticTokens, MajorityClassifier
 from .data import WindowSet
-from .protocols import make_folds
+from .protocols import DEFAULT_N_FOLDS, make_folds
 from .results import DRIFT_MARGIN, DRIFT_TAG, FoldPrediction, drift_sentence, drift_verdicts, fold_records
 
 __all__ = ["DRIFT_MARGIN", "DRIFT_PROTOCOLS", "DRIFT_TAG", "add_drift_rows", "check_drift_protocol",
@@ -91,6 +91,16 @@ def drift_windows(windows: WindowSet, condition: int, min_trials: int = 4) -> Wi
                      kind=windows.kind)
 
 
+def _fold_count(halves: WindowSet, protocol: str, n_folds: int | None) -> int:
+    """``n_folds`` (else the protocol's default), at most the trials of the smallest half."""
+    k = DEFAULT_N_FOLDS[protocol] if n_folds is None else int(n_folds)
+    if protocol != "trial-holdout":
+        return k
+    pairs = np.unique(np.stack([halves.subject, halves.y, halves.trial]), axis=1)
+    _, per_half = np.unique(pairs[:2], axis=1, return_counts=True)
+    return max(2, min(k, int(per_half.min())))
+
+
 def drift_records(windows: WindowSet, protocol: str = "trial-holdout", n_folds: int | None = None, *,
                   subjects=None, split_seed: int | None = None, baselines=("logistic",), class_names=None,
                   trial_level: bool = True) -> list[dict]:
@@ -102,8 +112,7 @@ def drift_records(windows: WindowSet, protocol: str = "trial-holdout", n_folds: 
         The windows the conditions were classified on (classification).
     protocol : {"trial-holdout", "rbt-pooled"}
         The conditions' protocol; the halves are split by it with the same ``n_folds`` and
-        ``split_seed`` (fewer folds when a half holds fewer trials than ``n_folds``, as
-        ``Fold.split_rule`` of the conditions' folds would say).
+        ``split_seed`` (trial-holdout: at most as many folds as the smallest half has trials).
     n_folds, subjects, split_seed
         As in :func:`~neuroaffect.training.make_folds`.
     baselines : sequence of {"logistic", "majority"}
@@ -137,7 +146,8 @@ def drift_records(windows: WindowSet, protocol: str = "trial-holdout", n_folds: 
         with warnings.catch_warnings():
             # fewer trials per half than n_folds: fewer folds, recorded in each fold's split_rule
             warnings.filterwarnings("ignore", message=".*fold.*", category=UserWarning)
-            folds = make_folds(halves, protocol, n_folds=n_folds, seed=split_seed, subjects=subj)
+            folds = make_folds(halves, protocol, n_folds=_fold_count(halves, protocol, n_folds), seed=split_seed,
+                               subjects=subj)
         for f in folds:
             X_tr, y_tr = halves.X[f.train_idx], halves.y[f.train_idx]
             y_pred = {f"{b}{DRIFT_TAG}{name})": _PREDICTORS[b]().fit(X_tr, y_tr).predict(halves.X[f.test_idx])
