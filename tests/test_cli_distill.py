@@ -45,6 +45,11 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
     grid = _grid(tmp_path / "grid")
     common = ["--ferplus", str(ferplus), "--grid", str(grid), "--epochs", "1", "--batch-size", "32", "--device", "cpu",
               "--imagenet-stem", "--no-progress"]
+    from neuroaffect.distill.train import faceset_fingerprint
+    from neuroaffect.io.faces import read_ferplus
+
+    splits = {k: faceset_fingerprint(read_ferplus(ferplus).select_split(k)) for k in ("train", "val", "test")}
+    assert len(set(splits.values())) == 3
     runs = []
     for arm in ("B0", "B3", "B3-shuffled"):
         out = tmp_path / "runs" / f"{arm}_seed0"
@@ -53,7 +58,10 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
         assert f"{arm} seed 0: selected epoch 1; FERPlus validation accuracy" in res.stdout
         rec = json.loads((out / "record.json").read_text())
         assert set(rec["val"]) >= {"accuracy", "macro_f1", "balanced_accuracy", "present_macro_f1"}
-        assert "test" not in json.dumps(rec["record"]["inputs"])  # training saw train and val only
+        # training saw the train and val splits, by their fingerprints, and never the test split
+        fp = rec["record"]["inputs"]
+        assert (fp["train"], fp["val"]) == (splits["train"], splits["val"])
+        assert splits["test"] not in json.dumps(rec) and not any("test" in k for k in rec)
         runs.append(out)
     assert json.loads((runs[1] / "record.json").read_text())["grid_sha256"] != \
         json.loads((runs[2] / "record.json").read_text())["grid_sha256"]  # the control's grid is another one
@@ -81,7 +89,6 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
     assert "ferplus" in card and "licen" in card.lower()
 
     from neuroaffect.distill import load_student, predict_faces
-    from neuroaffect.io.faces import read_ferplus
 
     fs = read_ferplus(ferplus)
     img = tmp_path / "face.png"

@@ -5,30 +5,11 @@ or comment change changes none."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-import pytest
+from test_provenance import package_copy  # noqa: F401  (the fixture: an editable copy of the package)
 
 from neuroaffect.pipeline import provenance
-
-PACKAGE = Path(provenance.__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def package_copy(tmp_path, monkeypatch):
-    copy = tmp_path / "neuroaffect"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-
-    def clear():
-        for f in (provenance._module_file, provenance._parse, provenance._defining_module, provenance._direct_uses,
-                  provenance._module_digest):
-            f.cache_clear()
-
-    clear()
-    monkeypatch.setattr(provenance, "_ROOT", copy)
-    yield copy
-    clear()
 
 
 def _hashes():

@@ -103,24 +103,18 @@ def test_student_epoch_selection_keeps_the_first_best_epoch_by_hand():
         sel.record(6, 0.9, model)
 
 
-def _faces(n, split, seed, size=10):
-    """FERPlus-like faces whose brightness tells the class, with crowd votes peaked on it."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 8
-    img = np.clip(y[:, None, None] * 28 + rng.normal(20, 12, (n, size, size)), 0, 255).astype(np.uint8)
-    votes = rng.random((n, 8)).astype(np.float32)
-    votes[np.arange(n), y] += 4
-    return y, img, votes, [split] * n
-
-
 def _ferplus(test_poisoned: bool):
+    """FERPlus-like train, val and test faces whose brightness tells the class; the test split poisoned or not."""
+    from test_distill_train import _faces
+
     from neuroaffect.io.faces import FaceSet
 
     parts = [_faces(24, "train", 0), _faces(16, "val", 1), _faces(16, "test", 2)]
+    y, img, votes, split = (np.concatenate([getattr(p, k) for p in parts]) for k in ("labels", "images", "soft_labels",
+                                                                                     "split"))
     if test_poisoned:  # labels rotated, votes on the wrong class, pixels inverted
-        y, img, votes, split = parts[2]
-        parts[2] = ((y + 3) % 8, 255 - img, np.roll(votes, 3, axis=1), split)
-    y, img, votes, split = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        t = split == "test"
+        y[t], img[t], votes[t] = (y[t] + 3) % 8, 255 - img[t], np.roll(votes[t], 3, axis=1)
     return FaceSet("ferplus", labels=y, split=split, images=img, soft_labels=votes)
 
 
