@@ -78,7 +78,7 @@ def export_selected(runs, out, *, arm: str = "B3", evaluation=None, onnx: bool =
     from ..distill.ablation import select_run
 
     best = select_run(_records(runs), arm)
-    model = load_student(best["student"])
+    model = load_student(best["student"], record=best)  # the export must be the run the record describes
     metrics = {"ferplus-val": best["val"]}
     if evaluation is not None:
         ev = json.loads(Path(evaluation).read_text())
