@@ -141,7 +141,8 @@ def add_predict_faces(sub):
                    help="soft-assignment temperature (cosine units), from 0.001 to 100")
     p.add_argument("--pre-cropped", action="store_true",
                    help="each image is one cropped face: no detection (the centre square is kept)")
-    p.add_argument("--min-score", type=float, default=0.9, help="smallest detector confidence kept, from 0 to 1")
+    p.add_argument("--min-score", type=float, default=0.9,
+                   help="smallest detector confidence kept (a probability, unitless), from 0 to 1")
     p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
                    help="run the student with ONNX Runtime (model.onnx), PyTorch, or ONNX when it can")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here (one per face or faceless image)")
