@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import signal
+from scipy.integrate import trapezoid
 
 ROOT = Path(__file__).resolve().parent.parent
 EEGMMIDB = ROOT / "tests" / "data" / "real" / "eegmmidb"
@@ -53,7 +54,7 @@ def welch_alpha(root: Path, channels) -> pd.DataFrame:
             seg = x[:, int(round(r.onset * fs)):int(round((r.onset + r.duration) * fs))]
             f, p = signal.welch(seg, fs, nperseg=int(fs))
             band = (f >= 8) & (f < 14)
-            rows.append({"eyes": r.eyes, **{c: float(np.log(np.trapezoid(p[i, band], f[band])))
+            rows.append({"eyes": r.eyes, **{c: float(np.log(trapezoid(p[i, band], f[band])))
                                             for i, c in enumerate(picks)}})
     return pd.DataFrame(rows)
 
