@@ -127,6 +127,7 @@ def _image_files(folder: Path) -> list:
         f[3, 4] = vals
         add(f"tiff-float-{name}", Image.fromarray(f), "TIFF", "reject", None)
     add("tiff-int32-large", Image.fromarray(np.full((16, 16), 1 << 20, np.int32), mode="I"), "TIFF", "reject", None)
+    add("tiff-int32-small", Image.fromarray(np.full((16, 16), 100, np.int32), mode="I"), "TIFF", "reject", None)
     add("pcx-format", Image.fromarray(grey8), "PCX", "reject", None)
     text = folder / "text.png"
     text.write_text("not an image\n")

@@ -124,9 +124,9 @@ def read_face_image(fname, *, grey: bool = False, max_pixels: int = MAX_FACE_PIX
 
     Conversions (``docs/formats.md``, face section): 8-bit grey and colour as stored; palette
     images through their palette; alpha dropped (the stored colour is kept); 1-bit to 0/255;
-    16-bit grey (``I;16``, and ``I`` holding 0-65535) scaled by 255/65535 and rounded; 32-bit float
+    16-bit grey (``I;16``, and ``I`` of a stated 16-bit depth) scaled by 255/65535 and rounded; 32-bit float
     grey (``F``) scaled by 255 when its values lie in [0, 1], kept when they lie in [0, 255]. Any
-    other mode or range (negative, NaN, 32-bit integers above 65535, ...) is refused.
+    other mode or range (negative, NaN, 32-bit integers, ...) is refused.
 
     Parameters
     ----------
@@ -174,6 +174,18 @@ def read_face_image(fname, *, grey: bool = False, max_pixels: int = MAX_FACE_PIX
         raise DatasetFormatError(fname, expected, f"an unreadable file ({type(err).__name__}: {err})") from None
 
 
+def _int_bits(im) -> int | None:
+    """Stated bit depth (8 or 16) of a Pillow ``I`` image: 16 for PNG and PPM (their only ``I``
+    images), TIFF's ``BitsPerSample``; None otherwise (a 32-bit integer image has no stated range)."""
+    if im.format in ("PNG", "PPM"):
+        return 16
+    if im.format == "TIFF":
+        bps = im.tag_v2.get(258)
+        bps = bps[0] if isinstance(bps, tuple) and bps else bps
+        return bps if bps in (8, 16) else None
+    return None
+
+
 def _to_uint8(im, fname, grey: bool) -> np.ndarray:
     """The pixels of the opened Pillow image ``im`` as uint8 (see :func:`read_face_image`)."""
     mode = im.mode
@@ -183,11 +195,16 @@ def _to_uint8(im, fname, grey: bool) -> np.ndarray:
         rgb = im.convert("RGBA").convert("RGB") if mode in ("P", "PA") else im.convert("RGB")
         return np.asarray(rgb.convert("L") if grey else rgb, dtype=np.uint8)
     if mode.startswith("I;16") or mode == "I":
+        bits = 16 if mode.startswith("I;16") else _int_bits(im)
+        if bits is None:
+            raise DatasetFormatError(fname, "grey integer pixels of a stated depth of 8 or 16 bits",
+                                     f"Pillow mode I from {im.format} with no such depth (32-bit integers?)")
         a = np.asarray(im).astype(np.int64)
-        if a.ndim != 2 or a.size == 0 or a.min() < 0 or a.max() > 65535:
-            raise DatasetFormatError(fname, "grey integer pixels of at most 16 bits (0-65535)",
+        top = (1 << bits) - 1
+        if a.ndim != 2 or a.size == 0 or a.min() < 0 or a.max() > top:
+            raise DatasetFormatError(fname, f"grey integer pixels of {bits} bits (0-{top})",
                                      f"mode {mode} with values in [{a.min()}, {a.max()}]" if a.size else "no pixels")
-        return np.round(a * (255.0 / 65535.0)).astype(np.uint8)
+        return np.round(a * (255.0 / top)).astype(np.uint8)
     if mode == "F":
         a = np.asarray(im, dtype=np.float64)
         finite = np.isfinite(a).all()
