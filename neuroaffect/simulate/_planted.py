@@ -56,7 +56,8 @@ def geometry(ch_names: tuple) -> dict:
         the trial-level noise; ``weights`` (3, n_chans, n_rhythms), the planted ln-power change
         per unit of (v, a, d) before the subject's gains; ``base`` (n_chans, n_rhythms), rhythm
         peak densities in µV²/Hz before subject jitter; ``blink`` (n_chans,), blink amplitude
-        relative to Fp1/Fp2.
+        relative to Fp1/Fp2; ``temporal`` (n_chans,), lateral weight in [0, 1] (1 at T7/T8, 0 on the
+        midline).
     """
     pos = get_positions(ch_names)
     x, y = pos[:, 0], pos[:, 1]
@@ -93,6 +94,7 @@ def geometry(ch_names: tuple) -> dict:
     return _readonly(
         pos=pos, dist=dist, chol_signal=chol_signal, noise_kernel=noise_kernel,
         chol_noise=cholesky(noise_kernel, lower=True), weights=w, base=base, blink=blink,
+        temporal=temporal,
     )
 
 
@@ -161,6 +163,7 @@ def planted_log_power(rng, effects, vad, geom, ch_names):
     n_trials = vad.shape[0]
     n_chans, n_r = geom["base"].shape
     base = np.log(geom["base"]) + 0.2 * channel_jitter(effects, ch_names, STREAM_TOPO, n_r)
+    base[:, RHYTHMS.index("alpha")] += np.log(effects.alpha_power)
     labels = np.nan_to_num(vad, nan=0.0)
     label_effect = (labels @ effect_matrix(effects, geom).T).reshape(n_trials, n_chans, n_r)
     # Standard-normal drivers of epsilon per trial: n_r * n_chans (local), n_r (shared), 1 (gain).

@@ -56,6 +56,7 @@ import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -74,7 +75,8 @@ __all__ = ["ROOT_NAME", "SCALES", "DeapScale", "simulate_subject", "write", "wri
 ROOT_NAME = "deap"
 NO_FAMILIARITY = (2, 15, 23)  # participants whose familiarity ratings are missing
 _PASSBAND = (4.0, 45.0)
-_LINE_NOISE_UV = 0.2  # residual mains after the 45 Hz low-pass
+#: How the release finishes the EEG: band-passed at 4-45 Hz (no mains left), blinks removed.
+EEG_FINISH = MappingProxyType({"passband": _PASSBAND, "line_freq": None, "blinks": False})
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,7 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     n_times = sc.n_times
 
     def eeg_part(rows, n):
-        return simulate_eeg(rng, rows, DEAP_EEG_CH_NAMES, fs, n, effects, passband=_PASSBAND,
-                            line_noise_uv=_LINE_NOISE_UV)
+        return simulate_eeg(rng, rows, DEAP_EEG_CH_NAMES, fs, n, effects, **EEG_FINISH)
 
     eeg = crossfade_join(eeg_part(none, n_base + n_fade), eeg_part(vad, n_stim), n_fade)
     eeg -= eeg.mean(axis=1, keepdims=True)  # common average reference

@@ -46,6 +46,7 @@ from ..channels import DREAMER_CH_NAMES, DREAMER_ECG_SFREQ, DREAMER_N_TRIALS, DR
 from ..io.dreamer import DREAMER_FNAME, DREAMER_SCORE_FIELDS
 from ..labels import DREAMER_LABELS, normalise_ratings
 from ._write import Scale, savemat_atomic, subject_rng, write_sidecar
+from ._artefacts import EMOTIV_NOTCH
 from .eeg import simulate_eeg
 from .effects import draw_ratings, draw_subject_effects
 from .peripheral import simulate_peripheral
@@ -83,6 +84,8 @@ SCALES = DreamerScale.table(
 )
 
 _DC_UV = 4000.0  # Emotiv EPOC raw level
+# The EPOC's own digital filter notches 50 and 60 Hz: its raw output shows no mains line.
+_EMOTIV = {"line_freq": None, "notch": EMOTIV_NOTCH}
 _LSB_UV = 0.51  # Emotiv EPOC resolution: 14 bits, 1 LSB = 0.51 uV
 _META = {
     "Disclaimer": "Simulated data in the layout of the DREAMER database; not recorded from people.",
@@ -128,7 +131,7 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     """
     sc = SCALES[scale]
     rng = subject_rng(seed, "dreamer", subject)
-    effects = draw_subject_effects(rng, subject, snr=snr)
+    effects = draw_subject_effects(rng, subject, snr=snr, device="emotiv")
     scores = np.asarray(draw_ratings(rng, DREAMER_N_TRIALS, "dreamer"), dtype=np.float64)
     vad = normalise_ratings(scores, "dreamer")
     fs, fs_ecg = DREAMER_SFREQ, DREAMER_ECG_SFREQ
@@ -139,14 +142,14 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     # the longest length and cropped, so that every clip has its own trial index (and blinks).
     none = np.full((DREAMER_N_TRIALS, 3), np.nan)
     n_base = int(sc.baseline_s * fs)
-    base = simulate_eeg(rng, none, DREAMER_CH_NAMES, fs, n_base, effects)
+    base = simulate_eeg(rng, none, DREAMER_CH_NAMES, fs, n_base, effects, **_EMOTIV)
     eeg_baseline = [_as_stored(b, rng, fs) for b in base]
     ecg_base = simulate_peripheral(rng, none, "ecg", fs_ecg, 2 * n_base, effects)
     ecg_baseline = [_ecg_leads(rng, x) for x in ecg_base]
 
     n_eeg = [int(clip_s * fs) for clip_s in sc.clip_s]
     n_ecg = [2 * n + int(j) for n, j in zip(n_eeg, rng.integers(-8, 9, size=len(n_eeg)))]
-    eeg = simulate_eeg(rng, vad, DREAMER_CH_NAMES, fs, max(n_eeg), effects)
+    eeg = simulate_eeg(rng, vad, DREAMER_CH_NAMES, fs, max(n_eeg), effects, **_EMOTIV)
     eeg_stimuli = [_as_stored(x[:, :n], rng, fs) for x, n in zip(eeg, n_eeg)]
     del eeg
     ecg = simulate_peripheral(rng, vad, "ecg", fs_ecg, max(n_ecg), effects)

@@ -100,6 +100,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._artefacts import amplitude_envelope, electrode_pops, muscle_bursts, notch_gain
 from ._core import (
     STREAM_LINE, STREAM_TOPO, blink_train, check_effects, check_signal_args, check_vad, names_key,
     passband_gain,
@@ -140,7 +141,10 @@ def _background_and_rhythms(rng, vad, names, geom, sfreq, n_times, effects, band
     mixed = np.matmul(geom["chol_signal"].astype(np.float32), white)
     spectrum = mixed.astype(np.float64).view(np.complex128)
     spectrum *= scale
-    return np.fft.irfft(spectrum, n=n_times, axis=-1)
+    x = np.fft.irfft(spectrum, n=n_times, axis=-1)
+    if effects.envelope_sd > 0:
+        x *= amplitude_envelope(rng, geom["chol_signal"], n_trials, n_times, sfreq, effects.envelope_sd)
+    return x
 
 
 def simulate_eeg(
@@ -155,6 +159,8 @@ def simulate_eeg(
     blinks: bool = True,
     line_noise_uv: float = 1.0,
     passband: tuple | None = None,
+    notch=None,
+    artefacts: bool = True,
     onset: int | None = None,
     fade_s: float = 0.5,
 ) -> np.ndarray:
@@ -187,6 +193,12 @@ def simulate_eeg(
     passband : (float | None, float | None) | None
         Zero-phase 4th-order Butterworth-like band-pass applied to the whole signal (background,
         rhythms, blinks and line noise), e.g. ``(4.0, 45.0)`` for DEAP's preprocessed data.
+    notch : sequence of float | None
+        Narrow notches (Hz) applied like ``passband``, e.g. the Emotiv EPOC's built-in 50 and 60 Hz
+        (:data:`neuroaffect.simulate._artefacts.EMOTIV_NOTCH`).
+    artefacts : bool
+        Add the subject's muscle bursts on temporal channels and electrode pops (rates and sizes
+        in ``effects``; the amplitude envelope is part of the background and always applied).
     onset : int | None
         Stimulus onset in samples, for arrays that hold a pre-trial baseline and the trial in one
         piece (DEAP's 384 + 7680 samples): samples before ``onset`` come from an independent
@@ -219,13 +231,14 @@ def simulate_eeg(
     geom = geometry(names)
     n_trials = vad.shape[0]
     freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
-    band_gain = passband_gain(freqs, passband)
+    band_gain = passband_gain(freqs, passband) * notch_gain(freqs, notch)
 
     eeg = _background_and_rhythms(rng, vad, names, geom, sfreq, n_times, effects, band_gain)
     if onset is not None and onset > 0:
         # The neutral realisation is only needed up to the end of the crossfade.
         m = min(n_times, onset + int(np.ceil(0.5 * fade_s * sfreq)) + 1)
-        gain_m = passband_gain(np.fft.rfftfreq(m, 1.0 / sfreq), passband)
+        f_m = np.fft.rfftfreq(m, 1.0 / sfreq)
+        gain_m = passband_gain(f_m, passband) * notch_gain(f_m, notch)
         neutral = _background_and_rhythms(rng, np.full_like(vad, np.nan), names, geom, sfreq, m,
                                           effects, gain_m)
         t = (np.arange(m) - onset) / sfreq
@@ -237,6 +250,12 @@ def simulate_eeg(
         if passband is not None:
             train = np.fft.irfft(np.fft.rfft(train, axis=-1) * band_gain, n=n_times, axis=-1)
         eeg += (effects.blink_uv * geom["blink"])[None, :, None] * train[:, None, :]
+    if artefacts and effects.burst_rate > 0:
+        eeg += muscle_bursts(rng, geom["temporal"] ** 1.5, geom["pos"][:, 0], n_trials, n_times, sfreq,
+                             effects.burst_rate, effects.burst_uv, band_gain)
+    if artefacts and effects.pop_rate > 0:
+        eeg += electrode_pops(rng, n_trials, len(names), n_times, sfreq, effects.pop_rate, effects.pop_uv,
+                              band_gain)
     if line_freq is not None and line_noise_uv > 0 and 0 < float(line_freq) < sfreq / 2:
         line_freq = float(line_freq)
         chan_gain = 1.0 + 0.5 * np.tanh(channel_jitter(effects, names, STREAM_LINE, 1)[:, 0])

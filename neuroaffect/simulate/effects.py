@@ -44,6 +44,7 @@ __all__ = [
     "RHYTHMS",
     "RATING_KINDS",
     "VAD",
+    "DEVICES",
     "SubjectEffects",
     "draw_subject_effects",
     "draw_ratings",
@@ -66,8 +67,19 @@ RATING_KINDS = tuple(RATING_RANGE)
 #: Columns of every ``vad`` array: normalised valence, arousal, dominance in [-1, 1].
 VAD = ("valence", "arousal", "dominance")
 
+#: Device families the simulator mimics (see ``docs/simulator.md``): ``research`` (the wet
+#: research amplifiers of DEAP, SEED and MAHNOB-HCI) and ``emotiv`` (the Emotiv EPOC of DREAMER).
+#: Each gives the range of the 1/f exponent drawn per subject, calibrated so that the fitted
+#: exponent (:mod:`neuroaffect.simulate.realism`) lands in the family's real range.
+DEVICES = ("research", "emotiv")
+#: Each also scales the subject's amplitude and alpha power (real eyes-open video watching has far
+#: less alpha than eyes-closed rest).
+_EXPONENT = {"research": (1.85, 2.15), "emotiv": (1.0, 1.2)}
+_AMPLITUDE = {"research": 2.0, "emotiv": 0.65}
+_ALPHA_POWER = {"research": 0.45, "emotiv": 0.8}
+
 # Nominal label gains in units of trial_sd x snr, and the chance that a subject's sign flips.
-_NOMINAL_GAIN = {"valence": 2.0, "arousal": 1.0, "dominance": 1.0}
+_NOMINAL_GAIN = {"valence": 2.4, "arousal": 1.05, "dominance": 1.0}
 _FLIP_P = {"valence": 0.10, "arousal": 0.05, "dominance": 0.20}
 
 
@@ -131,6 +143,18 @@ class SubjectEffects:
         Skin-temperature change in degC per unit arousal (negative: vasoconstriction).
     emg_gain : float
         Change of ln(EMG burst rate) per unit valence (zygomaticus) or arousal (trapezius).
+    envelope_sd : float
+        SD of the ln amplitude envelope that makes the EEG wax and wane (heavier tails).
+    burst_rate : float
+        Muscle bursts on temporal channels per minute.
+    burst_uv : float
+        RMS of a muscle burst at T7/T8 in µV.
+    pop_rate : float
+        Electrode pops per minute (over all channels).
+    pop_uv : float
+        Typical size of an electrode pop in µV.
+    alpha_power : float
+        Multiplier of the alpha rhythm's peak density on every channel.
     """
 
     subject: int
@@ -157,6 +181,12 @@ class SubjectEffects:
     skin_temp: float = 32.0
     temp_gain: float = -0.3
     emg_gain: float = 1.0
+    envelope_sd: float = 0.0
+    burst_rate: float = 0.0
+    burst_uv: float = 10.0
+    pop_rate: float = 0.0
+    pop_uv: float = 80.0
+    alpha_power: float = 1.0
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict of every field (plain ``int``/``float``)."""
@@ -186,7 +216,8 @@ def _check_snr(snr) -> float:
     return snr
 
 
-def draw_subject_effects(rng: np.random.Generator, subject: int, snr: float | None = None) -> SubjectEffects:
+def draw_subject_effects(rng: np.random.Generator, subject: int, snr: float | None = None, *,
+                         device: str = "research") -> SubjectEffects:
     """Draw one subject's planted effects.
 
     Parameters
@@ -198,15 +229,20 @@ def draw_subject_effects(rng: np.random.Generator, subject: int, snr: float | No
     snr : float | None
         Signal-to-noise knob (>= 0); ``None`` takes :data:`DEFAULT_SNR`. ``0`` plants no label
         effect at all. Peripheral label effects scale with ``snr / DEFAULT_SNR``.
+    device : {'research', 'emotiv'}
+        Device family (:data:`DEVICES`): the range of the 1/f exponent, the amplitude and alpha
+        power scales.
 
     Returns
     -------
     effects : SubjectEffects
         Label gains ``snr * trial_sd * nominal * s`` with ``s = ±exp(N(0, 0.3²))`` (sign mostly
         positive), individual alpha frequency ~ N(10, 0.8²) Hz clipped to 8-12.5 Hz, and the
-        subject's physiology.
+        subject's physiology and artefacts. The draws are in a fixed order whatever the
+        ``device``, so a subject differs between families only in its 1/f exponent.
     """
     snr = _check_snr(snr)
+    check_option("device", device, DEVICES)
     trial_sd = float(rng.uniform(0.30, 0.40))
     gains = {}
     for name in VAD:
@@ -219,10 +255,10 @@ def draw_subject_effects(rng: np.random.Generator, subject: int, snr: float | No
         arousal_gain=gains["arousal"],
         dominance_gain=gains["dominance"],
         alpha_peak=float(np.clip(rng.normal(10.0, 0.8), 8.0, 12.5)),
-        amplitude=float(np.exp(rng.normal(0.0, 0.2))),
+        amplitude=_AMPLITUDE[device] * float(np.exp(rng.normal(0.0, 0.2))),
         snr=snr,
         seed=int(rng.integers(0, 2**31 - 1)),
-        aperiodic_exponent=float(rng.uniform(1.4, 1.8)),
+        aperiodic_exponent=float(rng.uniform(*_EXPONENT[device])),
         trial_sd=trial_sd,
         shared_sd=float(rng.uniform(0.20, 0.30)),
         gain_sd=float(rng.uniform(0.05, 0.15)),
@@ -238,6 +274,12 @@ def draw_subject_effects(rng: np.random.Generator, subject: int, snr: float | No
         skin_temp=float(rng.normal(32.0, 1.0)),
         temp_gain=-periph * float(rng.uniform(0.1, 0.4)),
         emg_gain=periph * float(rng.uniform(0.8, 1.3)),
+        envelope_sd=float(rng.uniform(0.2, 0.3)),
+        burst_rate=float(rng.uniform(1.0, 4.0)),
+        burst_uv=float(rng.uniform(8.0, 16.0)),
+        pop_rate=float(rng.uniform(1.0, 3.0)),
+        pop_uv=float(rng.uniform(50.0, 120.0)),
+        alpha_power=_ALPHA_POWER[device] * float(np.exp(rng.normal(0.0, 0.2))),
     )
 
 

@@ -136,7 +136,8 @@ def _simulate_session(rng, vad, trial_s, effects) -> tuple[list, np.ndarray]:
     """
     gain = _session_gain(rng, len(SEED_CH_NAMES))
     n_times = [int(s * SEED_SFREQ) + 1 for s in trial_s]
-    x = simulate_eeg(rng, vad, SEED_CH_NAMES, SEED_SFREQ, max(n_times), effects)
+    # The release is filtered (0-75 Hz): no mains line.
+    x = simulate_eeg(rng, vad, SEED_CH_NAMES, SEED_SFREQ, max(n_times), effects, line_freq=None)
     x *= gain
     trials = [t[:, :n] for t, n in zip(x, n_times)]  # views: savemat copies one at a time
     return trials, gain
