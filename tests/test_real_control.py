@@ -154,3 +154,21 @@ def test_drift_control_through_the_experiment_api(control):
     with pytest.raises(ValueError, match="drift control"):
         pipeline.experiment([control["features"]], 1, "eyes", "binary", "dgcnn", "loso", train_cfg=cfg,
                             drift_control=True)
+
+
+def test_drift_control_from_the_command_line(tmp_path, capsys):
+    """``neuroaffect experiment --drift-control`` prints the drift rows and the verdict and writes
+    them into the result files; with ``--protocol loso`` it stops before reading anything."""
+    from neuroaffect.cli import main
+
+    out = tmp_path / "eyes"
+    args = ["experiment", "--dataset", "custom", "--root", str(EEGMMIDB), "--subject", "1", "--target", "eyes",
+            "--task", "binary", "--classes", "eyes=open,closed", "--model", "dgcnn", "--epochs", "1", "--folds", "5",
+            "--device", "cpu", "--no-progress", "--drift-control", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "logistic (drift: class 0)" in printed and "Drift control (window level" in printed
+    md = (tmp_path / "eyes.md").read_text()
+    assert md.count("Drift control (") == 2  # window and trial level
+    assert main(args + ["--protocol", "loso"]) == 2
+    assert "drift control" in capsys.readouterr().err
