@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import pickle
 import shutil
 
@@ -350,3 +351,43 @@ def test_ratings_csv_disagreeing_with_dat(tmp_path):
     assert read_deap(tmp_path, on_mismatch="ignore")[0].n_trials == 2
     with pytest.raises(ValueError, match="'on_mismatch' parameter"):
         read_deap(tmp_path, on_mismatch="skip")
+
+
+# --------------------------------------------------------------------------------------------
+# sNN.dat names that are no regular files, two files of one subject
+# --------------------------------------------------------------------------------------------
+def _one_subject(tmp_path):
+    from neuroaffect.simulate.deap import write_py2_pickle
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data_preprocessed_python"
+    folder.mkdir()
+    with open(folder / "s01.dat", "wb") as fh:
+        write_py2_pickle(fh, {"data": rng.normal(0, 20, (2, 40, 512)), "labels": rng.uniform(1, 9, (2, 4))})
+    assert [r.subject for r in read_deap(tmp_path, ratings=False)] == [1]
+    return folder
+
+
+@pytest.mark.parametrize("kind, found", [("fifo", "a FIFO"), ("folder", "a folder"), ("broken-link", "cannot be read")])
+def test_dat_that_is_not_a_regular_file_is_refused_not_skipped(tmp_path, kind, found):
+    """s02.dat as a FIFO (or folder, or broken link) was skipped: subject 1 read alone, without a word."""
+    f = _one_subject(tmp_path) / "s02.dat"
+    if kind == "fifo":
+        os.mkfifo(f)
+    elif kind == "folder":
+        f.mkdir()
+    else:
+        f.symlink_to(tmp_path / "nowhere.dat")
+    with pytest.raises(DatasetFormatError) as info:
+        read_deap(tmp_path, ratings=False)
+    msg = str(info.value)
+    assert str(f) in msg and "expected a DEAP subject file sNN.dat" in msg and found in msg, msg
+
+
+def test_two_files_of_one_subject_are_refused(tmp_path):
+    """s1.dat beside s01.dat: one of them silently replaced the other."""
+    folder = _one_subject(tmp_path)
+    shutil.copy(folder / "s01.dat", folder / "s1.dat")
+    with pytest.raises(DatasetFormatError, match=r"s1.dat: expected one file for subject 1, but found s01.dat and "
+                                                 r"s1.dat"):
+        read_deap(tmp_path, ratings=False)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -301,11 +302,24 @@ def _find_data_dir(path: Path) -> Path:
 
 
 def _find_files(data_dir: Path) -> dict:
+    """{subject: path} of the ``sNN.dat`` files; one named so that is not a regular file (a FIFO, a
+    device, a folder, a broken link), or a second file of the same subject, is refused, not skipped."""
     files = {}
-    for p in data_dir.iterdir():
+    for p in sorted(data_dir.iterdir()):
         m = _DAT_RE.match(p.name)
-        if m and p.is_file():
-            files[int(m.group(1))] = p
+        if not m:
+            continue
+        try:
+            mode = os.stat(p).st_mode
+        except OSError as err:
+            raise DatasetFormatError(p, "a DEAP subject file sNN.dat", f"a path that cannot be read ({err})") from None
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+            raise DatasetFormatError(p, "a DEAP subject file sNN.dat (a regular file)", kind)
+        subject = int(m.group(1))
+        if subject in files:
+            raise DatasetFormatError(p, f"one file for subject {subject}", f"{files[subject].name} and {p.name}")
+        files[subject] = p
     return files
 
 

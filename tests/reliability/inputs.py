@@ -29,11 +29,12 @@ Classes (the first part of each name):
     Lists whose every row is dropped (refused); 16-bit frames and images read through the
     readers' ``FaceSet.image`` (read and checked).
 ``seed``
-    A third session named ``.MAT``, a short date, a subject short of a session, a session that a
+    A third session named ``.MAT``, or a FIFO, a short date, a subject short of a session, a session that a
     simulated copy's ``simulation.json`` declares but the folder lacks, another subject's prefix,
     mixed prefixes (refused); an intact three-session subject (read, checked).
 ``deap``
-    Bytes, or a second pickle, after the pickle's STOP (refused); the intact file (read, checked).
+    Bytes, or a second pickle, after the pickle's STOP; an ``sNN.dat`` that is a FIFO, a link to
+    ``/dev/zero`` or a folder; two files of one subject (refused); the intact file (read, checked).
 """
 
 from __future__ import annotations
@@ -364,6 +365,9 @@ def _seed_cases(folder: Path) -> list[Case]:
                                                                        for k, d in enumerate(dates, start=1)]}]}
     (root / "simulation.json").write_text(json.dumps(card))
     out.append(("seed/declared-session-missing", lambda: read_seed(root), "reject"))
+    fifo = _seed_folder(folder / "session-fifo", first_two)
+    os.mkfifo(fifo / "Preprocessed_EEG" / f"1_{dates[2]}.mat")
+    out.append(("seed/session-file-fifo", lambda: read_seed(fifo), "reject"))
     return out
 
 
@@ -385,6 +389,21 @@ def _deap_cases(folder: Path) -> list[Case]:
         if not tail:
             load = _checked(load, lambda recs: np.allclose(recs[0].labels["valence"], arrays["labels"][:, 0]))
         out.append((f"deap/{name}", load, "reject" if tail else "read"))
+    for kind in ("fifo", "dev-zero-link", "folder", "second-file-of-subject-1"):
+        d = folder / f"s02-{kind}" / "data_preprocessed_python"
+        d.mkdir(parents=True)
+        with open(d / "s01.dat", "wb") as fh:
+            write_py2_pickle(fh, arrays)
+        extra = d / ("s1.dat" if kind.startswith("second") else "s02.dat")
+        if kind == "fifo":
+            os.mkfifo(extra)
+        elif kind == "dev-zero-link":
+            extra.symlink_to("/dev/zero")
+        elif kind == "folder":
+            extra.mkdir()
+        else:
+            extra.write_bytes((d / "s01.dat").read_bytes())
+        out.append((f"deap/s02-{kind}", lambda root=d.parent: read_deap(root, ratings=False), "reject"))
     return out
 
 

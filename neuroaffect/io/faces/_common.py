@@ -224,8 +224,8 @@ def parse_pixels(cells, fname, column: str, n_pixels: int) -> np.ndarray:
         newlines = np.flatnonzero(b == 10)
         if len(newlines) != len(chunk):  # a quoted cell holding a line break (two images in one cell?)
             i = next(k for k, c in enumerate(chunk) if "\n" in c)
-            raise DatasetFormatError(fname, expected, f"a line break inside the quoted cell on line {line_of(start + i)} "
-                                     "(several images in one cell?)")
+            raise DatasetFormatError(fname, expected, "a line break inside the quoted cell on line "
+                                     f"{line_of(start + i)} (several images in one cell?)")
         if (kind == 2).any():
             p = int(np.flatnonzero(kind == 2)[0])
             i = int(np.searchsorted(newlines, p))
