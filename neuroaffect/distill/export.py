@@ -340,8 +340,8 @@ def _check_file(cfg_path: Path, name: str, expected: str | None, what: str) -> N
     """Refuse a file of the export whose sha256 is not the one ``config.json`` records for it."""
     f = cfg_path.parent / name
     if expected is None:
-        raise ArtifactIntegrityError(f, "none recorded", "a file", f"{cfg_path.name} records no {what}: a file left "
-                                     "by another export, or the config was written before it; export again")
+        raise ArtifactIntegrityError(f, "none recorded", "a file", f"{cfg_path.name} records no checksum for {name}: a "
+                                     "file left by another export, or written after the config; export again")
     if not f.is_file():
         raise DatasetFormatError(f, f"{what} that {cfg_path.name} records", "no such file")
     found = sha256_file(f)
