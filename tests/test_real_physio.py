@@ -143,9 +143,10 @@ def test_skin_conductance_response_count(eda):
 
 
 def test_breathing_rate():
-    """BioSPPy respiration (60 s, irregular breathing): mean rate within 2 breaths/min of a count
+    """BioSPPy respiration (60 s, irregular breathing): mean rate within 3 breaths/min of a count
     of the breaths (peaks of the 1-Hz low-passed trace, at least 1.5 s apart, prominence above
-    0.3 SD)."""
+    0.3 SD; detectors disagree by about that much on this trace), and no 1-s window faster than
+    the hand count's fastest breath allows (a trough split in two read as 94 breaths/min)."""
     x, fs = opensignals("resp.txt")
     n_times = int(x.size / fs * EEG_FS)
     v, names, _ = compute_physio_features(one(x, fs, "a.u.", "resp"), EEG_FS, [n_times], n_times, n_times)
@@ -154,4 +155,7 @@ def test_breathing_rate():
     pk, _ = signal.find_peaks(low, prominence=0.3 * np.std(low), distance=int(1.5 * fs))
     ref = 60.0 * (pk.size - 1) / ((pk[-1] - pk[0]) / fs)
     assert 12 < ref < 25
-    assert abs(v[0, 0, 0] - ref) < 2.0
+    assert abs(v[0, 0, 0] - ref) < 3.0
+    fastest = 60.0 / (np.diff(pk).min() / fs)  # breaths/min
+    v1, _, _ = compute_physio_features(one(x, fs, "a.u.", "resp"), EEG_FS, [n_times], int(EEG_FS), int(EEG_FS))
+    assert np.isfinite(v1).all() and v1.max() < fastest + 3.0

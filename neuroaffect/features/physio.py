@@ -14,6 +14,8 @@ feature        unit          how (neurokit2 detects the events once per trial)
                              peaking within the context span; in a conductance unit, only
                              those that rise by at least :data:`MIN_SCR_AMPLITUDE`
 ``resp_rate``  breaths/min   mean over the window of the instantaneous breathing rate
+                             (troughs closer than one breath at :data:`FASTEST_BREATHING`
+                             merged)
 =============  ============  =================================================================
 
 Heart rate comes from the ECG (DREAMER, MAHNOB: first lead) when present, else from the
@@ -52,7 +54,7 @@ import numpy as np
 from scipy import signal
 
 __all__ = [
-    "MIN_EVENTS", "MIN_SCR_AMPLITUDE", "PHYSIO_FEATURES", "SCR_RISE_TIME", "SLOWEST_RATE",
+    "FASTEST_BREATHING", "MIN_EVENTS", "MIN_SCR_AMPLITUDE", "PHYSIO_FEATURES", "SCR_RISE_TIME", "SLOWEST_RATE",
     "physio_feature_names", "compute_physio_features",
 ]
 
@@ -69,6 +71,9 @@ MIN_EVENTS = {"cardio": 4, "resp": 4}
 #: Slowest rate accepted, in events per minute: a trial shorter than ``MIN_EVENTS`` events at
 #: this rate may hold too few of them, and then gets NaN without a warning.
 SLOWEST_RATE = {"cardio": 40.0, "resp": 6.0}
+#: Fastest breathing accepted (breaths/min): two respiration troughs closer than one breath at
+#: this rate are one trough split by noise (the deeper is kept).
+FASTEST_BREATHING = 60.0
 #: Smallest rise (uS) of a skin-conductance response, within the usual 0.01-0.05 uS minimum
 #: amplitude criteria (Boucsein et al. 2012, Psychophysiology 49(8)); applied to conductance only.
 MIN_SCR_AMPLITUDE = 0.05
@@ -156,6 +161,18 @@ def _zero_crossings(x: np.ndarray) -> int:
     return int(np.count_nonzero(below[:-1] & above[1:]) + np.count_nonzero(above[:-1] & below[1:]))
 
 
+def _merge_close(troughs: np.ndarray, clean: np.ndarray, min_gap: float) -> np.ndarray:
+    """Troughs (samples) at least ``min_gap`` samples apart: of two closer ones, the deeper stays."""
+    kept = []
+    for t in troughs:
+        if kept and t - kept[-1] < min_gap:
+            if clean[t] < clean[kept[-1]]:
+                kept[-1] = t
+        else:
+            kept.append(t)
+    return np.asarray(kept, dtype=int)
+
+
 def _resp_rate(nk, sig, fs):
     """Instantaneous breathing rate (breaths/min), shape (n_times,), from the troughs."""
     clean = np.asarray(nk.rsp_clean(sig, sampling_rate=fs), dtype=np.float64)
@@ -166,7 +183,7 @@ def _resp_rate(nk, sig, fs):
         raise _TooFewEvents(f"only {n_cross} zero crossings of the cleaned respiration "
                             f"(fewer than {MIN_EVENTS['resp']} breathing cycles)")
     _, info = nk.rsp_peaks(clean, sampling_rate=fs)
-    troughs = np.asarray(info["RSP_Troughs"])
+    troughs = _merge_close(np.asarray(info["RSP_Troughs"], dtype=int), clean, 60.0 / FASTEST_BREATHING * fs)
     if troughs.size < MIN_EVENTS["resp"]:
         raise _TooFewEvents(f"only {troughs.size} breaths detected")
     return np.asarray(nk.signal_rate(troughs, sampling_rate=fs, desired_length=sig.size), float)
