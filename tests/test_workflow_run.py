@@ -1,7 +1,9 @@
 """The whole workflow at tiny scale, run end to end once; then what a change of config or code reruns.
 
 The run (tests/configs/tiny.yaml: 2 subjects, 1 epoch, tiny faces, one seed) happens in a temporary folder,
-never in the repository. After it, each freshness case is a dry run with one change: the rules whose own
+never in the repository, whose name holds a space and ``;touch INJECTED;#``; DEAP and FERPlus are read from
+real roots under it (simulated copies). A value that reached a shell command unquoted would split there or
+run the injected command. After it, each freshness case is a dry run with one change: the rules whose own
 params changed must be exactly those the change concerns (their consumers then rerun because their
 inputs changed, which is Snakemake's part).
 """
@@ -19,6 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TINY = ROOT / "tests/configs/tiny.yaml"
+HOSTILE = "tiny run;touch INJECTED;#"
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +58,11 @@ def _params_changed(res):
 
 
 def _edit(wd, **changes):
-    """Write wd/config/config.yaml = tiny.yaml with ``changes`` (dotted keys; [i] for list items)."""
+    """Write wd/config/config.yaml = tiny.yaml with the run's real roots (``roots.json`` beside ``wd``, if any)
+    and ``changes`` (dotted keys; [i] for list items)."""
     cfg = yaml.safe_load(TINY.read_text())
+    roots = wd.parent / "roots.json"
+    changes = {**(json.loads(roots.read_text()) if roots.exists() else {}), **changes}
     for key, value in changes.items():
         node, parts = cfg, re.findall(r"[^.\[\]]+", key)
         for p in parts[:-1]:
@@ -68,16 +74,29 @@ def _edit(wd, **changes):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A complete run of tests/configs/tiny.yaml in a temporary folder (about 1-2 minutes on 2 cores), with the
-    Snakefile of a copy of the checkout; returns (run folder, Snakefile, the run's output)."""
-    base = tmp_path_factory.mktemp("tiny_workflow")
+    """A complete run of tests/configs/tiny.yaml in a temporary folder named with a space and a ``;`` (about 1-2
+    minutes on 2 cores), with the Snakefile of a copy of the checkout, DEAP and FERPlus read from real roots
+    under that folder; returns (run folder, Snakefile, the run's output)."""
+    from neuroaffect.simulate import simulate
+
+    base = tmp_path_factory.mktemp("tiny_workflow") / HOSTILE
+    base.mkdir()
     snakefile = _checkout(base / "checkout") / "Snakefile"
+    roots = {"data.deap": {"root": str(simulate("deap", scale="tiny", out=base / "deap data", seed=0))},
+             "faces.data.ferplus": {"root": str(simulate("ferplus", scale="tiny", out=base / "fer plus", seed=0))}}
+    (base / "roots.json").write_text(json.dumps(roots))
     wd = base / "run"
     wd.mkdir()
     _edit(wd)
     res = _snakemake(wd, snakefile=snakefile)
     assert res.returncode == 0, res.stderr[-5000:] + res.stdout[-5000:]
     return wd, snakefile, res
+
+
+def test_no_injected_command_ran(tiny_run):
+    wd, _, _ = tiny_run
+    assert not list(wd.parent.rglob("INJECTED")) and not list(Path("/tmp").glob("INJECTED"))
+    assert not (ROOT / "INJECTED").exists()
 
 
 def test_tiny_run_executes_every_stage(tiny_run):
@@ -110,7 +129,8 @@ def test_tiny_run_executes_every_stage(tiny_run):
     config = json.loads((wd / "results/student/config.json").read_text())
     assert config["grid_sha256"] == grid.sha256
     # a status line per step in the logs: each subject simulated, each epoch of the sweep and of each arm
-    assert "[simulate deap] subject 2/2" in (wd / "logs/simulate/deap.log").read_text()
+    assert "[simulate dreamer] subject 2/2" in (wd / "logs/simulate/dreamer.log").read_text()
+    assert not (wd / "logs/simulate/deap.log").exists()  # DEAP and FERPlus came from their real roots
     assert "epoch 1/1" in (wd / "logs/sweeps/deap/valence_binary_dgcnn_trial-holdout.log").read_text()
     assert "[B3 seed 0] epoch 1/1" in (wd / "logs/students/B3_seed0.log").read_text()
     # a second invocation finds nothing to do

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,9 +66,9 @@ ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _snakemake(workdir, *args, popen=False):
+def _snakemake(workdir, *args, popen=False, snakefile=ROOT / "Snakefile"):
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(workdir), "MPLBACKEND": "Agg"}
-    cmd = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "1",
+    cmd = [str(BIN / "snakemake"), "-s", str(snakefile), "--directory", str(workdir), "--cores", "1",
            *args]
     if popen:
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -130,3 +131,61 @@ def assert_same_file(first: bytes, path: Path, version: str) -> None:
     a, b = read_features(other), read_features(path)
     assert a.attrs.pop("code_version") != b.attrs.pop("code_version")
     xr.testing.assert_identical(a, b)
+
+
+def _checkout(dest):
+    """A copy of the workflow and the package it imports."""
+    import shutil
+
+    dest.mkdir()
+    for item in ("Snakefile", "workflow", "profiles", "neuroaffect"):
+        if (ROOT / item).is_dir():
+            shutil.copytree(ROOT / item, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / item, dest / item)
+    return dest
+
+
+@pytest.mark.slow
+def test_workflow_killed_in_train_teacher_resumes_the_teacher(tmp_path):
+    """The teacher's checkpoint is no declared output (Snakemake would remove it before the rerun): after a
+    kill in the middle of train_teacher, the rerun resumes it, and teacher.json says after which epoch."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    cfg["datasets"], cfg["data"] = ["deap"], {"deap": {"root": None}}
+    cfg["features"]["windows"] = {"deap": cfg["features"]["windows"]["deap"]}
+    for key in ("training", "faces", "distill"):
+        del cfg[key]
+    cfg["prototypes"].update(dataset="deap", support=None, second_source=None, cv_folds=0,
+                             train={"epochs": 40, "batch_size": 8, "lr": 0.002, "weight_decay": 0.01, "device": "cpu"})
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    # the workflow of a copy of the checkout: its code hashes stay put while others edit the package (a changed
+    # hash would rerun the features, and a teacher trained on other features is rightly not resumed)
+    snakefile = _checkout(tmp_path / "checkout") / "Snakefile"
+    res = _snakemake(tmp_path, "--until", "extract_features", snakefile=snakefile)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+    summary, checkpoint = tmp_path / "results/prototypes/teacher/teacher.json", \
+        tmp_path / "results/prototypes/teacher/teacher.pt"
+    proc = _snakemake(tmp_path, str(summary.relative_to(tmp_path)), popen=True, snakefile=snakefile)
+    t0 = time.monotonic()
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() - t0 < 300:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the teacher ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not summary.exists() and checkpoint.exists()
+
+    res = _snakemake(tmp_path, "--unlock", snakefile=snakefile)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = _snakemake(tmp_path, str(summary.relative_to(tmp_path)), "--rerun-incomplete", snakefile=snakefile)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert re.findall(r"^(?:local)?rule (\w+):$", res.stdout + res.stderr, re.M) == ["train_teacher"]
+    done = json.loads(summary.read_text())
+    assert isinstance(done["teacher_resumed_from_epoch"], int) and 1 <= done["teacher_resumed_from_epoch"] <= 40
+    from neuroaffect.training import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    assert state["finished"] and int(state["epoch"]) == 40
