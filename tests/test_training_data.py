@@ -126,11 +126,13 @@ def test_dataset_registry_is_one_list():
     from neuroaffect.simulate import DATASETS as SIM
 
     schema = yaml.safe_load((Path(__file__).resolve().parent.parent / "workflow/schemas/config.schema.yaml").read_text())
-    assert schema["properties"]["datasets"]["items"]["enum"] == list(DATASETS)
+    # the workflow's datasets: the simulated ones, and a user's own recordings (data.custom)
+    assert schema["properties"]["datasets"]["items"]["enum"] == [*DATASETS, CUSTOM]
+    assert set(schema["properties"]["data"]["propertyNames"]["enum"]) == {*DATASETS, CUSTOM}
     assert tuple(SIM) == DATASETS
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     for cmd in ("simulate", "summarize", "features", "experiment", "sweep"):
         opt = next(a for a in sub.choices[cmd]._actions if a.dest == "dataset")
         eeg = tuple(c for c in opt.choices if c not in ("ferplus", "affectnet-mini", "ckplus"))
-        # a user's own recordings ("custom") are read, never simulated or summarised as a dataset
-        assert eeg == (DATASETS if cmd in ("simulate", "summarize") else DATASETS + (CUSTOM,)), cmd
+        # a user's own recordings ("custom") are read and summarised, never simulated
+        assert eeg == (DATASETS if cmd == "simulate" else DATASETS + (CUSTOM,)), cmd

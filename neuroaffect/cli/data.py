@@ -52,10 +52,11 @@ def add_summarize(sub):
                        description="Read every subject of a dataset (checking the format) and write a JSON and "
                        "Markdown summary: subjects, trials, channels, rates, label histograms. "
                        "Example: neuroaffect summarize --dataset deap --root data/sim/deap/deap --out summary")
-    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataset", required=True, choices=DATASETS + (CUSTOM,))
     p.add_argument("--root", required=True, type=Path,
                    help="what the dataset's reader takes (a folder, or one subject's file)")
     p.add_argument("--out", required=True, type=Path, help="output stem: writes OUT.json and OUT.md")
+    add_custom_args(p)
     p.set_defaults(func=_summarize)
 
 
@@ -63,7 +64,7 @@ def _summarize(args):
     from .._utils import atomic_write_json, atomic_write_text
     from ..io.summary import summarize_dataset, summary_markdown
 
-    summary = summarize_dataset(args.dataset, args.root)
+    summary = summarize_dataset(args.dataset, args.root, **custom_read_kwargs(args))
     out = Path(args.out)
     atomic_write_json(out.with_suffix(".json"), summary)
     atomic_write_text(out.with_suffix(".md"), summary_markdown(summary))
@@ -158,7 +159,7 @@ def custom_read_kwargs(args) -> dict:
         if given:
             raise ValueError(f"{', '.join(given)} apply to --dataset custom only, but got --dataset {args.dataset}")
         return out
-    if args.root is None:
+    if args.root is None and getattr(args, "features", None) is None:
         raise ValueError("--dataset custom needs --root: the folder of your recordings")
     if args.labels is not None:
         out["labels"] = args.labels

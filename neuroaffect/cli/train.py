@@ -195,7 +195,7 @@ def add_plot_sweep(sub):
 
 
 def _plot_sweep(args):
-    from ..labels import class_names
+    from ..labels import LABEL_DATASETS, class_names
     from ..viz import plot_sweep
 
     res = json.loads(Path(args.sweep).read_text())
@@ -213,8 +213,8 @@ def _plot_sweep(args):
         # every reference row beside the model, the linear one too (it may beat the model)
         title += (f"\nwindow-level {metric}: {res['model']} {val(res['model'])} against {ref} {val(ref)}"
                   + (f", {lin} {val(lin)}" if lin in s else ""))
-    names = None
-    if meta.get("dataset") and meta.get("task") and res.get("confusion") is not None:
+    names = meta.get("class_names") or None  # a user's own classes (custom datasets)
+    if names is None and meta.get("dataset") in LABEL_DATASETS and meta.get("task") and res.get("confusion") is not None:
         names = class_names(meta["dataset"], meta["task"])
     plot_sweep(res.get("histories", []), res.get("confusion"), args.out, title=title, class_names=names)
     print(f"wrote {args.out}")

@@ -9,8 +9,10 @@ import numpy as np
 __all__ = ["summarize_dataset", "summary_markdown"]
 
 
-def summarize_dataset(dataset: str, root) -> dict:
+def summarize_dataset(dataset: str, root, **read_kwargs) -> dict:
     """Read every subject of ``dataset`` under ``root`` (one at a time) and summarise.
+
+    ``read_kwargs`` go to the reader (``custom``: :func:`neuroaffect.io.read_custom`'s options).
 
     ``root`` takes every form :func:`neuroaffect.io.iter_recordings` takes, a single-subject
     root (one DEAP ``sNN.dat``, SEED session file or MAHNOB session) included.
@@ -26,7 +28,7 @@ def summarize_dataset(dataset: str, root) -> dict:
 
     per_subject, hist, ranges = [], {}, {}
     n_trials, lengths, ch_names, sfreq, periph = 0, [], None, None, {}
-    for rec in iter_recordings(dataset, root):
+    for rec in iter_recordings(dataset, root, **read_kwargs):
         s = rec.summary()
         per_subject.append(s)
         n_trials += rec.n_trials

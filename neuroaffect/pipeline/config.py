@@ -38,7 +38,9 @@ def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` for contradictions the schema lets through.
 
     - a sweep listed twice (same dataset, target, task, model, protocol);
-    - a target or task that the dataset does not define (``neuroaffect.labels``);
+    - a target or task that the dataset does not define (``neuroaffect.labels``; a ``custom``
+      dataset's labels are checked when its table is read);
+    - ``custom`` in ``datasets`` without ``data.custom.root`` (it has no simulator);
     - a model that is not registered, or whose input kind the workflow cannot feed;
     - ``seed-9-6`` on a dataset other than SEED (it splits SEED's 15 clips 9 / 6);
     - ``loso`` (needs several subjects) is left to the library, which names the sweep;
@@ -58,8 +60,9 @@ def check_config(config: dict) -> None:
             continue
         seen[ident] = i
         try:
-            check_target(s["dataset"], s["target"])
-            n_label_classes(s["dataset"], s["task"])
+            if s["dataset"] != "custom":  # a custom dataset's labels are its table's, checked when it is read
+                check_target(s["dataset"], s["target"])
+                n_label_classes(s["dataset"], s["task"])
         except ValueError as err:
             problems.append(f"{key}: {err}")
         if s["model"] not in list_models():
@@ -70,6 +73,9 @@ def check_config(config: dict) -> None:
         if s["protocol"] == "seed-9-6" and s["dataset"] != "seed":
             problems.append(f"{key}: protocol 'seed-9-6' splits SEED's 15 clips per session 9 / 6; expected dataset "
                             f"'seed', but got {s['dataset']!r} (use trial-holdout)")
+    if "custom" in (config.get("datasets") or []) and not ((config.get("data") or {}).get("custom") or {}).get("root"):
+        problems.append("datasets: 'custom' (your own recordings) needs data.custom.root, the folder of the recordings "
+                        "and their labels table; it has no simulator")
     proto = config.get("prototypes") or {}
     if proto and proto.get("dataset") == proto.get("second_source"):
         problems.append("prototypes.second_source: expected a dataset other than prototypes.dataset, but both are "

@@ -50,6 +50,8 @@ class DataSource:
         Feature-parameter hashes of the features used.
     inputs : dict
         ``{"features": {path: sha256}, "feature_params_hash": [...], "raw_inputs": {path: sha256}}``.
+    class_names : list of str
+        Names of the target's classes where the data name them (a user's own classes), else empty.
     """
 
     dataset: str
@@ -59,6 +61,7 @@ class DataSource:
     snr: float | None = None
     params_hash: list = field(default_factory=list)
     inputs: dict = field(default_factory=dict)
+    class_names: list = field(default_factory=list)
 
     def describe(self) -> str:
         """One line: dataset, where it was read from, real or simulated (snr), which features."""
@@ -78,7 +81,8 @@ class DataSource:
     def to_dict(self) -> dict:
         return {"dataset": self.dataset, "root": self.root, "features": list(self.features),
                 "simulated": self.simulated, "snr": self.snr, "params_hash": list(self.params_hash),
-                "description": self.describe(), **self.inputs}
+                "description": self.describe(), **self.inputs,
+                **({"class_names": list(self.class_names)} if self.class_names else {})}
 
 
 def _common_folder(files) -> str:
@@ -226,6 +230,7 @@ def load_windows(dataset, target: str, task: str, *, root=None, features=None, s
         source = DataSource(dataset=str(dataset), simulated=None)
         source.inputs = feature_provenance(dsets)
         source.params_hash = list(source.inputs["feature_params_hash"])
+        source.class_names = _class_names(dsets, target, task)
         return windows_from_features(dsets, target, task, dataset=dataset, kind=kind), source
     check_option("dataset", dataset, ROOT_DATASETS)
     if dataset != CUSTOM and read_kwargs:
@@ -260,4 +265,11 @@ def load_windows(dataset, target: str, task: str, *, root=None, features=None, s
     if source.simulated is None and source.inputs["raw_inputs"]:
         source.simulated, source.snr = _simulation(next(iter(source.inputs["raw_inputs"])))
     windows = windows_from_features(dsets, target, task, dataset=dataset, kind=kind)
+    source.class_names = _class_names(dsets, target, task)
     return windows, source
+
+
+def _class_names(dsets, target: str, task: str) -> list:
+    """Names of a user's own classes of ``target`` (from the features' ``label_classes``), else []."""
+    classes = json.loads(dsets[0].attrs.get("label_classes", "{}") or "{}") if dsets else {}
+    return list(classes.get(target, [])) if task != "regression" else []

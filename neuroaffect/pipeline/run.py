@@ -20,7 +20,8 @@ __all__ = ["experiment", "sweep", "write_result"]
 def _metadata(dataset, target, task, model, protocol, control, subjects, cfg, source, **extra) -> dict:
     meta = {"dataset": dataset, "target": target, "task": task, "model": model, "protocol": protocol,
             "control": bool(control), "subjects": [int(s) for s in subjects], "code_version": code_version(),
-            "train_config": cfg.resolved(), "source": source.describe(), "inputs": source.to_dict(), **extra}
+            "train_config": cfg.resolved(), "source": source.describe(), "inputs": source.to_dict(),
+            **({"class_names": list(source.class_names)} if source.class_names else {}), **extra}
     meta["config_hash"] = config_hash({k: v for k, v in meta.items() if k not in ("code_version",)})
     return meta
 

@@ -38,8 +38,9 @@ def _real_subjects(dataset):
     from neuroaffect.io import list_subjects
 
     root = config["data"][dataset]["root"]
+    labels = config["data"][dataset].get("labels") if dataset == "custom" else None
     try:
-        found = list_subjects(dataset, root)
+        found = list_subjects(dataset, root, **({"labels": labels} if labels else {}))
     except (OSError, ValueError) as err:
         return (), f"data.{dataset}.root: {err}"
     if not found:
@@ -69,6 +70,25 @@ def feature_params(dataset):
     params = dict(config["features"]["params"])
     params.update(config["features"]["windows"].get(dataset, {}))
     return json.dumps(params)  # key order kept: it is the band order
+
+
+def custom_args(dataset):
+    """The reader options of a user's own recordings (data.custom) as command arguments, a list
+    (empty for the other datasets)."""
+    if dataset != "custom":
+        return []
+    c = config["data"]["custom"]
+    args = ["--labels", c["labels"]] if c.get("labels") else []
+    args += [a for name, (lo, hi) in c.get("ratings", {}).items() for a in ("--rating", f"{name}={lo}:{hi}")]
+    args += [a for name, order in c.get("classes", {}).items()
+             for a in ("--classes", name + (f"={','.join(order)}" if order else ""))]
+    args += [a for old, new in c.get("channels", {}).items() for a in ("--channel", f"{old}={new}")]
+    for key in ("montage", "duration", "eeg_limit_uv"):
+        if c.get(key) is not None:
+            args += [f"--{key.replace('_', '-')}", str(c[key])]
+    if c.get("bad_samples", "refuse") != "refuse":
+        args += ["--bad-samples", c["bad_samples"]]
+    return args
 
 
 def feature_files(dataset):
@@ -116,7 +136,8 @@ def sweep_inputs(wc):
 def sweep_data(wc):
     """The sweep command's data arguments, a list (see sweep_inputs)."""
     if _raw_model(wc.model):
-        return ["--root", data_root(wc.dataset), "--feature-params", feature_params(wc.dataset)]
+        return ["--root", data_root(wc.dataset), "--feature-params", feature_params(wc.dataset),
+                *custom_args(wc.dataset)]
     return ["--features", f"results/features/{wc.dataset}"]
 
 
@@ -282,7 +303,9 @@ def all_targets():
     targets = expand("reports/summary/{dataset}.md", dataset=ok)
     for dataset in ok:
         targets += feature_files(dataset)
-    targets += expand("reports/features/{dataset}_label_contrast.png", dataset=[d for d in ok if d != "mahnob"])
+    # (a custom dataset's labels may be classes: no high-vs-low contrast)
+    targets += expand("reports/features/{dataset}_label_contrast.png",
+                      dataset=[d for d in ok if d not in ("mahnob", "custom")])
     if sweeps():
         targets += [f"reports/sweeps/{_sweep_name(s).replace(chr(47), '_')}.png" for s in sweeps()]
         targets += ["reports/results.md"]

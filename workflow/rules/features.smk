@@ -10,6 +10,7 @@ rule extract_features:
     params:
         root=lambda wc: data_root(wc.dataset),
         features=lambda wc: feature_params(wc.dataset),
+        custom=lambda wc: custom_args(wc.dataset),
     log:
         "logs/features/{dataset}/{subject}.log",
     benchmark:
@@ -23,7 +24,7 @@ rule extract_features:
     shell:
         "neuroaffect features --dataset {wildcards.dataset} --root {params.root:q}"
         " --subject {wildcards.subject} --out {output} --no-progress"
-        " --params {params.features:q} > {log} 2>&1"
+        " --params {params.features:q} {params.custom:q} > {log} 2>&1"
 
 
 rule plot_feature_maps:

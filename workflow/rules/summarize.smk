@@ -9,6 +9,7 @@ rule summarize:
         json="reports/summary/{dataset}.json",
     params:
         root=lambda wc: data_root(wc.dataset),
+        custom=lambda wc: custom_args(wc.dataset),
     log:
         "logs/summarize/{dataset}.log",
     benchmark:
@@ -20,7 +21,7 @@ rule summarize:
         "../envs/neuroaffect.yaml"
     shell:
         "neuroaffect summarize --dataset {wildcards.dataset} --root {params.root:q}"
-        " --out reports/summary/{wildcards.dataset} > {log} 2>&1"
+        " --out reports/summary/{wildcards.dataset} {params.custom:q} > {log} 2>&1"
 
 
 rule check_data_root:
