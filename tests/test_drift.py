@@ -118,3 +118,17 @@ def test_fold_count_follows_the_smallest_half():
         for name in dict.fromkeys(r["model"] for r in rec):
             assert len({r["fold"] for r in rec if r["model"] == name}) == made
             assert all(r["n_test"] == 12 * N_WIN // made for r in rec if r["model"] == name)
+
+
+def test_rows_added_to_a_result_take_its_class_names():
+    from types import SimpleNamespace
+
+    from neuroaffect.training.drift import add_drift_rows
+
+    sweep = SimpleNamespace(records=[{"level": "window"}], config={})
+    res = SimpleNamespace(sweep=sweep, metadata={"class_names": ["calm", "tense"]})
+    add_drift_rows(res, recording(0.0), "trial-holdout", 4)
+    assert sweep.config["drift_control"]["rows"] == [f"logistic{DRIFT_TAG}calm)", f"logistic{DRIFT_TAG}tense)"]
+    assert {r["level"] for r in sweep.records[1:]} == {"window"}  # the result's levels only
+    add_drift_rows(res, recording(0.0), "trial-holdout", 4, class_names=("a", "b"))
+    assert sweep.config["drift_control"]["rows"] == [f"logistic{DRIFT_TAG}a)", f"logistic{DRIFT_TAG}b)"]

@@ -150,7 +150,8 @@ def test_drift_control_through_the_experiment_api(control):
     theirs = control["result"].table("window").set_index("model").filter(like="(drift:", axis=0)
     assert len(ours) == len(theirs) == 10  # 2 conditions x 5 folds
     np.testing.assert_array_equal(ours["balanced_accuracy"].to_numpy(), theirs["balanced_accuracy"].to_numpy())
-    assert res.sweep.config["drift_control"]["rows"] == ["logistic (drift: class 0)", "logistic (drift: class 1)"]
+    names = res.metadata.get("class_names") or ["class 0", "class 1"]  # the labels table's classes, when known
+    assert res.sweep.config["drift_control"]["rows"] == [f"logistic (drift: {c})" for c in names]
     with pytest.raises(ValueError, match="drift control"):
         pipeline.experiment([control["features"]], 1, "eyes", "binary", "dgcnn", "loso", train_cfg=cfg,
                             drift_control=True)
@@ -167,7 +168,7 @@ def test_drift_control_from_the_command_line(tmp_path, capsys):
             "--device", "cpu", "--no-progress", "--drift-control", "--out", str(out)]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "logistic (drift: class 0)" in printed and "Drift control (window level" in printed
+    assert "logistic (drift: " in printed and "Drift control (window level" in printed
     md = (tmp_path / "eyes.md").read_text()
     assert md.count("Drift control (") == 2  # window and trial level
     assert main(args + ["--protocol", "loso"]) == 2

@@ -183,9 +183,12 @@ def add_drift_rows(result, windows: WindowSet, protocol: str, n_folds: int | Non
 
     The rows join ``result.records`` (an experiment's ``result.sweep.records``), so that its
     tables show them beside the reference rows, and ``config["drift_control"]`` lists them with
-    the margin. Returns ``result``.
+    the margin. Conditions are named by ``class_names``, else by ``result.metadata["class_names"]``
+    (a user's own classes), else ``"class <k>"``. Returns ``result``.
     """
     sw = getattr(result, "sweep", result)
+    if class_names is None:
+        class_names = (getattr(result, "metadata", None) or {}).get("class_names") or None
     trial_level = any(r["level"] == "trial" for r in sw.records)
     rows = drift_records(windows, protocol, n_folds, subjects=subjects, split_seed=split_seed,
                          class_names=class_names, trial_level=trial_level)
