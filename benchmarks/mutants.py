@@ -14,9 +14,9 @@ fails there would kill every mutant for nothing, so its mutants are reported as 
 
 Run::
 
-    python benchmarks/mutants.py                 # every mutant (about 8 minutes on 2 busy cores)
+    python benchmarks/mutants.py                 # every mutant (about 30 minutes on 2 busy cores)
     python benchmarks/mutants.py --only bde-      # the mutants whose name starts with "bde-"
-    python benchmarks/mutants.py --tested-by tests/test_guards_   # the mutants the guard tests must kill
+    python benchmarks/mutants.py --tested-by tests/test_guards_   # the 45 the guard tests must kill (~20 min)
     python benchmarks/mutants.py --list           # the mutants and their test files
 
 Prints one row per mutant (name, file, outcome, the first failing test, seconds), the share of
@@ -218,6 +218,16 @@ MUTANTS = [
        "a = FER_CIRCUMPLEX_DEG[name]", G_LABELS, "anchor angles used as radians"),
     _m("anchor-cos-sin-swap", LABELS, "out[k] = radius * np.cos(a), radius * np.sin(a)",
        "out[k] = radius * np.sin(a), radius * np.cos(a)", G_LABELS, "valence and arousal of the anchors swapped"),
+    _m("affectnet-reader-codes-as-fer", "neuroaffect/io/faces/affectnet.py",
+       "lut = np.array([AFFECTNET_TO_FER.get(c, 0) for c in range(11)])", "lut = np.arange(11)", G_LABELS,
+       "the AffectNet reader takes expression codes for FERPlus indices"),
+    _m("affectnet-mini-names-as-codes", "neuroaffect/io/faces/affectnet.py",
+       "**{AFFECTNET_CODES[code]: AFFECTNET_TO_FER[code] for code in range(8)},",
+       "**{AFFECTNET_CODES[code]: code for code in range(8)},", G_LABELS,
+       "AffectNet-mini's class names mapped to their AffectNet code as a FERPlus index"),
+    _m("ckplus-reader-code-as-fer", "neuroaffect/io/faces/ckplus.py",
+       'entries = [(match[0], CKPLUS_TO_FER[code], "peak", code)]', 'entries = [(match[0], code, "peak", code)]',
+       G_LABELS, "the CK+ reader takes emotion codes for FERPlus indices"),
     # --- selection on validation (tests/test_guards_selection.py) ---
     _m("train-arm-selects-on-test", ABLATION,
        'train, val = ferplus.select_split("train"), ferplus.select_split("val")',

@@ -103,3 +103,21 @@ def test_circumplex_quadrants_follow_russell(name, valence_sign, arousal_sign):
     assert math.copysign(1, v) == valence_sign and abs(v) > 0.1
     assert math.copysign(1, a) == arousal_sign and abs(a) > 0.1
     assert v ** 2 + a ** 2 == pytest.approx(0.64)
+
+
+def test_affectnet_reader_maps_the_published_codes_and_drops_the_unmapped(tmp_path):
+    from neuroaffect.io.faces import read_affectnet
+
+    (tmp_path / "Manually_Annotated_Images").mkdir()
+    lists = tmp_path / "Manually_Annotated_file_lists"
+    lists.mkdir()
+    header = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
+    train = [header] + [f"1/t{code}.jpg,0,0,50,50,1;2,{code},0.1,-0.2" for code in range(11)]
+    (lists / "training.csv").write_text("\n".join(train) + "\n")
+    (lists / "validation.csv").write_text(header + "\n1/v6.jpg,0,0,50,50,1;2,6,-0.5,0.5\n")
+    fs = read_affectnet(tmp_path, check_files=False)
+    train_rows = fs.split == "train"
+    assert [FERPLUS_COLUMNS[k] for k in fs.labels[train_rows]] == [AFFECTNET_PUBLISHED[c] for c in range(8)]
+    assert [FERPLUS_COLUMNS[k] for k in fs.labels[~train_rows]] == ["anger"]  # validation.csv serves as test
+    assert set(fs.split[~train_rows]) == {"test"}
+    assert fs.meta["dropped"]["none"] == fs.meta["dropped"]["uncertain"] == fs.meta["dropped"]["non_face"] == 1
