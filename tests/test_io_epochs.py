@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from neuroaffect.channels import make_montage
+from neuroaffect.channels import get_positions, make_montage
 from neuroaffect.io import Peripheral, Recording, from_epochs, read_dataset
 
 
@@ -243,3 +243,15 @@ def test_from_epochs_custom_montage_positions():
     again = rec.to_epochs(peripheral=False)
     np.testing.assert_allclose([ch["loc"][:3] for ch in again.info["chs"]], rec.ch_pos)
     assert rec.select([0, 1]).ch_pos.shape == (5, 3)
+
+
+def test_from_epochs_maps_edf_names_and_leaves_out_reference_channels():
+    rng = np.random.default_rng(3)
+    names = ["EEG Fp1", "EEG C3", "Fc5.", "A2-A1"]
+    data = rng.normal(0, 1e-5, (2, 4, 128))
+    epochs = mne.EpochsArray(data, mne.create_info(names, 128.0, "eeg"), verbose=False)
+    with pytest.warns(RuntimeWarning, match="'A2-A1': a bipolar or reference channel"):
+        rec = from_epochs(epochs)
+    assert rec.ch_names == ("Fp1", "C3", "FC5") and "A2-A1" in rec.info["channel_notes"][0]
+    np.testing.assert_array_equal(rec.eeg, data[:, :3])
+    np.testing.assert_allclose(rec.positions, get_positions(["Fp1", "C3", "FC5"]))

@@ -318,6 +318,10 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
         ``classes`` orders them); any other numeric column as it is (no range); ``trial_ids`` / ``session_ids`` from integer ``trial`` /
         ``session`` columns (else 1..n_epochs and 1); ``ch_pos`` from the channel locations
         when a montage is set (else the 10-05 template position of each name);
+        EEG names without a location mapped onto their 10-05 spelling (``"EEG Fp1"`` ->
+        ``Fp1``, ``"Fc5."`` -> ``FC5``; :func:`neuroaffect.channels.standardise_ch_names`) and
+        unlocated bipolar or reference channels (``"A2-A1"``) left out with a warning and a note
+        in ``info["channel_notes"]``;
         ``peripheral`` signals from channels of type ``ecg``, ``eog``, ``emg`` (to uV),
         ``gsr`` (S to uS), ``resp``, ``temperature`` (degC) and ``bio`` / ``misc`` channels
         named like a plethysmograph (``pleth``, ``ppg``, ``bvp``, ``pulse``: ``ppg``), one
@@ -345,7 +349,7 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
     if not eeg_picks.size:
         raise _bad_param("epochs", "epochs holding at least one EEG channel not marked bad",
                          f"channel types {sorted(set(epochs.get_channel_types()))}")
-    ch_names = [info["ch_names"][k] for k in eeg_picks]
+    ch_names, eeg_picks, notes = _standard_eeg_names(info, eeg_picks)
     times = np.asarray(epochs.times)
     half = 0.5 / sfreq
     stim = times >= -half
@@ -414,8 +418,30 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
         peripheral=peripheral,
         trial_ids=_metadata_ids(md, "trial", n_epochs),
         session_ids=_metadata_ids(md, "session", n_epochs),
-        ch_pos=ch_pos,
+        ch_pos=ch_pos, info={"channel_notes": notes} if notes else {},
     )
+
+
+def _standard_eeg_names(info, picks):
+    """(names, picks, notes) of the EEG channels: unlocated names mapped onto 10-05 spellings
+    (``"EEG Fp1"`` -> ``Fp1``, ``"Fc5."`` -> ``FC5``), unlocated bipolar / reference channels
+    (``"A2-A1"``) left out with a warning."""
+    from ..channels import standardise_ch_names
+
+    names = [info["ch_names"][k] for k in picks]
+    locs = np.array([info["chs"][k]["loc"][:3] for k in picks], dtype=np.float64).reshape(-1, 3)
+    has = np.isfinite(locs).all(axis=1) & (np.abs(locs).sum(axis=1) > 0)
+    rename, _ = standardise_ch_names([n for n, h in zip(names, has) if not h])
+    keep, out, notes = [], [], []
+    for k, name, located in zip(picks, names, has):
+        if not located and name not in rename and "-" in name.strip("-"):
+            notes.append(f"{name!r}: a bipolar or reference channel without a position; left out of the EEG")
+            continue
+        keep.append(k)
+        out.append(name if located else rename.get(name, name))
+    if notes:
+        warnings.warn("; ".join(notes), RuntimeWarning, stacklevel=3)
+    return out, np.asarray(keep, dtype=int), notes
 
 
 def _metadata_labels(md, dataset, ratings, classes):
