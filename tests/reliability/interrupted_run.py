@@ -80,7 +80,8 @@ def teacher(work: Path, kill: bool) -> dict:
                           model_kwargs={"width": 8, "embed_dim": 8})
     summary = fit_teacher(feats, "deap", out, cfg, TrainConfig(epochs=3, batch_size=8, device="cpu"))
     assert json.loads((out / "teacher.json").read_text()) == json.loads(json.dumps(summary, default=str))
-    drop = ("seconds", "code_version")  # timings; the commit (others may commit while a test runs)
+    drop = ("seconds", "code_version", "summary_sha256")  # timings; the commit (others may commit while a test
+    # runs); the checksum of the summary, which covers both
     return {"summary": {k: v for k, v in summary.items() if not k.startswith(drop)},
             "checkpoints": {n: _content(out / f"{n}.pt") for n in ("teacher", "control")}}
 
