@@ -29,13 +29,15 @@ def train_arm(ferplus_root, grid, arm: str, seed: int, out, *, epochs=100, batch
 
 
 def _records(runs) -> list:
+    from .._utils import load_json_bounded
+
     out = []
     for r in runs:
         f = Path(r) / "record.json"
         if not f.is_file():
             raise FileNotFoundError(f"{f}: expected the record of a trained student (train-student writes it), but "
                                     "found no such file")
-        out.append(json.loads(f.read_text()))
+        out.append(load_json_bounded(f, "the JSON record of a trained student"))  # size and nesting bounded
     return out
 
 
