@@ -286,7 +286,9 @@ def _custom_rule(task: str, scale, classes, name: str) -> int:
     check_option("task", task, TASKS)
     if (scale is None) == (classes is None):
         raise ValueError(f"Label {name!r}: expected either a rating scale (lo, hi) or class names, but got "
-                         f"scale={scale!r} and classes={classes!r}")
+                         f"scale={scale!r} and classes={classes!r} (name its scale or classes where it is read: "
+                         f"ratings={{{name!r}: (lo, hi)}} or classes=[{name!r}] of read_custom, from_epochs or "
+                         "extract_features)")
     if classes is not None:
         k = len(classes)
         if task == "regression":
