@@ -16,7 +16,7 @@ Run::
 
     python benchmarks/mutants.py                 # every mutant (about 30 minutes on 2 busy cores)
     python benchmarks/mutants.py --only bde-      # the mutants whose name starts with "bde-"
-    python benchmarks/mutants.py --tested-by tests/test_guards_   # the 45 the guard tests must kill (~20 min)
+    python benchmarks/mutants.py --tested-by tests/test_guards_   # the 47 the guard tests must kill (~25 min)
     python benchmarks/mutants.py --list           # the mutants and their test files
 
 Prints one row per mutant (name, file, outcome, the first failing test, seconds), the share of
@@ -239,6 +239,12 @@ MUTANTS = [
     _m("select-run-tie-larger-seed", ABLATION, 'return max(runs, key=lambda r: (r["val"]["macro_f1"], -r["seed"]))',
        'return max(runs, key=lambda r: (r["val"]["macro_f1"], r["seed"]))', G_SELECT_FAST,
        "a tie goes to the larger seed"),
+    _m("export-last-run", "neuroaffect/pipeline/faces.py", "best = select_run(_records(runs), arm)",
+       "best = [r for r in _records(runs) if r[\"arm\"] == arm][-1]", G_SELECT,
+       "the exported student is the last run listed, not the best on validation"),
+    _m("export-metrics-of-any-seed", "neuroaffect/pipeline/faces.py",
+       'if r["arm"] == best["arm"] and r["seed"] == best["seed"]:', 'if r["arm"] == best["arm"]:', G_SELECT,
+       "the exported card carries the test figures of another seed of the arm"),
     _m("best-epoch-last-of-ties", DTRAIN, "        if score > self.best_score:\n",
        "        if score >= self.best_score:\n", G_SELECT_FAST, "the last of equally good epochs kept, not the first"),
     _m("best-state-not-copied", DTRAIN,

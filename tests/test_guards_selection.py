@@ -161,3 +161,21 @@ def test_no_selection_reads_the_test_split(tmp_path, monkeypatch):
         runs = [recs[poisoned, 0], recs[False, 1]]
         best = max(runs, key=lambda r: (r["val"]["macro_f1"], -r["seed"]))
         assert select_run(runs, "B0")["seed"] == best["seed"]
+    # the exported student is that run's, even when the test figures of the evaluation favour the other seed
+    from neuroaffect.pipeline.faces import export_selected
+
+    runs = [recs[False, 0], recs[False, 1]]
+    best = max(runs, key=lambda r: (r["val"]["macro_f1"], -r["seed"]))
+    planted = {r["seed"]: (0.01 if r is best else 0.99) for r in runs}
+    evaluation = tmp_path / "ablation.json"
+    rows = [{"arm": "B0", "seed": seed, "set": "ferplus-test", "macro_f1": f1, "accuracy": f1}
+            for seed, f1 in planted.items()]
+    chosen = json.loads((tmp_path / f"False{best['seed']}" / "student" / "config.json").read_text())
+    for order in (1, -1):  # whichever run is listed (and evaluated) last
+        evaluation.write_text(json.dumps({"runs": rows[::order]}))
+        info = export_selected([tmp_path / "False0", tmp_path / "False1"][::order], tmp_path / "export", arm="B0",
+                               evaluation=evaluation, onnx=False)
+        assert info["seed"] == best["seed"] and info["val_macro_f1"] == best["val"]["macro_f1"]
+        config = json.loads((tmp_path / "export" / "config.json").read_text())
+        assert config["weights_sha256"] == chosen["weights_sha256"]
+        assert config["metrics"]["ferplus-test"]["macro_f1"] == planted[best["seed"]]
