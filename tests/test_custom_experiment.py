@@ -126,7 +126,7 @@ def test_workflow_plans_a_custom_dataset(tmp_path):
     cfg = yaml.safe_load((root / "config/config.yaml").read_text())
     cfg["datasets"] = ["custom"]
     cfg["data"] = {"custom": {"root": str(DATA / "eegmmidb"), "classes": {"eyes": ["closed", "open"]},
-                              "channels": {"Chan 1": "Cz"}, "bad_samples": "repair"}}
+                              "channels": {"Chan 1": "Cz"}, "exclude": ["Iz.."], "bad_samples": "repair"}}
     cfg["training"]["sweeps"] = [{"dataset": "custom", "target": "eyes", "task": "binary", "model": "dgcnn",
                                   "protocol": "trial-holdout"}]
     (tmp_path / "config").mkdir()
@@ -138,7 +138,7 @@ def test_workflow_plans_a_custom_dataset(tmp_path):
     assert res.returncode == 0, res.stderr + res.stdout
     features = next(ln for ln in res.stdout.splitlines() if "neuroaffect features --dataset custom" in ln)
     assert "--classes eyes=closed,open" in features and "--channel 'Chan 1=Cz'" in features
-    assert "--bad-samples repair" in features and "--subject 1" in features
+    assert "--bad-samples repair" in features and "--subject 1" in features and "--exclude Iz.." in features
     assert "neuroaffect summarize --dataset custom" in res.stdout and "run_sweep" in res.stdout
     # custom without its root is refused before any job, naming the key
     cfg["data"] = {}

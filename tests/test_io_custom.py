@@ -44,6 +44,12 @@ def test_eegmmidb_edf_trials_labels_and_channel_names():
             np.testing.assert_allclose(rec.eeg[k, ch], ref, rtol=0, atol=1e-12)
     edf.close()
     assert [f.name for f in rec.fnames] == ["S001R01.edf", "S001R02.edf", "labels.csv"]
+    # a dead electrode left out, by recorded or standard name
+    (fewer,) = read_custom(EEGMMIDB, exclude=["Fc5.", "Cz"])
+    assert fewer.n_chans == 62 and "FC5" not in fewer.ch_names and "Cz" not in fewer.ch_names
+    assert fewer.info["excluded"] == sorted(["Fc5.", "Cz.."])
+    keep = [k for k, n in enumerate(rec.ch_names) if n not in ("FC5", "Cz")]
+    np.testing.assert_array_equal(fewer.eeg, rec.eeg[:, keep])
     assert list_subjects("custom", EEGMMIDB) == [1]
     assert read_dataset("custom", EEGMMIDB, subjects=[1])[0].n_trials == 20
 

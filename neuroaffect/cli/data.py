@@ -133,6 +133,8 @@ def add_custom_args(p):
                    "names (default: the file's locations, else the 10-05 template)")
     g.add_argument("--channel", action="append", default=[], metavar="OLD=NEW",
                    help="rename a channel to its standard name (repeatable)")
+    g.add_argument("--exclude", action="append", default=[], metavar="CHANNEL",
+                   help="leave a channel out, e.g. a dead electrode (recorded or standard name; repeatable)")
     g.add_argument("--duration", type=float, default=None,
                    help="trial length in seconds where the table and annotations give none")
     g.add_argument("--bad-samples", default="refuse", choices=["refuse", "repair", "drop"],
@@ -152,7 +154,8 @@ def custom_read_kwargs(args) -> dict:
 
     out = {}
     given = [f for f, v in (("--labels", args.labels), ("--rating", args.rating), ("--classes", args.classes),
-                            ("--montage", args.montage), ("--channel", args.channel), ("--duration", args.duration),
+                            ("--montage", args.montage), ("--channel", args.channel), ("--exclude", args.exclude),
+                            ("--duration", args.duration),
                             ("--eeg-limit-uv", args.eeg_limit_uv)) if v] + (
         ["--bad-samples"] if args.bad_samples != "refuse" else [])
     if args.dataset != CUSTOM:
@@ -181,6 +184,8 @@ def custom_read_kwargs(args) -> dict:
         out["classes"] = classes
     if args.channel:
         out["ch_names"] = dict(pair(t, "--channel") for t in args.channel)
+    if args.exclude:
+        out["exclude"] = list(args.exclude)
     for key in ("montage", "duration", "eeg_limit_uv"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)

@@ -3,7 +3,7 @@
 API
 ---
 ``read_custom(root, labels=None, *, subjects=None, ratings=None, classes=None, montage=None,
-ch_names=None, duration=None, bad_samples="refuse", eeg_limit_uv=300000.0, dataset="custom")``
+ch_names=None, exclude=(), duration=None, bad_samples="refuse", eeg_limit_uv=300000.0, dataset="custom")``
     -> list of :class:`~neuroaffect.io.Recording`, one per subject, sorted by subject.
 ``list_subjects(root, labels=None)`` -> sorted subject numbers of the labels table.
 ``read_labels_table(fname, ratings=None, classes=None)`` -> the checked table (``pandas.DataFrame``)
@@ -79,7 +79,7 @@ def list_subjects(root, labels=None) -> list[int]:
 
 
 def read_custom(root, labels=None, *, subjects=None, ratings=None, classes=None, montage=None, ch_names=None,
-                duration=None, bad_samples: str = "refuse", eeg_limit_uv: float = CUSTOM_EEG_LIMIT_UV,
+                exclude=(), duration=None, bad_samples: str = "refuse", eeg_limit_uv: float = CUSTOM_EEG_LIMIT_UV,
                 dataset: str = "custom") -> list[Recording]:
     """Read a user's own recordings and their labels table into :class:`Recording` s.
 
@@ -101,6 +101,9 @@ def read_custom(root, labels=None, *, subjects=None, ratings=None, classes=None,
         positions and the standard names; None: the file's locations, else the 10-05 template.
     ch_names : dict of str -> str | None
         Explicit ``{recorded name: standard name}``.
+    exclude : sequence of str
+        Channels to leave out (a dead or broken electrode), by recorded or standard name; they are
+        marked bad, as ``mne.io.read_raw(..., exclude=...)`` would leave them out.
     duration : float | None
         Trial length in seconds for trials whose row and annotation give none.
     bad_samples : {"refuse", "repair", "drop"}
@@ -118,7 +121,7 @@ def read_custom(root, labels=None, *, subjects=None, ratings=None, classes=None,
         lengths differ), trials in ``(session, trial)`` order, ``labels`` (ratings as recorded;
         classes as codes into ``label_classes``), ``label_range``, ``ch_pos`` (None when the names
         give the positions), ``fnames`` (recordings and the table), ``info`` with
-        ``channel_notes``, ``repairs``, ``dropped_trials``, ``renamed`` and ``sha256``.
+        ``channel_notes``, ``excluded``, ``repairs``, ``dropped_trials``, ``renamed`` and ``sha256``.
 
     Raises
     ------
@@ -143,7 +146,8 @@ def read_custom(root, labels=None, *, subjects=None, ratings=None, classes=None,
     out = []
     for subject, rows in df.groupby("subject", sort=True):
         out.append(_read_subject(root, table_path, int(subject), rows.sort_values(["session", "trial"]), spec,
-                                 montage, ch_names, duration, bad_samples, float(eeg_limit_uv) * 1e-6, dataset))
+                                 montage, ch_names, tuple(exclude), duration, bad_samples,
+                                 float(eeg_limit_uv) * 1e-6, dataset))
     return out
 
 
@@ -280,13 +284,20 @@ def _text(v):
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
 
 
-def _read_subject(root, table_path, subject, rows, spec, montage, mapping, duration, bad_samples, limit, dataset):
+def _read_subject(root, table_path, subject, rows, spec, montage, mapping, exclude, duration, bad_samples, limit,
+                  dataset):
     trials, ids, sessions, keep_rows, notes, repairs, dropped, files, renamed = [], [], [], [], [], [], [], [], {}
     ref = None  # (sfreq, names, positions) of the subject's first file
+    excluded = set()
     sha = {}
     for fname_rel, frows in rows.groupby("file", sort=False):
         fname = root / str(fname_rel)
         raw = _read_raw(fname)
+        if exclude:
+            std = standardise_ch_names(raw.ch_names)[0]
+            gone = [n for n in raw.ch_names if (n in exclude or std.get(n) in exclude) and n not in raw.info["bads"]]
+            raw.info["bads"] += gone
+            excluded.update(gone)
         names, file_notes, file_renamed = _prepare_channels(raw, fname, montage, mapping)
         notes += [f"{fname.name}: {n}" for n in file_notes]
         renamed.update(file_renamed)
@@ -333,7 +344,7 @@ def _read_subject(root, table_path, subject, rows, spec, montage, mapping, durat
         ch_names=tuple(ref[1]), labels=labels, label_range=dict(spec["ratings"]),
         label_classes=dict(spec["classes"]), trial_ids=np.array(ids), session_ids=np.array(sessions),
         fnames=files + [Path(table_path)], ch_pos=ref[2],
-        info={"channel_notes": notes, "repairs": repairs, "dropped_trials": dropped, "renamed": renamed,
+        info={"channel_notes": notes, "excluded": sorted(excluded), "repairs": repairs, "dropped_trials": dropped, "renamed": renamed,
               "labels_file": str(table_path), "sha256": sha},
     )
 

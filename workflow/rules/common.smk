@@ -83,6 +83,7 @@ def custom_args(dataset):
     args += [a for name, order in c.get("classes", {}).items()
              for a in ("--classes", name + (f"={','.join(order)}" if order else ""))]
     args += [a for old, new in c.get("channels", {}).items() for a in ("--channel", f"{old}={new}")]
+    args += [a for name in c.get("exclude", []) for a in ("--exclude", name)]
     for key in ("montage", "duration", "eeg_limit_uv"):
         if c.get(key) is not None:
             args += [f"--{key.replace('_', '-')}", str(c[key])]
