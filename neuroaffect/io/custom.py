@@ -200,7 +200,8 @@ def _prepare_channels(raw, fname, montage, mapping):
     picks = mne.pick_types(raw.info, eeg=True, exclude="bads")
     names = [raw.ch_names[k] for k in picks]
     if not names:
-        raise DatasetFormatError(fname, "at least one EEG channel", f"channels {raw.ch_names} of types "
+        raise DatasetFormatError(fname, "at least one EEG channel with a standard 10-05 name or a location (else "
+                                 "pass montage=, or ch_names= to rename)", f"channels {raw.ch_names} of types "
                                  f"{sorted(set(raw.get_channel_types()))}")
     return names, notes, {k: v for k, v in rename.items() if k != v}
 
