@@ -183,3 +183,25 @@ def test_errors_name_the_file_and_what_was_expected(tmp_path, table, kwargs, mat
     pd.DataFrame(table).to_csv(tmp_path / "labels.csv", index=False)
     with pytest.raises(DatasetFormatError, match=match):
         read_custom(tmp_path, **kwargs)
+
+
+def test_subjects_sorted_selected_and_hashed(tmp_path):
+    """The readers' contract: one Recording per subject, sorted; subjects= selects; absent subjects named."""
+    import hashlib
+
+    for f in ("S001R01.edf", "S001R02.edf"):
+        (tmp_path / f).symlink_to(EEGMMIDB / f)
+    pd.DataFrame({"file": ["S001R02.edf", "S001R01.edf", "S001R01.edf"], "subject": [7, 2, 2],
+                  "trial": [1, 1, 2], "onset": [0, 0, 10], "duration": 5,
+                  "eyes": ["closed", "open", "open"]}).to_csv(tmp_path / "labels.csv", index=False)
+    recs = read_custom(tmp_path, classes={"eyes": ["open", "closed"]})
+    assert [r.subject for r in recs] == [2, 7] and [r.n_trials for r in recs] == [2, 1]
+    assert recs[1].labels["eyes"].tolist() == [1.0] and recs[0].labels["eyes"].tolist() == [0.0, 0.0]
+    (only,) = read_custom(tmp_path, subjects=[7])
+    np.testing.assert_array_equal(only.eeg, recs[1].eeg)
+    digest = hashlib.sha256((EEGMMIDB / "S001R02.edf").read_bytes()).hexdigest()
+    assert only.info["sha256"] == {str(tmp_path / "S001R02.edf"): digest}
+    assert list_subjects("custom", tmp_path) == [2, 7]
+    with pytest.raises(DatasetFormatError, match=r"labels\.csv: expected rows of subjects \[3\], but found none of "
+                                                 r"subjects \[3\] \(subjects \[2, 7\]\)"):
+        read_custom(tmp_path, subjects=[3])
