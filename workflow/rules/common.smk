@@ -189,7 +189,7 @@ def teacher_config():
 
 
 def _flags(values, flags):
-    """``--flag value`` pairs of the set keys of ``values``, as a list (a rule quotes each item: ``{params.x:q}``)."""
+    """``--flag value`` pairs of the set keys of ``values``, as a list (quoted one by one in the command, ``{params.x:q}``)."""
     return [item for k, flag in flags.items() if values.get(k) is not None for item in (flag, str(values[k]))]
 
 
