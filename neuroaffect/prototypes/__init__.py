@@ -4,7 +4,8 @@
   alone; lookup and soft assignment of (valence, arousal) points.
 - :func:`build_grid`, :func:`ordering_test` (``grid``): binning, empty-bin filling, the ordering figure.
 - :func:`fit_teacher`, :func:`make_grid`, :func:`export_prototype_grid` (``build``, needs torch):
-  the EEG teacher and the export.
+  the EEG teacher and the export; :func:`load_teacher` and :func:`read_teacher_summary`
+  (``teacher``) read the teacher's folder back, checking roles and checksums.
 
 ``import neuroaffect.prototypes`` and :func:`load_grid` need no torch: the teacher-side names load
 on first use. Design: ``docs/prototypes.md``.
@@ -15,16 +16,17 @@ from __future__ import annotations
 import importlib
 
 from .grid import GridBuild, build_grid, ordering_test, pairwise_cosine
-from .io import ARRAYS, SCHEMA_VERSION, GridFormatError, PrototypeGrid, array_sha256, load_grid
+from .io import ARRAYS, SCHEMA_VERSION, GridFormatError, PrototypeGrid, array_sha256, check_grid_content, load_grid
 
 _LAZY = {
     "PrototypeConfig": "build", "GridResult": "build", "export_prototype_grid": "build", "fit_teacher": "build",
     "make_grid": "build", "TEACHER": "teacher", "cross_validate_teacher": "teacher", "embed": "teacher",
     "mc_dropout_predict": "teacher", "teacher_windows": "teacher", "train_teacher": "teacher",
+    "load_teacher": "teacher", "read_teacher_summary": "teacher",
 }
 
 __all__ = ["ARRAYS", "SCHEMA_VERSION", "GridBuild", "GridFormatError", "PrototypeGrid", "array_sha256",
-           "build_grid", "load_grid", "ordering_test", "pairwise_cosine", *_LAZY]
+           "build_grid", "check_grid_content", "load_grid", "ordering_test", "pairwise_cosine", *_LAZY]
 
 
 def __getattr__(name):

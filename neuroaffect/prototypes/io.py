@@ -18,8 +18,11 @@ file                   content
 :func:`load_grid` needs only numpy (the ``.safetensors`` file is read with the ``safetensors``
 package when it is installed, else the ``.npz``). It verifies the card's schema version, the
 card's own checksum, the sha256 of every array against the card and (safetensors) the card in
-the header, and refuses a tampered, truncated, earlier- or future-schema file with
-:class:`GridFormatError` naming the file and what failed.
+the header, then what the arrays hold (:func:`check_grid_content`; dtypes and shapes from the
+files' declared headers before any data is read), and refuses a tampered, truncated, earlier- or
+future-schema or content-invalid file with :class:`GridFormatError` naming the file and the field.
+Checksums catch corruption and accidental edits, not a deliberate edit that recomputes them
+(``docs/prototypes.md``, "What the checksums protect against").
 """
 
 from __future__ import annotations
@@ -348,7 +351,8 @@ def check_grid_content(fname, card: dict, arrays: dict) -> None:
                               f"edges {edges.min():.6g} .. {edges.max():.6g}, centres {centres.min():.6g} .. "
                               f"{centres.max():.6g}")
     if (np.diff(edges) <= 0).any() or (np.diff(centres) <= 0).any():
-        raise GridFormatError(fname, "arrays 'edges' and 'centres' in increasing order", "a decreasing or repeated value")
+        raise GridFormatError(fname, "arrays 'edges' and 'centres' in increasing order",
+                              "a decreasing or repeated value")
     if not ((edges[:-1] < centres) & (centres < edges[1:])).all():
         raise GridFormatError(fname, "array 'centres' with each centre inside its bin of 'edges'", "centres outside")
     if not (np.allclose(edges, grid_edges(n), atol=1e-9) and np.allclose(centres, grid_centres(n), atol=1e-9)):

@@ -26,6 +26,7 @@ package's own error naming the file counts.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -265,7 +266,7 @@ def _student_cases(base: Path) -> list:
     config_edit("an unrecorded model card", lambda c: c.__setitem__("card_sha256", None))
 
     d = _copy_tree(good, base / "student_card", link=("model.safetensors", "config.json"))
-    text = (d / "README.md").read_text().replace("Face-expression student", "Face-expression student (state of the art)")
+    text = (d / "README.md").read_text().replace("Face-expression student", "Face-expression student (the best)")
     (d / "README.md").unlink()
     (d / "README.md").write_text(text)
     out.append(("student/model card edited", lambda d=d: load_student(d), "reject"))
@@ -279,12 +280,12 @@ def _student_cases(base: Path) -> list:
     tiny_onnx(d / "model.onnx")
     out.append(("student/model.onnx the config does not record", lambda d=d: load_student(d), "reject"))
 
-    def with_onnx(tag, blob_fn, loader):
+    def with_onnx(tag, blob_fn):
+        """A copy of the export with a tiny ONNX file recorded in its config, then ``blob_fn`` applied
+        to the file's bytes (None: left as is); the checksums recomputed when ``tag`` says so."""
         d = _copy_tree(good, base / f"student_onnx_{tag.split(' ')[0]}", link=("model.safetensors", "README.md"))
         blob = tiny_onnx(d / "model.onnx").read_bytes()
         cfg = json.loads((d / "config.json").read_text())
-        import hashlib
-
         cfg["onnx_sha256"] = hashlib.sha256(blob).hexdigest()
         cfg["config_sha256"] = config_sha256(cfg)
         (d / "config.json").unlink()
@@ -298,13 +299,13 @@ def _student_cases(base: Path) -> list:
                 (d / "config.json").write_text(json.dumps(cfg))
         return d
 
-    d = with_onnx("recorded", lambda b: None, None)
+    d = with_onnx("recorded", lambda b: None)
     out += [("student/model.onnx recorded (load_student)", lambda d=d: load_student(d), "read"),
             ("onnx/recorded model.onnx (load_onnx)", lambda d=d: load_onnx(d / "model.onnx"), "read")]
-    d = with_onnx("changed", lambda b: b[:-1] + bytes([b[-1] ^ 1]), None)
+    d = with_onnx("changed", lambda b: b[:-1] + bytes([b[-1] ^ 1]))
     out += [("student/model.onnx changed after export", lambda d=d: load_student(d), "reject"),
             ("onnx/model.onnx changed after export", lambda d=d: load_onnx(d / "model.onnx"), "reject")]
-    d = with_onnx("truncated (checksums recomputed)", lambda b: b[: len(b) // 2], None)
+    d = with_onnx("truncated (checksums recomputed)", lambda b: b[: len(b) // 2])
     out.append(("onnx/truncated model.onnx (checksums recomputed)", lambda d=d: load_onnx(d / "model.onnx"),
                 "reject"))
     loose = base / "loose_onnx"
