@@ -11,15 +11,18 @@ each simulated value against :data:`~neuroaffect.simulate.realism.REAL_RANGES` a
 too (so that a range that no longer holds its own recordings is seen), and with ``--write``
 rewrites the table between the markers in ``docs/simulator.md``.
 
-``snr`` simulates DEAP-like subjects (32 channels, 128 Hz, 40 trials of ``--seconds`` s) for
-each snr, computes per-channel ln band power (Welch, theta/alpha/beta/gamma) over each trial and
-scores a standardised logistic regression with stratified 5-fold CV over trials (balanced
-accuracy; chance 0.5), beside the planted-feature Bayes oracle. These are the figures quoted in
-``neuroaffect/simulate/effects.py``.
+``snr`` simulates DEAP-like subjects (32 channels, 128 Hz, 40 trials of ``--seconds`` s; with
+``--device emotiv`` DREAMER's 14 channels as the Emotiv records them) for each snr, computes
+per-channel ln band power (Welch, theta/alpha/beta/gamma) over each trial and scores a
+standardised logistic regression with stratified 5-fold CV over trials (balanced accuracy; chance
+0.5), beside the planted-feature Bayes oracle. Each subject draws its gains, ratings and signals
+from generators of its own, so the same subjects are compared before and after a change of the
+simulator. These are the figures quoted in ``neuroaffect/simulate/effects.py`` and
+``docs/simulator.md``.
 
 Run::
 
-    python benchmarks/calibrate_simulator.py realism --real ../real/eeg --write
+    python benchmarks/calibrate_simulator.py realism --real DIR --write
     python benchmarks/calibrate_simulator.py snr --subjects 10 --seconds 60 --snr 0.5 1 2
 """
 
@@ -40,11 +43,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from neuroaffect._utils import atomic_write_text
-from neuroaffect.channels import DEAP_EEG_CH_NAMES
+from neuroaffect.channels import DEAP_EEG_CH_NAMES, DREAMER_CH_NAMES
 from neuroaffect.io import read_dataset, read_seed
 from neuroaffect.labels import normalise_ratings
 from neuroaffect.simulate import DEFAULT_SNR, draw_subject_effects, oracle_accuracy, simulate, simulate_eeg
 from neuroaffect.simulate import deap as sim_deap
+from neuroaffect.simulate import dreamer as sim_dreamer
 from neuroaffect.simulate import seed as sim_seed
 from neuroaffect.simulate._core import passband_gain
 from neuroaffect.simulate.effects import draw_ratings
@@ -225,8 +229,13 @@ def score(features, y):
 
 def run_snr(args):
     n_times = int(args.seconds * FS)
-    print(f"{args.subjects} subjects x 40 trials x {args.seconds:g} s, 32 channels; balanced accuracy, "
-          "5-fold CV over trials")
+    if args.device == "emotiv":  # DREAMER's channels and finish
+        ch_names, finish = DREAMER_CH_NAMES, sim_dreamer.EEG_FINISH
+    else:  # DEAP's
+        ch_names, finish = DEAP_EEG_CH_NAMES, sim_deap.EEG_FINISH
+    device = {"device": args.device}
+    print(f"{args.subjects} subjects x 40 trials x {args.seconds:g} s, {len(ch_names)} channels ({args.device}); "
+          "balanced accuracy, 5-fold CV over trials")
     print(f"{'snr':>5} {'valence':>8} {'arousal':>8} {'oracle v':>9} {'oracle a':>9} {'s':>6}")
     for mult in args.snr:
         t0 = time.perf_counter()
@@ -235,10 +244,10 @@ def run_snr(args):
         for s in range(args.subjects):
             # One generator per subject and per use, so that the subjects' gains and ratings stay
             # the same when the simulator draws more or less (before / after a change).
-            eff = draw_subject_effects(np.random.default_rng([args.seed, s, 0]), s + 1, mult * DEFAULT_SNR)
+            eff = draw_subject_effects(np.random.default_rng([args.seed, s, 0]), s + 1, mult * DEFAULT_SNR,
+                                       **device)
             vad = normalise_ratings(draw_ratings(np.random.default_rng([args.seed, s, 1]), 40, "deap")[:, :3], "deap")
-            x = simulate_eeg(np.random.default_rng([args.seed, s, 2]), vad, DEAP_EEG_CH_NAMES, FS, n_times, eff,
-                             **sim_deap.EEG_FINISH)
+            x = simulate_eeg(np.random.default_rng([args.seed, s, 2]), vad, ch_names, FS, n_times, eff, **finish)
             feats = log_band_power(x)
             for i, target in enumerate(acc):
                 acc[target].append(score(feats, (vad[:, i] >= 0).astype(int)))
@@ -253,7 +262,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="mode")
     r = sub.add_parser("realism", help="the realism table (real vs simulated, per device family)")
-    r.add_argument("--real", type=Path, default=Path("../shared/real/eeg"),
+    r.add_argument("--real", type=Path, required=True,
                    help="folder of the real recordings (eeg_eye_state/, eegmmidb_S001/, eeglab/)")
     r.add_argument("--scale", default="demo", choices=("tiny", "demo", "full"))
     r.add_argument("--datasets", nargs="*", default=["dreamer", "deap", "seed", "seed-iv", "mahnob"])
@@ -265,6 +274,8 @@ def main(argv=None):
     s.add_argument("--seconds", type=float, default=60.0)
     s.add_argument("--snr", type=float, nargs="+", default=[0.5, 1.0, 2.0], help="multiples of DEFAULT_SNR")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="research", choices=("research", "emotiv"),
+                   help="research: DEAP's 32 channels and 4-45 Hz; emotiv: DREAMER's 14 channels, raw")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("realism", "snr", "-h", "--help"):
         argv = ["realism", *argv]  # realism is the default mode

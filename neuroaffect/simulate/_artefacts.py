@@ -9,12 +9,13 @@ different ratings but the same generator state get the same artefacts.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import convolve1d
 
 from ._core import passband_gain
 
 # Rate of the coarse grid the amplitude envelope is drawn on (Hz) and its correlation time (s).
-_ENVELOPE_RATE = 8.0
-_ENVELOPE_TAU = 0.4
+_ENVELOPE_RATE = 16.0
+_ENVELOPE_TAU = 0.15
 # Muscle bursts: duration range (s) and the high-pass corner of their spectrum (Hz).
 _BURST_S = (0.3, 1.2)
 _BURST_HIGHPASS = 20.0
@@ -37,26 +38,26 @@ def amplitude_envelope(rng, chol, n_trials, n_times, sfreq, sd) -> np.ndarray:
     """Slow, spatially smooth multiplicative envelope with mean square 1, shape (n_trials, n_chans, n_times).
 
     ``exp(sd * z - sd**2)`` with ``z`` a unit-variance Gaussian process (correlation time about
-    0.4 s, spatial coherence ``chol @ chol.T``): real EEG waxes and wanes (alpha spindles, bursts
-    of beta), which gives its amplitude distribution heavier tails than a Gaussian
-    (excess kurtosis about ``3 (exp(4 sd**2) - 1)`` for the part of the variation faster than a
-    segment). Its mean square is 1, so the expected power of every band is unchanged.
+    0.4 s, spatial coherence ``chol @ chol.T``), drawn on a grid of 8 points per second and
+    interpolated linearly: real EEG waxes and wanes (alpha spindles, bursts of beta), which gives
+    its amplitude distribution heavier tails than a Gaussian (excess kurtosis about
+    ``3 (exp(4 sd**2) - 1)`` for the part of the variation faster than a segment). Its mean square
+    is 1, so the expected power of every band is unchanged. float32.
     """
     n_chans = chol.shape[0]
-    n_coarse = int(np.ceil(n_times / sfreq * _ENVELOPE_RATE)) + 2
+    step = max(1, int(round(sfreq / _ENVELOPE_RATE)))
+    n_coarse = -(-n_times // step) + 1
     white = rng.standard_normal((n_trials, n_chans, n_coarse))
     # Smooth along time with a Gaussian kernel (unit variance kept), then mix across channels.
-    width = _ENVELOPE_TAU * _ENVELOPE_RATE
+    width = _ENVELOPE_TAU * sfreq / step
     lags = np.arange(-int(3 * width), int(3 * width) + 1)
     kernel = np.exp(-0.5 * (lags / width) ** 2)
     kernel /= np.sqrt((kernel**2).sum())
-    z = np.apply_along_axis(np.convolve, -1, white, kernel, mode="same")
-    z = np.matmul(chol, z)
-    pos = np.arange(n_times) / sfreq * _ENVELOPE_RATE
-    i0 = np.minimum(pos.astype(np.int64), n_coarse - 2)
-    w = pos - i0
-    z = z[..., i0] * (1.0 - w) + z[..., i0 + 1] * w
-    return np.exp(sd * z - sd**2)
+    z = np.matmul(chol, convolve1d(white, kernel, axis=-1, mode="wrap"))
+    a = np.exp(sd * z - sd**2).astype(np.float32)
+    w = (np.arange(step, dtype=np.float32) / step)[None, None, None, :]
+    env = a[..., :-1, None] * (1.0 - w) + a[..., 1:, None] * w
+    return env.reshape(n_trials, n_chans, -1)[..., :n_times]
 
 
 def _events(rng, n_trials, duration, per_min):
@@ -66,58 +67,70 @@ def _events(rng, n_trials, duration, per_min):
     return trials, rng.uniform(0.0, duration, trials.size)
 
 
-def muscle_bursts(rng, temporal, x, n_trials, n_times, sfreq, per_min, uv, band_gain) -> np.ndarray:
-    """Bursts of broadband (> 20 Hz) muscle activity on temporal channels, µV, shape (n_trials, n_chans, n_times).
+def _filtered(x, sfreq, band):
+    """``x`` (..., n) filtered by the magnitude ``band(freqs)`` (zero phase, circular)."""
+    n = x.shape[-1]
+    return np.fft.irfft(np.fft.rfft(x, axis=-1) * band(np.fft.rfftfreq(n, 1.0 / sfreq)), n=n, axis=-1)
+
+
+def add_muscle_bursts(eeg, rng, temporal, x, sfreq, per_min, uv, band) -> None:
+    """Add bursts of broadband (> 20 Hz) muscle activity on temporal channels to ``eeg`` in place.
 
     Jaw clenching and swallowing show on the temporal channels as 0.3-1.2-s bursts of
     high-frequency noise. Each burst falls on one side (left, right or both), weighted per
     channel by ``temporal`` (1 at T7/T8; ``x`` < 0 is the left side), with RMS ``uv`` µV at full
-    weight, band-limited by ``band_gain`` (the recording's filters, on the rfft grid of ``n_times``).
+    weight (times exp(N(0, 0.3²))), band-limited by ``band(freqs)`` (the recording's filters;
+    None: unfiltered).
+
+    Parameters
+    ----------
+    eeg : ndarray, shape (n_trials, n_chans, n_times)
+        EEG in µV (modified).
     """
-    n_chans = temporal.shape[0]
+    n_trials, _, n_times = eeg.shape
     trials, centre = _events(rng, n_trials, n_times / sfreq, per_min)
     length = rng.uniform(*_BURST_S, trials.size)
     side = rng.integers(0, 3, trials.size)  # 0 left, 1 right, 2 both
     level = uv * np.exp(rng.normal(0.0, 0.3, trials.size))
     rows = np.flatnonzero(temporal > 0.05)
-    out = np.zeros((n_trials, n_chans, n_times))
-    if trials.size == 0 or rows.size == 0:
-        return out
-    t = np.arange(n_times) / sfreq
-    env = np.zeros((n_trials, 2, n_times))
+    if rows.size == 0:
+        return
+    left = x[rows] < 0
+    def gain(f):
+        g = passband_gain(f, (_BURST_HIGHPASS, None))
+        return g if band is None else g * band(f)
+
     for k, c, d, s, a in zip(trials, centre, length, side, level):
-        hann = np.where(np.abs(t - c) < d / 2, np.cos(np.pi * (t - c) / d) ** 2, 0.0) * a
-        if s in (0, 2):
-            env[k, 0] += hann
-        if s in (1, 2):
-            env[k, 1] += hann
-    noise = rng.standard_normal((n_trials, rows.size, n_times))
-    freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
-    gain = passband_gain(freqs, (_BURST_HIGHPASS, None)) * band_gain
-    # White noise high-passed at 20 Hz keeps (1 - 20 / Nyquist) of its variance: restore RMS uv.
-    norm = 1.0 / np.sqrt(max(np.mean(gain**2), 1e-12))
-    noise = np.fft.irfft(np.fft.rfft(noise, axis=-1) * gain * norm, n=n_times, axis=-1)
-    side_env = env[:, np.where(x[rows] < 0, 0, 1)]  # (n_trials, n_rows, n_times)
-    out[:, rows] = noise * side_env * temporal[rows][None, :, None]
-    return out
+        i0, i1 = max(0, int((c - d / 2) * sfreq)), min(n_times, int(np.ceil((c + d / 2) * sfreq)) + 1)
+        if i1 - i0 < 4:
+            continue
+        t = np.arange(i0, i1) / sfreq
+        hann = np.cos(np.pi * np.clip((t - c) / d, -0.5, 0.5)) ** 2
+        noise = rng.standard_normal((rows.size, i1 - i0))
+        # White noise high-passed at 20 Hz keeps part of its variance: restore RMS a.
+        f = np.fft.rfftfreq(i1 - i0, 1.0 / sfreq)
+        noise = _filtered(noise, sfreq, gain) / np.sqrt(max(np.mean(gain(f) ** 2), 1e-12))
+        on = np.where(left, s != 1, s != 0) * temporal[rows]
+        eeg[k, rows, i0:i1] += a * noise * hann * on[:, None]
 
 
-def electrode_pops(rng, n_trials, n_chans, n_times, sfreq, per_min, uv, band_gain) -> np.ndarray:
-    """Electrode pops on single channels, µV, shape (n_trials, n_chans, n_times).
+def add_electrode_pops(eeg, rng, sfreq, per_min, uv, band) -> None:
+    """Add electrode pops on single channels to ``eeg`` (n_trials, n_chans, n_times, µV) in place.
 
-    A pop is a sudden step of ``uv`` µV (times a factor exp(N(0, 0.4²)), random sign) on one
-    channel, decaying exponentially over 0.05-0.3 s, as an electrode's contact briefly changes;
-    ``per_min`` pops per minute per recording, filtered by ``band_gain``.
+    A pop is a sudden step of ``uv`` µV (times exp(N(0, 0.4²)), random sign) on one channel,
+    decaying exponentially over 0.05-0.3 s, as an electrode's contact briefly changes;
+    ``per_min`` pops per minute per recording, filtered by ``band(freqs)`` (the recording's
+    filters; None: unfiltered) over a window around each pop.
     """
-    out = np.zeros((n_trials * n_chans, n_times))
+    n_trials, n_chans, n_times = eeg.shape
     trials, t0 = _events(rng, n_trials, n_times / sfreq, per_min)
     chans = rng.integers(0, n_chans, trials.size)
     tau = rng.uniform(*_POP_TAU, trials.size)
     amp = uv * np.exp(rng.normal(0.0, 0.4, trials.size)) * rng.choice([-1.0, 1.0], trials.size)
-    t = np.arange(n_times) / sfreq
-    for row, a, start, decay in zip(trials * n_chans + chans, amp, t0, tau):
-        out[row] += (t >= start) * a * np.exp(-np.maximum(t - start, 0.0) / decay)
-    out = out.reshape(n_trials, n_chans, n_times)
-    if trials.size and not np.all(band_gain == 1.0):
-        out = np.fft.irfft(np.fft.rfft(out, axis=-1) * band_gain, n=n_times, axis=-1)
-    return out
+    pad = int(sfreq)  # 1 s on each side for the filter's response
+    for k, c, a, start, decay in zip(trials, chans, amp, t0, tau):
+        i0 = max(0, int(start * sfreq) - pad)
+        i1 = min(n_times, int((start + 8 * decay) * sfreq) + pad)
+        t = np.arange(i0, i1) / sfreq
+        pop = (t >= start) * a * np.exp(-np.maximum(t - start, 0.0) / decay)
+        eeg[k, c, i0:i1] += pop if band is None else _filtered(pop, sfreq, band)

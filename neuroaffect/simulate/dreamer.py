@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -84,8 +85,9 @@ SCALES = DreamerScale.table(
 )
 
 _DC_UV = 4000.0  # Emotiv EPOC raw level
-# The EPOC's own digital filter notches 50 and 60 Hz: its raw output shows no mains line.
-_EMOTIV = {"line_freq": None, "notch": EMOTIV_NOTCH}
+#: How the Emotiv EPOC finishes the EEG: its own digital filter notches 50 and 60 Hz, so its raw
+#: output shows no mains line.
+EEG_FINISH = MappingProxyType({"line_freq": None, "notch": EMOTIV_NOTCH})
 _LSB_UV = 0.51  # Emotiv EPOC resolution: 14 bits, 1 LSB = 0.51 uV
 _META = {
     "Disclaimer": "Simulated data in the layout of the DREAMER database; not recorded from people.",
@@ -142,14 +144,14 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     # the longest length and cropped, so that every clip has its own trial index (and blinks).
     none = np.full((DREAMER_N_TRIALS, 3), np.nan)
     n_base = int(sc.baseline_s * fs)
-    base = simulate_eeg(rng, none, DREAMER_CH_NAMES, fs, n_base, effects, **_EMOTIV)
+    base = simulate_eeg(rng, none, DREAMER_CH_NAMES, fs, n_base, effects, **EEG_FINISH)
     eeg_baseline = [_as_stored(b, rng, fs) for b in base]
     ecg_base = simulate_peripheral(rng, none, "ecg", fs_ecg, 2 * n_base, effects)
     ecg_baseline = [_ecg_leads(rng, x) for x in ecg_base]
 
     n_eeg = [int(clip_s * fs) for clip_s in sc.clip_s]
     n_ecg = [2 * n + int(j) for n, j in zip(n_eeg, rng.integers(-8, 9, size=len(n_eeg)))]
-    eeg = simulate_eeg(rng, vad, DREAMER_CH_NAMES, fs, max(n_eeg), effects, **_EMOTIV)
+    eeg = simulate_eeg(rng, vad, DREAMER_CH_NAMES, fs, max(n_eeg), effects, **EEG_FINISH)
     eeg_stimuli = [_as_stored(x[:, :n], rng, fs) for x, n in zip(eeg, n_eeg)]
     del eeg
     ecg = simulate_peripheral(rng, vad, "ecg", fs_ecg, max(n_ecg), effects)

@@ -89,18 +89,30 @@ same trial index gets the same :math:`s_k`) and :math:`f` fresh. The marginal la
 :data:`~neuroaffect.simulate.effects.STATE_SHARE` = 0.7 (our choice), so subtracting a trial's
 baseline removes part of its nuisance state (and adds the baseline's own estimation noise).
 
-Artefacts are added in the time domain: eye blinks (an asymmetric bump of ~0.4 s, ~15 per
-minute, ``blink_uv`` at Fp1/Fp2, decaying as :math:`\exp(-(d - d_{Fp})/0.03\,\mathrm{m})` with the
-distance :math:`d` from the nearer eye) and line noise ``line_noise_uv`` at ``line_freq`` with a
-fixed per-channel gain. Blink times are a deterministic function of the subject's ``seed``, the
-trial index and the trial's ratings, so the EOG simulated for the same trials shows the same blinks.
+Real EEG waxes and wanes: the background and rhythms are multiplied by a slow, spatially smooth
+envelope :math:`\exp(\sigma_e z(t) - \sigma_e^2)` (``envelope_sd``; :math:`z` a unit Gaussian
+process with a correlation time of about 0.4 s and the signal's spatial coherence) whose mean
+square is 1, so band powers keep their expectation while the amplitude distribution gets the
+heavier tails of real recordings.
+
+Artefacts are added in the time domain (:mod:`neuroaffect.simulate._artefacts`): eye blinks (an
+asymmetric bump of ~0.4 s, ~15 per minute, ``blink_uv`` at Fp1/Fp2, decaying as
+:math:`\exp(-(d - d_{Fp})/0.03\,\mathrm{m})` with the distance :math:`d` from the nearer eye);
+muscle bursts (0.3-1.2 s of noise above 20 Hz on the temporal channels of one side or both,
+``burst_rate`` per minute, RMS ``burst_uv`` at T7/T8); electrode pops (a step of about ``pop_uv``
+on one channel decaying over 0.05-0.3 s, ``pop_rate`` per minute); and line noise
+``line_noise_uv`` at ``line_freq`` with a fixed per-channel gain. ``passband`` and ``notch`` (the
+Emotiv EPOC's own 50/60 Hz notches) filter all of them. Blink times are a deterministic function
+of the subject's ``seed``, the trial index and the trial's ratings, so the EOG simulated for the
+same trials shows the same blinks. How far each of these lands from real recordings, per device
+family, is measured by :mod:`neuroaffect.simulate.realism`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._artefacts import amplitude_envelope, electrode_pops, muscle_bursts, notch_gain
+from ._artefacts import add_electrode_pops, add_muscle_bursts, amplitude_envelope, notch_gain
 from ._core import (
     STREAM_LINE, STREAM_TOPO, blink_train, check_effects, check_signal_args, check_vad, names_key,
     passband_gain,
@@ -250,12 +262,17 @@ def simulate_eeg(
         if passband is not None:
             train = np.fft.irfft(np.fft.rfft(train, axis=-1) * band_gain, n=n_times, axis=-1)
         eeg += (effects.blink_uv * geom["blink"])[None, :, None] * train[:, None, :]
-    if artefacts and effects.burst_rate > 0:
-        eeg += muscle_bursts(rng, geom["temporal"] ** 1.5, geom["pos"][:, 0], n_trials, n_times, sfreq,
-                             effects.burst_rate, effects.burst_uv, band_gain)
-    if artefacts and effects.pop_rate > 0:
-        eeg += electrode_pops(rng, n_trials, len(names), n_times, sfreq, effects.pop_rate, effects.pop_uv,
-                              band_gain)
+    if artefacts:
+        def band(f):  # the recording's filters on any frequency grid (None: unfiltered)
+            return passband_gain(f, passband) * notch_gain(f, notch)
+
+        band = None if passband is None and not notch else band
+
+        if effects.burst_rate > 0:
+            add_muscle_bursts(eeg, rng, geom["temporal"] ** 1.5, geom["pos"][:, 0], sfreq, effects.burst_rate,
+                              effects.burst_uv, band)
+        if effects.pop_rate > 0:
+            add_electrode_pops(eeg, rng, sfreq, effects.pop_rate, effects.pop_uv, band)
     if line_freq is not None and line_noise_uv > 0 and 0 < float(line_freq) < sfreq / 2:
         line_freq = float(line_freq)
         chan_gain = 1.0 + 0.5 * np.tanh(channel_jitter(effects, names, STREAM_LINE, 1)[:, 0])

@@ -75,25 +75,26 @@ PROFILES = MappingProxyType({"dreamer": "emotiv", "deap": "research-4-45", "seed
 #:
 #: Each range is the span of those values widened by a margin (a few recordings cannot give the
 #: spread of a population): about 0.15 for the exponent, 0.3 for the offset, a third of the value
-#: for amplitudes and shares, and rates of events from 0 (a recording can be free of them) to about
-#: twice the largest seen.
+#: for amplitudes and shares; blinks from 1 per minute (eyes that are open blink, but a short
+#: recording may catch few) and the other events from 0 (a recording can be free of them), up to
+#: about twice the largest rate seen.
 REAL_RANGES = MappingProxyType({
     "emotiv": MappingProxyType({
         "exponent": (0.85, 1.2), "offset": (0.9, 1.7), "alpha_peak": (8.0, 13.0), "alpha_share": (0.18, 0.36),
         "amplitude_uv": (6.0, 13.0), "dc_uv": (3700.0, 4800.0), "correlation": (-0.3, 0.0),
-        "kurtosis": (0.1, 0.7), "line_ratio": (0.05, 0.5), "blinks_per_min": (2.0, 20.0),
+        "kurtosis": (0.1, 0.7), "line_ratio": (0.05, 0.5), "blinks_per_min": (1.0, 20.0),
         "bursts_per_min": (0.0, 6.0), "spikes_per_min": (0.0, 6.0),
     }),
     "research": MappingProxyType({
         "exponent": (1.38, 1.84), "offset": (1.8, 3.4), "alpha_peak": (8.0, 13.0), "alpha_share": (0.2, 0.7),
         "amplitude_uv": (10.0, 50.0), "correlation": (-0.2, 0.05), "kurtosis": (0.05, 0.6),
-        "line_ratio": (3.0, 500.0), "blinks_per_min": (2.0, 25.0), "bursts_per_min": (0.0, 8.0),
+        "line_ratio": (3.0, 500.0), "blinks_per_min": (1.0, 25.0), "bursts_per_min": (0.0, 8.0),
         "spikes_per_min": (0.0, 6.0),
     }),
     "research-4-45": MappingProxyType({
         "exponent": (1.6, 2.8), "offset": (2.4, 3.9), "alpha_peak": (8.0, 13.0), "alpha_share": (0.2, 0.75),
         "amplitude_uv": (6.0, 28.0), "correlation": (-0.2, 0.1), "kurtosis": (0.05, 0.6),
-        "line_ratio": (3.0, 500.0), "blinks_per_min": (2.0, 25.0), "bursts_per_min": (0.0, 8.0),
+        "line_ratio": (3.0, 500.0), "blinks_per_min": (1.0, 25.0), "bursts_per_min": (0.0, 8.0),
         "spikes_per_min": (0.0, 10.0),
     }),
 })
@@ -228,7 +229,7 @@ def in_range(key, metric, value):
 
 
 def _butter_gain(freqs, passband, order=4):
-    """Magnitude of a Butterworth band-pass of ``order`` per side: 1 / sqrt(1 + (f_c / f)^(2n))..."""
+    """Magnitude of a Butterworth band-pass, ``order`` per side, on ``freqs`` (Hz), shape of ``freqs``."""
     lo, hi = passband
     with np.errstate(divide="ignore"):
         gain = np.ones_like(freqs)
