@@ -129,23 +129,30 @@ def test_onnx_and_torch_students_agree_on_real_photos(export):
     np.testing.assert_allclose(b.proba[1:2], ref, atol=1e-5)
 
 
-def test_a_stale_or_missing_onnx_file_is_not_used(export, tmp_path):
+def test_a_stale_onnx_file_is_never_run_and_an_export_without_one_runs_with_torch(export, tmp_path):
     import shutil
 
+    from neuroaffect._utils import ArtifactIntegrityError
     from neuroaffect.distill import export_onnx
 
     student, grid = export
+    photo = _feat_data() / "single_face.jpg"
     copy = tmp_path / "student"
     shutil.copytree(student, copy)
     export_onnx(_student(1), copy / "model.onnx")  # another training run's ONNX beside this export's weights
-    model = load_predictor(copy)
-    assert isinstance(model, FERStudent) and "other output-layer weights" in model.backend_note
-    with pytest.raises(DatasetFormatError, match="model.onnx"):
+    with pytest.raises(DatasetFormatError, match="onnx_sha256"):
         load_predictor(copy, backend="onnx")
-    res = _run("predict-faces", _feat_data() / "single_face.jpg", "--student", copy, "--grid", grid, cwd=tmp_path)
-    assert res.returncode == 0 and "running the student with PyTorch" in res.stderr
-    (copy / "model.onnx").unlink()
-    assert "no model.onnx" in load_predictor(copy).backend_note
+    with pytest.raises(ArtifactIntegrityError, match="model.onnx"):  # load_student refuses the export
+        load_predictor(copy)
+    res = _run("predict-faces", photo, "--student", copy, "--grid", grid, cwd=tmp_path)
+    assert res.returncode == 2 and "model.onnx" in res.stderr and res.stdout == ""
+    plain = tmp_path / "plain"
+    export_student(_student(0), plain, grid_sha256=load_grid(grid).sha256)  # no ONNX file
+    model = load_predictor(plain)
+    assert isinstance(model, FERStudent) and model.backend_note == "the export has no model.onnx"
+    res = _run("predict-faces", photo, "--student", plain, "--grid", grid, cwd=tmp_path)
+    assert res.returncode == 0 and "running the student with PyTorch (the export has no model.onnx)" in res.stderr
+    assert res.stdout.startswith(f"{photo} [face 1 of 1: x=")
 
 
 def _png_header_only(fname, width, height):

@@ -11,9 +11,9 @@ the whole image resized to a square (``crop=False``). Either way the student rea
 ``INTER_AREA``).
 
 The student runs with PyTorch (an :class:`~neuroaffect.distill.FERStudent`) or, through
-:func:`load_predictor`, with ONNX Runtime on the export's ``model.onnx`` when that file is the
-export's own (its output layer's weights equal those of the checksummed ``model.safetensors``):
-no torch is imported then, which is what makes ``predict-faces`` start in about a second.
+:func:`load_predictor`, with ONNX Runtime on the export's ``model.onnx`` when the export's
+checksums hold (``config.json`` records the ONNX file's): no torch is imported then, which is what
+makes ``predict-faces`` start in about a second.
 Design and limits: ``docs/distillation.md``, "Predicting faces".
 """
 
@@ -36,8 +36,6 @@ __all__ = ["TEMPERATURE_RANGE", "FacePrediction", "OnnxStudent", "as_images", "f
 #: Accepted soft-assignment temperatures (cosine units): below 1e-3 the softmax of cosines in [-1, 1]
 #: is a hard arg-max that underflows to NaN near 1e-308; above 100 every bin weighs the same.
 TEMPERATURE_RANGE = (1e-3, 100.0)
-#: The output layers compared between ``model.onnx`` and ``model.safetensors`` (FERStudent's names).
-_HEAD = ("final_layer.weight", "final_layer.bias", "projector.weight", "projector.bias")
 
 
 @dataclass
@@ -212,6 +210,11 @@ class OnnxStudent:
         self.class_names = tuple(config["class_names"])
         self.grid_sha256 = config.get("grid_sha256")
         self.backend_note = None
+        shapes = {a.name: list(a.shape) for a in (*session.get_inputs(), *session.get_outputs())}
+        want = {"pixels": [1, self.in_size, self.in_size], "logits": [len(self.class_names)],
+                "embedding": [self.proj_dim]}
+        if any(shapes.get(k, [None])[-len(v):] != v for k, v in want.items()):
+            raise ValueError(f"the ONNX file's inputs and outputs {shapes} do not fit the config ({want})")
 
     def __call__(self, x: np.ndarray):
         """Pixels float32 ``(B, 1, in_size, in_size)`` in [0, 1] -> (logits ``(B, 8)``, embedding ``(B, D)``)."""
@@ -220,37 +223,40 @@ class OnnxStudent:
 
 
 def _onnx_student(folder: Path):
-    """An :class:`OnnxStudent` for the export in ``folder``, or the reason why the export's ONNX file is not used."""
-    onnx_path = folder / "model.onnx"
+    """An :class:`OnnxStudent` for the export in ``folder``, or the reason why its ONNX file is not run.
+
+    The file is run only when the export is whole: ``config.json`` matches its ``config_sha256``, and
+    ``model.onnx``, ``model.safetensors`` and ``README.md`` are the files it records (``onnx_sha256``,
+    ``weights_sha256``, ``card_sha256``; ``export_onnx`` records the ONNX file's only when it holds the
+    export's weights). Anything else goes to :func:`~neuroaffect.distill.load_student`, which refuses
+    or loads it.
+    """
+    import hashlib
+
+    onnx_path, cfg_path = folder / "model.onnx", folder / "config.json"
     if not onnx_path.is_file():
         return None, "the export has no model.onnx"
     try:
-        import onnx
         import onnxruntime as ort
-        from onnx import numpy_helper
-        from safetensors import safe_open
     except ImportError as err:
         return None, f"{err.name} is not installed (pip install 'neuroaffect[onnx]')"
-    cfg_path = folder / "config.json"
-    config = load_json_bounded(cfg_path, "the config.json of an exported student")
+    try:
+        config = load_json_bounded(cfg_path, "a JSON config", max_bytes=16 << 20)
+    except DatasetFormatError as err:
+        return None, str(err)
     if not isinstance(config, dict) or config.get("config_sha256") != config_hash(
             {k: v for k, v in config.items() if k != "config_sha256"}):
         return None, f"{cfg_path} does not match its config_sha256"
-    weights = folder / "model.safetensors"
-    if not weights.is_file() or sha256_file(weights) != config.get("weights_sha256"):
-        return None, f"{weights} does not match the weights_sha256 of {cfg_path.name}"
     blob = onnx_path.read_bytes()  # checked and run from the same bytes
+    if hashlib.sha256(blob).hexdigest() != config.get("onnx_sha256"):
+        return None, f"{onnx_path} is not the file {cfg_path.name} records (onnx_sha256)"
+    for name, key in (("model.safetensors", "weights_sha256"), ("README.md", "card_sha256")):
+        if not (folder / name).is_file() or sha256_file(folder / name) != config.get(key):
+            return None, f"{folder / name} is not the file {cfg_path.name} records ({key})"
     try:
-        graph = onnx.load_from_string(blob).graph
-        found = {i.name: numpy_helper.to_array(i) for i in graph.initializer if i.name.startswith("student.")}
-        with safe_open(str(weights), framework="numpy") as st:
-            own = all(np.array_equal(found.get(f"student.{k}"), st.get_tensor(k)) for k in _HEAD)
-        if not own:
-            return None, f"{onnx_path} holds other output-layer weights than {weights.name} (another export's file?)"
-        session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
-        return OnnxStudent(session, config), None
-    except Exception as err:  # onnx, onnxruntime and safetensors each raise their own types on a bad file
-        return None, f"{onnx_path} could not be loaded ({type(err).__name__}: {err})"
+        return OnnxStudent(ort.InferenceSession(blob, providers=["CPUExecutionProvider"]), config), None
+    except Exception as err:  # onnxruntime's own types for a file it cannot run; a malformed config's fields
+        return None, f"{onnx_path} could not be loaded ({type(err).__name__}: {str(err)[:200]})"
 
 
 def load_predictor(path, *, backend: str = "auto"):
@@ -261,8 +267,8 @@ def load_predictor(path, *, backend: str = "auto"):
     path : path-like
         The export folder of ``export-student`` (or its ``config.json``).
     backend : {'auto', 'onnx', 'torch'}
-        ``'onnx'``: ONNX Runtime on ``model.onnx`` (no torch), once the config's and the weights'
-        checksums hold and the ONNX file's output layers equal ``model.safetensors``'s;
+        ``'onnx'``: ONNX Runtime on ``model.onnx`` (no torch), once the export's checksums hold
+        (``config.json``'s own, and those it records of ``model.onnx``, the weights and the card);
         ``'torch'``: :func:`~neuroaffect.distill.load_student`; ``'auto'``: ONNX when it can be used,
         else torch.
 
