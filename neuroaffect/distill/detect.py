@@ -75,7 +75,7 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 
 
 def detect_faces(image: np.ndarray, *, min_score: float = 0.9, max_side: int = DETECT_MAX_SIDE) -> list:
-    """Faces in one image, most confident first.
+    """Faces in one image, left to right (by the left edge of their boxes).
 
     Parameters
     ----------
@@ -121,7 +121,7 @@ def detect_faces(image: np.ndarray, *, min_score: float = 0.9, max_side: int = D
         marks = np.array([k[n] for n in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")],
                          dtype=np.float64) / scale
         faces.append(Face(box=(x0, y0, x1 - x0, y1 - y0), score=score, landmarks=marks))
-    return sorted(faces, key=lambda f: -f.score)
+    return sorted(faces, key=lambda f: (f.box[0], f.box[1]))
 
 
 def face_roll(face: Face) -> float:

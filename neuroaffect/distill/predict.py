@@ -56,7 +56,7 @@ class FacePrediction:
     embedding : ndarray of float32, shape (n, D)
         The student's unit-norm embeddings.
     image : ndarray of int64, shape (n,)
-        Index of the input image each face was found in (rows in image order, then by confidence).
+        Index of the input image each face was found in (rows in image order, then left to right).
     boxes : ndarray of int64, shape (n, 4)
         ``(x, y, w, h)`` of each face in pixels of its image; the whole image for pre-cropped faces.
     scores : ndarray of float64, shape (n,)
