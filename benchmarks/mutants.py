@@ -16,7 +16,7 @@ Run::
 
     python benchmarks/mutants.py                 # every mutant (about 30 minutes on 2 busy cores)
     python benchmarks/mutants.py --only bde-      # the mutants whose name starts with "bde-"
-    python benchmarks/mutants.py --tested-by tests/test_guards_   # the 47 the guard tests must kill (~25 min)
+    python benchmarks/mutants.py --tested-by tests/test_guards_   # the 47 the guard tests must kill (~12 min)
     python benchmarks/mutants.py --list           # the mutants and their test files
 
 Prints one row per mutant (name, file, outcome, the first failing test, seconds), the share of
