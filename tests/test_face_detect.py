@@ -129,3 +129,33 @@ def test_align_crops_the_box_square_around_its_centre():
     assert crop.shape == (160, 160)
     np.testing.assert_array_equal(crop[45:115, 45:115], 255)
     assert crop[:35].max() == 0 and crop[125:].max() == 0 and crop[:, :35].max() == 0 and crop[:, 125:].max() == 0
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_photos_are_read_upright_by_their_exif_orientation(orientation, tmp_path):
+    from PIL import Image, ImageOps
+
+    from neuroaffect.distill.predict import read_photo
+
+    rng = np.random.default_rng(orientation)
+    stored = rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)  # not square: a wrong turn changes the shape
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored).save(tmp_path / "p.png", exif=exif)
+    with Image.open(tmp_path / "p.png") as im:
+        want = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))  # Pillow's own reading as the reference
+    np.testing.assert_array_equal(read_photo(tmp_path / "p.png"), want)
+
+
+def test_a_portrait_stored_sideways_is_found(tmp_path):
+    from PIL import Image
+
+    from neuroaffect.distill.predict import read_photo
+
+    upright = read_face_image(_feat_data() / "single_face.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view", as a phone held upright writes it
+    Image.fromarray(np.rot90(upright, 1).copy()).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    assert read_face_image(tmp_path / "phone.jpg").shape == (572, 562, 3)  # the stored pixels lie on their side
+    (face,) = detect_faces(read_photo(tmp_path / "phone.jpg"))
+    assert _iou(face.box, detect_faces(upright)[0].box) > 0.8 and abs(face_roll(face)) < 10

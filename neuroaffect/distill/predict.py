@@ -30,7 +30,8 @@ from ..io.faces import read_face_image
 from ..prototypes.io import PrototypeGrid, load_grid
 from .detect import face_inputs
 
-__all__ = ["TEMPERATURE_RANGE", "FacePrediction", "OnnxStudent", "as_images", "load_predictor", "predict_faces"]
+__all__ = ["TEMPERATURE_RANGE", "FacePrediction", "OnnxStudent", "as_images", "load_predictor", "predict_faces",
+           "read_photo"]
 
 #: Accepted soft-assignment temperatures (cosine units): below 1e-3 the softmax of cosines in [-1, 1]
 #: is a hard arg-max that underflows to NaN near 1e-308; above 100 every bin weighs the same.
@@ -93,18 +94,50 @@ def _as_uint8(img, where: str) -> np.ndarray:
     raise ValueError(f"{where}: expected uint8 pixels or floats in [0, 1], but got dtype {a.dtype} instead.")
 
 
+#: EXIF orientation (tag 0x0112) -> the operation that shows the stored pixels upright, as Pillow's
+#: ``ImageOps.exif_transpose`` does (2: mirrored, 3: upside down, 6 and 8: a camera held sideways, ...).
+_EXIF_UPRIGHT = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).swapaxes(0, 1), 8: lambda a: np.rot90(a, 1),
+}
+
+
+def read_photo(fname) -> np.ndarray:
+    """A photograph as a viewer shows it: :func:`~neuroaffect.io.faces.read_face_image`, then its EXIF
+    orientation applied (phones store a portrait sideways and say so in EXIF; the detector finds upright
+    faces only). Boxes are then in pixels of the upright image. A missing or unreadable EXIF block
+    leaves the pixels as stored.
+
+    Returns
+    -------
+    image : ndarray of uint8, shape (H, W) or (H, W, 3)
+    """
+    from PIL import Image
+
+    from ..io.faces._files import IMAGE_FORMATS, open_regular
+
+    img = read_face_image(fname)
+    try:
+        with open_regular(fname, "an image file") as f, Image.open(f, formats=IMAGE_FORMATS) as im:
+            orientation = im.getexif().get(0x0112, 1)
+    except (OSError, ValueError, SyntaxError, EOFError):  # EXIF is optional: the pixels were read above
+        return img
+    op = _EXIF_UPRIGHT.get(orientation)
+    return img if op is None else np.ascontiguousarray(op(img))
+
+
 def as_images(images) -> list:
     """Images given as paths, arrays or a stacked array -> list of uint8 arrays (H, W) or (H, W, 3).
 
     ``images`` is a path, an array, or a list mixing paths and arrays. A 2-d array is one grey
     image; a 3-d array ending in 3 is one colour image, any other 3-d array a stack of grey images
     ``(n, H, W)``; a 4-d array a stack of colour images ``(n, H, W, 3)``. Arrays are uint8 or floats
-    in [0, 1]. Files are read by :func:`~neuroaffect.io.faces.read_face_image`: regular files only
-    (a FIFO is refused without being read), at most
-    :data:`~neuroaffect.io.faces.MAX_FACE_PIXELS` pixels (checked before decoding).
+    in [0, 1]. Files are read by :func:`read_photo`: regular files only (a FIFO is refused without
+    being read), at most :data:`~neuroaffect.io.faces.MAX_FACE_PIXELS` pixels (checked before
+    decoding), turned upright by their EXIF orientation.
     """
     if isinstance(images, (str, Path)):
-        return [_as_uint8(read_face_image(images), str(images))]
+        return [_as_uint8(read_photo(images), str(images))]
     if isinstance(images, np.ndarray):
         if images.ndim == 2 or (images.ndim == 3 and images.shape[-1] == 3):
             return [_as_uint8(images, "image 0")]
@@ -119,7 +152,7 @@ def as_images(images) -> list:
                          f"{type(images).__name__} instead.") from None
     if not items:
         raise ValueError("Invalid value for the 'images' parameter: expected at least one image, but got none.")
-    return [_as_uint8(read_face_image(a) if isinstance(a, (str, Path)) else a, f"image {i}")
+    return [_as_uint8(read_photo(a) if isinstance(a, (str, Path)) else a, f"image {i}")
             for i, a in enumerate(items)]
 
 
