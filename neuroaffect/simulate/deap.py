@@ -14,7 +14,8 @@ Channels are DEAP's 40 in their order (32 EEG in the Geneva order, hEOG, vEOG, z
 GSR, Respiration belt, Plethysmograph, Temperature), 128 Hz. Each trial is a 3-s baseline
 (384 samples, no stimulus effect) followed by the stimulus part, whose EEG band powers follow
 the trial's ratings (:mod:`neuroaffect.simulate.eeg`). Like the preprocessed release, the
-EEG is band-limited to 4-45 Hz and re-referenced to the common average; EEG and EOG/EMG are
+EEG is band-limited to 4-45 Hz (no mains line), has its blinks removed (the EOG keeps them) and is
+re-referenced to the common average; EEG and EOG/EMG are
 in microvolts, GSR in Ohm, temperature in degC, respiration and plethysmograph in arbitrary
 units. Trials are stored in video (``Experiment_id``) order; the CSV lists them in a shuffled
 presentation order (``Trial``) per participant. Ratings carry two decimals, as the CSV prints

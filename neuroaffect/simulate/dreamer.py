@@ -11,7 +11,8 @@ Written layout (``out/dreamer/DREAMER.mat``, MATLAB v5, compressed)::
       noOfSubjects, noOfVideoSequences, Disclaimer, Provider, Version, Acknowledgement
 
 Signals are samples x channels in microvolts. Like the Emotiv's unfiltered output, the EEG
-carries a DC level near 4000 uV per channel plus a slow drift, and is quantised to the
+carries a DC level near 4000 uV per channel plus a slow drift and the EPOC's own 50 and 60 Hz
+notches (no mains line), and is quantised to the
 headset's resolution (0.51 uV), which is also why the real file compresses well; baselines
 carry no label effect. ECG stimulus segments are about (not exactly) twice the EEG length, as in the
 real file.

@@ -12,7 +12,7 @@ SEED-IV (``write_seed_iv``; not part of :func:`neuroaffect.simulate.simulate`)::
 File names use the real subject numbers and recording dates and (SEED) the real variable
 prefixes. The trial variables are written in a shuffled order on purpose: readers must
 parse the trial number from the name. Signals are in microvolts at 200 Hz with no DC
-level (the distributed data are already filtered).
+level and no mains line (the distributed data are already filtered).
 
 Labels drive the planted effects through valence: SEED's label -1/0/1 becomes valence
 0.7 * label plus jitter; arousal and dominance are random per trial. SEED-IV's classes
