@@ -255,6 +255,68 @@ def test_baseline_shares_the_trial_state():
 
 
 # ------------------------------------------------------------------------------------------
+# Realism: waxing and waning, muscle bursts, pops, the Emotiv's notches
+# ------------------------------------------------------------------------------------------
+def test_envelope_keeps_band_power_and_adds_heavy_tails():
+    """The amplitude envelope has mean square 1 (band powers keep their expectation) and gives
+    the signal positive excess kurtosis (Gaussian: 0)."""
+    import dataclasses
+
+    from scipy.stats import kurtosis
+
+    eff = dataclasses.replace(draw_subject_effects(np.random.default_rng(0), 1), burst_rate=0.0, pop_rate=0.0)
+    nan = np.full((30, 3), np.nan)
+    kw = dict(blinks=False, line_freq=None)
+    flat = simulate_eeg(np.random.default_rng(4), nan, DEAP_EEG_CH_NAMES, FS, 20 * 128, dataclasses.replace(
+        eff, envelope_sd=0.0), **kw)
+    wavy = simulate_eeg(np.random.default_rng(4), nan, DEAP_EEG_CH_NAMES, FS, 20 * 128, dataclasses.replace(
+        eff, envelope_sd=0.3), **kw)
+    # Mean power over 30 trials x 32 channels x 20 s: the envelope's own spread averages out to ~1 %.
+    assert abs((wavy**2).mean() / (flat**2).mean() - 1.0) < 0.05
+    # Excess kurtosis of a Gaussian scale mixture: 3 (exp(4 sd^2) - 1) = 1.3 at sd 0.3; measured on
+    # the first difference of each trial, which whitens the 1/f background and keeps the envelope.
+    assert abs(np.median(kurtosis(np.diff(flat, axis=-1), axis=-1))) < 0.1
+    assert 0.7 < np.median(kurtosis(np.diff(wavy, axis=-1), axis=-1)) < 2.0
+
+
+def test_muscle_bursts_are_temporal_and_pops_single_channel():
+    import dataclasses
+
+    base = draw_subject_effects(np.random.default_rng(0), 1)
+    vad = np.zeros((20, 3))
+    kw = dict(blinks=False, line_freq=None)
+    bursts = dataclasses.replace(base, burst_rate=6.0, pop_rate=0.0)
+    a = simulate_eeg(np.random.default_rng(2), vad, DEAP_EEG_CH_NAMES, FS, 30 * 128, bursts, **kw)
+    b = simulate_eeg(np.random.default_rng(2), vad, DEAP_EEG_CH_NAMES, FS, 30 * 128, bursts, artefacts=False, **kw)
+    power = ((a - b) ** 2).mean(axis=(0, 2))
+    assert power[idx(DEAP_EEG_CH_NAMES, ["T7", "T8"])].min() > 20 * power[idx(DEAP_EEG_CH_NAMES, ["FZ", "CZ", "PZ"])].max()
+    f, p = welch(a - b, fs=FS, nperseg=256, axis=-1)
+    t7 = p[:, idx(DEAP_EEG_CH_NAMES, ["T7"])[0]].mean(0)
+    assert t7[f >= 25].sum() > 20 * t7[f <= 12].sum()  # muscle is broadband above 20 Hz
+    pops = dataclasses.replace(base, burst_rate=0.0, pop_rate=6.0)
+    a = simulate_eeg(np.random.default_rng(2), vad, DEAP_EEG_CH_NAMES, FS, 30 * 128, pops, **kw)
+    b = simulate_eeg(np.random.default_rng(2), vad, DEAP_EEG_CH_NAMES, FS, 30 * 128, pops, artefacts=False, **kw)
+    jumps = np.abs(np.diff(a - b, axis=-1)) > 10.0  # (trial, channel, sample): pop onsets
+    k, c, t = np.nonzero(jumps)
+    assert len(k) > 0
+    # Each onset is on one channel only, and about 6 per minute per trial were drawn.
+    assert all((jumps[ki, :, ti].sum() == 1) for ki, ti in zip(k, t))
+    assert 20 * 0.5 * 3 < len(set(zip(k, t))) < 20 * 0.5 * 12
+
+
+def test_emotiv_notches_leave_no_mains():
+    from neuroaffect.simulate.dreamer import EEG_FINISH
+
+    rng, [(eff, vad)] = draw_subjects(3, 1, n_trials=6, kind="dreamer")
+    x = simulate_eeg(rng, vad, DREAMER_CH_NAMES, FS, 30 * 128, eff, **EEG_FINISH)
+    f, p = welch(x, fs=FS, nperseg=512, axis=-1)
+    p = p.mean(axis=(0, 1))
+    for line in (50.0, 60.0):
+        near = (np.abs(f - line) >= 4) & (np.abs(f - line) <= 8) & (f < 63)
+        assert p[np.argmin(np.abs(f - line))] < 0.5 * np.median(p[near])
+
+
+# ------------------------------------------------------------------------------------------
 # Arguments and speed
 # ------------------------------------------------------------------------------------------
 def test_bad_arguments():
