@@ -3,7 +3,9 @@
 Imported by ``bench_training.py``, ``bench_full_sweep.py`` and ``device_check.py`` (scripts in
 this folder, run as ``python benchmarks/<script>.py``). Nothing here estimates a figure: peak
 rates come from a table of vendor datasheet values (or "unknown card"), FLOPs are counted by
-:class:`torch.utils.flop_counter.FlopCounterMode`, times and memory are measured.
+:class:`torch.utils.flop_counter.FlopCounterMode`, times and memory are measured. The machine's
+calibration (core count and one-thread fp32 GEMM GFLOP/s, printed beside the load average) is
+:func:`neuroaffect.pipeline.report.machine_calibration`, the same figure ``reports/performance.md`` gives.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import platform
 import shutil
 import subprocess
 import time
+
+from neuroaffect.pipeline.report import machine_calibration, machine_line  # noqa: F401 - re-exported
 
 #: Dense (no 2:4 sparsity) bfloat16 tensor-core peaks in TFLOP/s, by the vendors' datasheets.
 #: Matched against ``torch.cuda.get_device_name`` in order; the first match wins.
@@ -133,14 +137,17 @@ def tflops(flops_per_sample_: float | None, samples_per_s: float | None) -> floa
 
 
 def environment(device) -> dict:
-    """Device, driver and library versions, CPU count and load, and the card peak used."""
+    """Device, driver and library versions, CPU count, load and calibration, and the card peak used.
+
+    ``machine`` holds :func:`machine_calibration` (cores, one-thread fp32 GEMM GFLOP/s, load average).
+    """
     import torch
 
     env = {
         "device": str(device), "python": platform.python_version(), "torch": torch.__version__,
         "torch_cuda": torch.version.cuda, "cudnn": None, "gpu_name": None, "driver": None,
         "gpu_memory_gib": None, "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
-        "load_average": load_average(), "hostname": platform.node(),
+        "load_average": load_average(), "hostname": platform.node(), "machine": machine_calibration(),
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)

@@ -35,6 +35,12 @@ def _load():
     return "load average %.2f / %.2f / %.2f" % os.getloadavg()
 
 
+def _machine():
+    from neuroaffect.pipeline.report import machine_line
+
+    return machine_line()
+
+
 def _grid(args, work: Path) -> Path:
     if args.grid:
         return Path(args.grid)
@@ -102,7 +108,7 @@ def main(argv=None) -> int:
         print(evaluate_students(args.evaluate, roots["ferplus"], out / "report", affectnet_mini=roots["affectnet-mini"],
                                 ckplus=roots["ckplus"], scale_note=note))
         return 0
-    print(f"start: {_load()}, threads {args.threads}", flush=True)
+    print(f"start: {_machine()}, threads {args.threads}", flush=True)
     tp = {f"{'small' if s else 'imagenet'} stem, {t} thread(s)": throughput(48, s, t) for s in (False, True)
           for t in sorted({1, args.threads})}
     for k, v in tp.items():
@@ -127,7 +133,7 @@ def main(argv=None) -> int:
                            ckplus=roots["ckplus"], scale_note=note)
     print(md)
     per_arm = {a: sum(t) / len(t) for a, t in times.items()}
-    print("seconds per run, by arm: " + ", ".join(f"{a} {t:.0f}" for a, t in per_arm.items()) + f" ({_load()})")
+    print("seconds per run, by arm: " + ", ".join(f"{a} {t:.0f}" for a, t in per_arm.items()) + f" ({_machine()})")
     (out / "bench.json").write_text(json.dumps({"throughput": tp, "seconds_per_run": per_arm, "note": note}, indent=2))
     return 0
 

@@ -35,7 +35,8 @@ import time
 import numpy as np
 import torch
 
-from _perf import FLOP_NOTE, environment, flops_per_sample, load_average, peak_gib, reset_peak, sync, tflops
+from _perf import (FLOP_NOTE, environment, flops_per_sample, load_average, machine_line, peak_gib, reset_peak, sync,
+                   tflops)
 from neuroaffect._utils import atomic_write_json
 from neuroaffect.features.bde import n_windows
 from neuroaffect.features.params import WINDOW_PRESETS
@@ -108,7 +109,7 @@ def main(argv=None):
     device = resolve_device(args.device)
     env = environment(device)
     print(f"device {device}" + (f" ({env['gpu_name']}, driver {env['driver']})" if device.type == "cuda" else "")
-          + f" | torch {env['torch']} (CUDA {env['torch_cuda']}) | load average {env['load_average']}", flush=True)
+          + f" | torch {env['torch']} (CUDA {env['torch_cuda']}) | {machine_line(env['machine'])}", flush=True)
 
     t_sim = time.perf_counter()
     ws = make_synthetic_windows(n_subjects=scale["subjects"], n_trials=scale["trials"], n_windows=scale["windows"],

@@ -26,6 +26,7 @@ import torch
 
 from neuroaffect.features import FeatureParams, extract_features, write_features
 from neuroaffect.io import read_dataset
+from neuroaffect.pipeline.report import machine_line
 from neuroaffect.simulate import oracle_accuracies, simulate, subjects
 from neuroaffect.training import TrainConfig, run_sweep
 from neuroaffect.training.inputs import windows_from_features
@@ -59,6 +60,7 @@ def main(argv=None):
     params = FeatureParams.from_dict(json.loads(args.feature_params))
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device="cpu")
     rows = []
+    print(f"start: {machine_line()}", flush=True)
     print(f"{'snr':>4} {'target':<8} {'model':<14} {'level':<6} {'model %':>8} {'majority %':>10} "
           f"{'margin':>7} {'control %':>9} {'oracle %':>8} {'s':>6}")
     for snr in args.snr:
@@ -84,6 +86,7 @@ def main(argv=None):
                         print(f"{snr:4.1f} {target:<8} {model:<14} {level:<6} {100 * row['accuracy']:8.1f} "
                               f"{100 * row['majority']:10.1f} {100 * (row['accuracy'] - row['majority']):+7.1f} "
                               f"{100 * row['control']:9.1f} {100 * oracle:8.1f} {sec:6.0f}", flush=True)
+    print(f"end: {machine_line()}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -52,7 +52,8 @@ import numpy as np
 import torch
 
 from _perf import (
-    FLOP_NOTE, Budget, environment, flops_per_sample, load_average, peak_gib, reset_peak, sync, tflops,
+    FLOP_NOTE, Budget, environment, flops_per_sample, load_average, machine_calibration, machine_line, peak_gib,
+    reset_peak, sync, tflops,
 )
 from neuroaffect.training import TrainConfig, fit, make_synthetic_windows, run_sweep, train_model
 from neuroaffect.training.config import resolve_device
@@ -293,7 +294,7 @@ def main(argv=None):
     env = {**environment(device), "malloc_env": malloc}
     gpu = f" ({env['gpu_name']}, driver {env['driver']})" if cuda else ""
     print(f"device {device}{gpu} | torch {env['torch']} (CUDA {env['torch_cuda']}) | threads {env['threads']} of "
-          f"{env['cpu_count']} CPUs | load average {_load()}")
+          f"{env['cpu_count']} CPUs | {machine_line(env['machine'])}")
     print(f"glibc malloc tuning: {'set' if all(malloc.values()) else 'not set'} ({malloc}) | autocast bf16: "
           f"{'on' if cuda else 'off (CPU)'}\n", flush=True)
 
@@ -362,7 +363,8 @@ def main(argv=None):
             print(f"{r['model']:<14} M={r['n_models']:<4} {hours:8.1f} h at {max(rates):,.0f} samples/s")
 
     env["load_average_end"] = load_average()
-    print(f"\nload average at the end: {_load()}")
+    env["machine_end"] = machine_calibration()
+    print(f"\nat the end: {machine_line(env['machine_end'])}")
     if args.json:
         from neuroaffect._utils import atomic_write_json
 

@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 from neuroaffect.io.faces import read_ferplus
 from neuroaffect.labels import FER_CLASSES
+from neuroaffect.pipeline.report import machine_line
 from neuroaffect.simulate import simulate_faces
 
 FEAR, SURPRISE = FER_CLASSES.index("fear"), FER_CLASSES.index("surprise")
@@ -111,6 +112,7 @@ def main(argv=None):
     ap.add_argument("--no-cnn", action="store_true")
     ap.add_argument("--out", type=Path, default=None, help="where to simulate (default: a temporary folder)")
     args = ap.parse_args(argv)
+    print(f"start: {machine_line()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         t0 = time.perf_counter()
@@ -156,6 +158,7 @@ def main(argv=None):
         others = np.delete(off.ravel(), [FEAR * 8 + SURPRISE, SURPRISE * 8 + FEAR])
         print(f"CNN: fear -> surprise {rates[FEAR, SURPRISE]:.3f}, surprise -> fear {rates[SURPRISE, FEAR]:.3f}, "
               f"largest other confusion {others.max():.3f} (mean {others.mean():.3f})")
+    print(f"end: {machine_line()}")
 
 
 if __name__ == "__main__":

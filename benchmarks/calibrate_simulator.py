@@ -29,7 +29,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from neuroaffect._utils import atomic_write_text
 from neuroaffect.channels import DEAP_EEG_CH_NAMES, DREAMER_CH_NAMES
 from neuroaffect.io import read_dataset, read_seed
 from neuroaffect.labels import normalise_ratings
+from neuroaffect.pipeline.report import machine_line
 from neuroaffect.simulate import DEFAULT_SNR, draw_subject_effects, oracle_accuracy, simulate, simulate_eeg
 from neuroaffect.simulate import deap as sim_deap
 from neuroaffect.simulate import dreamer as sim_dreamer
@@ -203,7 +203,7 @@ def run_realism(args):
             sim_rows.append((ds, simulated_metrics(ds, args.scale, Path(tmp) / ds, seed=args.seed)))
     table = realism_table(real_rows, sim_rows)
     print(f"real recordings: {args.real}; simulated at scale {args.scale!r}, seed {args.seed}; "
-          f"{time.perf_counter() - t0:.0f} s; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+          f"{time.perf_counter() - t0:.0f} s; {machine_line()}")
     print("! = outside the pinned real range of the device family\n")
     print(table)
     if args.write:
@@ -255,7 +255,7 @@ def run_snr(args):
         print(f"{mult:5.2f} {np.mean(acc['valence']):8.3f} {np.mean(acc['arousal']):8.3f} "
               f"{np.mean(orc['valence']):9.3f} {np.mean(orc['arousal']):9.3f} "
               f"{time.perf_counter() - t0:6.1f}")
-    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(machine_line())
 
 
 def main(argv=None):

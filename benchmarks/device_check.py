@@ -192,7 +192,8 @@ def markdown(rep: dict) -> str:
     mm = env.get("matmul_bf16") or {}
     lines = [f"# Device check ({rep['device_requested']}{', tiny' if rep['tiny'] else ''})", "",
              f"Started {rep['started']}; {rep['wall_s']:.0f} s in all (budget {rep['budget_s']:.0f} s); load average "
-             f"{rep['load_average_start']} -> {rep['load_average_end']}.", "", "## environment", "",
+             f"{rep['load_average_start']} -> {rep['load_average_end']}; {env.get('machine_line', 'machine not calibrated')} "
+             "(at the environment step).", "", "## environment", "",
              "| item | value |", "|---|---|"]
     for key, label in (("gpu_name", "GPU"), ("driver", "driver"), ("torch", "torch"), ("torch_cuda", "CUDA (torch)"),
                        ("cudnn", "cuDNN"), ("gpu_memory_gib", "GPU memory (GiB)"), ("python", "python"),
@@ -287,7 +288,7 @@ def main(argv=None):
     import torch
 
     sys.path.insert(0, str(HERE))
-    from _perf import FLOP_NOTE, environment, matmul_ceiling
+    from _perf import FLOP_NOTE, environment, machine_line, matmul_ceiling
 
     from neuroaffect.training.config import resolve_device
 
@@ -297,6 +298,8 @@ def main(argv=None):
         log(f"{err}; falling back to the CPU")
         device = torch.device("cpu")
     env = environment(device)
+    env["machine_line"] = machine_line(env["machine"])
+    log(env["machine_line"])
     env["matmul_bf16"] = matmul_ceiling(device)
     env["torch_file"] = torch.__file__
     rep["environment"] = env

@@ -172,10 +172,12 @@ def main(argv=None) -> int:
         print(f"no recordings under {args.data} (expected eegmmidb/labels.csv or eye_state/eeg_eye_state.arff)",
               file=sys.stderr)
         return 1
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    from neuroaffect.pipeline.report import machine_line
+
+    load = machine_line()
     cmd = " ".join(["python", "benchmarks/real_control.py", *map(shlex.quote, argv or sys.argv[1:])])
     md = (table(runs, args.model) + f"\nWindow level, trial-holdout ({args.folds} folds), {args.model} "
-          f"{args.epochs} epochs on CPU; `{cmd}` in {time.perf_counter() - t0:.0f} s, load average {load}.\n")
+          f"{args.epochs} epochs on CPU; `{cmd}` in {time.perf_counter() - t0:.0f} s; {load}.\n")
     for name, r in runs.items():
         md += f"\n{name}: {r['result'].sweep.to_markdown('window').splitlines()[-1]}\n"
     if args.out:

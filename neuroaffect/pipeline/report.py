@@ -5,7 +5,9 @@ the tables: :mod:`neuroaffect.pages`).
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -14,10 +16,67 @@ import pandas as pd
 
 from .._utils import DatasetFormatError, atomic_write_text
 
-__all__ = ["benchmark_table", "benchmarks_markdown", "compose_readme", "tabulate_benchmarks"]
+__all__ = ["benchmark_table", "benchmarks_markdown", "compose_readme", "machine_calibration", "machine_line",
+           "tabulate_benchmarks"]
 
 #: Columns of a Snakemake benchmark file used here (seconds, MB, seconds).
 _BENCH_COLUMNS = ("s", "max_rss", "cpu_time")
+
+
+def machine_calibration(n: int = 1024, repeats: int = 5) -> dict:
+    """How fast this machine is, so that timings from two machines can be compared.
+
+    One-thread float32 matrix product (numpy's BLAS held to one thread by ``threadpoolctl``),
+    ``n x n`` times ``n x n`` on random data: one warm-up product, then the best of ``repeats``
+    timed ones (about 0.2 s in all at 50 GFLOP/s). The best, not the mean, is the figure least
+    disturbed by other work on a shared machine.
+
+    Parameters
+    ----------
+    n : int
+        Side of the square matrices.
+    repeats : int
+        Timed products.
+
+    Returns
+    -------
+    calibration : dict
+        ``gemm_gflops`` (one-thread fp32 GFLOP/s, counting ``2 n^3`` per product), ``gemm``
+        (what was timed), ``cores`` (CPUs this process may run on), ``cpu_count``
+        (``os.cpu_count()``) and ``load_average`` (1, 5 and 15 minutes, at the end).
+    """
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    best = float("inf")
+    with threadpool_limits(limits=1, user_api="blas"):
+        a @ b
+        for _ in range(max(1, int(repeats))):
+            t0 = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - t0)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        cores = os.cpu_count()
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - platforms without it
+        load = [float("nan")] * 3
+    return {"gemm_gflops": 2.0 * n**3 / best / 1e9, "gemm": f"numpy float32 {n} x {n} matmul, 1 thread, "
+            f"best of {max(1, int(repeats))}", "cores": cores, "cpu_count": os.cpu_count(), "load_average": load}
+
+
+def machine_line(calibration: dict | None = None) -> str:
+    """One line for a benchmark's output: cores, one-thread fp32 GEMM GFLOP/s and the load average.
+
+    ``calibration``: a :func:`machine_calibration` result (measured now when ``None``).
+    """
+    c = machine_calibration() if calibration is None else calibration
+    return (f"machine: {c['cores']} cores, one-thread fp32 GEMM {c['gemm_gflops']:.1f} GFLOP/s; load average "
+            + " / ".join(f"{x:.2f}" for x in c["load_average"]))
 
 
 def _read_benchmark(fname) -> dict:
@@ -66,8 +125,11 @@ def benchmark_table(benchmarks: Mapping[str, Sequence]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rule", "jobs", "wall_s_total", "wall_s_max", "max_rss_mb", "cpu_s_total"])
 
 
-def benchmarks_markdown(df: pd.DataFrame) -> str:
-    """The table of :func:`benchmark_table` as Markdown, with the total over all rules."""
+def benchmarks_markdown(df: pd.DataFrame, machine: str | None = None) -> str:
+    """The table of :func:`benchmark_table` as Markdown, with the total over all rules.
+
+    ``machine``: a :func:`machine_line` placed under the table (left out when ``None``).
+    """
 
     def num(v, fmt):
         return "-" if v is None or not np.isfinite(v) else format(v, fmt)
@@ -86,6 +148,10 @@ def benchmarks_markdown(df: pd.DataFrame) -> str:
         lines.append(f"| **all rules** | {int(df['jobs'].sum())} | {df['wall_s_total'].sum():.1f} | "
                      f"{num(df['wall_s_max'].max(), '.1f')} | {num(df['max_rss_mb'].max(), '.0f')} | "
                      f"{df['cpu_s_total'].sum():.1f} |")
+    if machine:
+        lines += ["", f"Measured on this machine ({machine}, when the table was written). To compare with "
+                  "another machine, the ratio of the GEMM rates is a rough guide: not all of the work is matrix "
+                  "products, and a loaded machine gives fewer seconds to each job."]
     return "\n".join(lines) + "\n"
 
 
@@ -94,7 +160,7 @@ def tabulate_benchmarks(benchmarks: Mapping[str, Sequence], out) -> str:
     df = benchmark_table(benchmarks)
     out = Path(out)
     atomic_write_text(out.with_suffix(".csv"), df.to_csv(index=False))
-    md = benchmarks_markdown(df)
+    md = benchmarks_markdown(df, machine_line())
     atomic_write_text(out.with_suffix(".md"), md)
     return md
 
