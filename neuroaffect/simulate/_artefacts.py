@@ -1,4 +1,4 @@
-"""What real EEG carries besides brain rhythms: waxing and waning, muscle, pops, a device's notch.
+"""What real EEG carries besides brain rhythms: waxing and waning, muscle, pops, drift, a device's notch.
 
 Used by :func:`neuroaffect.simulate.eeg.simulate_eeg`; ``docs/simulator.md`` describes each
 artefact for users and the real recordings they were calibrated on. Every function consumes the
@@ -58,6 +58,19 @@ def amplitude_envelope(rng, chol, n_trials, n_times, sfreq, sd) -> np.ndarray:
     w = (np.arange(step, dtype=np.float32) / step)[None, None, None, :]
     env = a[..., :-1, None] * (1.0 - w) + a[..., 1:, None] * w
     return env.reshape(n_trials, n_chans, -1)[..., :n_times]
+
+
+def slow_drift(rng, n_chans, n_times, sfreq, uv=(5.0, 25.0)) -> np.ndarray:
+    """Slow electrode drift per channel, µV, shape (n_chans, n_times).
+
+    Sum of three sines of 0.005-0.08 Hz with amplitudes drawn in ``uv`` µV and random phases
+    (skin potentials and electrode polarisation of an unfiltered recording).
+    """
+    freqs = rng.uniform(0.005, 0.08, size=(n_chans, 3, 1))
+    amps = rng.uniform(*uv, size=(n_chans, 3, 1))
+    phase = rng.uniform(0.0, 2 * np.pi, size=(n_chans, 3, 1))
+    t = np.arange(n_times) / sfreq
+    return (amps * np.sin(2 * np.pi * freqs * t + phase)).sum(axis=1)
 
 
 def _events(rng, n_trials, duration, per_min):

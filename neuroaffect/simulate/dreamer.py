@@ -47,8 +47,8 @@ from .._progress import progress_range
 from ..channels import DREAMER_CH_NAMES, DREAMER_ECG_SFREQ, DREAMER_N_TRIALS, DREAMER_SFREQ
 from ..io.dreamer import DREAMER_FNAME, DREAMER_SCORE_FIELDS
 from ..labels import DREAMER_LABELS, normalise_ratings
+from ._artefacts import EMOTIV_NOTCH, slow_drift
 from ._write import Scale, savemat_atomic, subject_rng, write_sidecar
-from ._artefacts import EMOTIV_NOTCH
 from .eeg import simulate_eeg
 from .effects import draw_ratings, draw_subject_effects
 from .peripheral import simulate_peripheral
@@ -101,11 +101,7 @@ _META = {
 def _dc_and_drift(rng, n_chans: int, n_times: int, sfreq: float) -> np.ndarray:
     """Per-channel DC level (~4000 uV) plus slow drift, shape (n_chans, n_times), uV."""
     dc = _DC_UV + rng.normal(0.0, 150.0, size=(n_chans, 1))
-    freqs = rng.uniform(0.005, 0.08, size=(n_chans, 3, 1))
-    amps = rng.uniform(5.0, 25.0, size=(n_chans, 3, 1))
-    phase = rng.uniform(0.0, 2 * np.pi, size=(n_chans, 3, 1))
-    t = np.arange(n_times) / sfreq
-    return dc + (amps * np.sin(2 * np.pi * freqs * t + phase)).sum(axis=1)
+    return dc + slow_drift(rng, n_chans, n_times, sfreq)
 
 
 def _as_stored(x: np.ndarray, rng, sfreq: float) -> np.ndarray:

@@ -22,7 +22,8 @@ per participant the felt* attributes are absent (unlabeled sessions, as in the r
 EEG still follows the participant's (unreported) state, which the sidecar records.
 
 Signals (:mod:`neuroaffect.simulate.eeg`, :mod:`neuroaffect.simulate.peripheral`): raw EEG in
-microvolts (1/f background, rhythms following the ratings, blinks, 50 Hz mains; not filtered);
+microvolts (1/f background, rhythms following the ratings, blinks, muscle, pops, slow drift,
+50 Hz mains; not filtered);
 ECG on EXG1-3 (one heart seen by three leads, uV); EXG4-8, GSR2, Erg1 and Erg2 unused inputs
 carrying a little noise; GSR1 skin resistance in Ohm; Resp the respiration belt in uV (breathing
 amplitude about 1 mV, our scaling); Temp in degC. Our choices: the EEG of the margins is
@@ -58,6 +59,7 @@ from .._utils import atomic_path
 from ..channels import MAHNOB_CH_NAMES, MAHNOB_EEG_CH_NAMES, MAHNOB_SFREQ
 from ..io.mahnob import FELT_ATTRIBUTES, SESSIONS_DIR, XML_NAME
 from ..labels import MAHNOB_LABELS, normalise_ratings
+from ._artefacts import slow_drift
 from ._write import FADE_S, Scale, crossfade_join, subject_rng, write_sidecar
 from .eeg import simulate_eeg
 from .effects import draw_ratings, draw_subject_effects
@@ -173,6 +175,7 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
         # The cross-fades fall on the clip's first and last 0.5 s; the margins stay free of it.
         eeg = crossfade_join(crossfade_join(margins[j], clip_eeg[j, :, :n_clip[j]], n_fade),
                              margins[n + j], n_fade)
+        eeg += slow_drift(rng, len(eeg_names), T, fs)  # unfiltered: electrodes drift
         sig = np.empty((len(MAHNOB_CH_NAMES), T))
         sig[:len(eeg_names)] = eeg
         for i, gain in enumerate(_ECG_LEAD_GAIN):
