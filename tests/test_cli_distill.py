@@ -58,6 +58,7 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
         assert f"{arm} seed 0: selected epoch 1; FERPlus validation accuracy" in res.stdout
         rec = json.loads((out / "record.json").read_text())
         assert set(rec["val"]) >= {"accuracy", "macro_f1", "balanced_accuracy", "present_macro_f1"}
+        assert rec["faces"] == "simulated"  # the simulator's FERPlus, found by its simulation.json
         # training saw the train and val splits, by their fingerprints, and never the test split
         fp = rec["record"]["inputs"]
         assert (fp["train"], fp["val"]) == (splits["train"], splits["val"])
@@ -87,6 +88,7 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
     assert diff < 1e-4
     card = (student / "README.md").read_text()
     assert "ferplus" in card and "licen" in card.lower()
+    assert "Trained on SIMULATED faces" in card  # the run's record says where its faces came from
 
     from neuroaffect.distill import load_student, predict_faces
 
@@ -102,6 +104,7 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
     assert res.returncode == 0, res.stderr
     pred = json.loads((tmp_path / "pred.json").read_text())
     assert [p["face"] for p in pred] == [1] * len(photos)  # one face found on each photograph
+    assert "trained on simulated faces" in res.stderr
     res = _run("predict-faces", str(img), "--pre-cropped", "--student", str(student), "--grid", str(grid),
                "--json", str(tmp_path / "crop.json"), cwd=tmp_path)  # the simulated face, as the datasets crop it
     assert res.returncode == 0, res.stderr

@@ -182,3 +182,21 @@ def test_refused_inputs(export, tmp_path):
     assert res.returncode == 2 and "'min_score' parameter" in res.stderr
     res = _run("predict-faces", tmp_path / "nowhere.png", "--student", student, cwd=tmp_path)
     assert res.returncode == 2 and "nowhere.png" in res.stderr and "no such file" in res.stderr
+
+
+def test_a_student_trained_on_simulated_faces_is_warned_about(export, tmp_path):
+    import json
+
+    student, grid = export
+    photo = _feat_data() / "single_face.jpg"
+    sim = tmp_path / "sim"
+    export_student(_student(0), sim, grid_sha256=load_grid(grid).sha256, faces="simulated")
+    assert json.loads((sim / "config.json").read_text())["trained_on_faces"] == "simulated"
+    assert "Trained on SIMULATED faces" in (sim / "README.md").read_text()
+    res = _run("predict-faces", photo, "--student", sim, "--grid", grid, "--backend", "torch", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "was trained on simulated faces" in res.stderr
+    res = _run("predict-faces", photo, "--student", student, "--grid", grid, cwd=tmp_path)  # source not recorded
+    assert res.returncode == 0 and "simulated" not in res.stderr
+    with pytest.raises(ValueError, match="'faces' parameter"):
+        export_student(_student(0), tmp_path / "bad", grid_sha256=None, faces="photos")

@@ -162,6 +162,9 @@ def _predict_faces(args):
     model = load_predictor(args.student, backend=args.backend)
     if model.backend_note and args.backend == "auto":
         print(f"predict-faces: running the student with PyTorch ({model.backend_note})", file=sys.stderr)
+    if model.export_config.get("trained_on_faces") == "simulated":
+        print(f"predict-faces: warning: {args.student} was trained on simulated faces; its classes for photographs of "
+              "real faces are not meaningful", file=sys.stderr)
     pred = predict_faces(model, [str(p) for p in args.images], grid=args.grid, temperature=args.temperature,
                          detect=not args.pre_cropped, min_score=args.min_score)
     rows = []

@@ -40,7 +40,7 @@ PUBLISHED = {
 
 
 def train_arm(ferplus, grid, arm: str, seed: int, cfg, out, *, arch="resnet18", in_size=48, small_input=None,
-              loss_options=None, progress=False) -> dict:
+              loss_options=None, progress=False, faces: str = "unknown") -> dict:
     """Train and select one (arm, seed) on FERPlus, export the student to ``out/student``.
 
     Parameters
@@ -54,6 +54,8 @@ def train_arm(ferplus, grid, arm: str, seed: int, cfg, out, *, arch="resnet18", 
     cfg : TrainConfig
     out : path-like
         Folder for the checkpoint, the export and ``record.json``.
+    faces : {"simulated", "real", "unknown"}
+        Where the FERPlus faces came from (recorded, and stated in the export).
 
     Returns
     -------
@@ -79,12 +81,13 @@ def train_arm(ferplus, grid, arm: str, seed: int, cfg, out, *, arch="resnet18", 
                         callbacks=[ProgressReporter(f"{arm} seed {seed}")] if progress else [])
     val_metrics = evaluate_student(res.model, val, device=cfg.device)
     export_student(res.model, out / "student", grid_sha256=res.grid_sha256, metrics={"ferplus-val": val_metrics},
-                   training=res.record)
+                   training=res.record, faces=faces)
     record = {"arm": arm, "seed": int(seed), "selected_epoch": res.selected_epoch, "val": val_metrics,
               "history": {k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in res.history.items()
                           if k.startswith(("train_", "val_"))},
               "proto_target_entropy": res.proto_target_entropy, "grid_sha256": res.grid_sha256,
-              "record": res.record, "seconds": time.perf_counter() - t0, "student": str(out / "student")}
+              "record": res.record, "faces": faces, "seconds": time.perf_counter() - t0,
+              "student": str(out / "student")}
     atomic_write_json(out / "record.json", record)
     return record
 
@@ -121,7 +124,7 @@ def evaluate_runs(records, ferplus, cross_sets: dict, *, device="cpu") -> dict:
     sets = {"ferplus-test": ferplus.select_split("test"), **cross_sets}
     rows = []
     for r in records:
-        model = load_student(r["student"])
+        model = load_student(r["student"], record=r)  # the export must be the run the record describes
         for name, fs in sets.items():
             m = evaluate_student(model, fs, device=device)
             rows.append({"arm": r["arm"], "seed": r["seed"], "set": name, **_plain(m)})

@@ -87,6 +87,17 @@ def _metric_rows(metrics: dict | None) -> list:
     return rows
 
 
+#: Where a student's training faces came from (``config.json`` ``trained_on_faces``).
+FACE_SOURCES = ("simulated", "real", "unknown")
+#: What the card says of each source.
+FACE_SOURCE_NOTES = {
+    "simulated": "Trained on SIMULATED faces (the simulator's procedural FERPlus): its figures say that the "
+                 "pipeline runs, not how it classifies photographs of real faces; retrain on real data before use.",
+    "real": "Trained on the FERPlus files named in the training record.",
+    "unknown": "Where its training faces came from was not recorded.",
+}
+
+
 def _card(config: dict, datasets, rows) -> str:
     import yaml
 
@@ -124,12 +135,15 @@ def _card(config: dict, datasets, rows) -> str:
         lines += ["| " + name + " | " + " | ".join("" if k not in m else f"{m[k]:.4f}" for k in names) + " |"
                   for name, m in rows]
         lines.append("")
+    lines += ["## Limitations", "", FACE_SOURCE_NOTES[config.get("trained_on_faces", "unknown")],
+              "Trained from scratch (no pretrained weights); the valence/arousal read-out through the grid is not "
+              "validated against rated faces.", ""]
     lines += ["## Licence", "", LICENCE_NOTE, ""]
     return "\n".join(lines)
 
 
 def export_student(model, out, *, grid_sha256: str | None, metrics: dict | None = None,
-                   datasets=("ferplus",), training: dict | None = None) -> dict:
+                   datasets=("ferplus",), training: dict | None = None, faces: str = "unknown") -> dict:
     """Write a student's export folder (``model.safetensors``, ``config.json``, ``README.md``).
 
     Parameters
@@ -147,6 +161,10 @@ def export_student(model, out, *, grid_sha256: str | None, metrics: dict | None 
         Datasets the student was trained or evaluated on (the card's ``datasets``).
     training : dict | None
         JSON-able training record (e.g. ``StudentResult.record``).
+    faces : {"simulated", "real", "unknown"}
+        Where the training faces came from (``simulated``: the simulator's, a ``simulation.json``
+        beside the FERPlus root); recorded as ``trained_on_faces``, stated in the card, and warned
+        about by ``predict-faces``.
 
     Returns
     -------
@@ -155,6 +173,9 @@ def export_student(model, out, *, grid_sha256: str | None, metrics: dict | None 
     """
     from safetensors.torch import save
 
+    if faces not in FACE_SOURCES:
+        raise ValueError(f"Invalid value for the 'faces' parameter. Allowed values are {list(FACE_SOURCES)}, but got "
+                         f"{faces!r} instead.")
     model = _check_model(model)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,6 +198,7 @@ def export_student(model, out, *, grid_sha256: str | None, metrics: dict | None 
         "metrics": {name: m for name, m in rows},
         "datasets": list(datasets),
         "training": training,
+        "trained_on_faces": faces,
         "code_version": code_version(),
         "licence": LICENCE_NOTE,
     }
@@ -232,6 +254,9 @@ def check_student_config(cfg_path, config: dict) -> dict:
     if kw["arch"] not in ARCHS or not isinstance(kw["small_input"], bool):
         raise DatasetFormatError(cfg_path, f"fields 'kwargs.arch' in {sorted(ARCHS)} and 'kwargs.small_input' a bool",
                                  f"{kw['arch']!r}, {kw['small_input']!r}")
+    if config.get("trained_on_faces", "unknown") not in FACE_SOURCES:
+        raise DatasetFormatError(cfg_path, f"field 'trained_on_faces': one of {list(FACE_SOURCES)}",
+                                 repr(config.get("trained_on_faces"))[:80])
     names = config.get("class_names")
     if not isinstance(names, list) or len(names) != kw["n_outputs"] or not all(isinstance(n, str) for n in names):
         raise DatasetFormatError(cfg_path, f"field 'class_names': {kw['n_outputs']} names", f"{str(names)[:120]!r}")

@@ -21,11 +21,13 @@ def train_arm(ferplus_root, grid, arm: str, seed: int, out, *, epochs=100, batch
     from ..distill import PAPER_CONFIG
     from ..distill.ablation import train_arm as _train
     from ..io.faces import read_ferplus
+    from .data import find_sidecar
 
     cfg = PAPER_CONFIG.replace(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                grad_clip=grad_clip, device=device)
     return _train(read_ferplus(ferplus_root), grid, arm, seed, cfg, out, arch=arch, in_size=in_size,
-                  small_input=small_input, loss_options=loss_options, progress=progress)
+                  small_input=small_input, loss_options=loss_options, progress=progress,
+                  faces="simulated" if find_sidecar(ferplus_root) is not None else "real")
 
 
 def _records(runs) -> list:
@@ -89,7 +91,7 @@ def export_selected(runs, out, *, arm: str = "B3", evaluation=None, onnx: bool =
                 metrics[r["set"]] = r
     datasets = ["ferplus"] + [k for k in metrics if k not in ("ferplus-val", "ferplus-test")]
     export_student(model, out, grid_sha256=getattr(model, "grid_sha256", None), metrics=metrics, datasets=datasets,
-                   training=best.get("record"))
+                   training=best.get("record"), faces=best.get("faces", "unknown"))
     info = {"arm": best["arm"], "seed": best["seed"], "val_macro_f1": best["val"]["macro_f1"],
             "onnx_max_abs_diff": None}
     if onnx:
