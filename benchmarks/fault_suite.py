@@ -387,7 +387,8 @@ def module_cases(module: str, category: str, tmp: Path):
         torch.set_num_threads(1)
     except ImportError:
         pass
-    return [Case(f"{category}/{name}", category, load, expect, (str(tmp),)) for name, load, expect in mod.cases(tmp)]
+    return [Case(f"{category}/{name}", category, load, expect, (str(tmp),), getattr(load, "check", None))
+            for name, load, expect in mod.cases(tmp)]  # a read case's own check of the values read, when it has one
 
 
 def tamper_cases(tmp: Path):
