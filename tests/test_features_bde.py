@@ -115,6 +115,44 @@ def test_window_lfilter_equals_per_window_reference(log_base):
     np.testing.assert_allclose(ours, ref, rtol=1e-6)
 
 
+@pytest.mark.parametrize("window, stride, normalize", [(128, 128, "off"), (100, 37, "window")])
+def test_window_lfilter_in_place_buffers_give_the_values_bit_for_bit(monkeypatch, window, stride, normalize):
+    """The band variances of window-lfilter, filtered in one buffer per chunk of trials, are those
+    of a fresh BLAS triangular product per band (the earlier form, written out here), bit for bit,
+    whatever the chunking; and the documented fixed linear map (windows @ the stacked matrices of
+    design_window_filters, a plain dense product) to float64 rounding."""
+    from scipy import linalg
+
+    from neuroaffect.features import bde
+
+    rng = np.random.default_rng(11)
+    x = 12.0 * pink_noise(rng, 5 * 3, 128 * 5).reshape(5, 3, -1).astype(np.float32) + 2.0
+    p = FeatureParams(mode="window-lfilter", window=window, stride=stride, normalize=normalize).resolve(FS)
+    bands = tuple(p.bands.values())
+    xw = np.multiply(_windows_view(x, window, stride), 1.0, dtype=np.float64)  # (trial, chan, win, sample)
+    if normalize == "window":
+        sd = xw.std(axis=(1, 3), keepdims=True)
+        xw = (xw - xw.mean(axis=(1, 3), keepdims=True)) / sd
+    rows = xw.reshape(-1, window)
+    earlier, dense = [], []
+    m = bde.design_window_filters(FS, bands, p.order, window)
+    for b in range(len(bands)):
+        block = np.asfortranarray(m[:, b * window:(b + 1) * window])
+        y = linalg.blas.dtrmm(1.0, block, rows.T, side=0, lower=0, trans_a=1).T
+        s1, s2 = y.sum(-1) / window, np.einsum("...i,...i->...", y, y) / window
+        earlier.append(np.maximum(s2 - s1 * s1, 0.0))
+        yd = rows @ m[:, b * window:(b + 1) * window]
+        dense.append(yd.var(-1))
+    to_out = lambda v: np.stack(v, -1).reshape(xw.shape[:3] + (len(bands),)).transpose(0, 2, 1, 3)  # noqa: E731
+    for chunk_bytes in (8 * 2**20, 1):  # all trials in one chunk; one trial per chunk
+        monkeypatch.setattr(bde, "_CHUNK_BYTES", chunk_bytes)
+        ours = compute_band_variance(x, FS, p)
+        assert ours.shape == (5, xw.shape[2], 3, 4)
+        np.testing.assert_allclose(ours, to_out(dense), rtol=1e-9)
+        if normalize == "off":  # the z-scoring above is numpy's, not necessarily the module's rounding
+            np.testing.assert_array_equal(ours, to_out(earlier))
+
+
 def test_rbtransformer_preset_equals_reference():
     rng = np.random.default_rng(3)
     x = 15.0 * pink_noise(rng, 2 * 6, 2000).reshape(2, 6, -1) + 5.0

@@ -388,11 +388,18 @@ def _var_window_lfilter(x, sfreq, p: FeatureParams, scale: float) -> np.ndarray:
             xw -= m
             xw /= sd
         rows = xw.reshape(-1, w)
+        # one buffer per chunk, filtered in place band after band: no array is allocated (and its
+        # pages faulted in) per band, and BLAS gets Fortran-ordered memory it needs not copy
+        y = np.empty_like(rows)
+        s1, s2 = np.empty(len(rows)), np.empty(len(rows))
         for b, block in enumerate(blocks):
             # rows @ block, with BLAS's triangular product: the block's zero half is skipped
-            y = linalg.blas.dtrmm(1.0, block, rows.T, side=0, lower=0, trans_a=1).T
-            s1 = y.sum(-1) / w
-            s2 = np.einsum("...i,...i->...", y, y) / w
+            np.copyto(y, rows)
+            yb = linalg.blas.dtrmm(1.0, block, y.T, side=0, lower=0, trans_a=1, overwrite_b=1).T  # y itself
+            np.sum(yb, axis=-1, out=s1)
+            s1 /= w
+            np.einsum("...i,...i->...", yb, yb, out=s2)
+            s2 /= w
             out[sl, :, :, b] = np.maximum(s2 - s1 * s1, 0.0).reshape(xw.shape[:-1]).transpose(0, 2, 1)
 
     with _single_threaded_blas():  # the chunks are the parallel work (BLAS's own threads stall on busy cores)
