@@ -347,3 +347,21 @@ def test_full_scale_deap_subject_is_fast():
         best = min(best, time.perf_counter() - t0)
     assert x.shape == (40, 32, 8064)
     assert best < 3.0, best
+
+
+def test_mat_files_are_byte_identical_whenever_written(tmp_path, monkeypatch):
+    """scipy stamps a MATLAB file's description with the time of writing; the simulator's must not carry it
+    (the file's sha256 is recorded in the features, the teacher and the grid card)."""
+    import scipy.io
+    import scipy.io.matlab._mio5 as mio5
+
+    from neuroaffect.simulate._write import savemat_atomic
+
+    mdict = {"x": np.arange(12.0).reshape(3, 4), "s": {"a": np.ones(2)}}
+    monkeypatch.setattr(mio5.time, "asctime", lambda: "Mon Jan  1 00:00:00 2024")
+    a = savemat_atomic(tmp_path / "a.mat", mdict).read_bytes()
+    monkeypatch.setattr(mio5.time, "asctime", lambda: "Tue Feb  2 11:11:11 2027")
+    b = savemat_atomic(tmp_path / "b.mat", mdict).read_bytes()
+    assert a == b and b"2024" not in a and len(a) > 128
+    back = scipy.io.loadmat(tmp_path / "b.mat")
+    assert back["__header__"].startswith(b"MATLAB 5.0 MAT-file") and np.array_equal(back["x"], mdict["x"])

@@ -130,7 +130,15 @@ def savemat_atomic(fname, mdict: dict, do_compression: bool = True) -> Path:
     with atomic_path(fname) as tmp:
         with open(tmp, "wb") as f:
             scipy.io.savemat(f, mdict, format="5", do_compression=do_compression, oned_as="column")
+            # scipy stamps the 116-byte description with the time of writing; a fixed one keeps the same seed's
+            # files byte-identical (their sha256 is recorded downstream: features, teacher, grid card)
+            f.seek(0)
+            f.write(MAT_DESCRIPTION)
     return Path(fname)
+
+
+#: The 116-byte description field of every MATLAB v5 file the simulator writes (scipy's names the time).
+MAT_DESCRIPTION = b"MATLAB 5.0 MAT-file, Platform: posix, written by neuroaffect.simulate".ljust(116, b" ")
 
 
 def write_sidecar(out, dataset: str, scale: str, seed: int, subjects: list, *, snr: float | None,
