@@ -46,6 +46,31 @@ def sim_root(tmp_path_factory):
     return get
 
 
+@pytest.fixture(scope="session")
+def random_grid(tmp_path_factory):
+    """Return a function ``random_grid(dim, n=3, seed=0) -> PrototypeGrid``: random unit prototypes.
+
+    Each call writes a fresh export folder (``write_grid_files``: one source ``"sim"``, one member per
+    bin, no filled bin) and loads it back through the checked loader, so tests that change a grid
+    never share one. ``prototypes`` has shape (n, n, dim), float32, unit norm.
+    """
+    import numpy as np
+
+    from neuroaffect.labels import grid_centres, grid_edges
+    from neuroaffect.prototypes.io import load_grid, write_grid_files
+
+    def make(dim: int, n: int = 3, seed: int = 0):
+        out = tmp_path_factory.mktemp("grid")
+        p = np.random.default_rng(seed).standard_normal((n, n, dim))
+        p /= np.linalg.norm(p, axis=-1, keepdims=True)
+        write_grid_files(out, {"prototypes": p.astype(np.float32), "centres": grid_centres(n), "edges": grid_edges(n),
+                               "counts": np.ones((1, n, n), np.int64), "filled": np.zeros((n, n), np.uint8)},
+                         {"dim": dim, "sources": ["sim"]})
+        return load_grid(out)
+
+    return make
+
+
 #: Small constructor arguments of the token models, for fast training tests.
 TINY_MODELS = {
     "dgcnn": dict(K=2, n_filters=4, hidden=8, dropout=0.0, k=3),

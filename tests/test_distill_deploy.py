@@ -12,23 +12,14 @@ from neuroaffect.distill import (
     predict_faces,
 )
 from neuroaffect.io.faces import FaceSet
-from neuroaffect.labels import grid_centres, grid_edges
-from neuroaffect.prototypes.io import load_grid, write_grid_files
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small inputs: one thread is fastest on shared CPUs
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    out = tmp_path_factory.mktemp("grid")
-    rng = np.random.default_rng(0)
-    p = rng.standard_normal((3, 3, 6))
-    p /= np.linalg.norm(p, axis=-1, keepdims=True)
-    write_grid_files(out, {"prototypes": p.astype(np.float32), "centres": grid_centres(3), "edges": grid_edges(3),
-                           "counts": np.ones((1, 3, 3), np.int64), "filled": np.zeros((3, 3), np.uint8)},
-                     {"dim": 6, "sources": ["sim"]})
-    return load_grid(out)
+def grid(random_grid):
+    return random_grid(dim=6)  # 3 x 3 random unit prototypes (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ import torch
 import neuroaffect.distill.train as dtrain
 from neuroaffect.distill import BestMacroF1, evaluate_student, shuffled_grid, train_student
 from neuroaffect.io.faces import FaceSet
-from neuroaffect.labels import grid_centres, grid_edges
-from neuroaffect.prototypes.io import load_grid, write_grid_files
 from neuroaffect.training import TrainConfig
 
 CFG = TrainConfig(epochs=2, batch_size=16, lr=1e-3, weight_decay=0.05, grad_clip=1.0, label_smoothing=0.055,
@@ -32,15 +30,8 @@ def _faces(n, split, seed, size=10):
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("grid")
-    rng = np.random.default_rng(0)
-    p = rng.standard_normal((3, 3, 8))
-    p /= np.linalg.norm(p, axis=-1, keepdims=True)
-    write_grid_files(out, {"prototypes": p.astype(np.float32), "centres": grid_centres(3), "edges": grid_edges(3),
-                           "counts": np.ones((1, 3, 3), np.int64), "filled": np.zeros((3, 3), np.uint8)},
-                     {"dim": 8, "sources": ["sim"]})
-    return _faces(16, "train", 0), _faces(8, "val", 1), load_grid(out)
+def data(random_grid):
+    return _faces(16, "train", 0), _faces(8, "val", 1), random_grid(dim=8)  # 3 x 3 grid (tests/conftest.py)
 
 
 def _same(a, b):
