@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from neuroaffect.distill.ablation import ablation_markdown, paired_tests, select_run
+from neuroaffect.distill.ablation import paired_tests, select_run
+from neuroaffect.report import ablation_markdown
 
 
 def _rec(arm, seed, val_f1, val_acc=0.5):
@@ -87,20 +88,28 @@ def test_ablation_verdict_on_the_control(b3, shuffled, verdict):
 
 
 def test_student_epoch_selection_keeps_the_first_best_epoch_by_hand():
-    from neuroaffect.distill import BestMacroF1
+    """The engine's selection by a monitored metric (the student's: val_macro_f1, max) keeps the first best epoch."""
+    from neuroaffect.training import MSELoss, TrainConfig, fit
 
-    sel = BestMacroF1(val_loader=None)
+    torch.manual_seed(0)
     model = torch.nn.Linear(2, 1)
-    kept = {}
-    for epoch, score in enumerate((0.2, 0.5, 0.5, 0.4, 0.45)):
-        with torch.no_grad():
-            model.weight.fill_(float(epoch))
-        sel.record(epoch, score, model)
-        kept[epoch] = model.weight.detach().clone()
-    assert sel.best_epoch == 1 and sel.best_score == 0.5 and sel.scores == [0.2, 0.5, 0.5, 0.4, 0.45]
-    assert torch.equal(sel.best_state["weight"], kept[1])  # a copy, not a reference to the live weights
-    with pytest.raises(RuntimeError, match="epoch 5"):
-        sel.record(6, 0.9, model)
+    scores = iter((0.2, 0.5, 0.5, 0.4, 0.45))
+    kept = []
+
+    def metric(m):
+        kept.append({k: v.detach().clone() for k, v in m.state_dict().items()})
+        return {"val_macro_f1": next(scores)}
+
+    X = np.arange(16, dtype=np.float32).reshape(8, 2) / 16
+    y = np.arange(8, dtype=np.float32) / 8
+    cfg = TrainConfig(epochs=5, batch_size=4, lr=0.1, device="cpu")
+    res = fit(model, (X, y), MSELoss(), cfg, val_metrics=metric, monitor="val_macro_f1", mode="max", select=True)
+    assert res.best_epochs == [1] and res.histories[0]["val_macro_f1"] == [0.2, 0.5, 0.5, 0.4, 0.45]
+    assert all(torch.equal(v, kept[1][k]) for k, v in res.model.state_dict().items())  # a copy of epoch 1's
+    assert not torch.equal(kept[1]["weight"], kept[4]["weight"])
+    with pytest.raises(ValueError, match="'val_f1' is not in the history"):
+        fit(torch.nn.Linear(2, 1), (X, y), MSELoss(), cfg, val_metrics=lambda m: {"val_macro_f1": 0.5},
+            monitor="val_f1", mode="max", select=True)
 
 
 def _ferplus(test_poisoned: bool):
@@ -124,8 +133,8 @@ def test_no_selection_reads_the_test_split(tmp_path, monkeypatch):
     """train_arm (epoch selection, the record) with a poisoned test split gives the very same run;
     the data it touches are the train and val splits only, and the deployable seed follows validation."""
     import neuroaffect.distill.train as dtrain
-    from neuroaffect.distill.ablation import train_arm
     from neuroaffect.io.faces import FaceSet
+    from neuroaffect.pipeline import train_arm
     from neuroaffect.training import TrainConfig
 
     cfg = TrainConfig(epochs=2, batch_size=16, lr=3e-3, weight_decay=0.05, grad_clip=1.0, device="cpu",
@@ -145,8 +154,8 @@ def test_no_selection_reads_the_test_split(tmp_path, monkeypatch):
     monkeypatch.setattr(dtrain, "train_student", train_spy)
     recs = {}
     for poisoned, seed in ((False, 0), (True, 0), (False, 1)):
-        recs[poisoned, seed] = train_arm(_ferplus(poisoned), None, "B0", seed, cfg, tmp_path / f"{poisoned}{seed}",
-                                         in_size=8)
+        recs[poisoned, seed] = train_arm(_ferplus(poisoned), None, "B0", seed, tmp_path / f"{poisoned}{seed}",
+                                         train=cfg, in_size=8)
     assert "test" not in asked and set(asked) == {"train", "val"}
     assert seen and all(s == ({"train"}, {"val"}) for s in seen)
     a, b = recs[False, 0], recs[True, 0]
@@ -162,7 +171,7 @@ def test_no_selection_reads_the_test_split(tmp_path, monkeypatch):
         best = max(runs, key=lambda r: (r["val"]["macro_f1"], -r["seed"]))
         assert select_run(runs, "B0")["seed"] == best["seed"]
     # the exported student is that run's, even when the test figures of the evaluation favour the other seed
-    from neuroaffect.pipeline.faces import export_selected
+    from neuroaffect.pipeline import export_student
 
     runs = [recs[False, 0], recs[False, 1]]
     best = max(runs, key=lambda r: (r["val"]["macro_f1"], -r["seed"]))
@@ -173,8 +182,8 @@ def test_no_selection_reads_the_test_split(tmp_path, monkeypatch):
     chosen = json.loads((tmp_path / f"False{best['seed']}" / "student" / "config.json").read_text())
     for order in (1, -1):  # whichever run is listed (and evaluated) last
         evaluation.write_text(json.dumps({"runs": rows[::order]}))
-        info = export_selected([tmp_path / "False0", tmp_path / "False1"][::order], tmp_path / "export", arm="B0",
-                               evaluation=evaluation, onnx=False)
+        info = export_student([tmp_path / "False0", tmp_path / "False1"][::order], tmp_path / "export", arm="B0",
+                              evaluation=evaluation, onnx=False)
         assert info["seed"] == best["seed"] and info["val_macro_f1"] == best["val"]["macro_f1"]
         config = json.loads((tmp_path / "export" / "config.json").read_text())
         assert config["weights_sha256"] == chosen["weights_sha256"]

@@ -8,8 +8,17 @@ from pathlib import Path
 _FMT = argparse.ArgumentDefaultsHelpFormatter
 
 
+def _student_default(name: str):
+    """The default of one of :class:`~neuroaffect.distill.FERStudent`'s arguments (its own, not restated here)."""
+    import inspect
+
+    from ..distill import FERStudent
+
+    return inspect.signature(FERStudent).parameters[name].default
+
+
 def _train_args(p):
-    from ..distill import PAPER_CONFIG
+    from ..distill import ARCHS, PAPER_CONFIG
 
     d = PAPER_CONFIG
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
@@ -18,8 +27,8 @@ def _train_args(p):
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="gradient-norm clip")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--arch", default="resnet18", choices=["resnet18", "resnet50"], help="torchvision ResNet")
-    p.add_argument("--in-size", type=int, default=48, help="input side in pixels")
+    p.add_argument("--arch", default=_student_default("arch"), choices=list(ARCHS), help="torchvision ResNet")
+    p.add_argument("--in-size", type=int, default=_student_default("in_size"), help="input side in pixels")
     p.add_argument("--imagenet-stem", action="store_true",
                    help="keep ResNet's 7x7 stride-2 stem and max-pool (about 13x cheaper at 48 x 48) instead of the "
                    "small-input stem")
@@ -27,6 +36,8 @@ def _train_args(p):
 
 
 def add_train_student(sub):
+    from ..distill.ablation import ablation_arms
+
     p = sub.add_parser(
         "train-student", help="train one arm x seed of the distilled face student on FERPlus", formatter_class=_FMT,
         description="Train the image-only student (ResNet from scratch) on FERPlus with one arm of the loss (B0 CE, "
@@ -37,7 +48,7 @@ def add_train_student(sub):
     )
     p.add_argument("--ferplus", type=Path, required=True, help="FERPlus root (fer2013.csv + fer2013new.csv)")
     p.add_argument("--grid", type=Path, required=True, help="exported prototype grid (folder)")
-    p.add_argument("--arm", required=True, choices=["B0", "B1", "B2", "B3", "B3-shuffled"])
+    p.add_argument("--arm", required=True, choices=ablation_arms())
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and augmentation")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, student/, record.json)")
     _train_args(p)
@@ -46,7 +57,7 @@ def add_train_student(sub):
 
 
 def _train_student(args):
-    from ..pipeline.faces import train_arm
+    from ..pipeline import train_arm
     from .data import parse_params
 
     rec = train_arm(args.ferplus, args.grid, args.arm, args.seed, args.out, epochs=args.epochs,
@@ -82,7 +93,7 @@ def add_evaluate_students(sub):
 
 
 def _evaluate_students(args):
-    from ..pipeline.faces import evaluate_students
+    from ..pipeline import evaluate_students
 
     md = evaluate_students(args.runs, args.ferplus, args.out, affectnet_mini=args.affectnet_mini,
                            ckplus=args.ckplus, scale_note=args.scale_note, device=args.device)
@@ -109,9 +120,9 @@ def add_export_student(sub):
 
 
 def _export_student(args):
-    from ..pipeline.faces import export_selected
+    from ..pipeline import export_student
 
-    info = export_selected(args.runs, args.out, arm=args.arm, evaluation=args.evaluation, onnx=not args.no_onnx)
+    info = export_student(args.runs, args.out, arm=args.arm, evaluation=args.evaluation, onnx=not args.no_onnx)
     print(f"exported {info['arm']} seed {info['seed']} (best FERPlus validation macro-F1 "
           f"{100 * info['val_macro_f1']:.1f} %) to {args.out}"
           + ("" if info.get("onnx_max_abs_diff") is None else

@@ -1,5 +1,13 @@
 """The face student from dataset roots to tables and a deployable export.
 
+- :func:`train_arm`: one (arm, seed) of the ablation trained and selected on FERPlus validation.
+- :func:`evaluate_students`: every trained run evaluated once on the FERPlus test split and the
+  cross-dataset sets, with the ablation tables and confusion matrices.
+- :func:`export_student`: the run of one arm with the best FERPlus validation macro-F1, exported.
+
+The losses, training, evaluation and export themselves live in :mod:`neuroaffect.distill`
+(``docs/distillation.md``).
+
 >>> from neuroaffect import pipeline
 >>> pipeline.train_arm("data/sim/ferplus/ferplus", "results/prototypes/grid", "B3", 0, "runs/B3_0")  # doctest: +SKIP
 >>> pipeline.evaluate_students(["runs/B3_0"], "data/sim/ferplus/ferplus", "reports/distill",
@@ -8,26 +16,93 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from pathlib import Path
 
-__all__ = ["evaluate_students", "export_selected", "train_arm"]
+import numpy as np
+
+__all__ = ["evaluate_students", "export_student", "train_arm"]
 
 
-def train_arm(ferplus_root, grid, arm: str, seed: int, out, *, epochs=100, batch_size=128, lr=2e-4,
-              weight_decay=0.05, grad_clip=1.0, device="auto", arch="resnet18", in_size=48, small_input=None,
-              loss_options=None, progress=False) -> dict:
-    """Read FERPlus and train one (arm, seed) (:func:`neuroaffect.distill.ablation.train_arm`)."""
-    from ..distill import PAPER_CONFIG
-    from ..distill.ablation import train_arm as _train
-    from ..io.faces import read_ferplus
+def _faceset(ferplus):
+    """A FERPlus :class:`~neuroaffect.io.faces.FaceSet` and where its faces came from (``"simulated"`` when
+    the root has the simulator's sidecar, ``"real"`` for another root, ``"unknown"`` for a FaceSet)."""
+    from ..io.faces import FaceSet, read_ferplus
     from .data import find_sidecar
 
-    cfg = PAPER_CONFIG.replace(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                               grad_clip=grad_clip, device=device)
-    return _train(read_ferplus(ferplus_root), grid, arm, seed, cfg, out, arch=arch, in_size=in_size,
-                  small_input=small_input, loss_options=loss_options, progress=progress,
-                  faces="simulated" if find_sidecar(ferplus_root) is not None else "real")
+    if isinstance(ferplus, FaceSet):
+        return ferplus, "unknown"
+    return read_ferplus(ferplus), "simulated" if find_sidecar(ferplus) is not None else "real"
+
+
+def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=False, faces: str | None = None,
+              **options) -> dict:
+    """Train and select one (arm, seed) on FERPlus, export the student to ``out/student``.
+
+    The arm's loss is :data:`neuroaffect.distill.ARMS`' (B0 CE, B1 + KD, B2 + Proto-KD, B3 full) or
+    the control ``B3-shuffled`` (the full loss against the grid with its prototypes permuted over the
+    bins). The epoch kept is the one of best FERPlus **validation** macro-F1; the record holds only
+    validation figures. Nothing here reads a test or cross-dataset set.
+
+    Parameters
+    ----------
+    ferplus : path-like | FaceSet
+        FERPlus root (read with :func:`~neuroaffect.io.faces.read_ferplus`) or the set itself, with its
+        train / val / test splits; only train and val are used.
+    grid : PrototypeGrid | path-like | None
+        The frozen prototype grid (used by B2, B3 and the control).
+    arm : {"B0", "B1", "B2", "B3", "B3-shuffled"}
+    seed : int
+    out : path-like
+        Folder for the checkpoint, the export and ``record.json``.
+    train : TrainConfig | None
+        The training configuration (default :data:`neuroaffect.distill.PAPER_CONFIG`).
+    faces : {"simulated", "real", "unknown"} | None
+        Where the FERPlus faces came from (recorded, and stated in the export); ``None``: from the root.
+    **options
+        Fields of :class:`~neuroaffect.training.TrainConfig` (``epochs``, ``lr``, ``device``, ...) replace
+        those of ``train``; the others (``arch``, ``in_size``, ``small_input``, ``loss_options``) go to
+        :func:`~neuroaffect.distill.train_student`, whose defaults (the student's) hold otherwise.
+
+    Returns
+    -------
+    record : dict
+        Arm, seed, selected epoch, FERPlus validation metrics, the history, seconds; written to
+        ``out/record.json``.
+    """
+    from .._utils import atomic_write_json
+    from ..distill import PAPER_CONFIG
+    from ..distill.ablation import CONTROL_ARM, check_arm
+    from ..distill.evaluate import evaluate_student
+    from ..distill.export import export_student as write_student
+    from ..distill.train import train_student
+    from ..training import ProgressReporter, TrainConfig
+
+    check_arm(arm)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = (train or PAPER_CONFIG).replace(**{k: options.pop(k) for k in list(options) if k in fields})
+    ferplus, found = _faceset(ferplus)
+    faces = found if faces is None else faces
+    out = Path(out)
+    t0 = time.perf_counter()
+    control = arm == CONTROL_ARM
+    train_set, val = ferplus.select_split("train"), ferplus.select_split("val")
+    res = train_student(train_set, val, grid, "B3" if control else arm, cfg, checkpoint=out / "checkpoint.pt",
+                        seed=seed, shuffle_grid=control, shuffle_seed=seed,
+                        callbacks=[ProgressReporter(f"{arm} seed {seed}")] if progress else [], **options)
+    val_metrics = evaluate_student(res.model, val, device=cfg.device)
+    write_student(res.model, out / "student", grid_sha256=res.grid_sha256, metrics={"ferplus-val": val_metrics},
+                  training=res.record, faces=faces)
+    record = {"arm": arm, "seed": int(seed), "selected_epoch": res.selected_epoch, "val": val_metrics,
+              "history": {k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in res.history.items()
+                          if k.startswith(("train_", "val_"))},
+              "proto_target_entropy": res.proto_target_entropy, "grid_sha256": res.grid_sha256,
+              "record": res.record, "faces": faces, "seconds": time.perf_counter() - t0,
+              "student": str(out / "student")}
+    atomic_write_json(out / "record.json", record)
+    return record
 
 
 def _records(runs) -> list:
@@ -43,15 +118,56 @@ def _records(runs) -> list:
     return out
 
 
+def _plain(m: dict) -> dict:
+    return {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
+
+
+def _evaluate_runs(records, ferplus, cross_sets: dict, *, device="cpu") -> dict:
+    """Evaluate every trained student once: FERPlus test and each cross-dataset set.
+
+    Parameters
+    ----------
+    records : list of dict
+        From :func:`train_arm` (their ``student`` folders are loaded).
+    ferplus : FaceSet
+    cross_sets : dict of str -> FaceSet
+        E.g. ``{"affectnet-mini": ..., "ckplus": ...}`` (every split of each).
+
+    Returns
+    -------
+    results : dict
+        ``runs``: one row per (arm, seed, set) with :func:`~neuroaffect.distill.fer_metrics`;
+        ``baselines``: majority and pixel-logistic rows per set; ``sets``: names and sizes and the
+        classes present in each set.
+    """
+    from ..distill.evaluate import baseline_rows, evaluate_student
+    from ..distill.export import load_student
+    from ..labels import FER_CLASSES
+
+    sets = {"ferplus-test": ferplus.select_split("test"), **cross_sets}
+    rows = []
+    for r in records:
+        model = load_student(r["student"], record=r)  # the export must be the run the record describes
+        for name, fs in sets.items():
+            m = evaluate_student(model, fs, device=device)
+            rows.append({"arm": r["arm"], "seed": r["seed"], "set": name, **_plain(m)})
+    base = [_plain(b) for b in baseline_rows(ferplus.select_split("train"), sets)]
+    info = {name: {"n": len(fs), "classes": [FER_CLASSES[k] for k in fs.present_classes]} for name, fs in sets.items()}
+    return {"runs": rows, "baselines": base, "sets": info}
+
+
 def evaluate_students(runs, ferplus_root, out, *, affectnet_mini=None, ckplus=None, scale_note: str = "",
                       device: str = "cpu") -> str:
     """Evaluate every run once, write ``out/ablation.md``, ``out/ablation.json`` and ``out/confusion.png``.
 
+    Every trained student is evaluated once on the FERPlus test split and the cross-dataset sets
+    (AffectNet-mini, CK+), beside the majority-class and pixel-logistic rows, after all training.
     Returns the Markdown.
     """
-    from ..distill.ablation import evaluate_runs, select_run, write_ablation
+    from ..distill.ablation import select_run
     from ..io.faces import read_affectnet_mini, read_ckplus, read_ferplus
     from ..labels import FER_CLASSES
+    from ..report import write_ablation
     from ..viz import plot_confusions
 
     records = _records(runs)
@@ -60,7 +176,7 @@ def evaluate_students(runs, ferplus_root, out, *, affectnet_mini=None, ckplus=No
         cross["affectnet-mini"] = read_affectnet_mini(affectnet_mini)
     if ckplus is not None:
         cross["ckplus"] = read_ckplus(ckplus)
-    results = evaluate_runs(records, read_ferplus(ferplus_root), cross, device=device)
+    results = _evaluate_runs(records, read_ferplus(ferplus_root), cross, device=device)
     write_ablation(records, results, out, scale_note=scale_note)
     arm = "B3" if any(r["arm"] == "B3" for r in records) else records[0]["arm"]
     best = select_run(records, arm)
@@ -70,15 +186,16 @@ def evaluate_students(runs, ferplus_root, out, *, affectnet_mini=None, ckplus=No
     return (Path(out) / "ablation.md").read_text()
 
 
-def export_selected(runs, out, *, arm: str = "B3", evaluation=None, onnx: bool = True) -> dict:
+def export_student(runs, out, *, arm: str = "B3", evaluation=None, onnx: bool = True) -> dict:
     """Export the run of ``arm`` with the best FERPlus validation macro-F1, with its evaluated metrics and ONNX.
 
-    Returns ``{"arm", "seed", "val_macro_f1", "onnx_max_abs_diff"}``.
+    Writes what :func:`neuroaffect.distill.export_student` writes (and ``model.onnx``, checked
+    against PyTorch). Returns ``{"arm", "seed", "val_macro_f1", "onnx_max_abs_diff"}``.
     """
-    import numpy as np
     import torch
 
-    from ..distill import check_onnx, export_onnx, export_student, load_student
+    from ..distill import check_onnx, export_onnx, load_student
+    from ..distill import export_student as write_student
     from ..distill.ablation import select_run
 
     best = select_run(_records(runs), arm)
@@ -90,8 +207,8 @@ def export_selected(runs, out, *, arm: str = "B3", evaluation=None, onnx: bool =
             if r["arm"] == best["arm"] and r["seed"] == best["seed"]:
                 metrics[r["set"]] = r
     datasets = ["ferplus"] + [k for k in metrics if k not in ("ferplus-val", "ferplus-test")]
-    export_student(model, out, grid_sha256=getattr(model, "grid_sha256", None), metrics=metrics, datasets=datasets,
-                   training=best.get("record"), faces=best.get("faces", "unknown"))
+    write_student(model, out, grid_sha256=getattr(model, "grid_sha256", None), metrics=metrics, datasets=datasets,
+                  training=best.get("record"), faces=best.get("faces", "unknown"))
     info = {"arm": best["arm"], "seed": best["seed"], "val_macro_f1": best["val"]["macro_f1"],
             "onnx_max_abs_diff": None}
     if onnx:

@@ -41,15 +41,21 @@ def train_teacher(out, dataset: str = "dreamer", *, root=None, features=None, fe
 
     ``config`` is a :class:`~neuroaffect.prototypes.PrototypeConfig` (or a dict of its fields);
     ``train_cfg`` a :class:`~neuroaffect.training.TrainConfig`. Returns the summary written to
-    ``out/teacher.json`` (CV table, hold-out trials, timings). ``final=False``: cross-validation only.
+    ``out/teacher.json`` (CV table and its Markdown, :func:`neuroaffect.report.teacher_cv_markdown`;
+    hold-out trials, timings). ``final=False``: cross-validation only.
     """
-    from ..prototypes.build import PrototypeConfig, fit_teacher
+    from ..prototypes.build import PrototypeConfig, make_teacher
+    from ..prototypes.teacher import write_teacher_summary
+    from ..report import teacher_cv_markdown
     from ..training import TrainConfig
 
     cfg = config if isinstance(config, PrototypeConfig) else PrototypeConfig(**(config or {}))
     dsets, inputs = feature_datasets(dataset, root=root, features=features, params=feature_params, progress=progress)
-    return fit_teacher(dsets, dataset, Path(out), cfg, train_cfg or TrainConfig(), inputs=inputs, progress=progress,
-                       final=final)
+    summary = make_teacher(dsets, dataset, Path(out), cfg, train_cfg or TrainConfig(), inputs=inputs,
+                           progress=progress, final=final)
+    if "cv" not in summary:
+        return summary
+    return write_teacher_summary(Path(out) / "teacher.json", {**summary, "cv_markdown": teacher_cv_markdown(summary["cv"])})
 
 
 def export_prototypes(out, teacher, dataset: str = "dreamer", *, root=None, features=None, support: str = "mahnob",
@@ -63,8 +69,8 @@ def export_prototypes(out, teacher, dataset: str = "dreamer", *, root=None, feat
     result : GridResult
     """
     from ..prototypes.build import PrototypeConfig, export_prototype_grid, make_grid
-    from ..prototypes.report import write_prototype_report
     from ..prototypes.teacher import read_teacher_summary
+    from ..report import write_prototype_report
 
     cfg = config if isinstance(config, PrototypeConfig) else PrototypeConfig(**(config or {}))
     labelled, inputs = feature_datasets(dataset, root=root, features=features, params=feature_params)

@@ -3,7 +3,7 @@
 - :func:`load_grid` / :class:`PrototypeGrid` (``io``): read and verify an exported grid with numpy
   alone; lookup and soft assignment of (valence, arousal) points.
 - :func:`build_grid`, :func:`ordering_test` (``grid``): binning, empty-bin filling, the ordering figure.
-- :func:`fit_teacher`, :func:`make_grid`, :func:`export_prototype_grid` (``build``, needs torch):
+- :func:`make_teacher`, :func:`make_grid`, :func:`export_prototype_grid` (``build``, needs torch):
   the EEG teacher and the export; :func:`load_teacher` and :func:`read_teacher_summary`
   (``teacher``) read the teacher's folder back, checking roles and checksums.
 
@@ -19,9 +19,9 @@ from .grid import GridBuild, build_grid, ordering_test, pairwise_cosine
 from .io import ARRAYS, SCHEMA_VERSION, GridFormatError, PrototypeGrid, array_sha256, check_grid_content, load_grid
 
 _LAZY = {
-    "PrototypeConfig": "build", "GridResult": "build", "export_prototype_grid": "build", "fit_teacher": "build",
+    "PrototypeConfig": "build", "GridResult": "build", "export_prototype_grid": "build", "make_teacher": "build",
     "make_grid": "build", "TEACHER": "teacher", "cross_validate_teacher": "teacher", "embed": "teacher",
-    "mc_dropout_predict": "teacher", "teacher_windows": "teacher", "train_teacher": "teacher",
+    "mc_dropout_predict": "teacher", "teacher_windows": "teacher", "fit_topo_teacher": "teacher",
     "load_teacher": "teacher", "read_teacher_summary": "teacher",
 }
 

@@ -2,7 +2,7 @@
 
 The design (``docs/prototypes.md``):
 
-1. The teacher's error is measured by k-fold cross-validation over trials (:func:`fit_teacher`);
+1. The teacher's error is measured by k-fold cross-validation over trials (:func:`make_teacher`);
    those fold models are discarded.
 2. **One** final teacher trains on a fraction of each dataset's trials; its embedding space is
    the grid's. The trials it never saw (``holdout``) fill the bins with their true
@@ -25,16 +25,17 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import DatasetFormatError, check_int, check_real, code_version, config_hash, sha256_file
+from ..training import predict
 from .grid import GridBuild, build_grid, ordering_test
 from .io import LICENCE_NOTE, write_grid_files
 from .teacher import (
-    ROLES, cross_validate_teacher, embed, load_teacher, mc_dropout_predict, read_teacher_summary, remap_maps,
-    split_holdout, teacher_windows, train_teacher, write_teacher_summary,
+    ROLES, cross_validate_teacher, embed, fit_topo_teacher, load_teacher, mc_dropout_predict, read_teacher_summary,
+    remap_maps, split_holdout, teacher_windows, write_teacher_summary,
 )
 
-__all__ = ["PrototypeConfig", "GridResult", "TEACHER_FIELDS", "export_prototype_grid", "fit_teacher", "make_grid"]
+__all__ = ["PrototypeConfig", "GridResult", "TEACHER_FIELDS", "export_prototype_grid", "make_grid", "make_teacher"]
 
-#: The PrototypeConfig fields :func:`fit_teacher` uses (the others only shape the grid built from it).
+#: The PrototypeConfig fields :func:`make_teacher` uses (the others only shape the grid built from it).
 TEACHER_FIELDS = ("holdout", "cv_folds", "seed", "model_kwargs")
 
 NORMALISATION = {"dreamer": "(score - 3) / 2, scores 1-5", "deap": "(rating - 5) / 4, ratings 1-9",
@@ -104,15 +105,16 @@ def _held_pairs(ws, idx) -> list:
     return sorted(pairs)
 
 
-def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *, inputs: dict | None = None,
-                progress=False, final: bool = True) -> dict:
+def make_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *, inputs: dict | None = None,
+                 progress=False, final: bool = True) -> dict:
     """Cross-validate the teacher, then train the final teacher and its shuffled-label control.
 
-    Writes ``out/teacher.pt``, ``out/control.pt`` (engine checkpoints that
-    :func:`neuroaffect.training.load_model` rebuilds) and ``out/teacher.json`` (the CV table,
-    the fields of ``cfg`` it used (:data:`TEACHER_FIELDS`), the hold-out trials, timings, ``<name>_resumed_from_epoch``: the epochs a resumed checkpoint
-    had done, ``None`` for a run from scratch). Returns the JSON's content. ``final=False`` only
-    cross-validates (e.g. a second source such as DEAP).
+    Writes ``out/teacher.pt``, ``out/control.pt`` (engine checkpoints of
+    :func:`~neuroaffect.prototypes.teacher.fit_topo_teacher` that :func:`neuroaffect.training.load_model`
+    rebuilds) and ``out/teacher.json`` (the CV table, the fields of ``cfg`` it used
+    (:data:`TEACHER_FIELDS`), the hold-out trials, timings, ``<name>_resumed_from_epoch``: the epochs a
+    resumed checkpoint had done, ``None`` for a run from scratch). Returns the JSON's content.
+    ``final=False`` only cross-validates (e.g. a second source such as DEAP).
     """
     from ..training import ProgressReporter
 
@@ -127,7 +129,6 @@ def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *,
         cv = cross_validate_teacher(ws, train_cfg.replace(seed=cfg.seed), n_folds=cfg.cv_folds,
                                     model_kwargs=cfg.model_kwargs, progress=progress)
         summary["cv"] = cv.table
-        summary["cv_markdown"] = cv.to_markdown()
     summary["seconds_cv"] = time.perf_counter() - t0
     fit_idx, held_idx = split_holdout(ws, cfg.holdout, cfg.seed)
     summary["holdout_trials"] = _held_pairs(ws, held_idx)
@@ -137,8 +138,8 @@ def fit_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *,
         prov = {"dataset": dataset, "role": name, "shuffle_seed": shuffle, "holdout_trials": summary["holdout_trials"],
                 "inputs": inputs or {}}
         cb = [ProgressReporter(f"{name}")] if progress else []
-        _, res = train_teacher(w, fit_idx, train_cfg.replace(seed=cfg.seed), model_kwargs=cfg.model_kwargs,
-                               checkpoint=out / f"{name}.pt", inputs=prov, callbacks=cb)
+        _, res = fit_topo_teacher(w, fit_idx, train_cfg.replace(seed=cfg.seed), model_kwargs=cfg.model_kwargs,
+                                  checkpoint=out / f"{name}.pt", inputs=prov, callbacks=cb)
         summary[f"seconds_{name}"] = time.perf_counter() - t1
         summary[f"{name}_final_train_loss"] = res.history["train_loss"][-1]
         summary[f"{name}_resumed_from_epoch"] = res.resumed_from  # None: trained from scratch
@@ -164,7 +165,8 @@ class GridResult:
     ordering : dict of str -> dict
         :func:`~neuroaffect.prototypes.grid.ordering_test` of ``grid``, ``labelled_only``, ``control``.
     held : dict
-        Held-out labelled windows: ``true`` (n, 2), ``pred`` (n, 2), ``std`` (n, 2), ``embedding`` (n, D).
+        Held-out labelled windows: ``true`` (n, 2), ``pred`` (n, 2), ``mc_mean`` (n, 2), ``std`` (n, 2),
+        ``embedding`` (n, D).
     support : dict
         Per support source: windows seen, passed the gate, threshold.
     card : dict
@@ -179,6 +181,20 @@ class GridResult:
     held: dict
     support: dict
     card: dict
+
+
+def _grid(members: dict, n: int, cfg: PrototypeConfig, *, order: bool = True):
+    """The grid of ``members`` (:func:`~neuroaffect.prototypes.grid.build_grid`) and, with ``order``, its
+    ordering test over the non-empty bins (``None`` otherwise)."""
+    g = build_grid(members, n)
+    if not order:
+        return g, None
+    return g, ordering_test(g.prototypes, g.centres, ~g.filled, n_permutations=cfg.n_permutations, seed=cfg.seed)
+
+
+def _gate(std: np.ndarray, cfg: PrototypeConfig) -> float:
+    """Support-gate threshold: the ``gate_quantile`` quantile of the mean (v, a) spread of windows, ``std`` (n, 2)."""
+    return float(np.quantile(std.mean(axis=1), cfg.gate_quantile))
 
 
 def _support_members(teacher, sources, ch_names, cfg, threshold):
@@ -209,9 +225,78 @@ def _support_members(teacher, sources, ch_names, cfg, threshold):
             {"windows": seen, "passed": kept, "threshold": float(threshold)})
 
 
+def _final_teacher(teacher_dir: Path, dataset: str):
+    """The final teacher (loaded once), its provenance, ``teacher.json`` checked against the checkpoints, and
+    whether ``control.pt`` is there."""
+    has_control = (teacher_dir / "control.pt").is_file()
+    summary = read_teacher_summary(teacher_dir / "teacher.json",
+                                   checkpoints=("teacher", "control") if has_control else ("teacher",))
+    teacher, prov = load_teacher(teacher_dir / "teacher.pt", "teacher")
+    if prov.get("dataset") != dataset or [tuple(p) for p in prov.get("holdout_trials") or []] \
+            != [tuple(p) for p in summary.get("holdout_trials") or []]:
+        raise DatasetFormatError(teacher_dir / "teacher.pt", f"a teacher of {dataset} with the hold-out trials "
+                                 "teacher.json records", f"dataset {prov.get('dataset')!r} and other trials")
+    return teacher, prov, summary, has_control
+
+
+def _held_idx(ws, summary: dict, cfg: PrototypeConfig, where: Path) -> np.ndarray:
+    """Indices of the windows of the hold-out trials ``teacher.json`` records, checked against the split that
+    ``cfg`` makes of these features."""
+    held_pairs = {tuple(p) for p in summary["holdout_trials"]}
+    pairs = list(zip(ws.subject.tolist(), ws.trial_number.tolist()))
+    held_idx = np.flatnonzero([p in held_pairs for p in pairs])
+    _, check_idx = split_holdout(ws, cfg.holdout, cfg.seed)
+    if not np.array_equal(np.sort(check_idx), held_idx):
+        raise ValueError(f"{where}: expected the hold-out trials of these features "
+                         f"(holdout={cfg.holdout}, seed={cfg.seed}), but the recorded trials differ: the teacher was "
+                         "trained on other data or settings")
+    return held_idx
+
+
+def _control_grids(teacher_dir: Path, labelled, dataset: str, held_idx, cfg: PrototypeConfig, support,
+                   support_name: str, ch_names) -> tuple:
+    """The shuffled-label control's grid from its own held-out embeddings, and its ordering tests (``control``;
+    with support, ``control_with_support``: support gated and binned by the control's own predictions)."""
+    ctrl_model, _ = load_teacher(teacher_dir / "control.pt", "control")
+    cws = teacher_windows(labelled, dataset, shuffle_seed=cfg.seed + 1)
+    X = cws.X[held_idx]
+    own = {dataset: (embed(ctrl_model, X), cws.y[held_idx, 0], cws.y[held_idx, 1])}
+    control, ordering = _grid(own, cfg.grid_size, cfg)
+    orderings = {"control": ordering}
+    if support:
+        _, hstd = mc_dropout_predict(ctrl_model, X, n_samples=cfg.mc_samples, seed=cfg.seed)
+        csup, _ = _support_members(ctrl_model, support, ch_names, cfg, _gate(hstd, cfg))
+        if csup is not None:
+            _, orderings["control_with_support"] = _grid({**own, support_name: csup}, cfg.grid_size, cfg)
+    return control, orderings
+
+
+def _card(teacher, prov: dict, summary: dict, grid: GridBuild, cfg: PrototypeConfig, *, dataset: str,
+          support_name: str, n_held: tuple, sup_info: dict, ordering: dict, inputs: dict | None) -> dict:
+    """The export's provenance (``card.json`` less the checksums :func:`write_grid_files` adds);
+    ``n_held``: (hold-out trials, hold-out windows)."""
+    spec = teacher.checkpoint_spec
+    arch = {"name": spec["name"], "kwargs": {k: v for k, v in spec["kwargs"].items() if not hasattr(v, "shape")}}
+    return {
+        "dim": int(teacher.embed_dim), "grid_size": cfg.grid_size, "axes": ["valence", "arousal"],
+        "bin_edges": grid.edges.tolist(), "bin_centres": grid.centres.tolist(),
+        "normalisation": NORMALISATION, "sources": [dataset, support_name],
+        "counts": {k: v.tolist() for k, v in grid.counts.items()}, "filled": grid.filled.astype(int).tolist(),
+        "teacher": {"architecture": arch, "checkpoint_sha256": summary["checkpoints_sha256"]["teacher"],
+                    "role": prov["role"], "train_config":
+                    summary["train_config"], "dataset": dataset, "holdout_fraction": cfg.holdout,
+                    "n_holdout_trials": n_held[0], "n_holdout_windows": n_held[1],
+                    "cv": summary.get("cv")},
+        "support_gate": {"method": "MC dropout", "samples": cfg.mc_samples, "quantile": cfg.gate_quantile,
+                         **sup_info},
+        "ordering": ordering, "config": cfg.to_dict(), "config_hash": config_hash(cfg.to_dict()),
+        "inputs": inputs or {}, "code_version": code_version(), "licence": LICENCE_NOTE,
+    }
+
+
 def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, support=(), support_name="mahnob",
               inputs: dict | None = None) -> GridResult:
-    """Build the grid from the final teacher in ``teacher_dir`` (see :func:`fit_teacher`).
+    """Build the grid from the final teacher in ``teacher_dir`` (see :func:`make_teacher`).
 
     Parameters
     ----------
@@ -223,84 +308,35 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
         sha256 of every input file, for the card.
     """
     teacher_dir = Path(teacher_dir)
-    has_control = (teacher_dir / "control.pt").is_file()
-    summary = read_teacher_summary(teacher_dir / "teacher.json",
-                                   checkpoints=("teacher", "control") if has_control else ("teacher",))
-    teacher, prov = load_teacher(teacher_dir / "teacher.pt", "teacher")
-    if prov.get("dataset") != dataset or [tuple(p) for p in prov.get("holdout_trials") or []] \
-            != [tuple(p) for p in summary.get("holdout_trials") or []]:
-        raise DatasetFormatError(teacher_dir / "teacher.pt", f"a teacher of {dataset} with the hold-out trials "
-                                 "teacher.json records", f"dataset {prov.get('dataset')!r} and other trials")
+    teacher, prov, summary, has_control = _final_teacher(teacher_dir, dataset)
     ws = teacher_windows(labelled, dataset)
-    held_pairs = {tuple(p) for p in summary["holdout_trials"]}
-    pairs = list(zip(ws.subject.tolist(), ws.trial_number.tolist()))
-    held_idx = np.flatnonzero([p in held_pairs for p in pairs])
-    fit_idx, check_idx = split_holdout(ws, cfg.holdout, cfg.seed)
-    if not np.array_equal(np.sort(check_idx), held_idx):
-        raise ValueError(f"{teacher_dir / 'teacher.json'}: expected the hold-out trials of these features "
-                         f"(holdout={cfg.holdout}, seed={cfg.seed}), but the recorded trials differ: the teacher was "
-                         "trained on other data or settings")
-    X = ws.X[held_idx]
-    true = ws.y[held_idx]
+    held_idx = _held_idx(ws, summary, cfg, teacher_dir / "teacher.json")
+    X, true = ws.X[held_idx], ws.y[held_idx]
     pred_mean, pred_std = mc_dropout_predict(teacher, X, n_samples=cfg.mc_samples, seed=cfg.seed)
     emb = embed(teacher, X)
-    import torch
-
-    with torch.no_grad():
-        pred = teacher(torch.as_tensor(X)).numpy()
-    threshold = float(np.quantile(pred_std.mean(axis=1), cfg.gate_quantile))
+    pred = predict(teacher, X, device="cpu", batch_size=max(len(X), 1), amp=False)[0]
+    threshold = _gate(pred_std, cfg)
     labelled_members = {dataset: (emb, true[:, 0], true[:, 1])}
     ch_names = [str(c) for c in _channels(labelled)]
     sup_members, sup_info = (None, {"windows": 0, "passed": 0, "threshold": threshold})
     if support:
         sup_members, sup_info = _support_members(teacher, support, ch_names, cfg, threshold)
-    members = dict(labelled_members)
-    members[support_name] = sup_members if sup_members is not None else (np.zeros((0, teacher.embed_dim)),
-                                                                         np.zeros(0), np.zeros(0))
-    n = cfg.grid_size
-    grid = build_grid(members, n)
-    labelled_only = build_grid(labelled_members, n)
-    ablation = {k: build_grid(members, k) for k in cfg.ablation_sizes}
-    kw = dict(n_permutations=cfg.n_permutations, seed=cfg.seed)
-    ordering = {"grid": ordering_test(grid.prototypes, grid.centres, ~grid.filled, **kw),
-                "labelled_only": ordering_test(labelled_only.prototypes, labelled_only.centres,
-                                               ~labelled_only.filled, **kw)}
+    members = {**labelled_members, support_name: sup_members if sup_members is not None else (
+        np.zeros((0, teacher.embed_dim)), np.zeros(0), np.zeros(0))}
+    grid, ordering_grid = _grid(members, cfg.grid_size, cfg)
+    labelled_only, ordering_labelled = _grid(labelled_members, cfg.grid_size, cfg)
+    ablation = {k: _grid(members, k, cfg, order=False)[0] for k in cfg.ablation_sizes}
+    ordering = {"grid": ordering_grid, "labelled_only": ordering_labelled}
     control = None
     if has_control:
-        ctrl_model, _ = load_teacher(teacher_dir / "control.pt", "control")
-        cws = teacher_windows(labelled, dataset, shuffle_seed=cfg.seed + 1)
-        control = build_grid({dataset: (embed(ctrl_model, cws.X[held_idx]), cws.y[held_idx, 0],
-                                        cws.y[held_idx, 1])}, n)
-        ordering["control"] = ordering_test(control.prototypes, control.centres, ~control.filled, **kw)
-        if support:  # the control's support members, gated and binned by the control's own predictions
-            _, hstd = mc_dropout_predict(ctrl_model, cws.X[held_idx], n_samples=cfg.mc_samples, seed=cfg.seed)
-            cthr = float(np.quantile(hstd.mean(axis=1), cfg.gate_quantile))
-            csup, _ = _support_members(ctrl_model, support, ch_names, cfg, cthr)
-            if csup is not None:
-                cg = build_grid({dataset: (embed(ctrl_model, cws.X[held_idx]), cws.y[held_idx, 0],
-                                           cws.y[held_idx, 1]), support_name: csup}, n)
-                ordering["control_with_support"] = ordering_test(cg.prototypes, cg.centres, ~cg.filled, **kw)
-    ckpt = teacher_dir / "teacher.pt"
-    spec = teacher.checkpoint_spec
-    arch = {"name": spec["name"], "kwargs": {k: v for k, v in spec["kwargs"].items() if not hasattr(v, "shape")}}
-    card = {
-        "dim": int(teacher.embed_dim), "grid_size": n, "axes": ["valence", "arousal"],
-        "bin_edges": grid.edges.tolist(), "bin_centres": grid.centres.tolist(),
-        "normalisation": NORMALISATION, "sources": [dataset, support_name],
-        "counts": {k: v.tolist() for k, v in grid.counts.items()}, "filled": grid.filled.astype(int).tolist(),
-        "teacher": {"architecture": arch, "checkpoint_sha256": summary["checkpoints_sha256"]["teacher"],
-                    "role": prov["role"], "train_config":
-                    summary["train_config"], "dataset": dataset, "holdout_fraction": cfg.holdout,
-                    "n_holdout_trials": len(held_pairs), "n_holdout_windows": int(held_idx.size),
-                    "cv": summary.get("cv")},
-        "support_gate": {"method": "MC dropout", "samples": cfg.mc_samples, "quantile": cfg.gate_quantile,
-                         **sup_info},
-        "ordering": ordering, "config": cfg.to_dict(), "config_hash": config_hash(cfg.to_dict()),
-        "inputs": inputs or {}, "code_version": code_version(), "licence": LICENCE_NOTE,
-    }
+        control, control_ordering = _control_grids(teacher_dir, labelled, dataset, held_idx, cfg, support,
+                                                   support_name, ch_names)
+        ordering.update(control_ordering)
+    card = _card(teacher, prov, summary, grid, cfg, dataset=dataset, support_name=support_name,
+                 n_held=(len({tuple(p) for p in summary["holdout_trials"]}), int(held_idx.size)), sup_info=sup_info, ordering=ordering,
+                 inputs=inputs)
     return GridResult(grid=grid, labelled_only=labelled_only, control=control, ablation=ablation, ordering=ordering,
-                      held={"true": true, "pred": pred, "mc_mean": pred_mean, "std": pred_std,
-                            "embedding": emb},
+                      held={"true": true, "pred": pred, "mc_mean": pred_mean, "std": pred_std, "embedding": emb},
                       support={support_name: sup_info}, card=card)
 
 
@@ -316,9 +352,4 @@ def _channels(labelled):
 
 def export_prototype_grid(result: GridResult, out) -> dict:
     """Write ``grid.safetensors``, ``grid.npz`` and ``card.json`` to ``out`` (atomically); return the paths."""
-    g = result.grid
-    arrays = {"prototypes": g.prototypes.astype(np.float32), "centres": g.centres.astype(np.float64),
-              "edges": g.edges.astype(np.float64),
-              "counts": np.stack([g.counts[s] for s in result.card["sources"]]).astype(np.int64),
-              "filled": g.filled.astype(np.uint8)}
-    return write_grid_files(out, arrays, result.card)
+    return write_grid_files(out, result.grid.arrays(result.card["sources"]), result.card)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..labels import grid_cells, grid_centres, grid_edges
+from .io import ARRAYS, PrototypeGrid
 
 __all__ = ["GridBuild", "build_grid", "fill_empty", "ordering_test", "pairwise_cosine"]
 
@@ -25,7 +26,8 @@ def _normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 @dataclass
 class GridBuild:
-    """A built grid, before export.
+    """A built grid, before export: one type with :class:`~neuroaffect.prototypes.io.PrototypeGrid`, which is
+    its exported view (:meth:`arrays` are what an export holds, :meth:`to_grid` the loader's object in memory).
 
     Attributes
     ----------
@@ -61,6 +63,27 @@ class GridBuild:
     def total_counts(self) -> np.ndarray:
         """Members per bin over all sources, shape (n, n)."""
         return sum(self.counts.values())
+
+    def arrays(self, sources=None) -> dict:
+        """The arrays of an export (:data:`~neuroaffect.prototypes.io.ARRAYS`, in their stored dtypes).
+
+        ``counts`` stacks the sources in ``sources`` order (default: this grid's), shape (n_sources, n, n).
+        """
+        sources = list(self.counts) if sources is None else list(sources)
+        out = {"prototypes": self.prototypes.astype(np.float32), "centres": self.centres.astype(np.float64),
+               "edges": self.edges.astype(np.float64),
+               "counts": np.stack([self.counts[s] for s in sources]).astype(np.int64),
+               "filled": self.filled.astype(np.uint8)}
+        return {k: out[k] for k in ARRAYS}
+
+    def to_grid(self, card: dict | None = None, path=None) -> PrototypeGrid:
+        """This grid as a :class:`~neuroaffect.prototypes.io.PrototypeGrid` (lookup, soft assignment) without
+        writing it: the arrays of :meth:`arrays` in the sources ``card["sources"]`` names (default: this grid's;
+        the card then holds only ``sources``)."""
+        card = {"sources": list(self.counts)} if card is None else card
+        a = self.arrays(card["sources"])
+        return PrototypeGrid(prototypes=a["prototypes"], centres=a["centres"], edges=a["edges"], counts=a["counts"],
+                             filled=a["filled"].astype(bool), card=card, path=path)
 
 
 def fill_empty(sums: np.ndarray, counts: np.ndarray, centres: np.ndarray):

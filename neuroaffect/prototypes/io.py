@@ -112,7 +112,9 @@ def write_grid_files(out, arrays: dict, card: dict) -> dict:
 
 @dataclass(eq=False)
 class PrototypeGrid:
-    """A loaded, verified prototype grid.
+    """A loaded, verified prototype grid: the exported view of a
+    :class:`~neuroaffect.prototypes.grid.GridBuild` (the same arrays, counts stacked by source, and the
+    card; :meth:`GridBuild.to_grid <neuroaffect.prototypes.grid.GridBuild.to_grid>` gives it in memory).
 
     Attributes
     ----------
@@ -127,8 +129,8 @@ class PrototypeGrid:
         Bins that were empty and copy their nearest non-empty bin.
     card : dict
         The export's card (provenance, normalisation, ordering figure, checksums).
-    path : pathlib.Path
-        The file the arrays were read from.
+    path : pathlib.Path | None
+        The file the arrays were read from (``None`` for a grid not read from a file).
     """
 
     prototypes: np.ndarray
@@ -137,7 +139,7 @@ class PrototypeGrid:
     counts: np.ndarray
     filled: np.ndarray
     card: dict
-    path: Path
+    path: Path | None
 
     @property
     def n(self) -> int:

@@ -18,7 +18,7 @@ import torch
 from .._utils import DatasetFormatError, config_hash, load_json_bounded, loads_json_bounded, sha256_file
 from ..labels import check_target
 from ..training import (
-    TrainConfig, WindowSet, average_trials, build_model, regression_metrics, run_sweep, split_validation,
+    TrainConfig, WindowSet, average_trials, build_model, predict, regression_metrics, run_sweep, split_validation,
     train_model, windows_from_features,
 )
 from ..training.folds import shuffle_trial_labels
@@ -34,14 +34,14 @@ __all__ = [
     "read_teacher_summary",
     "remap_maps",
     "split_holdout",
+    "fit_topo_teacher",
     "teacher_windows",
-    "train_teacher",
     "write_teacher_summary",
 ]
 
 TEACHER = "topoteacher"
 VA = ("valence", "arousal")
-#: Roles of the checkpoints :func:`~neuroaffect.prototypes.fit_teacher` writes, recorded in each
+#: Roles of the checkpoints :func:`~neuroaffect.prototypes.make_teacher` writes, recorded in each
 #: checkpoint's provenance (``inputs["role"]``) and checked by :func:`load_teacher`.
 ROLES = ("teacher", "control")
 SUMMARY_KEY = "summary_sha256"
@@ -84,8 +84,8 @@ def _teacher_model(windows: WindowSet, seed: int, model_kwargs: dict | None):
                        model_kwargs={"size": int(windows.X.shape[-1]), **(model_kwargs or {})})
 
 
-def train_teacher(windows: WindowSet, train_idx: np.ndarray, cfg: TrainConfig, *, model_kwargs=None,
-                  checkpoint=None, inputs=None, callbacks=()):
+def fit_topo_teacher(windows: WindowSet, train_idx: np.ndarray, cfg: TrainConfig, *, model_kwargs=None,
+                     checkpoint=None, inputs=None, callbacks=()):
     """Train the one final teacher on ``windows[train_idx]``.
 
     The maps are z-scored per pixel with the training windows' statistics, stored in the model
@@ -105,14 +105,25 @@ def train_teacher(windows: WindowSet, train_idx: np.ndarray, cfg: TrainConfig, *
     return res.model.eval(), res
 
 
+class _Features(torch.nn.Module):
+    """A teacher whose output is its embedding (``forward_features``), for :func:`~neuroaffect.training.predict`."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.forward_features(x)
+
+
 def embed(model, X: np.ndarray, *, batch_size: int = 512, device: str = "cpu") -> np.ndarray:
-    """Embeddings ``forward_features`` of maps, shape (n, embed_dim) float32 (eval mode, no dropout)."""
-    model = model.to(device).eval()
-    out = []
-    with torch.no_grad():
-        for s in range(0, len(X), batch_size):
-            out.append(model.forward_features(torch.as_tensor(X[s:s + batch_size], device=device)).float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, model.embed_dim), np.float32)
+    """Embeddings ``forward_features`` of maps, shape (n, embed_dim) float32 (eval mode, no dropout).
+
+    Runs through :func:`neuroaffect.training.predict` in float32 (no autocast); ``X`` (n, n_bands, H, W).
+    """
+    if not len(X):
+        return np.zeros((0, model.embed_dim), np.float32)
+    return predict(_Features(model.eval()), X, device=device, batch_size=batch_size, amp=False)[0]
 
 
 def mc_dropout_predict(model, X: np.ndarray, *, n_samples: int = 20, seed: int = 0, batch_size: int = 512,
@@ -120,7 +131,8 @@ def mc_dropout_predict(model, X: np.ndarray, *, n_samples: int = 20, seed: int =
     """MC-dropout predictions: mean and standard deviation over ``n_samples`` stochastic passes.
 
     Dropout stays on (the teacher has no batch statistics, so nothing else changes); the passes
-    draw from ``torch.manual_seed(seed)``, so the result is reproducible.
+    draw from ``torch.manual_seed(seed)``, so the result is reproducible. Not
+    :func:`neuroaffect.training.predict`, which runs a model in eval mode (dropout off).
 
     Returns
     -------
@@ -180,21 +192,12 @@ class TeacherCV:
     """Cross-validated error of the teacher (trial-holdout), per target, against the mean baseline.
 
     ``table`` rows: target x level x row (``teacher``, ``mean``) with RMSE, Pearson r and CCC as
-    mean and std over subjects.
+    mean and std over subjects (the Markdown: :func:`neuroaffect.report.teacher_cv_markdown`).
     """
 
     table: list
     sweep: object = None
     extra: dict = field(default_factory=dict)
-
-    def to_markdown(self, title: str = "") -> str:
-        lines = ([f"### {title}", ""] if title else []) + [
-            "| target | level | row | RMSE | Pearson r | CCC |", "|---|---|---|---|---|---|"]
-        for r in self.table:
-            lines.append(f"| {r['target']} | {r['level']} | {r['row']} | {r['rmse_mean']:.3f} +- {r['rmse_std']:.3f} | "
-                         f"{r['pearson_r_mean']:.3f} +- {r['pearson_r_std']:.3f} | "
-                         f"{r['ccc_mean']:.3f} +- {r['ccc_std']:.3f} |")
-        return "\n".join(lines) + "\n"
 
 
 def cross_validate_teacher(windows: WindowSet, cfg: TrainConfig, *, n_folds: int = 5, model_kwargs=None,
@@ -235,7 +238,7 @@ def load_teacher(path, role: str):
     the checkpoint must hold one TopoTeacher whose constructor arguments lie within
     :attr:`TopoTeacher.LIMITS <neuroaffect.models.TopoTeacher.LIMITS>` (checked before anything is
     allocated), whose weights are finite, and whose recorded role (``inputs["role"]``, written by
-    :func:`~neuroaffect.prototypes.fit_teacher`) is ``role``: ``control.pt`` copied over
+    :func:`~neuroaffect.prototypes.make_teacher`) is ``role``: ``control.pt`` copied over
     ``teacher.pt`` is refused.
 
     Parameters
@@ -332,7 +335,7 @@ def read_teacher_summary(path, *, checkpoints=()) -> dict:
     Parameters
     ----------
     path : path-like
-        A ``teacher.json`` of :func:`~neuroaffect.prototypes.fit_teacher`.
+        A ``teacher.json`` of :func:`~neuroaffect.prototypes.make_teacher`.
     checkpoints : sequence of str
         Roles (``"teacher"``, ``"control"``) whose ``<role>.pt`` beside it must have the sha256 the
         summary recorded when it was written.

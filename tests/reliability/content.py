@@ -339,7 +339,7 @@ def _train_tiny_teacher(path: Path, role: str) -> Path:
 
 
 def make_teacher_dir(out: Path) -> Path:
-    """A folder like ``fit_teacher``'s: a one-epoch tiny ``teacher.pt`` and ``control.pt`` and a
+    """A folder like ``make_teacher``'s: a one-epoch tiny ``teacher.pt`` and ``control.pt`` and a
     ``teacher.json`` (one CV row) naming both."""
     from neuroaffect._utils import sha256_file
     from neuroaffect.prototypes.teacher import write_teacher_summary

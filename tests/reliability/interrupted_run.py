@@ -3,7 +3,7 @@
 ``python interrupted_run.py TASKS MODE WORKDIR OUT_JSON``
 
 - TASKS: comma-separated, of ``sweep`` (a batched sweep with a checkpoint folder), ``teacher``
-  (``fit_teacher``: the final teacher and its control from feature files) and ``student``
+  (``make_teacher``: the final teacher and its control from feature files) and ``student``
   (``train_student``, arm B3); each works in ``WORKDIR/<task>``.
 - MODE: ``run`` trains each task to the end (resuming whatever checkpoint its folder holds) and
   writes ``{task: summary}`` as JSON to OUT_JSON; ``kill`` (one task) trains with a global
@@ -70,7 +70,7 @@ def sweep(work: Path, kill: bool) -> dict:
 
 def teacher(work: Path, kill: bool) -> dict:
     from neuroaffect.prototypes import PrototypeConfig
-    from neuroaffect.prototypes.build import fit_teacher
+    from neuroaffect.prototypes.build import make_teacher
 
     feats = [make_feature_file(work / "features", seed=s, n_trials=8, n_times=512, subject=s) for s in (1, 2)]
     out = work / "teacher"
@@ -78,7 +78,7 @@ def teacher(work: Path, kill: bool) -> dict:
         _arm_kill(out / "teacher.pt")
     cfg = PrototypeConfig(cv_folds=0, holdout=0.5, mc_samples=2, n_permutations=1,
                           model_kwargs={"width": 8, "embed_dim": 8})
-    summary = fit_teacher(feats, "deap", out, cfg, TrainConfig(epochs=3, batch_size=8, device="cpu"))
+    summary = make_teacher(feats, "deap", out, cfg, TrainConfig(epochs=3, batch_size=8, device="cpu"))
     assert json.loads((out / "teacher.json").read_text()) == json.loads(json.dumps(summary, default=str))
     drop = ("seconds", "code_version", "summary_sha256")  # timings; the commit (others may commit while a test
     # runs); the checksum of the summary, which covers both
@@ -111,7 +111,7 @@ def student(work: Path, kill: bool) -> dict:
                         loss_options={"ramp": (0.0, 0.5)})
     return {"record": res.record, "history": res.history, "selected_epoch": res.selected_epoch,
             "weights": content_sha256({k: v.numpy() for k, v in res.model.state_dict().items()}),
-            "checkpoints": {p.name: _content(p) for p in (ckpt, Path(str(ckpt) + ".select.pt"))}}
+            "checkpoints": {p.name: _content(p) for p in (ckpt,)}}
 
 
 def main(argv) -> None:
