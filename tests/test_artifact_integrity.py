@@ -159,17 +159,22 @@ def test_resume_refuses_a_tampered_checkpoint_and_discards_an_old_version(tmp_pa
 
 
 def test_the_students_selection_state_is_checked(tmp_path):
-    from neuroaffect.distill.train import BestMacroF1
-    from neuroaffect.training.checkpoint import save_checkpoint
+    """The selection (best epoch, its score and weights) lives in the engine's checkpoint: a changed byte is refused."""
+    from neuroaffect.training import MSELoss, TrainConfig, fit
 
-    path = tmp_path / "run.pt.select.pt"
-    save_checkpoint(path, {"key": "k", "scores": torch.tensor([0.5, 0.25], dtype=torch.float64), "best_epoch": 0,
-                           "best_score": 0.5, "best_state": {"w": torch.ones(3)}})
-    assert BestMacroF1(None, path=path, key="k").scores == [0.5, 0.25]
+    X = np.arange(16, dtype=np.float32).reshape(8, 2) / 16
+    y = np.arange(8, dtype=np.float32) / 8
+    path = tmp_path / "run.pt"
+    kw = {"val_metrics": lambda m: {"val_macro_f1": 0.5}, "monitor": "val_macro_f1", "mode": "max", "select": True,
+          "checkpoint": path}
+    cfg = TrainConfig(epochs=2, batch_size=4, device="cpu")
+    fit(torch.nn.Linear(2, 1), (X, y), MSELoss(), cfg, **kw)
+    state = load_checkpoint(path)
+    assert state["history"][0]["val_macro_f1"] == [0.5, 0.5] and state["es"]["best_epoch"].tolist() == [0]
     off, size = zip_records(path)[next(k for k in zip_records(path) if k.endswith("/data/0"))]
-    flip_byte(path, path, off + 3, 0x01)  # a score
-    with pytest.raises(ArtifactIntegrityError, match="select.pt: expected content sha256"):
-        BestMacroF1(None, path=path, key="k")
+    flip_byte(path, path, off + 3, 0x01)
+    with pytest.raises(ArtifactIntegrityError, match="run.pt: expected content sha256"):
+        fit(torch.nn.Linear(2, 1), (X, y), MSELoss(), cfg, **kw)
 
 
 # --- temporary files of a killed writer --------------------------------------------------------

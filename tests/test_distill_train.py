@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import neuroaffect.distill.train as dtrain
-from neuroaffect.distill import BestMacroF1, evaluate_student, shuffled_grid, train_student
+from neuroaffect.distill import ValMacroF1, evaluate_student, shuffled_grid, train_student
 from neuroaffect.io.faces import FaceSet
 from neuroaffect.training import TrainConfig
 
@@ -63,7 +63,7 @@ def test_train_student_runs_the_engine_and_selects_best_val_macro_f1(data, monke
 
     scripted = iter([0.60, 0.30])  # the best epoch (0) is not the last (1)
     monkeypatch.setattr(dtrain, "fit", spy)
-    monkeypatch.setattr(BestMacroF1, "evaluate", lambda self, model: next(scripted))
+    monkeypatch.setattr(ValMacroF1, "evaluate", lambda self, model: next(scripted))
 
     def snap(info):
         snapshots.append(copy.deepcopy(info.model).eval())
@@ -99,23 +99,27 @@ def test_control_arm_and_selection_scores_are_the_evaluation_of_the_kept_weights
 
 
 def test_resume_continues_bit_identically(data, tmp_path, monkeypatch):
-    """Killed while scoring epoch 0 (after the engine's checkpoint): resumed, it catches up and ends identical."""
+    """Killed while scoring epoch 1 (the checkpoint holds epoch 0, its score and selection): resumed, identical."""
     train, val, grid = data
     full = train_student(train, val, grid, "B3", CFG, in_size=8, loss_options=OPTS)
 
     class Stop(Exception):
         pass
 
-    real = BestMacroF1.evaluate
+    real = ValMacroF1.evaluate
+    scored = []
 
     def killed(self, model):
-        raise Stop
+        if scored:
+            raise Stop
+        scored.append(1)
+        return real(self, model)
 
     ckpt = tmp_path / "ckpt.pt"
-    monkeypatch.setattr(BestMacroF1, "evaluate", killed)
+    monkeypatch.setattr(ValMacroF1, "evaluate", killed)
     with pytest.raises(Stop):
         train_student(train, val, grid, "B3", CFG, in_size=8, loss_options=OPTS, checkpoint=ckpt)
-    monkeypatch.setattr(BestMacroF1, "evaluate", real)
+    monkeypatch.setattr(ValMacroF1, "evaluate", real)
     res = train_student(train, val, grid, "B3", CFG, in_size=8, loss_options=OPTS, checkpoint=ckpt)
     assert res.fit.resumed_from == 1
     assert res.history["train_loss"] == full.history["train_loss"]

@@ -10,7 +10,8 @@ Design: ``docs/distillation.md``.
 - Data (``data``): :class:`FaceDataset` and :func:`make_loader` over a
   :class:`~neuroaffect.io.faces.FaceSet`, with the training augmentation.
 - Training (``train``): :func:`train_student`, a thin adapter of
-  :func:`neuroaffect.training.fit` selecting the epoch of best FERPlus-validation macro-F1;
+  :func:`neuroaffect.training.fit`, which selects the epoch of best FERPlus-validation macro-F1
+  (:class:`ValMacroF1`);
   :func:`shuffled_grid` for the control arm.
 - Evaluation (``evaluate``): :func:`evaluate_student`, :func:`fer_metrics` (incl. present-only
   macro-F1), the majority and pixel-logistic rows (:func:`baseline_rows`).
@@ -36,8 +37,8 @@ _LAZY = {
     **dict.fromkeys(["FacePrediction", "as_images", "load_predictor", "predict_faces"], "predict"),
     **dict.fromkeys(["Face", "align_face", "detect_faces"], "detect"),
     **dict.fromkeys(["ARCHS", "FERStudent", "build_student"], "student"),
-    **dict.fromkeys(["PAPER_CONFIG", "BestMacroF1", "EpochSource", "StudentResult", "faceset_fingerprint",
-                     "shuffled_grid", "train_student"], "train"),
+    **dict.fromkeys(["PAPER_CONFIG", "StudentResult", "ValMacroF1", "faceset_fingerprint", "shuffled_grid",
+                     "train_student"], "train"),
 }
 
 

@@ -320,10 +320,8 @@ class DistillLoss:
     ----------
     epoch : int
         0-based index of the epoch being trained; the ramp's progress is ``epoch / n_epochs``.
-        Training must keep it current: :func:`neuroaffect.distill.train_student` does (through its
-        batch source, so that a resumed run continues with the right value); with
-        :func:`neuroaffect.training.fit` directly, pass :meth:`epoch_callback` in ``callbacks``,
-        which sets ``epoch = info.epoch + 1`` after each epoch.
+        :func:`neuroaffect.training.fit` keeps it current through :meth:`set_epoch` (before every
+        epoch, also after a resume).
     """
 
     score_name = "acc"
@@ -376,9 +374,13 @@ class DistillLoss:
         """The D-Geo ramp's value at the current :attr:`epoch` (0 before the ramp, 1 after)."""
         return cosine_ramp(self.epoch / self.n_epochs, *self.ramp)
 
-    def epoch_callback(self, info) -> None:
-        """Engine callback: after epoch ``info.epoch`` (0-based), the next one is ``info.epoch + 1``."""
-        self.epoch = info.epoch + 1
+    def set_epoch(self, epoch: int, n_epochs: int | None = None) -> None:
+        """Set the epoch about to be trained (0-based); :func:`neuroaffect.training.fit` calls it.
+
+        ``n_epochs`` (the engine's count) is accepted and not used: the ramp's progress is
+        ``epoch / self.n_epochs``, the length this loss was built with.
+        """
+        self.epoch = int(epoch)
 
     @staticmethod
     def _split(outputs, target):

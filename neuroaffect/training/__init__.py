@@ -5,7 +5,8 @@
 - :func:`make_folds` (``protocols``): ``trial-holdout``, ``seed-9-6``, ``loso``,
   ``rbt-pooled``, each fold with its two leakage figures.
 - :func:`fit` (``engine``): the one loop (one model or many stacked under ``torch.vmap``,
-  in-memory arrays or a DataLoader, any loss, AMP, clipping, early stopping, exact resume).
+  in-memory arrays or a DataLoader, any loss, AMP, clipping, best weights by a monitored metric
+  with early stopping, callback state and the epoch for the loss, exact resume).
 - :func:`train_model` (``loop``) and :func:`train_batched` (``sweep``): adapters of :func:`fit`.
 - :func:`run_sweep` (``sweep``): subjects x folds with baselines; :func:`run_experiment`: one subject.
 - :func:`load_model` (``checkpoint``): any registered model rebuilt from its checkpoint.
@@ -18,7 +19,7 @@ from ..labels import LABEL_RULES, make_labels, n_label_classes
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, load_model
 from .config import RBT_POOLED, TrainConfig, resolve_device
 from .data import WindowSet, make_synthetic_windows
-from .engine import ArraySource, EpochInfo, FitResult, LoaderSource, ProgressReporter, fit, predict
+from .engine import ArraySource, EpochInfo, FitResult, LoaderSource, ProgressReporter, fingerprint, fit, predict
 from .experiment import ExperimentResult, run_experiment
 from .folds import FoldData, build_model, fold_seed, prepare_fold, shuffle_trial_labels
 from .inputs import windows_from_features
@@ -66,6 +67,7 @@ __all__ = [
     "chance_metrics",
     "classification_metrics",
     "compute_leakage",
+    "fingerprint",
     "fit",
     "fold_seed",
     "load_checkpoint",

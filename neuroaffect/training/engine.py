@@ -17,9 +17,12 @@
   regression, or a composite returning ``{"loss": ..., "<part>": ...}``; see
   :mod:`~neuroaffect.training.objectives`).
 
-Per epoch: batches, AdamW steps (optional gradient clipping per model), the cosine schedule,
-validation, early stopping per model (a stopped model keeps its best weights; its history ends
-there), a checkpoint, callbacks. On CPU it runs under
+Per epoch (named steps of :func:`fit`): the loss is told the epoch (``loss_fn.set_epoch``),
+batches, AdamW steps (optional gradient clipping per model), the cosine schedule; validation
+(loss, score and any ``val_metrics``); selection of the best weights by a monitored history key
+(``monitor``, ``mode``; ``"val_loss"``/``"min"`` by default) with early stopping per model (a
+stopped model keeps its best weights; its history ends there); a checkpoint; callbacks (whose
+``state_dict`` the checkpoint keeps, written after them). On CPU it runs under
 ``torch.use_deterministic_algorithms(True, warn_only=True)``: the same seed gives bit-identical
 weights, and a run killed at any point and restarted with the same arguments continues from the
 last completed epoch and ends bit-identical. A checkpoint written with other arguments or data
@@ -121,7 +124,7 @@ class TrainingDivergedError(FloatingPointError):
 
 @dataclass
 class EpochInfo:
-    """What a callback receives after each epoch (after its checkpoint was written).
+    """What a callback receives after each epoch (see :func:`fit` for when the checkpoint is written).
 
     ``histories`` holds one dict per model; ``history`` / ``model`` are the first model's
     (convenient for single-model training).
@@ -286,6 +289,260 @@ def predict(model, data, *, device="auto", batch_size: int = 1024, amp: bool = T
     return [o.cpu().numpy() for o in source.split(out)]
 
 
+@dataclass
+class _Run:
+    """Everything one call of :func:`fit` carries from epoch to epoch (see :func:`_prepare`)."""
+
+    cfg: TrainConfig
+    device: torch.device
+    amp: bool
+    trainable: object
+    source: object
+    val_source: object
+    loss_fn: Callable
+    eval_loss: Callable
+    score_fn: Callable | None
+    val_metrics: Callable | None
+    callbacks: list
+    keys: tuple
+    monitor: str
+    mode: str
+    select: bool
+    opt: object
+    sched: object
+    histories: list
+    es: dict
+    config: dict
+    fprint: str
+    ckpt: Path | None
+    inputs: dict | None
+    start_epoch: int = 0
+    finished: bool = False
+    resumed_from: int | None = None
+
+    @property
+    def stateful(self) -> list:
+        """The callbacks (and ``val_metrics``) whose state the checkpoint keeps."""
+        return [c for c in (*self.callbacks, self.val_metrics) if hasattr(c, "state_dict")
+                and hasattr(c, "load_state_dict")]
+
+
+def _prepare(model, data, loss_fn, cfg, *, val, eval_loss, score_fn, seeds, checkpoint, inputs, callbacks,
+             val_metrics, monitor, mode, select) -> _Run:
+    """Check the arguments and build the run: sources, trainable, AdamW, cosine schedule, fingerprint."""
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"Invalid value for the 'cfg' parameter: expected a TrainConfig, but got {type(cfg).__name__}.")
+    if mode not in ("min", "max"):
+        raise ValueError(f"Invalid value for the 'mode' parameter: expected 'min' or 'max', but got {mode!r}.")
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(f"Invalid value for the 'monitor' parameter: expected a history key such as 'val_loss', "
+                         f"but got {monitor!r}.")
+    device = resolve_device(cfg.device)
+    source = as_source(data, device=device, seeds=list(seeds) if seeds is not None else [cfg.seed])
+    val_source = None if val is None else as_source(val, device=device)
+    trainable = as_trainable(model, device)
+    M = trainable.n_models
+    if source.n_models != M or (val_source is not None and val_source.n_models != M):
+        raise ValueError(f"Invalid value for the 'data'/'val' parameters: expected data for {M} model(s), but got "
+                         f"{source.n_models}" + ("" if val_source is None else f" and {val_source.n_models}") + ".")
+    eval_loss = eval_loss or loss_fn
+    score_fn = score_fn if score_fn is not None else getattr(loss_fn, "score", None)
+    score_name = getattr(loss_fn, "score_name", "score")
+    keys = ("train_loss", f"train_{score_name}", "val_loss", f"val_{score_name}", "lr", "batch_size")
+    select = cfg.patience is not None if select is None else bool(select)
+    if select and val_source is None and monitor in keys[2:4]:
+        raise ValueError("Early stopping (cfg.patience) needs a validation set: pass 'val'." if cfg.patience is not None
+                         else f"Selecting the best epoch by {monitor!r} needs a validation set: pass 'val'.")
+    default = monitor == "val_loss" and mode == "min"
+    extra = {"seeds": getattr(source, "seeds", None), "n_epoch": source.n_epoch, "arch": trainable.architecture(),
+             "loss": repr(loss_fn), "inputs": inputs, "eval_loss": repr(eval_loss)}
+    if not default or val_metrics is not None or select != (cfg.patience is not None):
+        extra["selection"] = {"monitor": monitor, "mode": mode, "select": select,
+                              "val_metrics": getattr(val_metrics, "__qualname__", type(val_metrics).__qualname__)}
+    fprint = fingerprint(*source.fingerprint_arrays(),
+                         *([] if val_source is None else val_source.fingerprint_arrays()), extra=extra)
+    torch.manual_seed(cfg.seed)
+    opt = torch.optim.AdamW(trainable.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.min_lr)
+    es = {"best_score": torch.full((M,), math.inf if mode == "min" else -math.inf, dtype=torch.float64),
+          "best_epoch": torch.full((M,), -1, dtype=torch.int64),
+          "bad": torch.zeros(M, dtype=torch.int64),
+          "active": torch.ones(M, dtype=torch.bool)}
+    return _Run(cfg=cfg, device=device, amp=cfg.amp_on(device), trainable=trainable, source=source,
+                val_source=val_source, loss_fn=loss_fn, eval_loss=eval_loss, score_fn=score_fn,
+                val_metrics=val_metrics, callbacks=list(callbacks), keys=keys, monitor=monitor, mode=mode,
+                select=select, opt=opt, sched=sched, histories=[{k: [] for k in keys} for _ in range(M)], es=es,
+                config=cfg.to_dict(), fprint=fprint, ckpt=None if checkpoint is None else Path(checkpoint),
+                inputs=inputs)
+
+
+def _resume(run: _Run) -> None:
+    """Load the run's checkpoint when it exists and was written with the same arguments (else a notice)."""
+    if run.ckpt is None or not run.ckpt.exists():
+        return
+    try:  # a changed file is refused (ArtifactIntegrityError): never resumed from, nor retrained over
+        state = load_checkpoint(run.ckpt)  # CPU: RNG states must stay there; loading moves the rest
+        why = _mismatch(state, run.config, run.fprint)
+    except CheckpointVersionError as err:
+        state, why = None, f"written by another version of the package ({err.found})"
+    if why:
+        logger.warning("%s: %s; discarding it and training from scratch", run.ckpt, why)
+        return
+    run.trainable.load_weights(state["weights"])
+    run.opt.load_state_dict(state["optimizer"])
+    run.sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if run.device.type == "cuda" and state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    run.source.load_state_dict(state["source"])
+    run.histories = [{k: list(v) for k, v in h.items()} for h in state["history"]]
+    es = dict(state["es"])
+    if "best_loss" in es:  # written before selection by any monitored metric: the validation loss's
+        es["best_score"] = es.pop("best_loss")
+    run.es = {k: v.clone() for k, v in es.items()}
+    run.trainable.load_best_state(state["best"])
+    for obj, s in zip(run.stateful, state.get("callbacks") or []):
+        obj.load_state_dict(s)
+    run.start_epoch, run.finished = int(state["epoch"]), bool(state["finished"])
+    run.resumed_from = run.start_epoch
+
+
+def _write(run: _Run, epoch_done: int, done: bool, restore: bool = False) -> None:
+    """Write the checkpoint after ``epoch_done`` epochs (``done``: training finished).
+
+    With ``restore``, the checkpoint holds the best weights kept by the selection (when there
+    are) while the live weights stay the last epoch's until :func:`fit` returns.
+    """
+    if run.ckpt is None:
+        return
+    live = None
+    if restore and run.trainable.best_state() is not None:
+        live = tree_map(lambda t: t.detach().clone() if isinstance(t, torch.Tensor) else t, run.trainable.weights())
+        run.trainable.restore_best()
+    save_checkpoint(run.ckpt, {
+        "format": CHECKPOINT_FORMAT,
+        "specs": [encode_spec(s) for s in run.trainable.specs],
+        "config": config_json(run.config),
+        "fingerprint": run.fprint,
+        "inputs": json.dumps(run.inputs, sort_keys=True, default=str),
+        "epoch": epoch_done,
+        "finished": done,
+        "weights": run.trainable.weights(),
+        "optimizer": run.opt.state_dict(),
+        "scheduler": run.sched.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if run.device.type == "cuda" else [],
+        "source": run.source.state_dict(),
+        "history": run.histories,
+        "es": run.es,
+        "best": run.trainable.best_state() or {},
+        "callbacks": [obj.state_dict() for obj in run.stateful],
+    })
+    if live is not None:
+        run.trainable.load_weights(live)
+
+
+def _train_epoch(run: _Run, epoch: int) -> dict:
+    """One epoch of AdamW steps; per-model mean loss, score and loss parts (numpy, shape (M,))."""
+    cfg, trainable, device, M = run.cfg, run.trainable, run.device, run.trainable.n_models
+    for f in {id(run.loss_fn): run.loss_fn, id(run.eval_loss): run.eval_loss}.values():
+        if hasattr(f, "set_epoch"):
+            f.set_epoch(epoch, cfg.epochs)
+    bs = cfg.batch_size_at(epoch)
+    lr_used = float(run.opt.param_groups[0]["lr"])
+    loss_sum = torch.zeros(M, device=device)
+    score_sum = torch.zeros(M, device=device)
+    part_sums: dict = {}
+    seen = 0
+    for xb, tb, n in run.source.batches(bs):
+        with autocast(device, run.amp):
+            out = trainable(xb)
+        loss_m, parts = _parts(run.loss_fn(out, tb))
+        run.opt.zero_grad(set_to_none=True)
+        loss_m.sum().backward()
+        if cfg.grad_clip is not None:
+            trainable.clip_grad_(cfg.grad_clip)
+        run.opt.step()
+        loss_sum += loss_m.detach() * n
+        if run.score_fn is not None:
+            score_sum += run.score_fn(tree_map(lambda o: o.detach() if isinstance(o, torch.Tensor) else o, out), tb)
+        for k, v in parts.items():
+            part_sums[k] = part_sums.get(k, 0.0) + v.detach().double().cpu() * n
+        seen += n
+    run.sched.step()
+    seen = max(seen, 1)
+    tl = (loss_sum / seen).cpu().double().numpy()
+    ts = (score_sum / seen).cpu().double().numpy() if run.score_fn is not None else np.full(M, np.nan)
+    return {"loss": tl, "score": ts, "parts": {k: v / seen for k, v in part_sums.items()}, "bs": bs, "lr": lr_used}
+
+
+def _validate(run: _Run, epoch: int, tr: dict) -> dict:
+    """Validation loss and score, the divergence check, then ``val_metrics``: ``{history key: (M,)}``."""
+    M = run.trainable.n_models
+    if run.val_source is not None:
+        vloss, vscore = _evaluate(run.trainable, run.val_source, run.eval_loss, run.score_fn,
+                                  run.cfg.eval_batch_size, run.device, run.amp)
+    else:
+        vloss = vscore = np.full(M, np.nan)
+    bad = np.flatnonzero(~np.isfinite(tr["loss"]) & run.es["active"].numpy())
+    if bad.size:
+        raise TrainingDivergedError(
+            f"training diverged: the loss of model(s) {bad.tolist()} is not finite in epoch {epoch + 1} "
+            f"(lr={run.cfg.lr:g}, batch size {tr['bs']}); expected a finite loss: lower the learning rate or check "
+            "the inputs for extreme values", models=bad.tolist(), epoch=epoch)
+    out = {run.keys[2]: vloss, run.keys[3]: vscore}
+    if run.val_metrics is not None:
+        tr_ = run.trainable
+        was = tr_.model.training if isinstance(tr_, SingleModel) else tr_.base.training
+        got = run.val_metrics(tr_.model if isinstance(tr_, SingleModel) else tr_)
+        tr_.train(was)
+        if not isinstance(got, dict):
+            raise TypeError(f"val_metrics must return a dict of history keys to per-model values, but returned "
+                            f"{type(got).__name__}")
+        for k, v in got.items():
+            out[k] = np.broadcast_to(np.asarray(v, dtype=np.float64), (M,))
+    return out
+
+
+def _record(run: _Run, tr: dict, val: dict) -> torch.Tensor:
+    """Append the epoch to the histories of the models still training; returns those models (bool, (M,))."""
+    active = run.es["active"].clone()
+    for m in np.flatnonzero(active.numpy()):
+        h = run.histories[m]
+        for k, v in zip(run.keys[:2], (tr["loss"], tr["score"])):
+            h[k].append(float(v[m]))
+        for k in run.keys[2:4]:
+            h[k].append(float(val[k][m]))
+        h["lr"].append(tr["lr"])
+        h["batch_size"].append(tr["bs"])
+        for k, v in tr["parts"].items():
+            h.setdefault(f"train_{k}", []).append(float(v[m]))
+        for k, v in val.items():
+            if k not in run.keys:
+                h.setdefault(k, []).append(float(v[m]))
+    return active
+
+
+def _select(run: _Run, epoch: int, active: torch.Tensor) -> None:
+    """Best weights by the monitored metric (the first of equal best scores wins) and early stopping."""
+    if not run.select:
+        return
+    if any(run.monitor not in run.histories[m] for m in np.flatnonzero(active.numpy())):
+        raise ValueError(f"Invalid value for the 'monitor' parameter: {run.monitor!r} is not in the history; "
+                         f"expected one of {sorted(run.histories[0])}.")
+    score = torch.tensor([h[run.monitor][-1] if h[run.monitor] else math.nan for h in run.histories],
+                         dtype=torch.float64)
+    es = run.es
+    better = score < es["best_score"] if run.mode == "min" else score > es["best_score"]
+    improved = active & better
+    es["best_score"] = torch.where(improved, score, es["best_score"])
+    es["best_epoch"] = torch.where(improved, torch.tensor(epoch), es["best_epoch"])
+    if run.cfg.patience is not None:
+        es["bad"] = torch.where(improved, 0, es["bad"] + active.long())
+        es["active"] = active & (es["bad"] < run.cfg.patience)
+    run.trainable.keep_best(improved)
+
+
 def fit(
     model,
     data,
@@ -300,6 +557,10 @@ def fit(
     checkpoint_every: int = 1,
     inputs: dict | None = None,
     callbacks: Iterable[Callable[[EpochInfo], None]] = (),
+    val_metrics: Callable | None = None,
+    monitor: str = "val_loss",
+    mode: str = "min",
+    select: bool | None = None,
 ) -> FitResult:
     """Train one model, or ``M`` stacked models, on a batch source with any loss.
 
@@ -313,190 +574,83 @@ def fit(
         ``cfg.seed``).
     loss_fn : callable
         ``loss_fn(outputs, target, mask=None) -> (M,)`` or a dict with ``"loss"`` (see
-        :mod:`~neuroaffect.training.objectives`). Outputs carry a leading model axis.
+        :mod:`~neuroaffect.training.objectives`). Outputs carry a leading model axis. When it has
+        ``set_epoch(epoch, n_epochs)``, the engine calls it before each epoch (0-based ``epoch``,
+        ``n_epochs = cfg.epochs``), also after a resume: e.g. a term ramped in over training.
     cfg : TrainConfig
         Epochs, AdamW (``lr``, ``weight_decay``), cosine schedule to ``min_lr``, batch sizes,
         ``patience``, ``grad_clip``, ``seed`` (global torch RNG: dropout), ``device``, ``amp``.
     val : ArraySource | LoaderSource | DataLoader | tuple | None
-        Validation data (one set per model); required with ``cfg.patience``.
+        Validation data (one set per model) for ``val_loss`` and ``val_<score>``.
     eval_loss : callable | None
-        Loss reported on validation data and used for early stopping (default ``loss_fn``).
+        Loss reported on validation data (default ``loss_fn``).
     score_fn : callable | None
         Per-model summed score of a batch (default ``loss_fn.score`` when it has one).
     seeds : sequence of int | None
         Shuffling seeds when ``data`` is a tuple.
     checkpoint : path-like | None
-        File written every ``checkpoint_every`` epochs and at the end. If it exists and was
-        written with the same configuration, data and models, training resumes from it (a
-        finished one is loaded and returned without training); otherwise (or when written by
-        another version of the format) it is discarded with a one-line notice. A checkpoint whose
-        content differs from its checksum is refused:
+        File written every ``checkpoint_every`` epochs and at the end, after the epoch's
+        validation and selection and before the callbacks run; when a callback (or
+        ``val_metrics``) has ``state_dict()`` / ``load_state_dict()``, after the callbacks, with
+        their states. If it exists and was written with the same configuration, data and models,
+        training resumes from it (a finished one is loaded and returned without training);
+        otherwise (or when written by another version of the format) it is discarded with a
+        one-line notice. A checkpoint whose content differs from its checksum is refused:
         :class:`~neuroaffect._utils.ArtifactIntegrityError` naming it.
     inputs : dict | None
         Provenance stored in the checkpoint (e.g. feature files and their sha256).
     callbacks : iterable of callable
-        Called with an :class:`EpochInfo` after each epoch's checkpoint. An exception raised
-        there (e.g. ``KeyboardInterrupt``) stops training; the checkpoint allows resuming.
+        Called with an :class:`EpochInfo` after each epoch (the epoch's weights, before the best
+        ones are restored at the end). An exception raised there (e.g. ``KeyboardInterrupt``)
+        stops training; the checkpoint allows resuming.
+    val_metrics : callable | None
+        ``val_metrics(model) -> {history key: value}`` after each epoch, on the module (one
+        model) or the :class:`StackedModels`; a value is a float or per-model, shape (M,). Its
+        keys (e.g. ``"val_macro_f1"``) enter the history and can be monitored.
+    monitor, mode : str
+        The history key whose best value selects the weights kept, and whether lower (``"min"``)
+        or higher (``"max"``) is better; the first epoch of equal best scores wins.
+    select : bool | None
+        Keep the best epoch's weights by ``monitor`` (default: when ``cfg.patience`` is set, early
+        stopping on ``monitor`` too); ``True`` without patience selects over all epochs.
 
     Returns
     -------
     result : FitResult
     """
     t0 = time.perf_counter()
-    if not isinstance(cfg, TrainConfig):
-        raise TypeError(f"Invalid value for the 'cfg' parameter: expected a TrainConfig, but got {type(cfg).__name__}.")
-    device = resolve_device(cfg.device)
-    amp = cfg.amp_on(device)
-    source = as_source(data, device=device, seeds=list(seeds) if seeds is not None else [cfg.seed])
-    val_source = None if val is None else as_source(val, device=device)
-    trainable = as_trainable(model, device)
-    M = trainable.n_models
-    if source.n_models != M or (val_source is not None and val_source.n_models != M):
-        raise ValueError(f"Invalid value for the 'data'/'val' parameters: expected data for {M} model(s), but got "
-                         f"{source.n_models}" + ("" if val_source is None else f" and {val_source.n_models}") + ".")
-    if cfg.patience is not None and val_source is None:
-        raise ValueError("Early stopping (cfg.patience) needs a validation set: pass 'val'.")
-    eval_loss = eval_loss or loss_fn
-    score_fn = score_fn if score_fn is not None else getattr(loss_fn, "score", None)
-    score_name = getattr(loss_fn, "score_name", "score")
-    callbacks = list(callbacks)
-    keys = ("train_loss", f"train_{score_name}", "val_loss", f"val_{score_name}", "lr", "batch_size")
-
-    torch.manual_seed(cfg.seed)
-    opt = torch.optim.AdamW(trainable.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.min_lr)
-    histories = [{k: [] for k in keys} for _ in range(M)]
-    es = {"best_loss": torch.full((M,), math.inf, dtype=torch.float64),
-          "best_epoch": torch.full((M,), -1, dtype=torch.int64),
-          "bad": torch.zeros(M, dtype=torch.int64),
-          "active": torch.ones(M, dtype=torch.bool)}
-    start_epoch, finished, resumed_from = 0, False, None
-
-    config = cfg.to_dict()
-    fprint = fingerprint(*source.fingerprint_arrays(),
-                         *([] if val_source is None else val_source.fingerprint_arrays()),
-                         extra={"seeds": getattr(source, "seeds", None), "n_epoch": source.n_epoch,
-                                "arch": trainable.architecture(), "loss": repr(loss_fn), "inputs": inputs,
-                                "eval_loss": repr(eval_loss)})
-    ckpt = None if checkpoint is None else Path(checkpoint)
-    if ckpt is not None and ckpt.exists():
-        try:  # a changed file is refused (ArtifactIntegrityError): never resumed from, nor retrained over
-            state = load_checkpoint(ckpt)  # CPU: RNG states must stay there; loading moves the rest
-            why = _mismatch(state, config, fprint)
-        except CheckpointVersionError as err:
-            state, why = None, f"written by another version of the package ({err.found})"
-        if why:
-            logger.warning("%s: %s; discarding it and training from scratch", ckpt, why)
-        else:
-            trainable.load_weights(state["weights"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["torch_rng"])
-            if device.type == "cuda" and state["cuda_rng"]:
-                torch.cuda.set_rng_state_all(state["cuda_rng"])
-            source.load_state_dict(state["source"])
-            histories = [{k: list(v) for k, v in h.items()} for h in state["history"]]
-            es = {k: v.clone() for k, v in state["es"].items()}
-            trainable.load_best_state(state["best"])
-            start_epoch, finished = int(state["epoch"]), bool(state["finished"])
-            resumed_from = start_epoch
-
-    def write(epoch_done: int, done: bool):
-        if ckpt is None:
-            return
-        save_checkpoint(ckpt, {
-            "format": CHECKPOINT_FORMAT,
-            "specs": [encode_spec(s) for s in trainable.specs],
-            "config": config_json(config),
-            "fingerprint": fprint,
-            "inputs": json.dumps(inputs, sort_keys=True, default=str),
-            "epoch": epoch_done,
-            "finished": done,
-            "weights": trainable.weights(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-            "source": source.state_dict(),
-            "history": histories,
-            "es": es,
-            "best": trainable.best_state() or {},
-        })
-
-    trainable.train(True)
-    with deterministic_mode(device):
-        epoch = start_epoch
-        while not finished and epoch < cfg.epochs:
-            bs = cfg.batch_size_at(epoch)
-            lr_used = float(opt.param_groups[0]["lr"])
-            loss_sum = torch.zeros(M, device=device)
-            score_sum = torch.zeros(M, device=device)
-            part_sums: dict = {}
-            seen = 0
-            for xb, tb, n in source.batches(bs):
-                with autocast(device, amp):
-                    out = trainable(xb)
-                loss_m, parts = _parts(loss_fn(out, tb))
-                opt.zero_grad(set_to_none=True)
-                loss_m.sum().backward()
-                if cfg.grad_clip is not None:
-                    trainable.clip_grad_(cfg.grad_clip)
-                opt.step()
-                loss_sum += loss_m.detach() * n
-                if score_fn is not None:
-                    score_sum += score_fn(tree_map(lambda o: o.detach() if isinstance(o, torch.Tensor) else o, out), tb)
-                for k, v in parts.items():
-                    part_sums[k] = part_sums.get(k, 0.0) + v.detach().double().cpu() * n
-                seen += n
-            sched.step()
-            if val_source is not None:
-                vloss, vscore = _evaluate(trainable, val_source, eval_loss, score_fn, cfg.eval_batch_size, device, amp)
-            else:
-                vloss = vscore = np.full(M, np.nan)
-            seen = max(seen, 1)
-            tl = (loss_sum / seen).cpu().double().numpy()
-            bad = np.flatnonzero(~np.isfinite(tl) & es["active"].numpy())
-            if bad.size:
-                raise TrainingDivergedError(
-                    f"training diverged: the loss of model(s) {bad.tolist()} is not finite in epoch {epoch + 1} "
-                    f"(lr={cfg.lr:g}, batch size {bs}); expected a finite loss: lower the learning rate or check "
-                    "the inputs for extreme values", models=bad.tolist(), epoch=epoch)
-            ts = (score_sum / seen).cpu().double().numpy() if score_fn is not None else np.full(M, np.nan)
-            active = es["active"].clone()
-            for m in np.flatnonzero(active.numpy()):
-                h = histories[m]
-                for k, v in zip(keys[:4], (tl, ts, vloss, vscore)):
-                    h[k].append(float(v[m]))
-                h["lr"].append(lr_used)
-                h["batch_size"].append(bs)
-                for k, v in part_sums.items():
-                    h.setdefault(f"train_{k}", []).append(float(v[m] / seen))
-            if cfg.patience is not None:
-                vl = torch.as_tensor(vloss, dtype=torch.float64)
-                improved = active & (vl < es["best_loss"])
-                es["best_loss"] = torch.where(improved, vl, es["best_loss"])
-                es["best_epoch"] = torch.where(improved, torch.tensor(epoch), es["best_epoch"])
-                es["bad"] = torch.where(improved, 0, es["bad"] + active.long())
-                es["active"] = active & (es["bad"] < cfg.patience)
-                trainable.keep_best(improved)
+    run = _prepare(model, data, loss_fn, cfg, val=val, eval_loss=eval_loss, score_fn=score_fn, seeds=seeds,
+                   checkpoint=checkpoint, inputs=inputs, callbacks=callbacks, val_metrics=val_metrics,
+                   monitor=monitor, mode=mode, select=select)
+    _resume(run)
+    after_callbacks = bool(run.stateful)
+    run.trainable.train(True)
+    with deterministic_mode(run.device):
+        epoch = run.start_epoch
+        while not run.finished and epoch < cfg.epochs:
+            tr = _train_epoch(run, epoch)
+            val_out = _validate(run, epoch, tr)
+            _select(run, epoch, _record(run, tr, val_out))
             epoch += 1
-            finished = epoch >= cfg.epochs or not bool(es["active"].any())
-            if finished:
-                trainable.restore_best()
-            if finished or epoch % checkpoint_every == 0:
-                write(epoch, finished)
-            info = EpochInfo(epoch=epoch - 1, n_epochs=cfg.epochs, histories=histories, trainable=trainable,
-                             seconds=time.perf_counter() - t0, start_epoch=start_epoch, checkpoint=ckpt)
-            for cb in callbacks:
+            run.finished = epoch >= cfg.epochs or not bool(run.es["active"].any())
+            due = run.finished or epoch % checkpoint_every == 0
+            if due and not after_callbacks:
+                _write(run, epoch, run.finished, restore=run.finished)
+            info = EpochInfo(epoch=epoch - 1, n_epochs=cfg.epochs, histories=run.histories, trainable=run.trainable,
+                             seconds=time.perf_counter() - t0, start_epoch=run.start_epoch, checkpoint=run.ckpt)
+            for cb in run.callbacks:
                 cb(info)
-    trainable.train(False)
-    patience = cfg.patience is not None
+            if due and after_callbacks:
+                _write(run, epoch, run.finished, restore=run.finished)
+    if run.finished:
+        run.trainable.restore_best()
+    run.trainable.train(False)
     return FitResult(
-        trainable=trainable,
-        histories=histories,
-        best_epochs=[int(e) if patience else None for e in es["best_epoch"].tolist()],
-        stopped_early=[bool(patience and not a) for a in es["active"].tolist()],
-        resumed_from=resumed_from,
+        trainable=run.trainable,
+        histories=run.histories,
+        best_epochs=[int(e) if run.select else None for e in run.es["best_epoch"].tolist()],
+        stopped_early=[bool(cfg.patience is not None and not a) for a in run.es["active"].tolist()],
+        resumed_from=run.resumed_from,
         seconds=time.perf_counter() - t0,
     )
 
