@@ -28,8 +28,7 @@ from torch import nn
 from .._utils import check_positive_int
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
-from ..training import predict
-from ..training.config import resolve_device
+from ..training import predict, resolve_device
 from .data import make_loader
 
 __all__ = ["baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic", "majority_metrics",

@@ -297,7 +297,7 @@ def _forward(model, x: np.ndarray, batch_size: int, device):
         return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
     import torch
 
-    from ..training.config import resolve_device
+    from ..training import resolve_device
 
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     was = model.training
