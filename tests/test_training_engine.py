@@ -10,7 +10,7 @@ from torch import nn
 
 from neuroaffect.models import list_models, model_entrypoint
 from neuroaffect.training import (
-    ArraySource, CCCLoss, CrossEntropy, MSELoss, SoftTargetCrossEntropy, TrainConfig, build_model, ccc, fit,
+    ArraySource, CCCLoss, CrossEntropy, MSELoss, SoftTargetKD, TrainConfig, build_model, ccc, fit,
     load_checkpoint, load_model, make_synthetic_windows, predict, regression_metrics, run_experiment, run_sweep,
     train_model,
 )
@@ -70,7 +70,7 @@ def test_dataloader_source_matches_in_memory_arrays():
 def test_soft_targets_composite_loss_and_clipping():
     ws = make_synthetic_windows(n_subjects=1, n_trials=10, n_windows=8, n_chans=6, n_bands=4, seed=1)
     soft = np.eye(2, dtype=np.float32)[ws.y] * 0.8 + 0.1
-    ce, st = CrossEntropy(), SoftTargetCrossEntropy(temperature=2.0)
+    ce, st = CrossEntropy(), SoftTargetKD(temperature=2.0)
 
     def loss(out, target, mask=None):
         y, q = target

@@ -1,7 +1,8 @@
 """The student's losses: CE, KD to the crowd votes, Proto-KD to the EEG grid, D-Geo, and their sum.
 
-Definitions and published values: ``docs/distillation.md``. Every loss follows the training
-engine's conventions (:mod:`neuroaffect.training.objectives`): tensors carry a leading **model
+Definitions and published values: ``docs/distillation.md``. KD is the training library's
+:func:`neuroaffect.training.kd_loss` (published temperature 5), re-exported here. Every loss follows
+the training engine's conventions (:mod:`neuroaffect.training.objectives`): tensors carry a leading **model
 axis** ``M`` (1 for one student), an optional boolean ``mask`` of shape ``(M, batch)`` marks the
 real samples, and each loss returns the per-model mean over a model's valid samples, shape
 ``(M,)``.
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from .._utils import check_option, check_real
 from ..labels import FER_CLASSES, fer_va_anchors
+from ..training import kd_loss, masked_mean
 
 __all__ = [
     "ARMS",
@@ -40,13 +42,6 @@ ARMS = {"B0": ("ce",), "B1": ("ce", "kd"), "B2": ("ce", "kd", "proto"), "B3": ("
 DEFAULT_WEIGHTS = {"kd": 0.30, "proto": 0.12, "geo": 0.012}
 #: The classes D-Geo acts on (indices into FER_CLASSES): happiness and surprise.
 HIGH_VALENCE = (FER_CLASSES.index("happiness"), FER_CLASSES.index("surprise"))
-
-
-def _masked_mean(per: torch.Tensor, mask) -> torch.Tensor:
-    if mask is None:
-        return per.mean(dim=1)
-    m = mask.to(per.dtype)
-    return (per * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
 def class_weights(labels, n_classes: int = len(FER_CLASSES)) -> np.ndarray:
@@ -105,32 +100,6 @@ def weighted_cross_entropy(logits, labels, weight=None, label_smoothing: float =
         m = mask.to(per.dtype)
         per, wy = per * m, wy * m
     return per.sum(1) / wy.sum(1).clamp_min(1e-12)
-
-
-def kd_loss(logits, soft, temperature: float = 5.0, mask=None) -> torch.Tensor:
-    """Knowledge distillation to the crowd votes: ``T^2 KL(p || softmax(z / T))`` per sample, averaged.
-
-    ``KL(p || q) = sum_k p_k (log p_k - log q_k)`` with ``0 log 0 = 0``; the ``T^2`` keeps the
-    gradient's size comparable across temperatures.
-
-    Parameters
-    ----------
-    logits : Tensor, shape (M, b, C)
-    soft : Tensor, shape (M, b, C)
-        Vote distributions (rows summing to 1).
-    temperature : float
-        T > 0.
-    mask : Tensor of bool, shape (M, b) | None
-
-    Returns
-    -------
-    loss : Tensor, shape (M,)
-    """
-    t = float(temperature)
-    p = soft.float()
-    logq = F.log_softmax(logits.float() / t, dim=-1)
-    per = (torch.xlogy(p, p) - p * logq).sum(-1) * (t * t)
-    return _masked_mean(per, mask)
 
 
 class ProtoKD:
@@ -205,7 +174,7 @@ class ProtoKD:
         logq = F.log_softmax(self.similarities(embedding) / self.student_temperature, dim=-1)
         lt = log_t[labels]  # (M, b, K)
         per = (lt.exp() * (lt - logq)).sum(-1)
-        return _masked_mean(per, mask)
+        return masked_mean(per, mask)
 
 
 def dgeo_loss(embedding, labels, mask=None, *, high=HIGH_VALENCE, cap: float = 0.25,

@@ -27,7 +27,7 @@ from .loop import TrainResult, predict_proba, train_model
 from .metrics import (
     average_trials, ccc, chance_metrics, classification_metrics, regression_metrics, summarize, vote_trials,
 )
-from .objectives import CCCLoss, CrossEntropy, MSELoss, SoftTargetCrossEntropy
+from .objectives import CCCLoss, CrossEntropy, MSELoss, SoftTargetKD, kd_loss, masked_mean
 from .protocols import (
     PROTOCOLS, Fold, LeakageReport, apply_smote, assign_trial_folds, compute_leakage, make_folds, overlap_mask,
     split_validation,
@@ -54,7 +54,7 @@ __all__ = [
     "LoaderSource",
     "MSELoss",
     "ProgressReporter",
-    "SoftTargetCrossEntropy",
+    "SoftTargetKD",
     "SweepResult",
     "TrainConfig",
     "TrainResult",
@@ -70,11 +70,13 @@ __all__ = [
     "fingerprint",
     "fit",
     "fold_seed",
+    "kd_loss",
     "load_checkpoint",
     "load_model",
     "make_folds",
     "make_labels",
     "make_synthetic_windows",
+    "masked_mean",
     "n_label_classes",
     "overlap_mask",
     "predict",

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .._utils import check_real
 
-__all__ = ["CCCLoss", "CrossEntropy", "MSELoss", "Objective", "SoftTargetCrossEntropy", "masked_mean"]
+__all__ = ["CCCLoss", "CrossEntropy", "MSELoss", "Objective", "SoftTargetKD", "kd_loss", "masked_mean"]
 
 
 def masked_mean(per: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -78,11 +78,41 @@ class CrossEntropy(Objective):
         return (hit if mask is None else hit & mask).sum(1).float()
 
 
-class SoftTargetCrossEntropy(Objective):
-    """Cross-entropy against soft targets (class distributions), e.g. crowd votes.
+def kd_loss(logits, soft, temperature: float = 1.0, mask=None) -> torch.Tensor:
+    """Knowledge distillation to soft targets: ``T^2 KL(p || softmax(z / T))`` per sample, averaged.
 
-    ``loss = -sum_k q_k log softmax(z / T)_k * T**2`` per sample (``T = temperature``; the
-    ``T**2`` keeps gradient magnitudes comparable across temperatures).
+    ``KL(p || q) = sum_k p_k (log p_k - log q_k)`` with ``0 log 0 = 0``; the ``T^2`` keeps the
+    gradient's size comparable across temperatures. It differs from the cross-entropy against
+    ``p`` by the entropy of ``p`` only (a constant of the targets): the same gradients, and 0 when
+    the prediction equals the targets.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (M, b, C)
+    soft : Tensor, shape (M, b, C)
+        Target distributions (rows summing to 1), e.g. crowd votes.
+    temperature : float
+        T > 0.
+    mask : Tensor of bool, shape (M, b) | None
+
+    Returns
+    -------
+    loss : Tensor, shape (M,)
+    """
+    t = float(temperature)
+    p = soft.float()
+    logq = F.log_softmax(logits.float() / t, dim=-1)
+    per = (torch.xlogy(p, p) - p * logq).sum(-1) * (t * t)
+    return masked_mean(per, mask)
+
+
+class SoftTargetKD(Objective):
+    """:func:`kd_loss` as an objective: distillation to soft targets (class distributions).
+
+    Parameters
+    ----------
+    temperature : float
+        T > 0.
 
     Shapes: ``outputs`` (M, batch, n_classes) logits, ``target`` (M, batch, n_classes) rows
     summing to 1. Score: predictions equal to the target's most probable class.
@@ -94,10 +124,7 @@ class SoftTargetCrossEntropy(Objective):
         self.temperature = check_real("temperature", temperature, 0.0, None, low_open=True)
 
     def __call__(self, outputs, target, mask=None):
-        t = self.temperature
-        logp = F.log_softmax(outputs.float() / t, dim=-1)
-        per = -(target.float() * logp).sum(-1) * t * t
-        return masked_mean(per, mask)
+        return kd_loss(outputs, target, self.temperature, mask)
 
     def score(self, outputs, target, mask=None):
         hit = outputs.argmax(-1) == target.argmax(-1)
