@@ -122,11 +122,26 @@ def get_positions(ch_names, fname=None) -> np.ndarray:
     return np.asarray(pos, dtype=np.float64)
 
 
-def make_montage(ch_names, fname=None):
-    """An ``mne.channels.DigMontage`` holding exactly ``ch_names`` (original spelling)."""
+def make_montage(ch_names, fname=None, pos=None):
+    """An ``mne.channels.DigMontage`` holding exactly ``ch_names`` (original spelling).
+
+    Parameters
+    ----------
+    ch_names : sequence of str, length n_chans
+        Electrode names.
+    fname : path-like | None
+        Montage file the names are looked up in (see :func:`get_positions`).
+    pos : array-like, shape (n_chans, 3) | None
+        Positions in metres (MNE head frame) to use instead of looking the names up.
+
+    Returns
+    -------
+    montage : mne.channels.DigMontage
+        Head frame, with the template montage's fiducials (nasion, lpa, rpa).
+    """
     import mne
 
-    pos = get_positions(ch_names, fname=fname)
+    pos = get_positions(ch_names, fname=fname) if pos is None else np.asarray(pos, dtype=np.float64)
     return mne.channels.make_dig_montage(
         ch_pos=dict(zip(ch_names, pos)), coord_frame="head",
         **{k: v for k, v in _template_montage().get_positions().items() if k in ("nasion", "lpa", "rpa")},

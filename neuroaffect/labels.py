@@ -53,7 +53,6 @@ __all__ = [
     "class_names",
     "custom_n_classes",
     "make_custom_labels",
-    "denormalise_ratings",
     "fer_va_anchors",
     "grid_cells",
     "grid_centres",
@@ -156,14 +155,6 @@ def normalise_ratings(ratings, dataset: str) -> np.ndarray:
         raise ValueError(f"Invalid value for the 'dataset' parameter: {dataset!r} has class codes, not ratings "
                          f"on a scale (rated datasets: {', '.join(RATING_RANGE)}).")
     return (np.asarray(ratings, dtype=np.float64) - sc[0]) / sc[1]
-
-
-def denormalise_ratings(norm, dataset: str) -> np.ndarray:
-    """Inverse of :func:`normalise_ratings`: values in [-1, 1] back on the dataset's scale."""
-    sc = rating_scale(dataset)
-    if sc is None:
-        raise ValueError(f"Invalid value for the 'dataset' parameter: {dataset!r} has class codes, not ratings.")
-    return np.asarray(norm, dtype=np.float64) * sc[1] + sc[0]
 
 
 def _rule(dataset: str, task: str):

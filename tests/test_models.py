@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from neuroaffect.models import (
-    DGCNN, RGNN, LogisticTokens, MajorityClassifier, RBTransformer, batched_forward, create_model,
+    DGCNN, RGNN, LogisticTokens, MajorityClassifier, RBTransformer, create_model,
     find_homologous_pairs, gaussian_knn_adjacency, inverse_square_adjacency, list_models,
     model_entrypoint, stack_models,
 )
@@ -290,6 +290,15 @@ def test_rgnn_dense_path_equals_torch_geometric_sgconv(K):
 
 
 # --- batched execution ------------------------------------------------------------------
+
+def batched_forward(base, params, buffers, x, *, shared_input=False, randomness="different"):
+    """``n_models`` stacked copies of ``base`` at once with ``torch.vmap`` (as the training engine runs them)."""
+
+    def call(p, b, xx):
+        return torch.func.functional_call(base, (p, b), (xx,))
+
+    return torch.vmap(call, in_dims=(0, 0, None if shared_input else 0), randomness=randomness)(params, buffers, x)
+
 
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_vmap_over_stacked_copies_equals_separate_calls(name):

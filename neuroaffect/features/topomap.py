@@ -22,6 +22,7 @@ from scipy.interpolate import CloughTocher2DInterpolator, LinearNDInterpolator
 from scipy.spatial import Delaunay
 
 from .._utils import check_option
+from ..channels import make_montage
 
 __all__ = [
     "HEAD_RADIUS", "TopomapGrid", "make_topomap_grid", "topomap_grid_for_channels",
@@ -195,10 +196,8 @@ def _grid_for_positions(ch_names: tuple, pos: bytes, size: tuple, interp: str,
     import mne
     from mne.channels.layout import _find_topomap_coords
 
-    from ..io.epochs import _montage_from_positions
-
     info = mne.create_info(list(ch_names), 128.0, "eeg")
-    info.set_montage(_montage_from_positions(ch_names, np.frombuffer(pos).reshape(-1, 3)))
+    info.set_montage(make_montage(ch_names, pos=np.frombuffer(pos).reshape(-1, 3)))
     pos2d = np.asarray(_find_topomap_coords(info, picks=list(range(len(ch_names)))), dtype=np.float64)
     return make_topomap_grid(pos2d, size, interp=interp, outside=outside)
 

@@ -201,11 +201,7 @@ class Recording:
         """The ``mne.channels.DigMontage`` of the EEG channels (``ch_pos`` when set)."""
         from ..channels import make_montage
 
-        if self.ch_pos is None:
-            return make_montage(self.ch_names)
-        from .epochs import _montage_from_positions
-
-        return _montage_from_positions(self.ch_names, self.ch_pos)
+        return make_montage(self.ch_names, pos=self.ch_pos)
 
     def create_info(self):
         """``mne.Info`` for the EEG channels with the montage set."""

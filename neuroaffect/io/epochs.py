@@ -97,6 +97,28 @@ def recording_to_epochs(rec, crop: bool = False, *, baseline: bool = True, perip
     import mne
     import pandas as pd
 
+    n, n_base, base_len = _epoch_lengths(rec, crop, baseline)
+    blocks = [np.stack([_join(rec.eeg[i], None if not n_base else rec.baseline[i], n, n_base)
+                        for i in range(rec.n_trials)])]
+    names, types = list(rec.ch_names), ["eeg"] * rec.n_chans
+    if peripheral:
+        _add_peripheral(rec, n, n_base, base_len, blocks, names, types)
+    data = np.concatenate(blocks, axis=1)
+
+    info = mne.create_info(names, rec.sfreq, types)
+    info.set_montage(rec.get_montage())
+    events, event_id = _events(rec, event_label, n, n_base)
+    return mne.EpochsArray(
+        data, info, events=events, tmin=-n_base / rec.sfreq, event_id=event_id,
+        metadata=pd.DataFrame(_epochs_metadata(rec)), verbose=verbose,
+    )
+
+
+def _epoch_lengths(rec, crop: bool, baseline: bool) -> tuple:
+    """Stimulus samples ``n``, baseline samples ``n_base`` and the baselines' own lengths (or None) of the epochs.
+
+    Unequal lengths are cropped to the shortest (logged at INFO) with ``crop``, else refused with ``ValueError``.
+    """
     n_times = rec.n_times
     where = f"{rec.dataset} subject {rec.subject}"
     if len(set(n_times.tolist())) > 1 and not crop:
@@ -120,42 +142,51 @@ def recording_to_epochs(rec, crop: bool = False, *, baseline: bool = True, perip
         logger.info("%s: trials cropped to %d samples (from up to %d)%s", where, n,
                     n_times.max(), "" if base_len is None else
                     f", baselines to {n_base} (from up to {base_len.max()})")
+    return n, n_base, base_len
 
-    def epoch(stim, base):
-        """(n, n_base + n) of one trial: last n_base baseline samples, first n stimulus."""
-        stim = np.asarray(stim)[:, :n]
-        return stim if not n_base else np.concatenate([np.asarray(base)[:, -n_base:], stim], 1)
 
-    blocks = [np.stack([epoch(rec.eeg[i], None if not n_base else rec.baseline[i])
-                        for i in range(rec.n_trials)])]
-    names, types = list(rec.ch_names), ["eeg"] * rec.n_chans
-    if peripheral:
-        for key, p in rec.peripheral.items():
-            if n_base and p.baseline is None:
-                warnings.warn(f"{where}: peripheral signal {key!r} has no baseline; it is left "
-                              "out of the epochs, which start with the EEG baseline",
-                              RuntimeWarning, stacklevel=2)
-                continue
-            trials = []
-            for i in range(rec.n_trials):
-                stim = _resample_to(p.data[i], p.sfreq, rec.sfreq, int(n_times[i]))
-                base = None if not n_base else _resample_to(
-                    p.baseline[i], p.sfreq, rec.sfreq, int(base_len[i]))
-                trials.append(epoch(stim, base))
-            ch_type, values = _to_mne_units(p, np.stack(trials))
-            blocks.append(values)
-            for lead in p.ch_names or [f"{key}{j + 1}" for j in range(blocks[-1].shape[1])]:
-                names.append(lead if lead not in names else f"{key} {lead}")
-                types.append(ch_type)
-    data = np.concatenate(blocks, axis=1)
+def _join(stim, base, n: int, n_base: int) -> np.ndarray:
+    """(n_chans, n_base + n) of one trial: the last ``n_base`` baseline samples, the first ``n`` stimulus ones."""
+    stim = np.asarray(stim)[:, :n]
+    return stim if not n_base else np.concatenate([np.asarray(base)[:, -n_base:], stim], 1)
 
-    info = mne.create_info(names, rec.sfreq, types)
-    info.set_montage(rec.get_montage())
+
+def _add_peripheral(rec, n: int, n_base: int, base_len, blocks: list, names: list, types: list) -> None:
+    """Append each peripheral signal's epochs (EEG rate, MNE units) to ``blocks``, its leads to ``names``/``types``."""
+    n_times = rec.n_times
+    for key, p in rec.peripheral.items():
+        if n_base and p.baseline is None:
+            warnings.warn(f"{rec.dataset} subject {rec.subject}: peripheral signal {key!r} has no baseline; it is "
+                          "left out of the epochs, which start with the EEG baseline",
+                          RuntimeWarning, stacklevel=4)
+            continue
+        trials = []
+        for i in range(rec.n_trials):
+            stim = _resample_to(p.data[i], p.sfreq, rec.sfreq, int(n_times[i]))
+            base = None if not n_base else _resample_to(
+                p.baseline[i], p.sfreq, rec.sfreq, int(base_len[i]))
+            trials.append(_join(stim, base, n, n_base))
+        ch_type, values = _to_mne_units(p, np.stack(trials))
+        blocks.append(values)
+        for lead in p.ch_names or [f"{key}{j + 1}" for j in range(blocks[-1].shape[1])]:
+            names.append(lead if lead not in names else f"{key} {lead}")
+            types.append(ch_type)
+
+
+def _epochs_metadata(rec) -> dict:
+    """Columns of ``epochs.metadata``: subject, session, trial and every label (class labels as categories)."""
+    import pandas as pd
+
     meta = {"subject": np.full(rec.n_trials, int(rec.subject)),
             "session": rec.session_ids, "trial": rec.trial_ids}
     meta.update({k: np.asarray(v, dtype=np.float64) for k, v in rec.labels.items()})
     for k, names in rec.label_classes.items():  # class labels by name, so that from_epochs keeps them
         meta[k] = pd.Categorical([None if np.isnan(c) else names[int(c)] for c in meta[k]], categories=names)
+    return meta
+
+
+def _events(rec, event_label, n: int, n_base: int) -> tuple[np.ndarray, dict]:
+    """MNE events (n_trials, 3) at each stimulus onset and their ``event_id`` (codes 1..K in increasing value)."""
     label = _event_label(rec, event_label)
     event_names = _event_names(rec, label)
     value = {}  # event name -> label value, to number the events in increasing value
@@ -167,10 +198,8 @@ def recording_to_epochs(rec, crop: bool = False, *, baseline: bool = True, perip
         np.arange(rec.n_trials) * (n_base + n) + n_base, np.zeros(rec.n_trials, int),
         [event_id[e] for e in event_names],
     ]).astype(int)
-    return mne.EpochsArray(
-        data, info, events=events, tmin=-n_base / rec.sfreq, event_id=event_id,
-        metadata=pd.DataFrame(meta), verbose=verbose,
-    )
+    return events, event_id
+
 
 def _event_label(rec, event_label) -> str | None:
     """The label naming the events (see :meth:`to_epochs`), or None for ``"trial"``."""
@@ -198,19 +227,6 @@ def _event_names(rec, label: str | None) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # MNE conversions
 # --------------------------------------------------------------------------------------------
-def _montage_from_positions(ch_names, pos):
-    """``DigMontage`` of ``ch_names`` at ``pos`` (head frame, m), with the template's fiducials."""
-    import mne
-
-    from ..channels import make_montage
-
-    fid = make_montage(["Cz"]).get_positions()
-    return mne.channels.make_dig_montage(
-        ch_pos=dict(zip(ch_names, np.asarray(pos, dtype=np.float64))), coord_frame="head",
-        **{k: fid[k] for k in ("nasion", "lpa", "rpa")},
-    )
-
-
 def _resample_to(x, sfreq_from: float, sfreq_to: float, n: int) -> np.ndarray:
     """``x`` (..., n_times) at ``sfreq_to`` Hz, cropped or edge-padded to ``n`` samples."""
     from scipy.signal import resample_poly
@@ -336,7 +352,6 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
         or ``subject`` is invalid (messages: ``Invalid value for the 'x' parameter ...``).
     """
     import mne
-    import pandas as pd
 
     if not isinstance(epochs, mne.BaseEpochs):
         raise _bad_param("epochs", "an instance of mne.BaseEpochs (e.g. mne.EpochsArray)",
@@ -351,13 +366,37 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
                          f"channel types {sorted(set(epochs.get_channel_types()))}")
     ch_names, eeg_picks, notes = _standard_eeg_names(info, eeg_picks)
     times = np.asarray(epochs.times)
-    half = 0.5 / sfreq
-    stim = times >= -half
+    stim = times >= -0.5 / sfreq
     if not stim.any():
         raise _bad_param("epochs", "epochs with samples at t >= 0 (the stimulus part)",
                          f"epochs ending at tmax = {times[-1]:g} s")
     n_epochs = len(epochs)
+    base_mask, base_array = _baseline_source(baseline, stim, times, sfreq, n_epochs, len(ch_names))
+    subject = _subject_of(subject, epochs.metadata, n_epochs)
 
+    data = epochs.get_data()  # (n_epochs, n_channels, n_times), MNE's units
+    eeg = data[:, eeg_picks]
+    eeg_base = base_array if base_array is not None else (
+        None if base_mask is None else eeg[:, :, base_mask])
+    ch_pos = _epochs_positions(info, eeg_picks, ch_names)
+    md = epochs.metadata
+    labels, label_range, label_classes = _metadata_labels(md, dataset, ratings, classes)
+    return Recording(
+        dataset=dataset, subject=int(subject), eeg=np.ascontiguousarray(eeg[:, :, stim]),
+        sfreq=sfreq, ch_names=tuple(ch_names), labels=labels, label_range=label_range,
+        label_classes=label_classes,
+        baseline=None if eeg_base is None else np.ascontiguousarray(eeg_base),
+        peripheral=_epochs_peripheral(epochs, data, stim, base_mask),
+        trial_ids=_metadata_ids(md, "trial", n_epochs),
+        session_ids=_metadata_ids(md, "session", n_epochs),
+        ch_pos=ch_pos, info={"channel_notes": notes} if notes else {},
+    )
+
+
+def _baseline_source(baseline, stim: np.ndarray, times: np.ndarray, sfreq: float, n_epochs: int,
+                     n_eeg: int) -> tuple:
+    """``(base_mask, base_array)`` of :func:`from_epochs`'s ``baseline``: a mask over the epochs' times, or the
+    baseline EEG given as an array (n_epochs, n_eeg, n_base) in volts; both None without a baseline."""
     base_mask = base_array = None
     if baseline is None:
         base_mask = ~stim if (~stim).any() else None
@@ -367,30 +406,34 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
         base_array = np.asarray(baseline, dtype=np.float64)
         if base_array.ndim == 2:
             base_array = np.broadcast_to(base_array, (n_epochs,) + base_array.shape).copy()
-        if base_array.ndim != 3 or base_array.shape[:2] != (n_epochs, len(ch_names)) or \
+        if base_array.ndim != 3 or base_array.shape[:2] != (n_epochs, n_eeg) or \
                 base_array.shape[2] < 1:
-            raise _bad_param("baseline", f"an array of shape ({n_epochs}, {len(ch_names)}, n_base) "
-                             f"or ({len(ch_names)}, n_base)", f"shape {np.shape(baseline)}")
+            raise _bad_param("baseline", f"an array of shape ({n_epochs}, {n_eeg}, n_base) "
+                             f"or ({n_eeg}, n_base)", f"shape {np.shape(baseline)}")
         check_finite(base_array, "the baseline array")
     else:
         base_mask = _baseline_mask(baseline, times, sfreq)
+    return base_mask, base_array
 
+
+def _subject_of(subject, md, n_epochs: int) -> int:
+    """The 1-based subject number: ``subject``, else a ``subject`` metadata column holding one integer, else 1."""
     if subject is None:
-        ids = _metadata_ids(epochs.metadata, "subject", n_epochs)
+        ids = _metadata_ids(md, "subject", n_epochs)
         subject = int(ids[0]) if ids is not None and len(set(ids.tolist())) == 1 else 1
     if isinstance(subject, bool) or not isinstance(subject, (int, np.integer)) or subject < 1:
         raise _bad_param("subject", "a 1-based integer subject number", repr(subject))
+    return subject
 
-    data = epochs.get_data()  # (n_epochs, n_channels, n_times), MNE's units
-    eeg = data[:, eeg_picks]
-    eeg_base = base_array if base_array is not None else (
-        None if base_mask is None else eeg[:, :, base_mask])
 
-    ch_pos = _epochs_positions(info, eeg_picks, ch_names)
+def _epochs_peripheral(epochs, data: np.ndarray, stim: np.ndarray, base_mask) -> dict:
+    """Peripheral signals of the epochs, one per MNE channel type (see :func:`from_epochs`), in this package's units.
 
-    md = epochs.metadata
-    labels, label_range, label_classes = _metadata_labels(md, dataset, ratings, classes)
-
+    ``data`` is ``epochs.get_data()`` (n_epochs, n_channels, n_times); ``stim`` and ``base_mask`` select the
+    stimulus and baseline samples (boolean, n_times).
+    """
+    info = epochs.info
+    sfreq = float(info["sfreq"])
     peripheral = {}
     types = epochs.get_channel_types()
     bads = set(info["bads"])
@@ -409,17 +452,7 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
             ch_names=tuple(info["ch_names"][k] for k in picks),
             baseline=None if base_mask is None else np.ascontiguousarray(x[:, :, base_mask]),
         )
-
-    return Recording(
-        dataset=dataset, subject=int(subject), eeg=np.ascontiguousarray(eeg[:, :, stim]),
-        sfreq=sfreq, ch_names=tuple(ch_names), labels=labels, label_range=label_range,
-        label_classes=label_classes,
-        baseline=None if eeg_base is None else np.ascontiguousarray(eeg_base),
-        peripheral=peripheral,
-        trial_ids=_metadata_ids(md, "trial", n_epochs),
-        session_ids=_metadata_ids(md, "session", n_epochs),
-        ch_pos=ch_pos, info={"channel_notes": notes} if notes else {},
-    )
+    return peripheral
 
 
 def _standard_eeg_names(info, picks):

@@ -26,7 +26,7 @@ package never reads files and never imports MNE.
 
 from ._base import TokenModel, create_model, list_models, model_entrypoint, model_spec, register_model
 from .baselines import EEGNetBaseline, LogisticTokens, MajorityClassifier, RawBaseline, ShallowFBCSPNetBaseline
-from .batched import batched_forward, stack_models
+from .batched import stack_models
 from .dgcnn import DGCNN
 from .graph import find_homologous_pairs, gaussian_knn_adjacency, inverse_square_adjacency
 from .rbtransformer import RBTransformer
@@ -44,7 +44,6 @@ __all__ = [
     "ShallowFBCSPNetBaseline",
     "TokenModel",
     "TopoTeacher",
-    "batched_forward",
     "create_model",
     "find_homologous_pairs",
     "gaussian_knn_adjacency",

@@ -7,7 +7,8 @@ same architecture as one batched computation:
 
     models = [create_model("rbtransformer", n_chans=32, n_bands=4, n_outputs=2) for _ in range(3)]
     params, buffers, base = stack_models(models)
-    logits = batched_forward(base, params, buffers, x)  # x: (3, batch, 32, 4) -> (3, batch, 2)
+    call = lambda p, b, xx: functional_call(base, (p, b), (xx,))
+    logits = torch.vmap(call, randomness="different")(params, buffers, x)  # x: (3, batch, 32, 4) -> (3, batch, 2)
 
 For training, differentiate a loss of ``functional_call(base, (p, b), (x,))``
 with ``torch.func.grad`` inside ``torch.vmap(..., randomness="different")``, or
@@ -26,11 +27,9 @@ from __future__ import annotations
 
 import copy
 
-import torch
-from torch import nn
-from torch.func import functional_call, stack_module_state
+from torch.func import stack_module_state
 
-__all__ = ["batched_forward", "stack_models"]
+__all__ = ["stack_models"]
 
 
 def stack_models(models):
@@ -63,31 +62,3 @@ def stack_models(models):
     base = copy.deepcopy(models[0]).to("meta")
     return params, buffers, base
 
-
-def batched_forward(base: nn.Module, params, buffers, x: torch.Tensor, *, shared_input: bool = False,
-                    randomness: str = "different") -> torch.Tensor:
-    """Run ``n_models`` stacked copies of ``base`` at once.
-
-    Parameters
-    ----------
-    base : torch.nn.Module
-        Skeleton from :func:`stack_models`; its ``training`` flag selects
-        train/eval behaviour (dropout) for all copies.
-    params, buffers : dict of str -> Tensor
-        Stacked states, leading axis ``n_models``.
-    x : Tensor, shape (n_models, batch, ...) or (batch, ...) if ``shared_input``
-        Inputs, one batch per copy (or one batch for all).
-    shared_input : bool
-        Feed the same batch to every copy.
-    randomness : {"different", "same", "error"}
-        ``torch.vmap``'s handling of random ops such as dropout.
-
-    Returns
-    -------
-    out : Tensor, shape (n_models, batch, n_outputs)
-    """
-
-    def call(p, b, xx):
-        return functional_call(base, (p, b), (xx,))
-
-    return torch.vmap(call, in_dims=(0, 0, None if shared_input else 0), randomness=randomness)(params, buffers, x)

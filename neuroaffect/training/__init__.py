@@ -33,7 +33,7 @@ from .protocols import (
     split_validation,
 )
 from .results import FoldPrediction, SweepResult
-from .sweep import BatchedTrainResult, run_sweep, stacked_predict_proba, train_batched, unstack_model
+from .sweep import BatchedTrainResult, run_sweep, train_batched, unstack_model
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -88,7 +88,6 @@ __all__ = [
     "run_sweep",
     "shuffle_trial_labels",
     "split_validation",
-    "stacked_predict_proba",
     "summarize",
     "train_batched",
     "train_model",

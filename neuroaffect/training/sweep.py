@@ -56,7 +56,6 @@ __all__ = [
     "prepare_fold",
     "run_sweep",
     "shuffle_trial_labels",
-    "stacked_predict_proba",
     "train_batched",
     "unstack_model",
 ]
@@ -154,25 +153,6 @@ def train_batched(
     return BatchedTrainResult(params={k: v.detach() for k, v in st.params.items()}, buffers=st.buffers, base=st.base,
                               histories=res.histories, best_epochs=res.best_epochs, stopped_early=res.stopped_early,
                               resumed_from=res.resumed_from, seconds=res.seconds, stack=st)
-
-
-def stacked_predict_proba(stack: StackedModels, X_list: Sequence[np.ndarray], *, device: str = "auto",
-                          batch_size: int = 1024, amp: bool = True) -> list[np.ndarray]:
-    """Class probabilities of ``M`` stacked models, each on its own windows.
-
-    Parameters
-    ----------
-    stack : StackedModels
-        As in :class:`BatchedTrainResult` (``.stack``).
-    X_list : sequence of ndarray, each shape (n_m, ...)
-
-    Returns
-    -------
-    probas : list of ndarray of float32, shapes (n_m, n_outputs)
-    """
-    dev = resolve_device(device)
-    outs = predict(stack, ArraySource(list(X_list), device=dev), device=dev, batch_size=batch_size, amp=amp)
-    return [torch.softmax(torch.from_numpy(o), dim=1).numpy() for o in outs]
 
 
 def unstack_model(template: nn.Module, stack: StackedModels, m: int) -> nn.Module:
@@ -297,10 +277,36 @@ def run_sweep(
     result : SweepResult
     """
     t0 = time.perf_counter()
+    baselines, cfg = _check_sweep_args(windows, model_name, protocol, train_cfg, baselines)
+    folds = make_folds(windows, protocol, n_folds=n_folds, seed=split_seed, subjects=subjects)
+    data = [prepare_fold(windows, f, cfg, fold_seed(cfg.seed, f.subject, f.index), control=c)
+            for c in ((False, True) if control else (False,)) for f in folds]
+    group = auto_group_size(len(data), cfg) if max_models_per_batch is None else int(max_models_per_batch)
+    if group < 1:
+        raise ValueError(f"Invalid value for the 'max_models_per_batch' parameter: expected >= 1, but got {group}.")
+    name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")
+    run = _SweepRun(windows=windows, model_name=model_name, model_kwargs=model_kwargs, name=name, cfg=cfg,
+                    device=resolve_device(cfg.device), n_epoch=max(d.X_fit.shape[0] for d in data),
+                    n_groups=-(-len(data) // group), loss=loss, inputs=inputs, progress=progress,
+                    ckdir=None if checkpoint_dir is None else Path(checkpoint_dir), keep_models=keep_models)
+    outputs, train_info, kept = _train_groups(run, data, group, batched)
+    scored = _score_folds(windows, data, outputs, train_info, baselines, name, trial_level)
+    kw = spec_summary({"name": name, "kwargs": dict(model_kwargs or {})})["kwargs"]
+    config = {"model": name, "model_kwargs": kw, "protocol": protocol, "n_folds": n_folds, "split_seed": split_seed,
+              "train": cfg.resolved(), "batched": bool(batched), "samples_per_epoch": int(run.n_epoch),
+              "max_models_per_batch": group, "baselines": list(baselines), "control": bool(control),
+              "task": windows.task, "loss": (loss or "mse") if windows.is_regression else "cross-entropy",
+              "input_kind": windows.kind,
+              "subjects": [int(s) for s in sorted({f.subject for f in folds})]}
+    return SweepResult(model_name=name, protocol=protocol, n_classes=None if windows.is_regression else windows.n_outputs,
+                       **scored, config=config, seconds=time.perf_counter() - t0, models=kept if keep_models else None)
+
+
+def _check_sweep_args(windows, model_name, protocol, train_cfg, baselines) -> tuple[tuple, TrainConfig]:
+    """Validated baselines and training configuration of :func:`run_sweep` (the protocol's default config)."""
     if not isinstance(windows, WindowSet):
         raise TypeError(f"Invalid value for the 'windows' parameter: expected a WindowSet, but got {type(windows).__name__}.")
-    regression = windows.is_regression
-    allowed = REGRESSION_BASELINES if regression else BASELINES
+    allowed = REGRESSION_BASELINES if windows.is_regression else BASELINES
     baselines = allowed if baselines is None else tuple(baselines)
     for b in baselines:
         if b not in allowed:
@@ -311,80 +317,105 @@ def run_sweep(
         raise TypeError(f"Invalid value for the 'train_cfg' parameter: expected a TrainConfig, but got "
                         f"{type(cfg).__name__}.")
     check_model_fits(model_name, windows)
-    folds = make_folds(windows, protocol, n_folds=n_folds, seed=split_seed, subjects=subjects)
-    K = windows.n_outputs
-    data = [prepare_fold(windows, f, cfg, fold_seed(cfg.seed, f.subject, f.index)) for f in folds]
-    if control:
-        data += [prepare_fold(windows, f, cfg, fold_seed(cfg.seed, f.subject, f.index), control=True)
-                 for f in folds]
-    n_epoch = max(d.X_fit.shape[0] for d in data)
-    group = auto_group_size(len(data), cfg) if max_models_per_batch is None else int(max_models_per_batch)
-    if group < 1:
-        raise ValueError(f"Invalid value for the 'max_models_per_batch' parameter: expected >= 1, but got {group}.")
-    ckdir = None if checkpoint_dir is None else Path(checkpoint_dir)
-    dev = resolve_device(cfg.device)
-    name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")
+    return baselines, cfg
 
-    def make(d: FoldData):
-        kw = model_kwargs
-        if windows.kind == "maps":
-            kw = {"size": int(windows.X.shape[-1]), **(model_kwargs or {})}
-        return build_model(model_name, n_chans=max(windows.n_chans, 1), n_bands=windows.n_bands, n_outputs=K,
-                           seed=d.seed, model_kwargs=kw, ch_pos=windows.ch_pos, n_times=windows.n_times)
 
-    def reporter(label):
-        if callable(progress):
-            return [progress]
-        return [ProgressReporter(label)] if progress else []
-
-    outputs, train_info, kept, spec = [None] * len(data), [None] * len(data), [], None
-    n_groups = -(-len(data) // group)
-
-    def _train_group(chunk, models, gi):
-        g0 = gi * group
-        if batched:
-            res = train_batched(
-                models, [(d.X_fit, d.y_fit) for d in chunk], cfg, [d.seed for d in chunk],
-                vals=None if cfg.patience is None and not cfg.validate else [(d.X_val, d.y_val) for d in chunk],
-                samples_per_epoch=n_epoch, loss=loss, inputs=inputs,
-                checkpoint=None if ckdir is None else ckdir / f"group-{gi:03d}.pt",
-                callbacks=reporter(f"{name} group {gi + 1}/{n_groups}, {len(chunk)} models"),
-            )
-            outs = predict(res.stack, ArraySource([d.X_test for d in chunk], device=dev),
-                           device=dev, batch_size=cfg.eval_batch_size, amp=cfg.amp)
-            for j, d in enumerate(chunk):
-                outputs[g0 + j] = outs[j]
-                train_info[g0 + j] = {"history": res.histories[j], "best_epoch": res.best_epochs[j],
-                                      "stopped_early": res.stopped_early[j], "resumed_from": res.resumed_from}
-                if keep_models and not d.control:
-                    kept.append(unstack_model(models[j], res.stack, j).eval())
-        else:
-            for j, (d, model) in enumerate(zip(chunk, models)):
-                r = train_model(model, d.X_fit, d.y_fit, cfg.replace(seed=d.seed), X_val=d.X_val, y_val=d.y_val,
-                                samples_per_epoch=n_epoch, loss=loss,
-                                checkpoint=None if ckdir is None else ckdir / f"{d.name}.pt",
-                                callbacks=reporter(f"{name} {d.name}"))
-                (outputs[g0 + j],) = predict(r.model, d.X_test, device=dev, batch_size=cfg.eval_batch_size,
-                                             amp=cfg.amp)
-                train_info[g0 + j] = {"history": r.history, "best_epoch": r.best_epoch,
-                                      "stopped_early": r.stopped_early, "resumed_from": r.resumed_from}
-                if keep_models and not d.control:
-                    kept.append(r.model)
-
+def _train_groups(run: "_SweepRun", data: list, group: int, batched: bool) -> tuple[list, list, list]:
+    """Train every fold's model, ``group`` at a time; (test outputs, train infos, kept models) in fold order."""
+    outputs, train_info, kept = [], [], []
     for gi, g0 in enumerate(range(0, len(data), group)):
         chunk = data[g0:g0 + group]
-        models = [make(d) for d in chunk]
-        spec = spec or getattr(models[0], "model_spec", None)
+        models = [run.make(d) for d in chunk]
         try:
-            _train_group(chunk, models, gi)
+            trained = (_train_group_batched if batched else _train_group_plain)(run, chunk, models, gi)
         except TrainingDivergedError as err:
             names = [chunk[m].name for m in err.models if m < len(chunk)] or [d.name for d in chunk]
-            raise TrainingDivergedError(f"{name}, {windows.task} on folds {names}: {err}", err.models,
+            raise TrainingDivergedError(f"{run.name}, {run.windows.task} on folds {names}: {err}", err.models,
                                         err.epoch) from None
+        for out, info, model in trained:
+            outputs.append(out)
+            train_info.append(info)
+            if model is not None:
+                kept.append(model)
+    return outputs, train_info, kept
 
 
-    n_classes = None if regression else K
-    records, fold_rows, predictions, histories = [], [], [], []
+@dataclass
+class _SweepRun:
+    """What every group of a :func:`run_sweep` shares: the data, the model factory and the training settings."""
+
+    windows: WindowSet
+    model_name: object
+    model_kwargs: dict | None
+    name: str
+    cfg: TrainConfig
+    device: object
+    n_epoch: int
+    n_groups: int
+    loss: str | None
+    inputs: dict | None
+    progress: object
+    ckdir: Path | None
+    keep_models: bool
+
+    def make(self, d: FoldData) -> nn.Module:
+        """The fold's model, initialised from its fold seed."""
+        ws, kw = self.windows, self.model_kwargs
+        if ws.kind == "maps":
+            kw = {"size": int(ws.X.shape[-1]), **(self.model_kwargs or {})}
+        return build_model(self.model_name, n_chans=max(ws.n_chans, 1), n_bands=ws.n_bands, n_outputs=ws.n_outputs,
+                           seed=d.seed, model_kwargs=kw, ch_pos=ws.ch_pos, n_times=ws.n_times)
+
+    def reporter(self, label: str) -> list:
+        """Epoch callbacks: the user's callable, a :class:`ProgressReporter` or none."""
+        if callable(self.progress):
+            return [self.progress]
+        return [ProgressReporter(label)] if self.progress else []
+
+
+def _train_group_batched(run: _SweepRun, chunk: list, models: list, gi: int) -> list[tuple]:
+    """Train one group's models at once (:func:`train_batched`); per model (test outputs, train info, kept model)."""
+    cfg, dev = run.cfg, run.device
+    res = train_batched(
+        models, [(d.X_fit, d.y_fit) for d in chunk], cfg, [d.seed for d in chunk],
+        vals=None if cfg.patience is None and not cfg.validate else [(d.X_val, d.y_val) for d in chunk],
+        samples_per_epoch=run.n_epoch, loss=run.loss, inputs=run.inputs,
+        checkpoint=None if run.ckdir is None else run.ckdir / f"group-{gi:03d}.pt",
+        callbacks=run.reporter(f"{run.name} group {gi + 1}/{run.n_groups}, {len(chunk)} models"),
+    )
+    outs = predict(res.stack, ArraySource([d.X_test for d in chunk], device=dev),
+                   device=dev, batch_size=cfg.eval_batch_size, amp=cfg.amp)
+    trained = []
+    for j, d in enumerate(chunk):
+        info = {"history": res.histories[j], "best_epoch": res.best_epochs[j],
+                "stopped_early": res.stopped_early[j], "resumed_from": res.resumed_from}
+        keep = run.keep_models and not d.control
+        trained.append((outs[j], info, unstack_model(models[j], res.stack, j).eval() if keep else None))
+    return trained
+
+
+def _train_group_plain(run: _SweepRun, chunk: list, models: list, gi: int) -> list[tuple]:
+    """Train one group's models one after the other (:func:`train_model`); as :func:`_train_group_batched`."""
+    cfg, dev = run.cfg, run.device
+    trained = []
+    for d, model in zip(chunk, models):
+        r = train_model(model, d.X_fit, d.y_fit, cfg.replace(seed=d.seed), X_val=d.X_val, y_val=d.y_val,
+                        samples_per_epoch=run.n_epoch, loss=run.loss,
+                        checkpoint=None if run.ckdir is None else run.ckdir / f"{d.name}.pt",
+                        callbacks=run.reporter(f"{run.name} {d.name}"))
+        (out,) = predict(r.model, d.X_test, device=dev, batch_size=cfg.eval_batch_size, amp=cfg.amp)
+        info = {"history": r.history, "best_epoch": r.best_epoch,
+                "stopped_early": r.stopped_early, "resumed_from": r.resumed_from}
+        trained.append((out, info, r.model if run.keep_models and not d.control else None))
+    return trained
+
+
+def _score_folds(windows: WindowSet, data: list, outputs: list, train_info: list, baselines, name: str,
+                 trial_level: bool) -> dict:
+    """Records, fold rows, predictions and histories of every trained fold (controls give records only)."""
+    regression = windows.is_regression
+    n_classes = None if regression else windows.n_outputs
+    scored = {"records": [], "folds": [], "predictions": [], "histories": []}
     for d, out, info in zip(data, outputs, train_info):
         f = d.fold
         trial = windows.trial[f.test_idx]
@@ -397,34 +428,30 @@ def run_sweep(
         if d.control:
             pred = FoldPrediction(subject=f.subject, fold=f.index, test_idx=f.test_idx, y_true=d.y_test,
                                   proba=proba, y_pred={name + CONTROL_SUFFIX: yhat})
-            records.extend(fold_records(f, pred, trial, n_classes, trial_level, name, {}, chance=False))
+            scored["records"].extend(fold_records(f, pred, trial, n_classes, trial_level, name, {}, chance=False))
             continue
         y_pred = {name: yhat, **_baseline_predictions(baselines, windows.X[f.train_idx], d.y_train_all,
                                                       windows.X[f.test_idx], regression)}
         pred = FoldPrediction(subject=f.subject, fold=f.index, test_idx=f.test_idx, y_true=d.y_test,
                               proba=proba, y_pred=y_pred)
-        predictions.append(pred)
+        scored["predictions"].append(pred)
         hist = info["history"]
         extra = {"epochs_run": len(hist["train_loss"]), "best_epoch": info["best_epoch"],
                  "final_train_loss": hist["train_loss"][-1] if hist["train_loss"] else float("nan")}
-        records.extend(fold_records(f, pred, trial, n_classes, trial_level, name, extra))
-        fold_rows.append({
-            "subject": f.subject, "fold": f.index, "session": f.session, "n_train": int(f.train_idx.size),
-            "n_fit": int(d.X_fit.shape[0]), "n_val": 0 if d.X_val is None else int(d.X_val.shape[0]),
-            "n_test": int(f.test_idx.size), "trial_overlap": f.leakage.same_trial_fraction,
-            "sample_overlap": f.leakage.fraction, "n_overlapping": f.leakage.n_overlapping,
-            "resample": f.resample, "split_rule": f.split_rule, "seed": d.seed,
-            "resumed_from": info["resumed_from"],
-        })
-        histories.append(hist)
+        scored["records"].extend(fold_records(f, pred, trial, n_classes, trial_level, name, extra))
+        scored["folds"].append(_fold_row(d, info))
+        scored["histories"].append(hist)
+    return scored
 
-    kw = spec_summary({"name": name, "kwargs": dict(model_kwargs or {})})["kwargs"]
-    config = {"model": name, "model_kwargs": kw, "protocol": protocol, "n_folds": n_folds, "split_seed": split_seed,
-              "train": cfg.resolved(), "batched": bool(batched), "samples_per_epoch": int(n_epoch),
-              "max_models_per_batch": group, "baselines": list(baselines), "control": bool(control),
-              "task": windows.task, "loss": (loss or "mse") if regression else "cross-entropy",
-              "input_kind": windows.kind,
-              "subjects": [int(s) for s in sorted({f.subject for f in folds})]}
-    return SweepResult(model_name=name, protocol=protocol, n_classes=n_classes, records=records, folds=fold_rows,
-                       predictions=predictions, histories=histories, config=config,
-                       seconds=time.perf_counter() - t0, models=kept if keep_models else None)
+
+def _fold_row(d: FoldData, info: dict) -> dict:
+    """One row of ``SweepResult.folds``: sizes, leakage, split rule, seed and resume point of a fold."""
+    f = d.fold
+    return {
+        "subject": f.subject, "fold": f.index, "session": f.session, "n_train": int(f.train_idx.size),
+        "n_fit": int(d.X_fit.shape[0]), "n_val": 0 if d.X_val is None else int(d.X_val.shape[0]),
+        "n_test": int(f.test_idx.size), "trial_overlap": f.leakage.same_trial_fraction,
+        "sample_overlap": f.leakage.fraction, "n_overlapping": f.leakage.n_overlapping,
+        "resample": f.resample, "split_rule": f.split_rule, "seed": d.seed,
+        "resumed_from": info["resumed_from"],
+    }
