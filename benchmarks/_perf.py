@@ -5,7 +5,7 @@ this folder, run as ``python benchmarks/<script>.py``). Nothing here estimates a
 rates come from a table of vendor datasheet values (or "unknown card"), FLOPs are counted by
 :class:`torch.utils.flop_counter.FlopCounterMode`, times and memory are measured. The machine's
 calibration (core count and one-thread fp32 GEMM GFLOP/s, printed beside the load average) is
-:func:`neuroaffect.pipeline.report.machine_calibration`, the same figure ``reports/performance.md`` gives.
+:func:`neuroaffect.report.machine_calibration`, the same figure ``reports/performance.md`` gives.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import time
 
-from neuroaffect.pipeline.report import machine_calibration, machine_line  # noqa: F401 - re-exported
+from neuroaffect.report.performance import machine_calibration, machine_line  # noqa: F401 - re-exported
 
 #: Dense (no 2:4 sparsity) bfloat16 tensor-core peaks in TFLOP/s, by the vendors' datasheets.
 #: Matched against ``torch.cuda.get_device_name`` in order; the first match wins.

@@ -36,7 +36,7 @@ def _load():
 
 
 def _machine():
-    from neuroaffect.pipeline.report import machine_line
+    from neuroaffect.report.performance import machine_line
 
     return machine_line()
 

@@ -317,7 +317,7 @@ def main(argv=None):
             source = f"simulated full DEAP (written in {time.perf_counter() - t0:.0f} s)"
         else:
             source = str(args.root)
-        from neuroaffect.pipeline.report import machine_calibration, machine_line
+        from neuroaffect.report.performance import machine_calibration, machine_line
 
         calib0 = machine_calibration()
         load0 = os.getloadavg()

@@ -26,7 +26,7 @@ import torch
 
 from neuroaffect.features import FeatureParams, extract_features, write_features
 from neuroaffect.io import read_dataset
-from neuroaffect.pipeline.report import machine_line
+from neuroaffect.report.performance import machine_line
 from neuroaffect.simulate import oracle_accuracies, simulate, subjects
 from neuroaffect.training import TrainConfig, run_sweep
 from neuroaffect.training.inputs import windows_from_features

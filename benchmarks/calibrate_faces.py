@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 from neuroaffect.io.faces import read_ferplus
 from neuroaffect.labels import FER_CLASSES
-from neuroaffect.pipeline.report import machine_line
+from neuroaffect.report.performance import machine_line
 from neuroaffect.simulate import simulate_faces
 
 FEAR, SURPRISE = FER_CLASSES.index("fear"), FER_CLASSES.index("surprise")

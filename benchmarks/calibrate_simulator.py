@@ -45,7 +45,7 @@ from neuroaffect._utils import atomic_write_text
 from neuroaffect.channels import DEAP_EEG_CH_NAMES, DREAMER_CH_NAMES
 from neuroaffect.io import read_dataset, read_seed
 from neuroaffect.labels import normalise_ratings
-from neuroaffect.pipeline.report import machine_line
+from neuroaffect.report.performance import machine_line
 from neuroaffect.simulate import DEFAULT_SNR, draw_subject_effects, oracle_accuracy, simulate, simulate_eeg
 from neuroaffect.simulate import deap as sim_deap
 from neuroaffect.simulate import dreamer as sim_dreamer

@@ -172,14 +172,14 @@ def main(argv=None) -> int:
         print(f"no recordings under {args.data} (expected eegmmidb/labels.csv or eye_state/eeg_eye_state.arff)",
               file=sys.stderr)
         return 1
-    from neuroaffect.pipeline.report import machine_line
+    from neuroaffect.report import machine_line, sweep_markdown
 
     load = machine_line()
     cmd = " ".join(["python", "benchmarks/real_control.py", *map(shlex.quote, argv or sys.argv[1:])])
     md = (table(runs, args.model) + f"\nWindow level, trial-holdout ({args.folds} folds), {args.model} "
           f"{args.epochs} epochs on CPU; `{cmd}` in {time.perf_counter() - t0:.0f} s; {load}.\n")
     for name, r in runs.items():
-        md += f"\n{name}: {r['result'].sweep.to_markdown('window').splitlines()[-1]}\n"
+        md += f"\n{name}: {sweep_markdown(r['result'].sweep, 'window').splitlines()[-1]}\n"
     if args.out:
         from neuroaffect._utils import atomic_write_text
 

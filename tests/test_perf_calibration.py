@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from neuroaffect.cli import main
-from neuroaffect.pipeline.report import benchmark_table, benchmarks_markdown, machine_calibration, machine_line
+from neuroaffect.report.performance import benchmark_table, benchmarks_markdown, machine_calibration, machine_line
 
 
 def test_calibration_measures_a_positive_rate_of_the_right_order():

@@ -20,6 +20,8 @@ import pytest
 from scipy import signal
 from scipy.integrate import trapezoid
 
+from neuroaffect.report import sweep_markdown
+
 ROOT = Path(__file__).resolve().parent.parent
 EEGMMIDB = ROOT / "tests" / "data" / "real" / "eegmmidb"
 EYE_STATE = ROOT / "tests" / "data" / "real" / "eye_state" / "eeg_eye_state.arff"
@@ -113,7 +115,7 @@ def test_drift_rows_and_table(control):
     res = control["result"]
     names = set(res.table("window")["model"])
     assert {"logistic (drift: open)", "logistic (drift: closed)"} <= names
-    md = res.sweep.to_markdown("window")
+    md = sweep_markdown(res.sweep, "window")
     assert "Drift control (window level" in md and "logistic (drift: open)" in md
     tab = rc.table({"eegmmidb": control})
     assert tab.count("\n") == 3 and "| eegmmidb (O1/Oz/O2) | 10 / 10 |" in tab

@@ -9,9 +9,9 @@ import pytest
 
 from neuroaffect._utils import DatasetFormatError
 from neuroaffect.cli import main
-from neuroaffect.io.summary import summary_markdown
-from neuroaffect.pages import markdown_to_html, render_markdown
-from neuroaffect.pipeline.report import benchmark_table, benchmarks_markdown, compose_readme
+from neuroaffect.report import (
+    benchmark_table, benchmarks_markdown, compose_readme, markdown_to_html, render_markdown, summary_markdown,
+)
 
 MD = """# deap valence binary dgcnn trial-holdout
 

@@ -124,7 +124,7 @@ def _snakemake(workdir, *args):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     """(report.html, its results entries) of the stub workflow."""
-    from neuroaffect.io.summary import summary_markdown
+    from neuroaffect.report import summary_markdown
 
     _chromium()  # no browser: skip before building anything
     wd = tmp_path_factory.mktemp("report")

@@ -9,8 +9,9 @@ from conftest import TINY_MODELS
 from torch import nn
 
 from neuroaffect.models import list_models, model_entrypoint
+from neuroaffect.report import experiment_text, sweep_markdown
 from neuroaffect.training import (
-    ArraySource, CCCLoss, CrossEntropy, MSELoss, SoftTargetKD, TrainConfig, build_model, ccc, fit,
+    ArraySource, CCCLoss, CrossEntropy, MSELoss, SoftTargetCrossEntropy, TrainConfig, build_model, ccc, fit,
     load_checkpoint, load_model, make_synthetic_windows, predict, regression_metrics, run_experiment, run_sweep,
     train_model,
 )
@@ -70,7 +71,7 @@ def test_dataloader_source_matches_in_memory_arrays():
 def test_soft_targets_composite_loss_and_clipping():
     ws = make_synthetic_windows(n_subjects=1, n_trials=10, n_windows=8, n_chans=6, n_bands=4, seed=1)
     soft = np.eye(2, dtype=np.float32)[ws.y] * 0.8 + 0.1
-    ce, st = CrossEntropy(), SoftTargetKD(temperature=2.0)
+    ce, st = CrossEntropy(), SoftTargetCrossEntropy(temperature=2.0)
 
     def loss(out, target, mask=None):
         y, q = target
@@ -196,11 +197,11 @@ def test_regression_sweep_beats_the_mean_baseline():
     assert ctrl["ccc_mean"] < 0.1 and ctrl["rmse_mean"] > 0.95 * s.loc["mean", "rmse_mean"]
     d = res.to_dict()
     assert d["task"] == "regression" and d["confusion"] is None
-    md = res.to_markdown()
+    md = sweep_markdown(res)
     assert "| model | RMSE | Pearson r | CCC |" in md and "| mean |" in md
     exp = run_experiment(ws, 1, "dgcnn", "trial-holdout", 4, CFG.replace(epochs=2), model_kwargs=TINY["dgcnn"],
                          loss="ccc")
-    text = exp.format_table()
+    text = experiment_text(exp)
     assert "RMSE" in text and "CCC" in text and "mean" in text and exp.sweep.config["loss"] == "ccc"
 
 

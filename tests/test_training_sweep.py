@@ -13,6 +13,7 @@ from neuroaffect.training import (
     TrainConfig, WindowSet, load_checkpoint, make_synthetic_windows, run_experiment, run_sweep, train_batched,
     vote_trials,
 )
+from neuroaffect.report import experiment_text, sweep_markdown
 from neuroaffect.training import build_model
 
 
@@ -201,7 +202,7 @@ def test_trial_level_votes_and_experiment_report(tmp_path):
     assert json.loads(text)["metadata"] == {"dataset": "synthetic"}
     assert set(d["summary"]["window"]) == {"dgcnn", "majority", "logistic", "chance"}
     assert d["summary"]["window"]["chance"]["accuracy_mean"] == 0.5
-    table = exp.format_table()
+    table = experiment_text(exp)
     for word in ("dgcnn", "majority", "logistic", "chance", "leakage", "mean ± std"):
         assert word in table
     assert len(exp.leakage()) == 4 and max(exp.leakage()) == 0.0
@@ -211,7 +212,7 @@ def test_trial_level_votes_and_experiment_report(tmp_path):
     assert s.loc["dgcnn", "accuracy_mean"] > 0.75 > s.loc["majority", "accuracy_mean"]
     out = sweep.to_csv(tmp_path / "res.csv")
     assert out.read_text().startswith("subject,fold,n_test")
-    md = sweep.to_markdown(per_subject=True)
+    md = sweep_markdown(sweep, per_subject=True)
     assert md.startswith("| model | accuracy") and "| dgcnn |" in md
     assert "| subject | dgcnn | majority | logistic | chance |" in md and "\n| 2 | " in md
 
@@ -227,7 +228,7 @@ def test_rbt_pooled_sweep_reports_its_leakage():
     for f in res.folds:
         assert f["sample_overlap"] > 0.5 and f["trial_overlap"] == 1.0 and f["resample"] == "smote"
         assert f["n_fit"] > f["n_train"]  # SMOTE added minority windows
-    md = res.to_markdown()
+    md = sweep_markdown(res)
     assert "trial overlap (test windows whose trial also has training windows) 100.0 %" in md
     assert "sample overlap" in md
     assert res.summary().loc["rbtransformer", "n_units"] == 5  # spread across folds

@@ -62,7 +62,8 @@ def add_summarize(sub):
 
 def _summarize(args):
     from .._utils import atomic_write_json, atomic_write_text
-    from ..io.summary import summarize_dataset, summary_markdown
+    from ..io.summary import summarize_dataset
+    from ..report.datasets import summary_markdown
 
     summary = summarize_dataset(args.dataset, args.root, **custom_read_kwargs(args))
     out = Path(args.out)

@@ -20,7 +20,7 @@ def add_render_html(sub):
 
 
 def _render_html(args):
-    from ..pages import render_markdown
+    from ..report.pages import render_markdown
 
     print(f"wrote {render_markdown(args.md, args.out, args.title)}")
     return 0
@@ -40,7 +40,7 @@ def add_tabulate_benchmarks(sub):
 
 
 def _tabulate_benchmarks(args):
-    from ..pipeline.report import tabulate_benchmarks
+    from ..report.performance import tabulate_benchmarks
 
     groups = {}
     for name, *files in args.rule:
@@ -62,7 +62,7 @@ def add_compose_readme(sub):
 
 
 def _compose_readme(args):
-    from ..pipeline.report import compose_readme
+    from ..report.pages import compose_readme
 
     compose_readme(args.sections, args.out, args.intro)
     print(f"wrote {args.out}")

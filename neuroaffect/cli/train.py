@@ -129,6 +129,7 @@ def add_experiment(sub):
 
 def _experiment(args):
     from ..pipeline import experiment, write_result
+    from ..report import experiment_text
 
     pooled = str(args.subject).lower() == "all"
     if pooled and args.protocol != "rbt-pooled":
@@ -138,7 +139,7 @@ def _experiment(args):
                         drift_control=args.drift_control,
                         batched=not args.loop, checkpoint_dir=args.checkpoints, loss=args.loss,
                         progress=not args.no_progress, **_data_args(args))
-    print(result.format_table())
+    print(experiment_text(result))
     if args.drift_control:
         from ..training.results import drift_sentence
 
@@ -168,6 +169,7 @@ def add_sweep(sub):
 
 def _sweep(args):
     from ..pipeline import sweep, write_result
+    from ..report import sweep_markdown
 
     subjects = [int(s) for s in args.subjects.split(",")] if args.subjects else None
     result = sweep(args.dataset, args.target, args.task, args.model, args.protocol, subjects=subjects,
@@ -178,7 +180,7 @@ def _sweep(args):
     write_result(result, args.out, md=args.md)
     print(f"data: {result.metadata['source']}")
     for level in ("window", "trial"):
-        print(f"\n{level} level\n" + result.to_markdown(level))
+        print(f"\n{level} level\n" + sweep_markdown(result, level))
     print(f"trained {len(result.folds)} fold models in {result.metadata['train_seconds']:.1f} s; "
           f"wrote {args.out}.csv/.md/.json")
     return 0
@@ -236,7 +238,7 @@ def add_tabulate(sub):
 
 
 def _tabulate(args):
-    from ..pipeline import tabulate
+    from ..report import tabulate
 
     print(tabulate(args.sweeps, args.out, args.sidecars))
     return 0

@@ -1,4 +1,5 @@
-"""Per-dataset summaries: subjects, trials, channels, rates and label histograms."""
+"""Per-dataset summaries: subjects, trials, channels, rates and label histograms (as data; the
+Markdown: :func:`neuroaffect.report.summary_markdown`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["summarize_dataset", "summary_markdown"]
+__all__ = ["summarize_dataset"]
 
 
 def summarize_dataset(dataset: str, root, **read_kwargs) -> dict:
@@ -57,41 +58,3 @@ def summarize_dataset(dataset: str, root, **read_kwargs) -> dict:
         },
         "subjects": per_subject,
     }
-
-
-def _class_label(dataset: str, code) -> str:
-    """A histogram key as written: a rating as is, a class code with its name (SEED: 'negative (-1)')."""
-    from ..labels import RATING_RANGE, class_names, make_labels
-
-    if dataset in RATING_RANGE:
-        return str(code)
-    try:
-        index = int(make_labels(np.array([float(code)]), dataset, "multiclass")[0])
-        return f"{class_names(dataset, 'multiclass')[index]} ({code})"
-    except (ValueError, KeyError, IndexError):
-        return str(code)
-
-
-def summary_markdown(summary: dict) -> str:
-    """Render :func:`summarize_dataset` output as a short Markdown report."""
-    s = summary
-    lines = [
-        f"# {s['dataset']} summary",
-        "",
-        f"- root: `{s['root']}`",
-        f"- subjects: {s['n_subjects']}, trials: {s['n_trials']}",
-        f"- EEG: {s['n_chans']} channels at {s['sfreq']:g} Hz; trial length "
-        f"{s['trial_seconds']['min']:.1f}-{s['trial_seconds']['max']:.1f} s",
-        "- peripheral: " + (", ".join(f"{k} @ {v:g} Hz" for k, v in s["peripheral_sfreq"].items()) or "none"),
-        "",
-        "| label | range | histogram (rounded value: trials) |",
-        "|---|---|---|",
-    ]
-    for k, v in s["labels"].items():
-        h = ", ".join(f"{_class_label(s['dataset'], a)}: {b}" for a, b in v["histogram"].items() if b)
-        lines.append(f"| {k} | [{v['range'][0]:g}, {v['range'][1]:g}] | {h} |")
-    lines += ["", "| subject | trials | sessions | samples per trial |", "|---|---|---|---|"]
-    for sub in s["subjects"]:
-        nt = sub["n_times"]
-        lines.append(f"| {sub['subject']} | {sub['n_trials']} | {sub['sessions']} | {nt['min']}-{nt['max']} |")
-    return "\n".join(lines) + "\n"

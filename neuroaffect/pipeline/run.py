@@ -1,8 +1,8 @@
 """One experiment or one sweep from a dataset name to written results, in one call each.
 
->>> from neuroaffect import pipeline
+>>> from neuroaffect import pipeline, report
 >>> res = pipeline.experiment("deap", 1, "valence", "binary", "dgcnn", root="data/sim/deap/deap")  # doctest: +SKIP
->>> print(res.format_table())                                                                    # doctest: +SKIP
+>>> print(report.experiment_text(res))                                                           # doctest: +SKIP
 >>> pipeline.write_result(res, "results/experiments/deap_1_valence")                             # doctest: +SKIP
 """
 
@@ -111,21 +111,18 @@ def write_result(result, stem, md=None) -> list[Path]:
 
     The JSON holds the metadata (source and provenance), the configuration, every fold's
     records and leakage figures, the summaries, the confusion matrix and the learning curves.
-    The Markdown is the summary table at window and trial level with the data source above it.
+    The Markdown (:func:`neuroaffect.report.result_markdown`) is the summary table at window and
+    trial level with the data source above it.
     """
+    from ..report import result_markdown
+
     stem = Path(stem)
     sw = getattr(result, "sweep", result)
     meta = getattr(result, "metadata", None) or {}
-    head = " ".join(str(meta.get(k, "")) for k in ("dataset", "target", "task", "model", "protocol")).strip()
-    lines = [f"# {head}", ""] if head else []
-    if meta.get("source"):
-        lines += [f"Data: {meta['source']}.", ""]
-    for level in ("window", "trial"):
-        if not sw.to_frame(level).empty:
-            lines += [f"## {level} level", "", sw.to_markdown(level)]
+    text = result_markdown(result)
     out = [atomic_write_json(stem.with_name(stem.name + ".json"), {"metadata": meta, **result.to_dict()}),
            sw.to_csv(stem.with_name(stem.name + ".csv")),
-           atomic_write_text(stem.with_name(stem.name + ".md"), "\n".join(lines))]
+           atomic_write_text(stem.with_name(stem.name + ".md"), text)]
     if md is not None:
-        out.append(atomic_write_text(md, "\n".join(lines)))
+        out.append(atomic_write_text(md, text))
     return out

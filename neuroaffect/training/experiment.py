@@ -1,9 +1,9 @@
 """One subject-dependent experiment: per-fold metrics of a model beside its baselines.
 
-``run_experiment`` is what ``neuroaffect experiment`` prints: one subject, one
+``run_experiment`` is what ``neuroaffect experiment`` runs: one subject, one
 model, one protocol; per fold the model, the majority class of the training
 fold, logistic regression on the tokens and chance, plus the fold's leakage;
-then mean ± std over folds.
+then mean ± std over folds (printed by :func:`neuroaffect.report.experiment_text`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import pandas as pd
 from .data import WindowSet
 from .loop import TrainConfig
 from .metrics import summarize
-from .protocols import POOLED
-from .results import METRIC_TITLES, PERCENT, SweepResult, leakage_sentence
+from .results import SweepResult
 from .sweep import run_sweep
 
 __all__ = ["ExperimentResult", "run_experiment"]
@@ -64,43 +63,6 @@ class ExperimentResult:
         """JSON-serialisable result: metadata, config, per-fold rows, summaries, leakage, curves."""
         return {"subject": self.subject, "n_folds": self.n_folds, "metadata": dict(self.metadata),
                 **self.sweep.to_dict()}
-
-    def format_table(self, levels=("window", "trial")) -> str:
-        """Plain-text report: the data source, then per level the per-fold first metric of every
-        row with both leakage figures, and mean ± std of each metric."""
-        sw = self.sweep
-        metrics = sw.metrics
-        who = "all subjects pooled" if self.subject is None or self.subject == POOLED else f"subject {self.subject}"
-        what = "regression" if sw.is_regression else f"{sw.n_classes} classes"
-        lines = [f"{self.model_name} | {who} | {self.protocol} ({self.n_folds} folds) | {what}"]
-        src = self.metadata.get("source")
-        if src:
-            lines.append(f"data: {src}")
-        leak = {f["fold"]: (f["trial_overlap"], f["sample_overlap"]) for f in sw.folds}
-        first = metrics[0]
-        pct = first in PERCENT
-        for level in levels:
-            df = self.table(level)
-            if df.empty:
-                continue
-            models = list(dict.fromkeys(df["model"]))
-            vals = df.pivot_table(index="fold", columns="model", values=first, aggfunc="first")[models]
-            w = {m: max(10, len(m) + 2) for m in models}
-            lines += ["", f"{level} level: {METRIC_TITLES[first]}{' (%)' if pct else ''} per fold",
-                      f"{'fold':<6}{'trial ovl':>10}{'sample ovl':>11}" + "".join(f"{m:>{w[m]}}" for m in models)]
-            for fold, row in vals.iterrows():
-                to, so = leak.get(fold, (float("nan"), float("nan")))
-                lines.append(f"{fold:<6}{100 * to:>9.1f}%{100 * so:>10.1f}%" + "".join(
-                    (f"{100 * row[m]:>{w[m]}.1f}" if pct else f"{row[m]:>{w[m]}.3f}") for m in models))
-            s = self.summary(level)
-            mw = max(len(m) for m in models) + 2
-            lines += ["", f"{level} level: mean ± std over folds" + (" (%)" if pct else ""),
-                      f"{'model':<{mw}}" + "".join(f"{METRIC_TITLES[m]:>20}" for m in metrics)]
-            for model, row in s.iterrows():
-                lines.append(f"{model:<{mw}}" + "".join(
-                    f"{sw.format_metric(m, row[f'{m}_mean'], row[f'{m}_std']):>20}" for m in metrics))
-        lines += ["", f"leakage: {leakage_sentence(sw.folds)}"]
-        return "\n".join(lines) + "\n"
 
     def summary(self, level: str = "window") -> pd.DataFrame:
         """Mean ± std over folds per model (population std)."""

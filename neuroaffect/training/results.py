@@ -1,4 +1,5 @@
-"""What a sweep returns: per-fold predictions, metric records, summaries and tables."""
+"""What a sweep returns: per-fold predictions, metric records and summaries (its tables:
+:mod:`neuroaffect.report.sweeps`)."""
 
 from __future__ import annotations
 
@@ -202,35 +203,6 @@ class SweepResult:
     def format_metric(self, metric: str, mean: float, std: float) -> str:
         return format_mean_std(mean, std, percent=metric in PERCENT)
 
-    def to_markdown(self, level: str = "window", per_subject: bool = False) -> str:
-        """Markdown table of mean ± std per model (percent for classification), with both
-        leakage figures under it.
-
-        With ``per_subject``, a second table gives each subject's fold-mean of the first metric
-        for every row.
-        """
-        s = self.summary(level)
-        unit = "folds" if self.pooled else "subjects"
-        titles = [METRIC_TITLES[m] for m in self.metrics]
-        lines = ["| model | " + " | ".join(titles) + f" | n {unit} |", "|---" * (len(titles) + 2) + "|"]
-        for model, row in s.iterrows():
-            cells = [self.format_metric(m, row[f"{m}_mean"], row[f"{m}_std"]) for m in self.metrics]
-            lines.append(f"| {model} | " + " | ".join(cells) + f" | {int(row['n_units'])} |")
-        n_subj = len({f["subject"] for f in self.folds})
-        where = "pooled subjects" if self.pooled else f"{n_subj} subject(s)"
-        lines += ["", f"{self.protocol}, {level} level, {len(self.folds)} folds over {where}; "
-                      f"{leakage_sentence(self.folds)}."]
-        if per_subject and not self.pooled:
-            ps = self.per_subject(level)
-            pct = self.metrics[0] in PERCENT
-            lines += ["", "| subject | " + " | ".join(ps.columns) + " |", "|---" * (len(ps.columns) + 1) + "|"]
-            for subj, row in ps.iterrows():
-                lines.append(f"| {subj} | " + " | ".join(f"{100 * v:.1f}" if pct else f"{v:.3f}" for v in row) + " |")
-        drift = drift_sentence(self.records, level)
-        if drift:
-            lines += ["", drift]
-        return "\n".join(lines) + "\n"
-
     def confusion(self) -> list | None:
         """Pooled test confusion matrix of the neural model (rows true, columns predicted), or None."""
         if self.is_regression or not self.predictions:
@@ -256,11 +228,12 @@ class SweepResult:
                               if k.startswith(("train_", "val_"))} for h in self.histories]}
         for level in sorted({r["level"] for r in self.records}):
             s = self.summary(level)
-            out["summary"][level] = {m: {k: _num(v) for k, v in row.items()} for m, row in s.iterrows()}
+            out["summary"][level] = {m: {k: _none_if_nan(v) for k, v in row.items()} for m, row in s.iterrows()}
         return out
 
 
-def _num(v):
+def _none_if_nan(v) -> float | None:
+    """A figure as a float for JSON, a non-finite one (a missing figure) as ``None``."""
     v = float(v)
     return v if np.isfinite(v) else None
 

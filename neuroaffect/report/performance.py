@@ -1,12 +1,10 @@
-"""What the report adds to the stages' own outputs: the cost of every workflow step, and the
-headline tables gathered into one Markdown page for readers of the repository (the HTML pages of
-the tables: :mod:`neuroaffect.pages`).
+"""The performance report: the cost of every workflow step (Snakemake's benchmark files) and the
+machine calibration that lets timings from two machines be compared (``reports/performance.md``).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -15,12 +13,15 @@ import numpy as np
 import pandas as pd
 
 from .._utils import DatasetFormatError, atomic_write_text
+from .markdown import format_cell, table_lines, table_row
 
-__all__ = ["benchmark_table", "benchmarks_markdown", "compose_readme", "machine_calibration", "machine_line",
-           "tabulate_benchmarks"]
+__all__ = ["benchmark_table", "benchmarks_markdown", "machine_calibration", "machine_line", "tabulate_benchmarks"]
 
 #: Columns of a Snakemake benchmark file used here (seconds, MB, seconds).
 _BENCH_COLUMNS = ("s", "max_rss", "cpu_time")
+#: Columns of :func:`benchmark_table` -> their titles in :func:`benchmarks_markdown`.
+_BENCH_TITLES = {"rule": "rule", "jobs": "jobs", "wall_s_total": "wall s (total)", "wall_s_max": "wall s (longest job)",
+                 "max_rss_mb": "max RSS MB", "cpu_s_total": "CPU s (total)"}
 
 
 def machine_calibration(n: int = 1024, repeats: int = 5) -> dict:
@@ -130,24 +131,16 @@ def benchmarks_markdown(df: pd.DataFrame, machine: str | None = None) -> str:
 
     ``machine``: a :func:`machine_line` placed under the table (left out when ``None``).
     """
-
-    def num(v, fmt):
-        return "-" if v is None or not np.isfinite(v) else format(v, fmt)
-
     lines = ["# Performance: wall time and peak memory per workflow rule", "",
              "From the `benchmark:` file of every job (Snakemake's own measurement). Wall time adds up jobs that "
              "may have run in parallel, so the total is the compute spent, not the time the run took; max RSS is "
-             "the largest peak resident memory of one job of the rule (`-`: a job too short to sample).", "",
-             "| rule | jobs | wall s (total) | wall s (longest job) | max RSS MB | CPU s (total) |",
-             "|---|---|---|---|---|---|"]
-    for _, r in df.iterrows():
-        lines.append(f"| {r['rule']} | {int(r['jobs'])} | {num(r['wall_s_total'], '.1f')} | "
-                     f"{num(r['wall_s_max'], '.1f')} | {num(r['max_rss_mb'], '.0f')} | "
-                     f"{num(r['cpu_s_total'], '.1f')} |")
+             "the largest peak resident memory of one job of the rule (`-`: a job too short to sample).", ""]
+    lines += table_lines(df, _BENCH_TITLES, {"jobs": lambda v: str(int(v)), "wall_s_total": ".1f",
+                                             "wall_s_max": ".1f", "max_rss_mb": ".0f", "cpu_s_total": ".1f"})
     if not df.empty:
-        lines.append(f"| **all rules** | {int(df['jobs'].sum())} | {df['wall_s_total'].sum():.1f} | "
-                     f"{num(df['wall_s_max'].max(), '.1f')} | {num(df['max_rss_mb'].max(), '.0f')} | "
-                     f"{df['cpu_s_total'].sum():.1f} |")
+        lines.append(table_row(["**all rules**", int(df["jobs"].sum()), f"{df['wall_s_total'].sum():.1f}",
+                                format_cell(df["wall_s_max"].max(), ".1f"), format_cell(df["max_rss_mb"].max(), ".0f"),
+                                f"{df['cpu_s_total'].sum():.1f}"]))
     if machine:
         lines += ["", f"Measured on this machine ({machine}, when the table was written). To compare with "
                   "another machine, the ratio of the GEMM rates is a rough guide: not all of the work is matrix "
@@ -163,40 +156,3 @@ def tabulate_benchmarks(benchmarks: Mapping[str, Sequence], out) -> str:
     md = benchmarks_markdown(df, machine_line())
     atomic_write_text(out.with_suffix(".md"), md)
     return md
-
-
-def _demote(md: str) -> str:
-    """Every ATX heading one level down (``#`` -> ``##``), so that a page's title becomes a section."""
-    return re.sub(r"^(#{1,5}) ", r"#\1 ", md, flags=re.M)
-
-
-def compose_readme(sections: Sequence, fname, intro: str = "") -> str:
-    """Gather Markdown reports into one page (e.g. ``reports/README.md``, read on GitHub).
-
-    Parameters
-    ----------
-    sections : sequence of path-like
-        Markdown files, in page order; each one's headings move one level down under the page title.
-    fname : path-like
-        Markdown file to write (atomically).
-    intro : str
-        Markdown placed under the page title (what ran, where the full report is).
-
-    Returns
-    -------
-    text : str
-        The page written.
-    """
-    parts = ["# Headline results", ""]
-    if intro:
-        parts += [intro.strip(), ""]
-    for f in sections:
-        f = Path(f)
-        try:
-            text = f.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise DatasetFormatError(f, "UTF-8 Markdown", f"undecodable bytes ({err})") from None
-        parts += [f"<!-- from {f.as_posix()} -->", _demote(text).strip(), ""]
-    text = "\n".join(parts).rstrip() + "\n"
-    atomic_write_text(fname, text)
-    return text

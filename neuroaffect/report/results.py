@@ -1,5 +1,5 @@
-"""Tables over many sweep results: one row per sweep with its reference rows beside it, and the
-protocol comparison that explains pooled-split headlines.
+"""The results table over many sweep results: one row per sweep with its reference rows beside it, and
+the protocol comparison that explains pooled-split headlines (``reports/results.md``).
 
 Every table states its protocol and carries the majority (regression: training mean), logistic
 (ridge), chance and shuffled-label rows next to the model, at window and trial level, with both
@@ -15,13 +15,21 @@ import numpy as np
 import pandas as pd
 
 from .._utils import atomic_write_text
+from .markdown import table_lines
 
 __all__ = ["comparison_markdown", "results_markdown", "results_table", "tabulate"]
 
 _KEY = ("dataset", "target", "task", "model", "protocol")
+#: Column titles of :func:`results_markdown`.
+_RESULT_TITLES = ("dataset", "target", "task", "protocol", "model", "score", "margin", "majority / mean",
+                  "logistic / ridge", "chance", "shuffled", "oracle", "trial overlap %", "sample overlap %")
+#: Column titles of :func:`comparison_markdown` (each protocol's four cells after the key).
+_COMPARISON_TITLES = ("dataset", "target", "task", "model", "trial-holdout", "majority", "trial ovl", "sample ovl",
+                      "rbt-pooled", "majority", "trial ovl", "sample ovl")
 
 
-def _num(v):
+def _nan_if_none(v) -> float:
+    """A JSON number as a float, ``None`` (a missing figure) as NaN."""
     return np.nan if v is None else float(v)
 
 
@@ -73,7 +81,7 @@ def results_table(sweeps, sidecars=()) -> tuple[pd.DataFrame, dict]:
                 continue
 
             def get(row, m=metric, stat="mean"):
-                return _num(s.get(row, {}).get(f"{m}_{stat}"))
+                return _nan_if_none(s.get(row, {}).get(f"{m}_{stat}"))
 
             row = {**key, "level": level, "metric": metric, "model_value": get(model), "model_std": get(model, stat="std"),
                    "reference": get(ref), "linear": get(lin), "chance": get("chance"), "shuffled": get(ctrl),
@@ -121,21 +129,19 @@ def results_markdown(df: pd.DataFrame, snrs: dict) -> str:
         lines += ["Simulated data, planted effect size (snr; " + f"{DEFAULT_SNR:g} = the realistic default, "
                   "calibrated to honest DEAP accuracies): "
                   + ", ".join(f"{d} {v:g}" for d, v in sorted(snrs.items())) + ".", ""]
-    lines += ["| dataset | target | task | protocol | model | score | margin | majority / mean | logistic / ridge "
-              "| chance | shuffled | oracle | trial overlap % | sample overlap % |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    if df.empty:
-        return "\n".join(lines) + "\n"
-    for key, g in df.groupby(list(_KEY), sort=False):
+    rows = []
+    for key, g in df.groupby(list(_KEY), sort=False) if not df.empty else ():
         metric = g["metric"].iloc[0]
         d = dict(zip(_KEY, key))
         oracle = g["oracle"].dropna()
-        lines.append(
-            f"| {d['dataset']} | {d['target']} | {d['task']} | {d['protocol']} | {d['model']} | "
-            f"{_pair(g, 'model_value', metric)} | {_pair(g, 'margin', metric, True)} | {_pair(g, 'reference', metric)} | "
-            f"{_pair(g, 'linear', metric)} | {_pair(g, 'chance', metric)} | {_pair(g, 'shuffled', metric)} | "
-            f"{_fmt(oracle.iloc[0] if len(oracle) else np.nan, metric)} | "
-            f"{100 * g['trial_overlap'].iloc[0]:.1f} | {100 * g['sample_overlap'].iloc[0]:.1f} |")
+        rows.append([d["dataset"], d["target"], d["task"], d["protocol"], d["model"], _pair(g, "model_value", metric),
+                     _pair(g, "margin", metric, True), _pair(g, "reference", metric), _pair(g, "linear", metric),
+                     _pair(g, "chance", metric), _pair(g, "shuffled", metric),
+                     _fmt(oracle.iloc[0] if len(oracle) else np.nan, metric),
+                     f"{100 * g['trial_overlap'].iloc[0]:.1f}", f"{100 * g['sample_overlap'].iloc[0]:.1f}"])
+    lines += table_lines(rows, _RESULT_TITLES)
+    if df.empty:
+        return "\n".join(lines) + "\n"
     cmp_md = comparison_markdown(df)
     if cmp_md:
         lines += ["", cmp_md]
@@ -151,27 +157,25 @@ def comparison_markdown(df: pd.DataFrame) -> str:
     if df.empty:
         return ""
     keys = ["dataset", "target", "task", "model"]
-    out = []
+    rows = []
     for key, g in df.groupby(keys, sort=False):
         protos = set(g["protocol"])
         if not {"trial-holdout", "rbt-pooled"} <= protos:
             continue
         metric = g["metric"].iloc[0]
-        cells = []
+        cells = [str(k) for k in key]
         for p in ("trial-holdout", "rbt-pooled"):
             h = g[g["protocol"] == p]
-            cells.append(f"{_pair(h, 'model_value', metric)} | {_pair(h, 'reference', metric)} | "
-                         f"{100 * h['trial_overlap'].iloc[0]:.1f} | {100 * h['sample_overlap'].iloc[0]:.1f}")
-        out.append(f"| {' | '.join(map(str, key))} | " + " | ".join(cells) + " |")
-    if not out:
+            cells += [_pair(h, "model_value", metric), _pair(h, "reference", metric),
+                      f"{100 * h['trial_overlap'].iloc[0]:.1f}", f"{100 * h['sample_overlap'].iloc[0]:.1f}"]
+        rows.append(cells)
+    if not rows:
         return ""
     head = ["## Protocol comparison: the same model and data, trial-held-out against pooled windows", "",
             "trial-holdout: no window of a test trial is trained on; rbt-pooled: the RBTransformer paper's split, "
             "windows of all trials pooled and split at random, so every test trial also trains. Cells: model and "
-            "majority (window / trial level), trial overlap %, sample overlap %.", "",
-            "| dataset | target | task | model | trial-holdout | majority | trial ovl | sample ovl | rbt-pooled | "
-            "majority | trial ovl | sample ovl |", "|---" * 12 + "|"]
-    return "\n".join(head + out) + "\n"
+            "majority (window / trial level), trial overlap %, sample overlap %.", ""]
+    return "\n".join(head + table_lines(rows, _COMPARISON_TITLES)) + "\n"
 
 
 def tabulate(sweeps, out, sidecars=()) -> str:

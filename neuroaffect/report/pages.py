@@ -1,4 +1,5 @@
-"""Markdown reports as self-contained HTML pages, for the Snakemake report.
+"""Markdown reports as self-contained HTML pages, for the Snakemake report, and the page that gathers
+the headline tables for readers of the repository (:func:`compose_readme`).
 
 A Snakemake report shows an HTML file in the page and a Markdown file only as a download. The pages
 written here carry their own style sheet and load nothing (no scripts, fonts or images are fetched).
@@ -10,10 +11,12 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import Sequence
 
-from ._utils import DatasetFormatError, atomic_write_text
+from .._utils import DatasetFormatError, atomic_write_text
+from .markdown import demote_headings
 
-__all__ = ["markdown_to_html", "render_markdown"]
+__all__ = ["compose_readme", "markdown_to_html", "render_markdown"]
 
 #: A cell is right-aligned when it holds only numbers, signs, separators, units and dashes.
 _NUMERIC = re.compile(r"^(?=.*[\d-])[\s\d.,+\-−–±%/()e]+$")
@@ -94,3 +97,35 @@ def render_markdown(md_file, fname, title: str = "") -> Path:
     except UnicodeDecodeError as err:
         raise DatasetFormatError(md_file, "UTF-8 Markdown", f"undecodable bytes ({err})") from None
     return atomic_write_text(fname, markdown_to_html(text, title))
+
+
+def compose_readme(sections: Sequence, fname, intro: str = "") -> str:
+    """Gather Markdown reports into one page (e.g. ``reports/README.md``, read on GitHub).
+
+    Parameters
+    ----------
+    sections : sequence of path-like
+        Markdown files, in page order; each one's headings move one level down under the page title.
+    fname : path-like
+        Markdown file to write (atomically).
+    intro : str
+        Markdown placed under the page title (what ran, where the full report is).
+
+    Returns
+    -------
+    text : str
+        The page written.
+    """
+    parts = ["# Headline results", ""]
+    if intro:
+        parts += [intro.strip(), ""]
+    for f in sections:
+        f = Path(f)
+        try:
+            text = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise DatasetFormatError(f, "UTF-8 Markdown", f"undecodable bytes ({err})") from None
+        parts += [f"<!-- from {f.as_posix()} -->", demote_headings(text).strip(), ""]
+    text = "\n".join(parts).rstrip() + "\n"
+    atomic_write_text(fname, text)
+    return text

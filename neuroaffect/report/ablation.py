@@ -1,0 +1,149 @@
+"""The face student's ablation tables (``ablation.md``): FERPlus validation and test per arm beside
+the published method's figures, the cross-dataset sets, the paired comparison across seeds and what
+the shuffled-grid control says (``docs/distillation.md``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import atomic_write_json, atomic_write_text
+from ..distill.ablation import ARM_LABELS, paired_tests
+from .markdown import table_lines, table_row
+
+__all__ = ["PUBLISHED", "ablation_markdown", "write_ablation"]
+
+#: Published figures (FERPlus validation, accuracy / macro-F1 / balanced accuracy, %), and the full
+#: arm's cross-dataset figures (accuracy / present-only macro-F1 / balanced accuracy); set beside
+#: ours as the published method's, not ours.
+PUBLISHED = {
+    "ferplus": {"B0": (78.22, 51.29, 49.77), "B1": (82.31, 63.56, 59.28), "B2": (81.48, 64.21, 60.30),
+                "B3": (83.06, 64.74, 59.90)},
+    "affectnet-mini": {"B3": (76.30, 75.60, 75.77)},
+    "ckplus": {"B3": (64.93, 49.33, 52.46)},
+}
+_SCORES = ("accuracy", "macro_f1", "balanced_accuracy")
+
+
+def _ms(values, pct=True) -> str:
+    """Mean +- std (population) of ``values`` (fractions; ``pct``: written in %), the mean alone for one value."""
+    v = np.asarray(values, dtype=float) * (100 if pct else 1)
+    return f"{v.mean():.1f} +- {v.std():.1f}" if v.size > 1 else f"{v.mean():.1f}"
+
+
+def _ferplus_lines(records, results: dict, arms) -> list[str]:
+    """The FERPlus table: validation and test per arm, the published column, the reference rows."""
+    test = {a: [r for r in results["runs"] if r["arm"] == a and r["set"] == "ferplus-test"] for a in arms}
+    rows = []
+    for a in arms:
+        val = [r["val"] for r in records if r["arm"] == a]
+        pub = PUBLISHED["ferplus"].get(a)
+        rows.append([ARM_LABELS[a]] + [_ms([v[k] for v in val]) for k in _SCORES]
+                    + [_ms([r[k] for r in test[a]]) for k in _SCORES]
+                    + [" / ".join(f"{x:.2f}" for x in pub) if pub else ""])
+    lines = table_lines(rows, ["arm", "val acc", "val macro-F1", "val bACC", "test acc", "test macro-F1", "test bACC",
+                               "published val acc / macro-F1 / bACC"])
+    for b in results["baselines"]:
+        if b["set"] == "ferplus-test":
+            lines.append(table_row([f"{b['method']} (reference)", "", "", ""] + [f"{100 * b[k]:.1f}" for k in _SCORES]
+                                   + [""], tight_empty=True))
+    return lines
+
+
+def _cross_lines(results: dict, arms, cross) -> list[str]:
+    """The cross-dataset table (present-only macro-F1), the published full-arm figures, the classes present."""
+    keys = ("accuracy", "present_macro_f1", "balanced_accuracy")
+    rows = []
+    for a in arms:
+        cells = [ARM_LABELS[a]]
+        for s in cross:
+            rs = [r for r in results["runs"] if r["arm"] == a and r["set"] == s]
+            cells += [_ms([r[k] for r in rs]) for k in keys]
+        rows.append(cells)
+    for method in ("majority", "pixel-logistic"):
+        cells = [f"{method} (reference)"]
+        for s in cross:
+            b = next((b for b in results["baselines"] if b["method"] == method and b["set"] == s), None)
+            cells += ["" if b is None else f"{100 * b[k]:.1f}" for k in keys]
+        rows.append(cells)
+    lines = ["", "## Cross-dataset (present-only macro-F1: averaged over the classes present in the set)", ""]
+    lines += table_lines(rows, ["arm"] + [f"{s} {t}" for s in cross for t in ("acc", "present-only macro-F1", "bACC")])
+    pubs = [f"{s}: " + " / ".join(f"{x:.2f}" for x in PUBLISHED[s]["B3"]) for s in cross if s in PUBLISHED]
+    if pubs:
+        lines += ["", "Published full-arm cross-dataset figures (their protocol, accuracy / macro-F1 / bACC): "
+                  + "; ".join(pubs) + "."]
+    lines += ["", "Classes present: " + "; ".join(f"{s} ({results['sets'][s]['n']} images): "
+                                                 f"{', '.join(results['sets'][s]['classes'])}" for s in cross) + "."]
+    return lines
+
+
+def _paired_lines(tests: list) -> list[str]:
+    """The paired comparison across seeds and the verdict on the shuffled-grid control."""
+    lines = ["", "## Paired comparison across seeds (FERPlus test macro-F1)", ""]
+    rows = [[t["comparison"], t["n_seeds"], f"{100 * t['mean_difference']:+.2f}", f"{t['t']:.2f}", f"{t['p']:.3f}"]
+            for t in tests]
+    lines += table_lines(rows, ["comparison", "seeds", "mean difference (points)", "t", "p"])
+    ctrl = next((t for t in tests if t["comparison"] == "B3 - B3-shuffled"), None)
+    if ctrl is not None:
+        if ctrl["n_seeds"] < 2:
+            verdict = ("one seed allows no test, so this run cannot tell whether the real grid helps more "
+                       "than the shuffled one")
+        elif ctrl["mean_difference"] > 0 and ctrl["p"] < 0.05:
+            verdict = "the real grid did better than the shuffled one"
+        else:
+            verdict = ("the shuffled grid helped as much as the real one: on this run the EEG grid carried no "
+                       "information beyond acting as a regulariser")
+        lines += ["", f"Control: {verdict} (B3 - B3-shuffled {100 * ctrl['mean_difference']:+.2f} points, "
+                      f"p {ctrl['p']:.3f}, {ctrl['n_seeds']} seed(s))."]
+    return lines
+
+
+def ablation_markdown(records, results: dict, *, scale_note: str = "") -> str:
+    """The ablation and cross-dataset tables (Markdown).
+
+    Parameters
+    ----------
+    records : list of dict
+        One per trained (arm, seed): ``arm``, ``seed``, ``val`` (FERPlus validation accuracy,
+        macro_f1, balanced_accuracy, fractions).
+    results : dict
+        :func:`neuroaffect.pipeline.evaluate_students`' ``runs`` (one row per arm, seed and set),
+        ``baselines`` (majority and pixel-logistic rows per set) and ``sets`` (size and classes).
+    scale_note : str
+        A sentence under the title (e.g. the run's scale).
+
+    Returns
+    -------
+    md : str
+        Figures in % (mean +- std over seeds), the published method's in their own column.
+    """
+    arms = [a for a in ARM_LABELS if any(r["arm"] == a for r in records)]
+    seeds = sorted({r["seed"] for r in records})
+    lines = ["# Distilled FER student: ablation", ""]
+    if scale_note:
+        lines += [scale_note, ""]
+    lines += [f"Arms x seeds {len(arms)} x {len(seeds)} (seeds {seeds}). Every checkpoint was chosen by macro-F1 "
+              "on FERPlus validation; test and cross-dataset sets were evaluated once, after all training. "
+              "Figures: mean +- std over seeds, %. The published column is the published method's own "
+              "(FERPlus validation), not ours.", "", "## FERPlus", ""]
+    lines += _ferplus_lines(records, results, arms)
+    cross = [s for s in results["sets"] if s != "ferplus-test"]
+    if cross:
+        lines += _cross_lines(results, arms, cross)
+    tests = paired_tests(results["runs"])
+    if tests:
+        lines += _paired_lines(tests)
+    return "\n".join(lines) + "\n"
+
+
+def write_ablation(records, results, out, *, scale_note: str = "") -> list:
+    """Write ``out/ablation.md`` (:func:`ablation_markdown`) and ``out/ablation.json`` (every row, the
+    paired tests) atomically; return the paths."""
+    out = Path(out)
+    md = ablation_markdown(records, results, scale_note=scale_note)
+    return [atomic_write_text(out / "ablation.md", md),
+            atomic_write_json(out / "ablation.json", {"records": [{k: v for k, v in r.items() if k != "history"}
+                                                                  for r in records], **results,
+                                                      "paired": paired_tests(results["runs"])})]

@@ -1,0 +1,173 @@
+"""The grid's report: figures and a Markdown summary (teacher error, occupancy, ordering, support), and
+the teacher's cross-validated error table (``docs/prototypes.md``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import atomic_write_text
+from ..prototypes.grid import pairwise_cosine
+from .markdown import table_lines, table_row
+
+__all__ = ["grid_summary_markdown", "teacher_cv_markdown", "write_prototype_report"]
+
+
+def teacher_cv_markdown(table: list, title: str = "") -> str:
+    """The teacher's cross-validated error as Markdown (``cv_markdown`` of ``teacher.json``).
+
+    Parameters
+    ----------
+    table : list of dict
+        :class:`~neuroaffect.prototypes.teacher.TeacherCV` ``table``: per target, level and row
+        (``teacher``, ``mean``), ``rmse``, ``pearson_r`` and ``ccc`` as ``_mean`` and ``_std``
+        over subjects (normalised valence/arousal units).
+    title : str
+        A ``###`` heading above the table (none when empty).
+
+    Returns
+    -------
+    md : str
+    """
+    rows = [[r["target"], r["level"], r["row"]] + [f"{r[m + '_mean']:.3f} +- {r[m + '_std']:.3f}"
+                                                    for m in ("rmse", "pearson_r", "ccc")] for r in table]
+    lines = [f"### {title}", ""] if title else []
+    lines += table_lines(rows, ["target", "level", "row", "RMSE", "Pearson r", "CCC"])
+    return "\n".join(lines) + "\n"
+
+
+def _occupancy_table(counts: dict, total_filled) -> list[str]:
+    lines = []
+    for name, c in counts.items():
+        c = np.asarray(c)
+        lines.append(f"- {name}: {int(c.sum())} windows in {int((c > 0).sum())} of {c.size} bins")
+    lines.append(f"- bins copied from a neighbour (empty): {int(np.asarray(total_filled).sum())}")
+    return lines
+
+
+def _grid_markdown(counts, centres) -> list[str]:
+    """Members per bin, arousal rows from the top, valence columns."""
+    n = len(centres)
+    rows = [[f"{centres[j]:+.1f}"] + [str(int(counts[i][j])) for i in range(n)] for j in reversed(range(n))]
+    return table_lines(rows, ["arousal \\ valence"] + [f"{c:+.1f}" for c in centres])
+
+
+def _ordering_line(name, o) -> str:
+    if o is None:
+        return table_row([name, "", "", ""], tight_empty=True)
+    return table_row([name, f"{o['rho']:.3f}", f"{o['p_value']:.4f}", o["n_bins"]])
+
+
+def _figures(result, out: Path) -> tuple[list[Path], list]:
+    """Draw the grid's figures into ``out``; return the files and the final teacher's held-out metrics."""
+    from ..training.metrics import regression_metrics
+    from ..viz import plot_grid_occupancy, plot_prototype_geometry, plot_teacher_fit
+
+    g = result.grid
+    files = []
+    panels = [(f"{name} members", c, g.centres, None) for name, c in g.counts.items()]
+    panels.append(("all members (* = copied)", g.total_counts(), g.centres, g.filled))
+    plot_grid_occupancy(panels, out / "occupancy.png", suptitle=f"{g.n} x {g.n} grid occupancy")
+    files.append(out / "occupancy.png")
+    sizes = [(f"{k} x {k}", b.total_counts(), b.centres, b.filled) for k, b in sorted(result.ablation.items())]
+    sizes.insert(len(sizes) // 2, (f"{g.n} x {g.n}", g.total_counts(), g.centres, g.filled))
+    plot_grid_occupancy(sizes, out / "occupancy_sizes.png", suptitle="occupancy by grid size (all members)")
+    files.append(out / "occupancy_sizes.png")
+    plot_prototype_geometry(g.prototypes, g.centres, out / "geometry.png", ordering=result.ordering["grid"],
+                            title="exported grid")
+    files.append(out / "geometry.png")
+    if result.control is not None:
+        plot_prototype_geometry(result.control.prototypes, result.control.centres, out / "geometry_control.png",
+                                ordering=result.ordering.get("control"), title="shuffled-label control")
+        files.append(out / "geometry_control.png")
+    true, pred = result.held["true"], result.held["pred"]
+    metrics = [regression_metrics(true[:, j], pred[:, j]) for j in range(2)]
+    plot_teacher_fit(true, pred, out / "teacher_fit.png", metrics=metrics,
+                     title="final teacher on its held-out trials (windows)")
+    files.append(out / "teacher_fit.png")
+    return files, metrics
+
+
+def _support_and_ordering(result) -> list[str]:
+    """The support gate, the ordering table and the with/without-support comparison."""
+    g, card = result.grid, result.card
+    with_sup = pairwise_cosine(g.prototypes)
+    only = pairwise_cosine(result.labelled_only.prototypes)
+    same_bin = np.sum(g.prototypes.reshape(-1, g.dim) * result.labelled_only.prototypes.reshape(-1, g.dim), axis=1)
+    gate = card["support_gate"]
+    return ["", "## Support gate", "",
+            f"{gate['passed']} of {gate['windows']} support windows passed (MC dropout, {gate['samples']} passes; "
+            f"mean std <= {gate['threshold']:.4f}, the {gate['quantile']:g} quantile on labelled held-out windows).",
+            "", "## Ordering", "",
+            "Spearman rho between bin distance on the valence/arousal plane and prototype cosine distance, over "
+            f"non-empty bins; one-sided permutation p ({card['config']['n_permutations']} shuffles of bin "
+            "positions).", "", table_row(["grid", "rho", "p", "bins"]), "|---" * 4 + "|",
+            _ordering_line("exported (labelled + support)", result.ordering.get("grid")),
+            _ordering_line("labelled only", result.ordering.get("labelled_only")),
+            _ordering_line("shuffled-label control", result.ordering.get("control")),
+            _ordering_line("shuffled-label control + its support", result.ordering.get("control_with_support")), "",
+            "The labelled-only row is the test of the EEG: its members sit in the bins of their true ratings. Support "
+            "members sit in the bins of the teacher's own predictions, which are a linear read-out of the same "
+            "embedding, so they order a grid by construction: the control with its support shows how much.", "",
+            "With and without support: mean cosine similarity of a bin's two prototypes "
+            f"{float(same_bin.mean()):.3f} (min {float(same_bin.min()):.3f}); mean absolute change of the "
+            f"between-bin similarity matrix {float(np.abs(with_sup - only).mean()):.3f}."]
+
+
+def grid_summary_markdown(result, metrics: list, *, teacher_summary: dict | None = None,
+                          deap_cv: dict | None = None) -> str:
+    """The grid's ``summary.md``: teacher error, the final teacher's held-out fit, occupancy, support, ordering.
+
+    Parameters
+    ----------
+    result : GridResult
+        :func:`~neuroaffect.prototypes.make_grid`'s result.
+    metrics : list of dict
+        The final teacher's ``rmse``, ``pearson_r`` and ``ccc`` on its held-out windows, valence then arousal.
+    teacher_summary, deap_cv : dict | None
+        ``teacher.json`` of the teacher and of a second cross-validated source (their ``cv_markdown``).
+
+    Returns
+    -------
+    md : str
+    """
+    g, card = result.grid, result.card
+    lines = ["# Prototype grid", "",
+             f"{g.n} x {g.n} bins of side {2 / g.n:.2f} on normalised valence/arousal, D = {g.dim}; one final "
+             "teacher's embeddings of trials it never trained on (true labels) plus MC-dropout-gated "
+             "unlabelled support windows (predicted labels). Figures: occupancy.png, occupancy_sizes.png, "
+             "geometry.png, geometry_control.png, teacher_fit.png.", ""]
+    src = teacher_summary or {}
+    if src.get("cv_markdown"):
+        lines += [f"## Teacher error, {src.get('dataset')} ({card['config']['cv_folds']}-fold over trials, mean +- "
+                  "std over subjects)", "", src["cv_markdown"]]
+    if deap_cv and deap_cv.get("cv_markdown"):
+        lines += [f"## Teacher error, second source: {deap_cv.get('dataset')}", "", deap_cv["cv_markdown"]]
+    lines += ["## Final teacher on its held-out windows", ""]
+    lines += table_lines([[name, f"{m['rmse']:.3f}", f"{m['pearson_r']:.3f}", f"{m['ccc']:.3f}"]
+                          for name, m in zip(("valence", "arousal"), metrics)], ["target", "RMSE", "Pearson r", "CCC"])
+    lines += ["", "## Occupancy", ""] + _occupancy_table(g.counts, g.filled) + ["", "All members:", ""]
+    lines += _grid_markdown(g.total_counts(), g.centres)
+    for k, b in sorted(result.ablation.items()):
+        lines += ["", f"{k} x {k}: {int((b.total_counts() > 0).sum())} of {k * k} bins occupied."]
+    lines += _support_and_ordering(result)
+    return "\n".join(lines) + "\n"
+
+
+def write_prototype_report(result, out, *, teacher_summary: dict | None = None,
+                           deap_cv: dict | None = None) -> list[Path]:
+    """Write the grid's figures and ``summary.md`` (:func:`grid_summary_markdown`) into ``out``; return the
+    files written.
+
+    Figures: ``occupancy.png`` (per source and total), ``occupancy_sizes.png`` (grid sizes of the
+    ablation), ``geometry.png`` (cosine similarity and PCA of the exported grid),
+    ``geometry_control.png`` (the shuffled-label control's), ``teacher_fit.png`` (predicted against
+    true valence/arousal on held-out windows).
+    """
+    out = Path(out)
+    files, metrics = _figures(result, out)
+    text = grid_summary_markdown(result, metrics, teacher_summary=teacher_summary, deap_cv=deap_cv)
+    atomic_write_text(out / "summary.md", text)
+    files.append(out / "summary.md")
+    return files

@@ -1,0 +1,132 @@
+"""The tables of one sweep or one experiment: mean +- std per model beside its reference rows, the
+per-fold text report that ``neuroaffect experiment`` prints, and the Markdown of ``write_result``
+(``docs/protocols.md`` explains the rows and the leakage figures).
+"""
+
+from __future__ import annotations
+
+from ..training.protocols import POOLED
+from ..training.results import METRIC_TITLES, PERCENT, drift_sentence, leakage_sentence
+from .markdown import table_lines
+
+__all__ = ["experiment_text", "result_markdown", "sweep_markdown"]
+
+
+def sweep_markdown(result, level: str = "window", per_subject: bool = False) -> str:
+    """Markdown table of mean +- std per model (percent for classification), both leakage figures under it.
+
+    Parameters
+    ----------
+    result : SweepResult
+        A :func:`~neuroaffect.training.run_sweep` result.
+    level : {"window", "trial"}
+        Which rows: every test window scored alone, or the vote (mean) of a test trial's windows.
+    per_subject : bool
+        Add a second table: each subject's fold-mean of the first metric for every row (not for
+        pooled protocols).
+
+    Returns
+    -------
+    md : str
+    """
+    s = result.summary(level)
+    unit = "folds" if result.pooled else "subjects"
+    titles = [METRIC_TITLES[m] for m in result.metrics]
+    rows = [[model] + [result.format_metric(m, row[f"{m}_mean"], row[f"{m}_std"]) for m in result.metrics]
+            + [int(row["n_units"])] for model, row in s.iterrows()]
+    lines = table_lines(rows, ["model", *titles, f"n {unit}"])
+    n_subj = len({f["subject"] for f in result.folds})
+    where = "pooled subjects" if result.pooled else f"{n_subj} subject(s)"
+    lines += ["", f"{result.protocol}, {level} level, {len(result.folds)} folds over {where}; "
+                  f"{leakage_sentence(result.folds)}."]
+    if per_subject and not result.pooled:
+        ps = result.per_subject(level)
+        pct = result.metrics[0] in PERCENT
+        rows = [[subj] + [f"{100 * v:.1f}" if pct else f"{v:.3f}" for v in row] for subj, row in ps.iterrows()]
+        lines += [""] + table_lines(rows, ["subject", *ps.columns])
+    drift = drift_sentence(result.records, level)
+    if drift:
+        lines += ["", drift]
+    return "\n".join(lines) + "\n"
+
+
+def _fold_block(exp, level: str, leak: dict) -> list[str]:
+    """One level of :func:`experiment_text`: per-fold first metric, then mean +- std of every metric."""
+    sw = exp.sweep
+    metrics, first = sw.metrics, sw.metrics[0]
+    pct = first in PERCENT
+    df = exp.table(level)
+    if df.empty:
+        return []
+    models = list(dict.fromkeys(df["model"]))
+    vals = df.pivot_table(index="fold", columns="model", values=first, aggfunc="first")[models]
+    w = {m: max(10, len(m) + 2) for m in models}
+    lines = ["", f"{level} level: {METRIC_TITLES[first]}{' (%)' if pct else ''} per fold",
+             f"{'fold':<6}{'trial ovl':>10}{'sample ovl':>11}" + "".join(f"{m:>{w[m]}}" for m in models)]
+    for fold, row in vals.iterrows():
+        to, so = leak.get(fold, (float("nan"), float("nan")))
+        lines.append(f"{fold:<6}{100 * to:>9.1f}%{100 * so:>10.1f}%" + "".join(
+            (f"{100 * row[m]:>{w[m]}.1f}" if pct else f"{row[m]:>{w[m]}.3f}") for m in models))
+    s = exp.summary(level)
+    mw = max(len(m) for m in models) + 2
+    lines += ["", f"{level} level: mean ± std over folds" + (" (%)" if pct else ""),
+              f"{'model':<{mw}}" + "".join(f"{METRIC_TITLES[m]:>20}" for m in metrics)]
+    for model, row in s.iterrows():
+        lines.append(f"{model:<{mw}}" + "".join(
+            f"{sw.format_metric(m, row[f'{m}_mean'], row[f'{m}_std']):>20}" for m in metrics))
+    return lines
+
+
+def experiment_text(exp, levels=("window", "trial")) -> str:
+    """Plain-text report of one experiment: the data source, then per level the per-fold first
+    metric of every row with both leakage figures, and mean +- std of each metric.
+
+    Parameters
+    ----------
+    exp : ExperimentResult
+        A :func:`~neuroaffect.training.run_experiment` result.
+    levels : sequence of {"window", "trial"}
+
+    Returns
+    -------
+    text : str
+        What ``neuroaffect experiment`` prints.
+    """
+    sw = exp.sweep
+    who = "all subjects pooled" if exp.subject is None or exp.subject == POOLED else f"subject {exp.subject}"
+    what = "regression" if sw.is_regression else f"{sw.n_classes} classes"
+    lines = [f"{exp.model_name} | {who} | {exp.protocol} ({exp.n_folds} folds) | {what}"]
+    src = exp.metadata.get("source")
+    if src:
+        lines.append(f"data: {src}")
+    leak = {f["fold"]: (f["trial_overlap"], f["sample_overlap"]) for f in sw.folds}
+    for level in levels:
+        lines += _fold_block(exp, level, leak)
+    lines += ["", f"leakage: {leakage_sentence(sw.folds)}"]
+    return "\n".join(lines) + "\n"
+
+
+def result_markdown(result) -> str:
+    """The Markdown of a sweep or experiment result: its title, the data source, then the summary
+    table (:func:`sweep_markdown`) at window and trial level.
+
+    Parameters
+    ----------
+    result : SweepResult | ExperimentResult
+        With ``metadata`` (dataset, target, task, model, protocol, source) when known.
+
+    Returns
+    -------
+    md : str
+        What :func:`~neuroaffect.pipeline.write_result` writes as ``stem.md``.
+    """
+    sw = getattr(result, "sweep", result)
+    meta = getattr(result, "metadata", None) or {}
+    head = " ".join(str(meta.get(k, "")) for k in ("dataset", "target", "task", "model", "protocol")).strip()
+    lines = [f"# {head}", ""] if head else []
+    if meta.get("source"):
+        lines += [f"Data: {meta['source']}.", ""]
+    for level in ("window", "trial"):
+        if not sw.to_frame(level).empty:
+            lines += [f"## {level} level", "", sweep_markdown(sw, level)]
+    return "\n".join(lines)
