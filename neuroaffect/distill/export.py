@@ -294,7 +294,7 @@ def load_student(path, map_location="cpu", *, record: dict | None = None) -> FER
         The export folder or its ``config.json``.
     map_location : str | torch.device
     record : dict | None
-        A run's ``record.json`` (:func:`~neuroaffect.distill.ablation.train_arm`) that names this
+        A run's ``record.json`` (:func:`neuroaffect.pipeline.train_arm`) that names this
         export: its arm (``-shuffled`` for the shuffled-grid control), grid checksum and selected
         epoch must be those the export was trained with.
 

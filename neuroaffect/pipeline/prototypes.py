@@ -55,7 +55,8 @@ def train_teacher(out, dataset: str = "dreamer", *, root=None, features=None, fe
                            progress=progress, final=final)
     if "cv" not in summary:
         return summary
-    return write_teacher_summary(Path(out) / "teacher.json", {**summary, "cv_markdown": teacher_cv_markdown(summary["cv"])})
+    return write_teacher_summary(Path(out) / "teacher.json",
+                                 {**summary, "cv_markdown": teacher_cv_markdown(summary["cv"])})
 
 
 def export_prototypes(out, teacher, dataset: str = "dreamer", *, root=None, features=None, support: str = "mahnob",

@@ -332,9 +332,9 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
         control, control_ordering = _control_grids(teacher_dir, labelled, dataset, held_idx, cfg, support,
                                                    support_name, ch_names)
         ordering.update(control_ordering)
-    card = _card(teacher, prov, summary, grid, cfg, dataset=dataset, support_name=support_name,
-                 n_held=(len({tuple(p) for p in summary["holdout_trials"]}), int(held_idx.size)), sup_info=sup_info, ordering=ordering,
-                 inputs=inputs)
+    n_held = (len({tuple(p) for p in summary["holdout_trials"]}), int(held_idx.size))
+    card = _card(teacher, prov, summary, grid, cfg, dataset=dataset, support_name=support_name, n_held=n_held,
+                 sup_info=sup_info, ordering=ordering, inputs=inputs)
     return GridResult(grid=grid, labelled_only=labelled_only, control=control, ablation=ablation, ordering=ordering,
                       held={"true": true, "pred": pred, "mc_mean": pred_mean, "std": pred_std, "embedding": emb},
                       support={support_name: sup_info}, card=card)

@@ -126,28 +126,45 @@ def embed(model, X: np.ndarray, *, batch_size: int = 512, device: str = "cpu") -
     return predict(_Features(model.eval()), X, device=device, batch_size=batch_size, amp=False)[0]
 
 
+class _DropoutOn(torch.nn.Module):
+    """A model kept in train mode (dropout on) whatever mode it is set to: MC dropout through
+    :func:`~neuroaffect.training.predict`, which sets its model to eval mode."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.model.train(True)
+        return self
+
+    def forward(self, x):
+        return self.model(x)
+
+
 def mc_dropout_predict(model, X: np.ndarray, *, n_samples: int = 20, seed: int = 0, batch_size: int = 512,
                        device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """MC-dropout predictions: mean and standard deviation over ``n_samples`` stochastic passes.
 
     Dropout stays on (the teacher has no batch statistics, so nothing else changes); the passes
-    draw from ``torch.manual_seed(seed)``, so the result is reproducible. Not
-    :func:`neuroaffect.training.predict`, which runs a model in eval mode (dropout off).
+    draw from ``torch.manual_seed(seed)``, so the result is reproducible. Each pass is one
+    :func:`neuroaffect.training.predict` (float32) of the model with its dropout held on.
+
+    Parameters
+    ----------
+    X : ndarray of float32, shape (n, n_bands, H, W)
 
     Returns
     -------
     mean, std : ndarray of float32, shape (n, 2)
-        Predicted (valence, arousal) and its spread across passes.
+        Predicted (valence, arousal) and its spread across passes. The model is left in eval mode.
     """
-    model = model.to(device).train()
+    stochastic = _DropoutOn(model)
     torch.manual_seed(seed)
-    Xt = torch.as_tensor(X, device=device)
-    draws = []
-    with torch.no_grad():
-        for _ in range(int(n_samples)):
-            draws.append(torch.cat([model(Xt[s:s + batch_size]).float() for s in range(0, len(Xt), batch_size)]))
+    d = np.stack([predict(stochastic, X, device=device, batch_size=batch_size, amp=False)[0]
+                  for _ in range(int(n_samples))])
     model.eval()
-    d = torch.stack(draws).cpu().numpy()
     return d.mean(axis=0), d.std(axis=0)
 
 
