@@ -149,6 +149,30 @@ def test_export_round_trip_lookup_and_soft_assignment(tmp_path):
         g.soft_assign(0, 0, temperature=0)
 
 
+def test_a_built_grid_and_its_loaded_export_are_one_grid(tmp_path):
+    """GridBuild.arrays are what the export holds, and GridBuild.to_grid is the loader's grid in memory."""
+    rng = np.random.default_rng(1)
+    g = build_grid({"dreamer": (rng.normal(size=(40, 6)), rng.uniform(-1, 1, 40), rng.uniform(-1, 1, 40)),
+                    "mahnob": (rng.normal(size=(10, 6)), rng.uniform(-1, 1, 10), rng.uniform(-1, 1, 10))}, 3)
+    write_grid_files(tmp_path, g.arrays(["mahnob", "dreamer"]), {"dim": 6, "sources": ["mahnob", "dreamer"]})
+    loaded, mem = load_grid(tmp_path), g.to_grid(card={"sources": ["mahnob", "dreamer"]})
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(mem, name), getattr(loaded, name))
+        assert getattr(mem, name).dtype == getattr(loaded, name).dtype
+    np.testing.assert_array_equal(loaded.counts[0], g.counts["mahnob"])
+    np.testing.assert_array_equal(mem.lookup([0.5, -0.9], [0.1, 0.9]), loaded.lookup([0.5, -0.9], [0.1, 0.9]))
+    assert g.to_grid().card["sources"] == ["dreamer", "mahnob"] and g.to_grid().path is None
+
+
+def test_pipeline_exports_every_orchestration_call():
+    """The module docstrings' examples: ``pipeline.<call>`` for the EEG, grid and face-student steps."""
+    from neuroaffect import pipeline
+
+    for name in ("experiment", "sweep", "train_teacher", "export_prototypes", "train_arm", "evaluate_students",
+                 "export_student"):
+        assert callable(getattr(pipeline, name)) and name in pipeline.__all__
+
+
 @pytest.mark.parametrize("fname", ["grid.npz", "grid.safetensors", "card.json"])
 def test_one_changed_byte_is_refused(tmp_path, fname):
     out, _ = _export(tmp_path)

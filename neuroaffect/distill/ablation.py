@@ -25,7 +25,7 @@ __all__ = ["ARM_LABELS", "CONTROL_ARM", "ablation_arms", "check_arm", "paired_te
 CONTROL_ARM = "B3-shuffled"
 #: Table labels of the arms of the ablation and the control (keys: :func:`ablation_arms`).
 ARM_LABELS = {"B0": "B0 CE", "B1": "B1 + KD", "B2": "B2 + Proto-KD", "B3": "B3 full (+ D-Geo)",
-              "B3-shuffled": "B3 full, shuffled grid (control)"}
+              CONTROL_ARM: "B3 full, shuffled grid (control)"}
 
 
 def ablation_arms() -> tuple:
@@ -61,7 +61,7 @@ def paired_tests(rows, metric: str = "macro_f1", set_name: str = "ferplus-test")
         if r["set"] == set_name:
             by.setdefault(r["arm"], {})[r["seed"]] = r[metric]
     out = []
-    for other in ("B0", "B1", "B3-shuffled"):
+    for other in ("B0", "B1", CONTROL_ARM):
         if "B3" not in by or other not in by:
             continue
         seeds = sorted(set(by["B3"]) & set(by[other]))
