@@ -28,7 +28,7 @@ from torch import nn
 from .._utils import check_positive_int
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
-from ..training import predict, resolve_device
+from ..training import classification_metrics, predict, resolve_device
 from .data import make_loader
 
 __all__ = ["baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic", "majority_metrics",
@@ -39,6 +39,8 @@ _C = len(FER_CLASSES)
 
 def fer_metrics(y_true, y_pred) -> dict:
     """8-way metrics of class predictions (see the module docstring).
+
+    :func:`neuroaffect.training.classification_metrics` with ``n_classes=8`` and ``present=True``.
 
     Parameters
     ----------
@@ -51,29 +53,7 @@ def fer_metrics(y_true, y_pred) -> dict:
         ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``present_macro_f1`` (floats in [0, 1]),
         ``confusion`` (list of 8 lists of int), ``present_classes`` (list of int), ``n`` (int).
     """
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
-
-    t = np.asarray(y_true)
-    p = np.asarray(y_pred)
-    if t.shape != p.shape or t.ndim != 1 or t.size == 0:
-        raise ValueError(f"Invalid values of 'y_true'/'y_pred': expected two non-empty arrays of one shape (n,), but "
-                         f"got shapes {t.shape} and {p.shape} instead.")
-    for name, a in (("y_true", t), ("y_pred", p)):
-        if a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= _C:
-            raise ValueError(f"Invalid value for the {name!r} parameter: expected class indices 0-{_C - 1}, but got "
-                             f"{a.dtype} values in [{a.min()}, {a.max()}] instead.")
-    present = np.unique(t)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true"
-        return {
-            "accuracy": float(accuracy_score(t, p)),
-            "macro_f1": float(f1_score(t, p, labels=np.arange(_C), average="macro", zero_division=0)),
-            "balanced_accuracy": float(balanced_accuracy_score(t, p)),
-            "present_macro_f1": float(f1_score(t, p, labels=present, average="macro", zero_division=0)),
-            "confusion": confusion_matrix(t, p, labels=np.arange(_C)).tolist(),
-            "present_classes": present.tolist(),
-            "n": int(t.size),
-        }
+    return classification_metrics(y_true, y_pred, n_classes=_C, present=True)
 
 
 class _Flat(nn.Module):

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
 
 __all__ = [
     "METRICS",
@@ -93,35 +93,62 @@ def average_trials(trial, y_true, y_pred):
     return trials, yt[first], sums / counts
 
 
-def classification_metrics(y_true, y_pred) -> dict:
-    """Accuracy, macro-F1 and balanced accuracy (scikit-learn).
+def classification_metrics(y_true, y_pred, *, n_classes: int | None = None, present: bool = False) -> dict:
+    """Accuracy, macro-F1 and balanced accuracy (scikit-learn); with ``n_classes``, the K-way set.
 
-    Macro-F1 averages over the classes present in ``y_true`` or ``y_pred``
-    (scikit-learn's default; a class never predicted nor present is skipped,
-    an undefined precision counts as 0). Balanced accuracy averages the recall
-    of the classes present in ``y_true``.
+    Without ``n_classes``, macro-F1 averages over the classes present in ``y_true`` or ``y_pred``
+    (scikit-learn's default; a class never predicted nor present is skipped, an undefined
+    precision counts as 0). With ``n_classes = K``, predictions must be class indices
+    ``0 .. K-1`` and macro-F1 averages over all **K** classes (a class neither in the targets nor
+    predicted scores 0), and a ``confusion`` matrix (K x K counts, rows true class, columns
+    predicted class) and ``n`` are added. Balanced accuracy averages the recall of the classes
+    present in ``y_true``.
 
     Parameters
     ----------
     y_true, y_pred : array-like of int, shape (n,)
+    n_classes : int | None
+        Number of classes K of the K-way figures (e.g. 8 for FERPlus).
+    present : bool
+        Also ``present_macro_f1``: F1 averaged over the classes present in ``y_true`` only (the
+        cross-dataset figure: a class the set lacks does not enter), and ``present_classes``.
 
     Returns
     -------
     metrics : dict
-        ``{"accuracy", "macro_f1", "balanced_accuracy"}`` as floats in [0, 1].
+        ``{"accuracy", "macro_f1", "balanced_accuracy"}`` as floats in [0, 1]; then
+        ``present_macro_f1`` (with ``present``), ``confusion`` (list of K lists of int, with
+        ``n_classes``), ``present_classes`` (list of int, with ``present``), ``n`` (int, with
+        ``n_classes``), in that order.
     """
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or y_true.size == 0:
         raise ValueError(f"Invalid values of 'y_true'/'y_pred': expected two non-empty arrays of one shape (n,), "
                          f"but got shapes {y_true.shape} and {y_pred.shape}.")
+    labels = None if n_classes is None else np.arange(int(n_classes))
+    if labels is not None:
+        for name, a in (("y_true", y_true), ("y_pred", y_pred)):
+            if a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= labels.size:
+                raise ValueError(f"Invalid value for the {name!r} parameter: expected class indices 0-{labels.size - 1}, "
+                                 f"but got {a.dtype} values in [{a.min()}, {a.max()}] instead.")
+    classes = np.unique(y_true)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true"
-        return {
+        out = {
             "accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+            "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
             "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
         }
+        if present:
+            out["present_macro_f1"] = float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0))
+    if labels is not None:
+        out["confusion"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    if present:
+        out["present_classes"] = classes.tolist()
+    if labels is not None:
+        out["n"] = int(y_true.size)
+    return out
 
 
 def chance_metrics(y_true, n_classes: int) -> dict:
