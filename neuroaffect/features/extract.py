@@ -207,14 +207,35 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
     """
     from tqdm.auto import tqdm
 
-    from .physio import compute_physio_features
-    from .topomap import make_topomaps, topomap_grid_for_channels, topomap_grid_for_positions
-
     rec = _as_recording(rec, dataset, subject, baseline, ratings, classes)
     p = FeatureParams.coerce(params).resolve(rec.sfreq)
-    sfreq = float(rec.sfreq)
-    scale = 1e6 if p.scale_uv else 1.0
-    n, c = rec.n_trials, rec.n_chans
+    nws, nw_max = _window_counts(rec, p)
+    stages = (["band DE", "baseline"] + (["maps"] if p.topo else []) + (["raw windows"] if p.raw else [])
+              + (["physiology"] if p.physio else []))
+    bar = tqdm(total=len(stages) + 1, disable=not progress, unit="stage",
+               desc=f"{rec.dataset} s{rec.subject:02d}")
+    de, base_de, applied = _band_de(rec, p, nws, nw_max, bar)
+    data, coords = _de_variables(rec, p, de, base_de, nws, nw_max)
+    if p.topo:
+        bar.set_postfix_str("maps")
+        _add_topomaps(rec, p, data, coords)
+        bar.update()
+    if p.raw:
+        bar.set_postfix_str("raw windows")
+        _add_raw_windows(rec, p, nws, data, coords)
+    if p.physio:
+        bar.set_postfix_str("physiology")
+        _add_physio(rec, p, data, coords)
+        bar.update()
+    bar.set_postfix_str("provenance")
+    ds = _feature_dataset(data, coords, _provenance_attrs(rec, p, applied), p)
+    bar.update()
+    bar.close()
+    return ds
+
+
+def _window_counts(rec, p: FeatureParams) -> tuple[np.ndarray, int]:
+    """Windows per trial (n_trials,) int32 and their maximum; ``ValueError`` when no trial holds one window."""
     n_times = rec.n_times
     nws = np.array([n_windows(t, p.window, p.stride) for t in n_times], dtype=np.int32)
     nw_max = int(nws.max(initial=0))
@@ -223,13 +244,16 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
             f"{rec.dataset} subject {rec.subject}: no trial holds one {p.window}-sample window "
             f"(longest trial: {int(n_times.max(initial=0))} samples)"
         )
-    stages = (["band DE", "baseline"] + (["maps"] if p.topo else []) + (["raw windows"] if p.raw else [])
-              + (["physiology"] if p.physio else []))
-    bar = tqdm(total=len(stages) + 1, disable=not progress, unit="stage",
-               desc=f"{rec.dataset} s{rec.subject:02d}")
+    return nws, nw_max
 
+
+def _band_de(rec, p: FeatureParams, nws: np.ndarray, nw_max: int, bar) -> tuple:
+    """Band DE (n_trials, nw_max, n_chans, n_bands), NaN past a trial's end, minus the baseline's when applied;
+    the baseline's band DE (n_trials, n_chans, n_bands) or None; whether it was subtracted."""
+    sfreq = float(rec.sfreq)
+    scale = 1e6 if p.scale_uv else 1.0
     bar.set_postfix_str("band DE")
-    de = variance_to_de(_band_variance_ragged(rec.eeg, sfreq, p, scale, nw_max, c), p.log_base)
+    de = variance_to_de(_band_variance_ragged(rec.eeg, sfreq, p, scale, nw_max, rec.n_chans), p.log_base)
     de[np.arange(nw_max)[None, :] >= nws[:, None]] = np.nan
     bar.update()
 
@@ -244,16 +268,20 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
         logger.info("%s subject %s has no baseline: band DE is not baseline-corrected",
                     rec.dataset, rec.subject)
     bar.update()
+    return de, base_de, applied
 
-    bands_lo = np.array([lo for lo, _ in p.bands.values()])
-    bands_hi = np.array([hi for _, hi in p.bands.values()])
+
+def _de_variables(rec, p: FeatureParams, de, base_de, nws, nw_max: int) -> tuple[dict, dict]:
+    """``(data, coords)`` of the dataset: band DE, windows per trial, positions, baseline DE; labels raw and
+    normalised as trial coordinates (see :func:`extract_features`)."""
     coords = {
-        "trial": np.arange(n), "trial_id": ("trial", rec.trial_ids),
+        "trial": np.arange(rec.n_trials), "trial_id": ("trial", rec.trial_ids),
         "session": ("trial", rec.session_ids),
         "window": np.arange(nw_max),
         "win_start": ("window", np.arange(nw_max, dtype=np.int64) * p.stride),
         "channel": list(rec.ch_names), "band": list(p.bands),
-        "band_lo": ("band", bands_lo), "band_hi": ("band", bands_hi),
+        "band_lo": ("band", np.array([lo for lo, _ in p.bands.values()])),
+        "band_hi": ("band", np.array([hi for _, hi in p.bands.values()])),
         "xyz": ["x", "y", "z"],
     }
     norm = normalise_labels(rec.dataset, rec.labels, rec.label_range, rec.label_classes)
@@ -268,44 +296,53 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
     }
     if base_de is not None:
         data["baseline_bde"] = (("trial", "channel", "band"), base_de.astype(np.float32))
+    return data, coords
 
-    if p.topo:
-        bar.set_postfix_str("maps")
-        if rec.ch_pos is None:
-            grid = topomap_grid_for_channels(rec.ch_names, p.topo_size, p.topo_interp, p.outside)
-        else:
-            grid = topomap_grid_for_positions(rec.ch_names, rec.ch_pos, p.topo_size,
-                                              p.topo_interp, p.outside)
-        maps = make_topomaps(np.ascontiguousarray(data["bde"][1].transpose(0, 1, 3, 2)), grid)
-        data["topo"] = (("trial", "window", "band", "y", "x"), maps)
-        data["topo_inside"] = (("y", "x"), grid.inside.astype(np.int8))
-        coords["y"], coords["x"] = grid.y, grid.x
-        bar.update()
 
-    if p.raw:
-        bar.set_postfix_str("raw windows")
-        from .raw import extract_raw_windows
+def _add_topomaps(rec, p: FeatureParams, data: dict, coords: dict) -> None:
+    """Add ``topo`` (trial, window, band, y, x) maps of the band DE and ``topo_inside`` (y, x) with their grid."""
+    from .topomap import make_topomaps, topomap_grid_for_channels, topomap_grid_for_positions
 
-        band = p.raw_band or (None, None)
-        raw, raw_nw, _ = extract_raw_windows(rec, p.window, p.stride, l_freq=band[0], h_freq=band[1],
-                                             baseline=rec.baseline is not None and p.baseline == "subtract")
-        if not np.array_equal(raw_nw, nws):  # one window rule for both: a mismatch is a bug, not bad data
-            raise RuntimeError(f"raw windows per trial {raw_nw.tolist()} differ from band-DE windows {nws.tolist()}")
-        data["raw"] = (("trial", "window", "channel", "time"), raw.astype(np.float32))
-        coords["time"] = np.arange(p.window)
+    if rec.ch_pos is None:
+        grid = topomap_grid_for_channels(rec.ch_names, p.topo_size, p.topo_interp, p.outside)
+    else:
+        grid = topomap_grid_for_positions(rec.ch_names, rec.ch_pos, p.topo_size,
+                                          p.topo_interp, p.outside)
+    maps = make_topomaps(np.ascontiguousarray(data["bde"][1].transpose(0, 1, 3, 2)), grid)
+    data["topo"] = (("trial", "window", "band", "y", "x"), maps)
+    data["topo_inside"] = (("y", "x"), grid.inside.astype(np.int8))
+    coords["y"], coords["x"] = grid.y, grid.x
 
-    if p.physio:
-        bar.set_postfix_str("physiology")
-        values, names, units = compute_physio_features(
-            rec.peripheral, sfreq, n_times, p.window, p.stride, p.physio_context,
-        )
-        if names:
-            data["physio"] = (("trial", "window", "feature"), values)
-            coords["feature"] = list(names)
-            coords["feature_unit"] = ("feature", list(units))
-        bar.update()
 
-    bar.set_postfix_str("provenance")
+def _add_raw_windows(rec, p: FeatureParams, nws: np.ndarray, data: dict, coords: dict) -> None:
+    """Add ``raw`` (trial, window, channel, time) EEG windows in µV (:func:`~.raw.extract_raw_windows`)."""
+    from .raw import extract_raw_windows
+
+    band = p.raw_band or (None, None)
+    raw, raw_nw, _ = extract_raw_windows(rec, p.window, p.stride, l_freq=band[0], h_freq=band[1],
+                                         baseline=rec.baseline is not None and p.baseline == "subtract")
+    if not np.array_equal(raw_nw, nws):  # one window rule for both: a mismatch is a bug, not bad data
+        raise RuntimeError(f"raw windows per trial {raw_nw.tolist()} differ from band-DE windows {nws.tolist()}")
+    data["raw"] = (("trial", "window", "channel", "time"), raw.astype(np.float32))
+    coords["time"] = np.arange(p.window)
+
+
+def _add_physio(rec, p: FeatureParams, data: dict, coords: dict) -> None:
+    """Add ``physio`` (trial, window, feature) when a peripheral signal is usable, with its feature names/units."""
+    from .physio import compute_physio_features
+
+    values, names, units = compute_physio_features(
+        rec.peripheral, float(rec.sfreq), rec.n_times, p.window, p.stride, p.physio_context,
+    )
+    if names:
+        data["physio"] = (("trial", "window", "feature"), values)
+        coords["feature"] = list(names)
+        coords["feature_unit"] = ("feature", list(units))
+
+
+def _provenance_attrs(rec, p: FeatureParams, applied: bool) -> dict:
+    """Dataset attributes: parameters, their hash, code version, input digests, window sizes and label scales."""
+    sfreq = float(rec.sfreq)
     params_dict = p.to_dict()
     attrs = {
         "schema_version": SCHEMA_VERSION,
@@ -330,12 +367,15 @@ def extract_features(rec, params=None, *, progress: bool = False, dataset: str |
     attrs.update({f"param_{k}": _attr_value(v) for k, v in params_dict.items()})
     attrs.setdefault("param_raw", int(p.raw))  # off: absent from the hashed dict, recorded all the same
     attrs.setdefault("param_raw_band", _attr_value(None if p.raw_band is None else list(p.raw_band)))
+    return attrs
+
+
+def _feature_dataset(data: dict, coords: dict, attrs: dict, p: FeatureParams) -> xr.Dataset:
+    """The ``xarray.Dataset`` of the variables, with the units of ``bde``, ``win_start``, ``ch_pos`` and ``raw``."""
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds["bde"].attrs["units"] = attrs["de_unit"]
     ds["win_start"].attrs.update(units="samples", window=int(p.window), stride=int(p.stride))
     ds["ch_pos"].attrs["units"] = "m"
     if "raw" in ds:
         ds["raw"].attrs["units"] = "uV"
-    bar.update()
-    bar.close()
     return ds

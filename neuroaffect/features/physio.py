@@ -230,74 +230,92 @@ def compute_physio_features(peripheral, eeg_sfreq: float, n_times, window: int, 
     if gk and peripheral[gk].unit not in _RESISTANCE and peripheral[gk].unit not in _TO_MICROSIEMENS:
         units[col["gsr_tonic"]] = peripheral[gk].unit
     failed, short = [], []
-
-    def fail(key, modality, p, i, err):
-        """Sort a failure: too few events in a trial too short to hold them is expected."""
-        too_short = np.shape(p.data[i])[-1] / p.sfreq < _min_span(modality)
-        (short if isinstance(err, _TooFewEvents) and too_short else failed).append((key, i, err))
-
     for i, nw in enumerate(nws):
         if nw == 0:
             continue
-        t0 = np.arange(nw) * stride / eeg_sfreq
-        t1 = t0 + window / eeg_sfreq
-        half = max(context, window / eeg_sfreq) / 2
-        dur = n_times[i] / eeg_sfreq
-        c0 = np.clip((t0 + t1) / 2 - half, 0, dur)
-        c1 = np.clip((t0 + t1) / 2 + half, 0, dur)
-
-        def samples(fs):
-            return np.round(t0 * fs).astype(int), np.round(t1 * fs).astype(int)
-
-        if ck:
-            p = peripheral[ck]
+        spans = _window_spans(nw, n_times[i], eeg_sfreq, window, stride, context)
+        row = values[i, :nw]  # a view: the steps below write into values
+        for key, step, modality in ((ck, _cardio_windows, "cardio"), (gk, _gsr_windows, None),
+                                    (rk, _resp_windows, "resp")):
+            if not key:
+                continue
+            p = peripheral[key]
             try:
-                beats, rate = _cardio(nk, _trial(p, i), p.sfreq, p.kind)
-                values[i, :nw, col["hr"]] = _span_mean(rate, *samples(p.sfreq))
-                rr = np.diff(beats)
-                d2 = np.diff(rr) ** 2  # successive differences, at the time of beats[2:]
-                cs = np.concatenate([[0.0], np.cumsum(d2)])
-                a = np.searchsorted(beats[2:], c0, side="left")
-                b = np.searchsorted(beats[2:], c1, side="right")
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    rmssd = np.sqrt((cs[b] - cs[a]) / np.maximum(b - a, 1)) * 1e3
-                values[i, :nw, col["hrv_rmssd"]] = np.where(b - a >= 2, rmssd, np.nan)
+                step(nk, p, i, spans, row, col)
             except Exception as err:  # noqa: BLE001  (a detector failing on one trial)
-                fail(ck, "cardio", p, i, err)
-        if gk:
-            p = peripheral[gk]
-            try:
-                sig = _conductance(_trial(p, i), p.unit)
-                if not np.isfinite(sig).all():
-                    raise ValueError("non-positive skin resistance")
-                clean = nk.eda_clean(sig, sampling_rate=p.sfreq)
-                parts = nk.eda_phasic(clean, sampling_rate=p.sfreq, method="highpass")
-                tonic = np.asarray(parts["EDA_Tonic"], dtype=np.float64)
-                values[i, :nw, col["gsr_tonic"]] = _span_mean(tonic, *samples(p.sfreq))
-                phasic = np.asarray(parts["EDA_Phasic"], dtype=np.float64)
-                peaks = np.empty(0)
-                if signal.find_peaks(phasic)[0].size:  # neurokit2 fails on a peakless trace
-                    with warnings.catch_warnings():
-                        # eda_peaks takes nanmin over the onsets, all NaN when every
-                        # response began before the trial; its peaks are still right.
-                        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-                        _, info = nk.eda_peaks(phasic, sampling_rate=p.sfreq)
-                    peaks = np.sort(np.asarray(info["SCR_Peaks"], dtype=int))
-                    if p.unit in _RESISTANCE or p.unit in _TO_MICROSIEMENS:
-                        peaks = peaks[_scr_rises(phasic, peaks, p.sfreq) >= MIN_SCR_AMPLITUDE]
-                    peaks = peaks / p.sfreq
-                values[i, :nw, col["scr_count"]] = (
-                    np.searchsorted(peaks, c1, side="right") - np.searchsorted(peaks, c0, side="left")
-                )
-            except Exception as err:  # noqa: BLE001
-                failed.append((gk, i, err))
-        if rk:
-            p = peripheral[rk]
-            try:
-                rate = _resp_rate(nk, _trial(p, i), p.sfreq)
-                values[i, :nw, col["resp_rate"]] = _span_mean(rate, *samples(p.sfreq))
-            except Exception as err:  # noqa: BLE001
-                fail(rk, "resp", p, i, err)
+                # too few events in a trial too short to hold them is expected
+                too_short = modality is not None and np.shape(p.data[i])[-1] / p.sfreq < _min_span(modality)
+                (short if isinstance(err, _TooFewEvents) and too_short else failed).append((key, i, err))
+    _report_failures(short, failed)
+    return values, names, tuple(units)
+
+
+def _window_spans(nw: int, n_times: int, eeg_sfreq: float, window: int, stride: int, context: float) -> tuple:
+    """``(t0, t1, c0, c1)``, each (nw,) seconds: every window's start and end, and its context span (``context``
+    seconds centred on the window, at least the window, clipped to the trial's ``n_times`` EEG samples)."""
+    t0 = np.arange(nw) * stride / eeg_sfreq
+    t1 = t0 + window / eeg_sfreq
+    half = max(context, window / eeg_sfreq) / 2
+    dur = n_times / eeg_sfreq
+    c0 = np.clip((t0 + t1) / 2 - half, 0, dur)
+    c1 = np.clip((t0 + t1) / 2 + half, 0, dur)
+    return t0, t1, c0, c1
+
+
+def _samples(t0: np.ndarray, t1: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Window starts and ends in samples at ``fs`` Hz."""
+    return np.round(t0 * fs).astype(int), np.round(t1 * fs).astype(int)
+
+
+def _cardio_windows(nk, p, i: int, spans: tuple, row: np.ndarray, col: dict) -> None:
+    """``hr`` (window mean) and ``hrv_rmssd`` (over the context span, ms) of trial ``i`` into ``row`` (nw, n_features)."""
+    t0, t1, c0, c1 = spans
+    beats, rate = _cardio(nk, _trial(p, i), p.sfreq, p.kind)
+    row[:, col["hr"]] = _span_mean(rate, *_samples(t0, t1, p.sfreq))
+    rr = np.diff(beats)
+    d2 = np.diff(rr) ** 2  # successive differences, at the time of beats[2:]
+    cs = np.concatenate([[0.0], np.cumsum(d2)])
+    a = np.searchsorted(beats[2:], c0, side="left")
+    b = np.searchsorted(beats[2:], c1, side="right")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rmssd = np.sqrt((cs[b] - cs[a]) / np.maximum(b - a, 1)) * 1e3
+    row[:, col["hrv_rmssd"]] = np.where(b - a >= 2, rmssd, np.nan)
+
+
+def _gsr_windows(nk, p, i: int, spans: tuple, row: np.ndarray, col: dict) -> None:
+    """``gsr_tonic`` (window mean) and ``scr_count`` (responses in the context span) of trial ``i`` into ``row``."""
+    t0, t1, c0, c1 = spans
+    sig = _conductance(_trial(p, i), p.unit)
+    if not np.isfinite(sig).all():
+        raise ValueError("non-positive skin resistance")
+    clean = nk.eda_clean(sig, sampling_rate=p.sfreq)
+    parts = nk.eda_phasic(clean, sampling_rate=p.sfreq, method="highpass")
+    tonic = np.asarray(parts["EDA_Tonic"], dtype=np.float64)
+    row[:, col["gsr_tonic"]] = _span_mean(tonic, *_samples(t0, t1, p.sfreq))
+    phasic = np.asarray(parts["EDA_Phasic"], dtype=np.float64)
+    peaks = np.empty(0)
+    if signal.find_peaks(phasic)[0].size:  # neurokit2 fails on a peakless trace
+        with warnings.catch_warnings():
+            # eda_peaks takes nanmin over the onsets, all NaN when every
+            # response began before the trial; its peaks are still right.
+            warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+            _, info = nk.eda_peaks(phasic, sampling_rate=p.sfreq)
+        peaks = np.sort(np.asarray(info["SCR_Peaks"], dtype=int))
+        if p.unit in _RESISTANCE or p.unit in _TO_MICROSIEMENS:
+            peaks = peaks[_scr_rises(phasic, peaks, p.sfreq) >= MIN_SCR_AMPLITUDE]
+        peaks = peaks / p.sfreq
+    row[:, col["scr_count"]] = np.searchsorted(peaks, c1, side="right") - np.searchsorted(peaks, c0, side="left")
+
+
+def _resp_windows(nk, p, i: int, spans: tuple, row: np.ndarray, col: dict) -> None:
+    """``resp_rate`` (window mean, breaths per minute) of trial ``i`` into ``row``."""
+    t0, t1, _, _ = spans
+    rate = _resp_rate(nk, _trial(p, i), p.sfreq)
+    row[:, col["resp_rate"]] = _span_mean(rate, *_samples(t0, t1, p.sfreq))
+
+
+def _report_failures(short: list, failed: list) -> None:
+    """Log (INFO) the trials too short for a rate; warn once about detections that failed."""
     if short:
         key, i, err = short[0]
         logger.info(
@@ -310,6 +328,5 @@ def compute_physio_features(peripheral, eeg_sfreq: float, n_times, window: int, 
         key, i, err = failed[0]
         warnings.warn(
             f"physiological feature detection failed for {len(failed)} (signal, trial) pairs; "
-            f"their features are NaN (first: {key!r} trial {i}: {err})", RuntimeWarning, stacklevel=2,
+            f"their features are NaN (first: {key!r} trial {i}: {err})", RuntimeWarning, stacklevel=3,
         )
-    return values, names, tuple(units)

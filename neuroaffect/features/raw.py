@@ -148,6 +148,31 @@ def extract_raw_windows(rec, window: int, stride: int | None = None, *, l_freq: 
     ``stride=16``).
     """
     sfreq = float(rec.sfreq)
+    window, stride, l_freq, h_freq, filter_order = _check_window_args(
+        sfreq, window, stride, l_freq, h_freq, filter_order, baseline)
+    trials = _as_trials(rec.eeg, "rec.eeg")
+    n_trials = len(trials)
+    n_chans = trials.shape[1] if isinstance(trials, np.ndarray) else (trials[0].shape[0] if n_trials else 0)
+    offsets = _baseline_offsets(rec, n_trials, n_chans) if baseline else None  # (n_trials, n_chans, 1), volts
+
+    lengths = np.array([t.shape[-1] for t in trials], dtype=np.int64)
+    nw = np.where(lengths >= window, (lengths - window) // stride + 1, 0).astype(np.int64)
+    nw_max = int(nw.max()) if n_trials else 0
+    sos = _design(sfreq, l_freq, h_freq, filter_order)
+    short = np.flatnonzero((nw > 0) & (lengths <= (0 if sos is None else _sos_padlen(sos))))
+    if short.size:
+        raise ValueError(
+            f"Invalid value for the 'rec.eeg' parameter: filtering needs trials longer than the filter's "
+            f"edge padding of {_sos_padlen(sos)} samples, but got a trial of {int(lengths[short[0]])} samples "
+            f"(trial {int(short[0])}) instead."
+        )
+    out = np.full((n_trials, nw_max, n_chans, window), np.nan, dtype=np.float32)
+    _cut_windows(trials, offsets, sos, window, stride, out)
+    return out, nw, np.arange(nw_max, dtype=np.int64) * stride
+
+
+def _check_window_args(sfreq: float, window, stride, l_freq, h_freq, filter_order, baseline) -> tuple:
+    """Validated ``(window, stride, l_freq, h_freq, filter_order)`` of :func:`extract_raw_windows` (samples, Hz)."""
     window = _check_int("window", window)
     stride = window if stride is None else _check_int("stride", stride)
     filter_order = _check_int("filter_order", filter_order)
@@ -162,42 +187,33 @@ def extract_raw_windows(rec, window: int, stride: int | None = None, *, l_freq: 
         raise ValueError(
             f"Invalid value for the 'baseline' parameter: expected True or False, but got {baseline!r} instead."
         )
-    trials = _as_trials(rec.eeg, "rec.eeg")
-    n_trials = len(trials)
-    n_chans = trials.shape[1] if isinstance(trials, np.ndarray) else (trials[0].shape[0] if n_trials else 0)
+    return window, stride, l_freq, h_freq, filter_order
 
-    offsets = None  # (n_trials, n_chans, 1), volts
-    if baseline:
-        if rec.baseline is None:
-            raise ValueError(
-                "Invalid value for the 'baseline' parameter: baseline correction needs the recording's "
-                "pre-stimulus EEG (rec.baseline), but got a recording without one (rec.baseline is None)."
-            )
-        base = _as_trials(rec.baseline, "rec.baseline", n_chans)
-        if len(base) != n_trials:
-            raise ValueError(
-                f"Invalid value for the 'rec.baseline' parameter: expected one baseline segment per trial "
-                f"({n_trials}), but got {len(base)} instead."
-            )
-        if isinstance(base, np.ndarray):
-            offsets = base.mean(axis=-1, keepdims=True, dtype=np.float64)
-        else:  # one mean per trial and channel
-            offsets = np.array([b.mean(axis=-1, keepdims=True, dtype=np.float64) for b in base]).reshape(
-                n_trials, n_chans, 1)
 
-    lengths = np.array([t.shape[-1] for t in trials], dtype=np.int64)
-    nw = np.where(lengths >= window, (lengths - window) // stride + 1, 0).astype(np.int64)
-    nw_max = int(nw.max()) if n_trials else 0
-    sos = _design(sfreq, l_freq, h_freq, filter_order)
-    short = np.flatnonzero((nw > 0) & (lengths <= (0 if sos is None else _sos_padlen(sos))))
-    if short.size:
+def _baseline_offsets(rec, n_trials: int, n_chans: int) -> np.ndarray:
+    """Each trial's per-channel baseline mean, shape (n_trials, n_chans, 1), float64 volts."""
+    if rec.baseline is None:
         raise ValueError(
-            f"Invalid value for the 'rec.eeg' parameter: filtering needs trials longer than the filter's "
-            f"edge padding of {_sos_padlen(sos)} samples, but got a trial of {int(lengths[short[0]])} samples "
-            f"(trial {int(short[0])}) instead."
+            "Invalid value for the 'baseline' parameter: baseline correction needs the recording's "
+            "pre-stimulus EEG (rec.baseline), but got a recording without one (rec.baseline is None)."
         )
+    base = _as_trials(rec.baseline, "rec.baseline", n_chans)
+    if len(base) != n_trials:
+        raise ValueError(
+            f"Invalid value for the 'rec.baseline' parameter: expected one baseline segment per trial "
+            f"({n_trials}), but got {len(base)} instead."
+        )
+    if isinstance(base, np.ndarray):
+        return base.mean(axis=-1, keepdims=True, dtype=np.float64)
+    # one mean per trial and channel
+    return np.array([b.mean(axis=-1, keepdims=True, dtype=np.float64) for b in base]).reshape(n_trials, n_chans, 1)
 
-    out = np.full((n_trials, nw_max, n_chans, window), np.nan, dtype=np.float32)
+
+def _cut_windows(trials, offsets, sos, window: int, stride: int, out: np.ndarray) -> None:
+    """Fill ``out`` (n_trials, n_windows_max, n_chans, window) with the corrected, filtered windows in µV.
+
+    Trials of one length are processed together; ``offsets`` (n_trials, n_chans, 1) or None, ``sos`` or None.
+    """
     for length, idx in _groups_by_length(trials).items():
         n_win = n_windows(length, window, stride)
         if n_win == 0:
@@ -213,4 +229,3 @@ def extract_raw_windows(rec, window: int, stride: int | None = None, *, l_freq: 
         # (n_group, n_chans, n_times) -> (n_group, n_chans, n_win, window) view -> (n_group, n_win, n_chans, window)
         view = sliding_window_view(x, window, axis=-1)[:, :, : (n_win - 1) * stride + 1 : stride]
         out[idx, :n_win] = view.transpose(0, 2, 1, 3)
-    return out, nw, np.arange(nw_max, dtype=np.int64) * stride

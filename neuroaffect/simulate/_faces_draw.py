@@ -221,29 +221,47 @@ def render_faces(rng, identity, expression, pose, looks, size, colour: bool = Fa
     -------
     images : ndarray of uint8, shape (n, H, W) or (n, H, W, 3)
     """
+    fr = _frame(identity, expression, pose, size)
+    cl = _colours(identity, colour)
+    img = np.empty((fr["n"], fr["H"], fr["W"], 3), dtype=np.float32)
+    img[:] = looks["bg"][:, None, None, :].astype(np.float32)
+    # background: a soft vertical gradient
+    img *= (1.0 + 0.15 * fr["Y"])[..., None]
+    face = _draw_head(img, fr, cl)
+    _draw_brows_and_eyes(img, fr, cl, face, looks)
+    _draw_nose(img, fr)
+    _draw_mouth(img, fr, cl)
+    img = _light_and_occlude(img, fr, looks)
+    return _finish(img, looks["noise"], colour, rng)
+
+
+def _col(k) -> np.ndarray:
+    """Per-image scalars (n,) -> float32 (n, 1, 1), to broadcast over the pixels."""
+    return k[:, None, None].astype(np.float32)
+
+
+def _frame(identity, expression, pose, size) -> dict:
+    """The drawing frame of a batch: pixel grids ``X`` (1, 1, W), ``Y`` (1, H, 1) in [-1, 1], face coordinates
+    ``u, v`` and ``au = |u|`` (n, H, W) after the pose, the anti-aliasing ``edge`` (n, 1, 1) and the geometry ``g``."""
     H, W = (size, size) if np.isscalar(size) else size
-    n = len(identity)
     f32 = np.float32
-    col = lambda k: k[:, None, None].astype(f32)  # noqa: E731  per-image scalar -> (n, 1, 1)
     ys = ((np.arange(H) + 0.5) / H * 2 - 1).astype(f32)
     xs = ((np.arange(W) + 0.5) / W * 2 - 1).astype(f32) * (W / H)
     X, Y = xs[None, None, :], ys[None, :, None]
     th = np.deg2rad(pose[:, 0])
-    c, s, sc = col(np.cos(th)), col(np.sin(th)), col(pose[:, 3])
-    Xs, Ys = X - col(pose[:, 1]), Y - col(pose[:, 2])
+    c, s, sc = _col(np.cos(th)), _col(np.sin(th)), _col(pose[:, 3])
+    Xs, Ys = X - _col(pose[:, 1]), Y - _col(pose[:, 2])
     u = (c * Xs + s * Ys) / sc
     v = (-s * Xs + c * Ys) / sc
-    edge = col(2.0 / H / pose[:, 3]) * 1.1
-    g = {k: col(val) for k, val in _geometry(identity, expression).items()}
-    cl = _colours(identity, colour)
-    au = np.abs(u)
+    edge = _col(2.0 / H / pose[:, 3]) * 1.1
+    g = {k: _col(val) for k, val in _geometry(identity, expression).items()}
+    return {"H": H, "W": W, "n": len(identity), "X": X, "Y": Y, "u": u, "v": v, "au": np.abs(u), "edge": edge,
+            "g": g}
 
-    img = np.empty((n, H, W, 3), dtype=f32)
-    img[:] = looks["bg"][:, None, None, :].astype(f32)
-    # background: a soft vertical gradient
-    img *= (1.0 + 0.15 * Y)[..., None]
 
-    # hair behind the head, the face, the fringe
+def _draw_head(img, fr: dict, cl: dict) -> np.ndarray:
+    """Hair behind the head, the face and neck with their shading, the fringe; returns the face mask (n, H, W)."""
+    u, v, au, edge, g = fr["u"], fr["v"], fr["au"], fr["edge"], fr["g"]
     hair_back = _soft(_ellipse(u, v, 0.0, g["face_cy"] - 0.1, g["face_w"] + 0.07, g["face_h"] + 0.06), edge)
     _over(img, hair_back * _soft(v - (g["face_cy"] + 0.15), edge * 4), cl["hair"])
     face_d = _ellipse(u, v, 0.0, g["face_cy"], g["face_w"], g["face_h"])
@@ -256,33 +274,38 @@ def render_faces(rng, identity, expression, pose, looks, size, colour: bool = Fa
     img *= (1.0 - 0.18 * face * rim ** 2)[..., None]
     fringe = face * _soft(v - g["hair_y"] - g["face_cy"] + 0.06 * np.cos(3.0 * u), edge * 2)
     _over(img, fringe, cl["hair"])
+    return face
 
-    dark = np.zeros((n, 3), dtype=f32)
-    # forehead wrinkles when the brows go up
+
+def _draw_brows_and_eyes(img, fr: dict, cl: dict, face, looks: dict) -> None:
+    """Forehead wrinkles (raised brows), the brows (mirrored), and the eyes: sclera, iris (gaze), lid line."""
+    u, v, au, edge, g, n = fr["u"], fr["v"], fr["au"], fr["edge"], fr["g"], fr["n"]
+    dark = np.zeros((n, 3), dtype=np.float32)
     wr = np.clip(g["brow_raise"], 0, 1.5) * 0.35
     for k in (1, 2):
         yy = g["brow_in_y"] - 0.06 * k
         line = _soft(np.maximum(np.abs(v - yy) - 0.006, au - 0.22), edge) * face
         _over(img, line * wr, dark)
-
-    # brows (mirrored: |u|)
     brow = _soft(_segment(au, v, g["brow_in_x"], g["brow_in_y"], g["brow_out_x"], g["brow_out_y"]) - 0.5 * g["brow_t"],
                  edge)
     _over(img, brow * 0.9, cl["hair"] * 0.7)
-
-    # eyes: sclera, iris, lid line
     ex, ey = g["eye_dx"], g["eye_y"]
     sclera_d = _ellipse(au, v, ex, ey, g["eye_w"], g["eye_h"])
     sclera = _soft(sclera_d, edge)
-    _over(img, sclera, np.full((n, 3), 0.9, dtype=f32))
-    gx = col(looks["gaze"][:, 0]) * np.sign(u)
-    iris = _soft(np.maximum(np.hypot(au - ex - gx, v - ey - col(looks["gaze"][:, 1])) - 0.05, sclera_d), edge)
+    _over(img, sclera, np.full((n, 3), 0.9, dtype=np.float32))
+    gx = _col(looks["gaze"][:, 0]) * np.sign(u)
+    iris = _soft(np.maximum(np.hypot(au - ex - gx, v - ey - _col(looks["gaze"][:, 1])) - 0.05, sclera_d), edge)
     _over(img, iris, cl["iris"])
     lid = _soft(np.abs(sclera_d) - 0.007, edge) * _soft(v - ey - 0.3 * g["eye_h"], edge)
     _over(img, lid * 0.8, dark)
 
-    # nose: bridge shadow, nostrils, wrinkle lines across the bridge
-    ny = g["nose_y"]
+
+def _draw_nose(img, fr: dict) -> None:
+    """Nose (bridge shadow, nostrils, wrinkle lines) and the nasolabial folds, deeper with smiles and disgust and
+    on the raised side of a one-sided smile."""
+    u, v, au, edge, g = fr["u"], fr["v"], fr["au"], fr["edge"], fr["g"]
+    dark = np.zeros((fr["n"], 3), dtype=np.float32)
+    ey, ny = g["eye_y"], g["nose_y"]
     bridge = _soft(_segment(u, v, 0.02, ey + 0.06, 0.035, ny - 0.02) - 0.01, edge)
     _over(img, bridge * 0.35, dark)
     nostril = _soft(_ellipse(au, v, 0.6 * g["nose_w"], ny, 0.028, 0.016), edge)
@@ -291,8 +314,6 @@ def render_faces(rng, identity, expression, pose, looks, size, colour: bool = Fa
         yy = ey + 0.035 + 0.03 * k
         line = _soft(np.maximum(np.abs(v - yy) - 0.005, au - 0.075), edge)
         _over(img, line * np.clip(g["wrinkle"], 0, 1.5) * 0.55, dark)
-
-    # nasolabial folds: deepen with smiles and disgust, and on the raised side of a one-sided smile
     right = u > 0
     cy_corner = g["mouth_y"] - g["curve"] - g["asym"] * right
     fold = _soft(_segment(au, v, 1.15 * g["nose_w"], ny - 0.01, g["mouth_w"] + 0.035, cy_corner - 0.01) - 0.006, edge)
@@ -300,7 +321,10 @@ def render_faces(rng, identity, expression, pose, looks, size, colour: bool = Fa
         + 0.5 * right * np.clip(g["asym"] / 0.095, 0, 1.5)
     _over(img, fold * np.clip(depth, 0, 0.9), dark)
 
-    # mouth: lips, cavity, teeth, the line between closed lips
+
+def _draw_mouth(img, fr: dict, cl: dict) -> None:
+    """Mouth: lips, cavity, teeth, the line between closed lips."""
+    u, v, au, edge, g, n = fr["u"], fr["v"], fr["au"], fr["edge"], fr["g"], fr["n"]
     mw = g["mouth_w"]
     t = u / mw
     centre, upper, lower = _mouth_lines(g, t)
@@ -309,31 +333,33 @@ def render_faces(rng, identity, expression, pose, looks, size, colour: bool = Fa
     lips = inside_x * _soft(np.maximum(upper - lip_t - v, v - lower - lip_t), edge)
     _over(img, lips * 0.8, cl["lip"])
     cavity = inside_x * _soft(np.maximum(upper - v, v - lower), edge) * np.clip((lower - upper) / 0.02, 0, 1)
-    _over(img, cavity, np.full((n, 3), 0.1, dtype=f32))
+    _over(img, cavity, np.full((n, 3), 0.1, dtype=np.float32))
     teeth_amt = np.clip(np.maximum(g["curve"] / 0.075, 0) + g["lip_raise"] / 0.045, 0, 1)
     teeth = cavity * _soft(v - (upper + 0.45 * (lower - upper)), edge) * teeth_amt
-    _over(img, teeth * 0.85, np.full((n, 3), 0.92, dtype=f32))
+    _over(img, teeth * 0.85, np.full((n, 3), 0.92, dtype=np.float32))
     line_t = 0.006 + 0.006 * np.clip(g["press"], 0, 1.5)
     line = inside_x * _soft(np.abs(v - centre) - line_t, edge)
-    _over(img, line * 0.85, dark)
+    _over(img, line * 0.85, np.zeros((n, 3), dtype=np.float32))
 
-    # lighting: directional gradient, tint, contrast, brightness, gamma
+
+def _light_and_occlude(img, fr: dict, looks: dict) -> np.ndarray:
+    """Lighting (directional gradient, tint, contrast, brightness, gamma), then the occluders in image
+    coordinates (a hand, a cup, a caption); returns the new image (n, H, W, 3) float32."""
+    X, Y = fr["X"], fr["Y"]
     la = looks["light_angle"]
-    grad = 1.0 + col(looks["light"]) * (col(np.cos(la)) * X + col(np.sin(la)) * Y)
+    grad = 1.0 + _col(looks["light"]) * (_col(np.cos(la)) * X + _col(np.sin(la)) * Y)
     img *= grad[..., None]
-    img *= looks["tint"][:, None, None, :].astype(f32)
+    img *= looks["tint"][:, None, None, :].astype(np.float32)
     m = img.mean(axis=(1, 2, 3), keepdims=True)
-    img = (img - m) * col(looks["contrast"])[..., None] + m + col(looks["brightness"])[..., None]
+    img = (img - m) * _col(looks["contrast"])[..., None] + m + _col(looks["brightness"])[..., None]
     np.clip(img, 0.0, 1.0, out=img)
-    img **= col(looks["gamma"])[..., None]
-
-    # occluders (image coordinates: a hand, a cup, a caption)
+    img **= _col(looks["gamma"])[..., None]
     if looks["occluded"].any():
         b = looks["occ_box"]
-        occ = _soft(np.maximum(np.abs(X - col(b[:, 0])) - col(b[:, 2]), np.abs(Y - col(b[:, 1])) - col(b[:, 3])),
-                    2.0 / H) * col(looks["occluded"].astype(float))
-        _over(img, occ, looks["occ_col"].astype(f32))
-    return _finish(img, looks["noise"], colour, rng)
+        occ = _soft(np.maximum(np.abs(X - _col(b[:, 0])) - _col(b[:, 2]), np.abs(Y - _col(b[:, 1])) - _col(b[:, 3])),
+                    2.0 / fr["H"]) * _col(looks["occluded"].astype(float))
+        _over(img, occ, looks["occ_col"].astype(np.float32))
+    return img
 
 
 def _finish(img, noise, colour, rng):

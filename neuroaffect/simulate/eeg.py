@@ -110,6 +110,8 @@ family, is measured by :mod:`neuroaffect.simulate.realism`.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._artefacts import add_electrode_pops, add_muscle_bursts, amplitude_envelope, notch_gain
@@ -228,6 +230,41 @@ def simulate_eeg(
     vad = check_vad(vad)
     sfreq, n_times = check_signal_args(sfreq, n_times)
     check_effects(effects)
+    line_noise_uv, fade_s = _check_noise_and_onset(line_noise_uv, onset, fade_s, n_times)
+    names = names_key(ch_names)
+    geom = geometry(names)
+    freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
+    band_gain = _filters_gain(freqs, passband, notch)
+
+    eeg = _background_and_rhythms(rng, vad, names, geom, sfreq, n_times, effects, band_gain)
+    if onset is not None and onset > 0:
+        _crossfade_neutral(eeg, rng, vad, names, geom, sfreq, effects, passband, notch, onset, fade_s)
+    if blinks:
+        train = blink_train(effects, vad, sfreq, n_times)
+        if passband is not None:
+            train = np.fft.irfft(np.fft.rfft(train, axis=-1) * band_gain, n=n_times, axis=-1)
+        eeg += (effects.blink_uv * geom["blink"])[None, :, None] * train[:, None, :]
+    if artefacts:
+        # the recording's filters on any frequency grid (None: unfiltered)
+        band = None if passband is None and not notch else functools.partial(_filters_gain, passband=passband,
+                                                                              notch=notch)
+        if effects.burst_rate > 0:
+            add_muscle_bursts(eeg, rng, geom["temporal"] ** 1.5, geom["pos"][:, 0], sfreq, effects.burst_rate,
+                              effects.burst_uv, band)
+        if effects.pop_rate > 0:
+            add_electrode_pops(eeg, rng, sfreq, effects.pop_rate, effects.pop_uv, band)
+    if line_freq is not None and line_noise_uv > 0 and 0 < float(line_freq) < sfreq / 2:
+        _add_line_noise(eeg, rng, effects, names, sfreq, float(line_freq), line_noise_uv, freqs, band_gain)
+    return eeg
+
+
+def _filters_gain(freqs: np.ndarray, passband, notch) -> np.ndarray:
+    """Amplitude gain of the recording's band-pass and notches at ``freqs`` (Hz), same shape."""
+    return passband_gain(freqs, passband) * notch_gain(freqs, notch)
+
+
+def _check_noise_and_onset(line_noise_uv, onset, fade_s, n_times: int) -> tuple[float, float]:
+    """Validated ``(line_noise_uv, fade_s)`` of :func:`simulate_eeg` (µV, s); ``onset`` checked in [0, n_times]."""
     line_noise_uv = float(line_noise_uv)
     if not np.isfinite(line_noise_uv) or line_noise_uv < 0:
         raise ValueError(f"line_noise_uv must be a finite number >= 0, but got {line_noise_uv!r}")
@@ -239,46 +276,33 @@ def simulate_eeg(
         fade_s = float(fade_s)
         if not (np.isfinite(fade_s) and fade_s > 0):
             raise ValueError(f"fade_s must be a positive number of seconds, but got {fade_s!r}")
-    names = names_key(ch_names)
-    geom = geometry(names)
-    n_trials = vad.shape[0]
-    freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
-    band_gain = passband_gain(freqs, passband) * notch_gain(freqs, notch)
+    return line_noise_uv, fade_s
 
-    eeg = _background_and_rhythms(rng, vad, names, geom, sfreq, n_times, effects, band_gain)
-    if onset is not None and onset > 0:
-        # The neutral realisation is only needed up to the end of the crossfade.
-        m = min(n_times, onset + int(np.ceil(0.5 * fade_s * sfreq)) + 1)
-        f_m = np.fft.rfftfreq(m, 1.0 / sfreq)
-        gain_m = passband_gain(f_m, passband) * notch_gain(f_m, notch)
-        neutral = _background_and_rhythms(rng, np.full_like(vad, np.nan), names, geom, sfreq, m,
-                                          effects, gain_m)
-        t = (np.arange(m) - onset) / sfreq
-        phase = 0.5 * np.pi * np.clip(t / fade_s + 0.5, 0.0, 1.0)
-        eeg[..., :m] = eeg[..., :m] * np.sin(phase) + neutral * np.cos(phase)
 
-    if blinks:
-        train = blink_train(effects, vad, sfreq, n_times)
-        if passband is not None:
-            train = np.fft.irfft(np.fft.rfft(train, axis=-1) * band_gain, n=n_times, axis=-1)
-        eeg += (effects.blink_uv * geom["blink"])[None, :, None] * train[:, None, :]
-    if artefacts:
-        def band(f):  # the recording's filters on any frequency grid (None: unfiltered)
-            return passband_gain(f, passband) * notch_gain(f, notch)
+def _crossfade_neutral(eeg, rng, vad, names, geom, sfreq: float, effects, passband, notch, onset: int,
+                       fade_s: float) -> None:
+    """Before ``onset``, replace ``eeg`` (n_trials, n_chans, n_times) µV in place by a label-free realisation,
+    joined by an equal-power crossfade of ``fade_s`` seconds centred on ``onset``."""
+    n_times = eeg.shape[-1]
+    # The neutral realisation is only needed up to the end of the crossfade.
+    m = min(n_times, onset + int(np.ceil(0.5 * fade_s * sfreq)) + 1)
+    f_m = np.fft.rfftfreq(m, 1.0 / sfreq)
+    gain_m = _filters_gain(f_m, passband, notch)
+    neutral = _background_and_rhythms(rng, np.full_like(vad, np.nan), names, geom, sfreq, m,
+                                      effects, gain_m)
+    t = (np.arange(m) - onset) / sfreq
+    phase = 0.5 * np.pi * np.clip(t / fade_s + 0.5, 0.0, 1.0)
+    eeg[..., :m] = eeg[..., :m] * np.sin(phase) + neutral * np.cos(phase)
 
-        band = None if passband is None and not notch else band
 
-        if effects.burst_rate > 0:
-            add_muscle_bursts(eeg, rng, geom["temporal"] ** 1.5, geom["pos"][:, 0], sfreq, effects.burst_rate,
-                              effects.burst_uv, band)
-        if effects.pop_rate > 0:
-            add_electrode_pops(eeg, rng, sfreq, effects.pop_rate, effects.pop_uv, band)
-    if line_freq is not None and line_noise_uv > 0 and 0 < float(line_freq) < sfreq / 2:
-        line_freq = float(line_freq)
-        chan_gain = 1.0 + 0.5 * np.tanh(channel_jitter(effects, names, STREAM_LINE, 1)[:, 0])
-        phase = rng.uniform(0.0, 2 * np.pi, n_trials)
-        t = np.arange(n_times) / sfreq
-        wave = np.sin(2 * np.pi * line_freq * t[None, :] + phase[:, None])
-        amp = line_noise_uv * float(np.interp(line_freq, freqs, band_gain))
-        eeg += amp * chan_gain[None, :, None] * wave[:, None, :]
-    return eeg
+def _add_line_noise(eeg, rng, effects, names, sfreq: float, line_freq: float, line_noise_uv: float,
+                    freqs: np.ndarray, band_gain: np.ndarray) -> None:
+    """Add mains noise at ``line_freq`` Hz to ``eeg`` in place: a random phase per trial, per-channel gains between
+    0.5 and 1.5, its amplitude ``line_noise_uv`` µV times the recording's filter gain at that frequency."""
+    n_trials, _, n_times = eeg.shape
+    chan_gain = 1.0 + 0.5 * np.tanh(channel_jitter(effects, names, STREAM_LINE, 1)[:, 0])
+    phase = rng.uniform(0.0, 2 * np.pi, n_trials)
+    t = np.arange(n_times) / sfreq
+    wave = np.sin(2 * np.pi * line_freq * t[None, :] + phase[:, None])
+    amp = line_noise_uv * float(np.interp(line_freq, freqs, band_gain))
+    eeg += amp * chan_gain[None, :, None] * wave[:, None, :]
