@@ -9,11 +9,16 @@ from snakemake.utils import min_version, validate
 min_version("8.0")
 
 
-# Every config file is read first as a stream of YAML events, within bounds of size, nesting and alias
-# expansion (neuroaffect.pipeline.config.check_config_file): a "billion laughs" file is refused here,
-# before the schema walks its expanded tree.
-from neuroaffect.pipeline.config import check_config_file
+# The workflow's own tooling (config checks, command tables, code hashes) lives in workflow/lib, outside the
+# package: nothing under neuroaffect/ imports it or snakemake.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "lib"))
 
+from neuroaffect_workflow.config import check_config, check_config_file, switched_off
+
+# Every config file is read first as a stream of YAML events, within bounds of size, nesting and alias
+# expansion (neuroaffect_workflow.config.check_config_file): a "billion laughs" file is refused here,
+# before the schema walks its expanded tree. (A read at parse time that cannot wait: Snakemake itself
+# parses these files next.)
 for _file in workflow.overwrite_configfiles or ["config/config.yaml"]:
     if workflow.overwrite_configfiles or Path(_file).exists():
         check_config_file(_file)
@@ -32,16 +37,18 @@ report: "workflow/report/workflow.rst"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
-from neuroaffect.pipeline.config import check_config, switched_off
-
 check_config(config)
-# what the config leaves out, said before any job is planned (as for a root that cannot be read)
-if workflow.is_main_process:
-    for _line in switched_off(config):
-        print(f"neuroaffect: {_line}", file=sys.stderr)
 
 
 include: "workflow/rules/common.smk"
+
+
+# What the config leaves out and which configured roots cannot be read, said once, here, before any job is
+# planned (docs/workflow.md: a run never does less in silence; `snakemake -n` shows it too, which a rule or an
+# onstart handler would not). It reads no file: the roots were looked at once, by the checks that shape the DAG.
+if workflow.is_main_process:
+    for _line in announcements(switched_off(config)):
+        print(f"neuroaffect: {_line}", file=sys.stderr)
 
 
 wildcard_constraints:

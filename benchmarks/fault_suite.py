@@ -9,11 +9,11 @@ Categories (each case runs in a forked worker under an address-space limit and a
   ``safe_load``; a gadget that ran (its marker file exists) counts as an escape;
 - ``configs``: wrong keys, types, ranges (every section), unknown loss options and negative weights,
   duplicate ablation sizes, commands in ``device``, contradictions, through the schema and
-  :func:`neuroaffect.pipeline.config.check_config` (the checks the workflow runs first); config files
+  :func:`neuroaffect_workflow.config.check_config` (the checks the workflow runs first); config files
   that are YAML alias bombs (under an unknown key, in ``distill.loss_options``, where a string is
   expected), nested too deep, too large, a FIFO or a device, through the bounded
-  :func:`~neuroaffect.pipeline.config.read_config_file`; and configs that switch stages off, which
-  must read and say so (:func:`~neuroaffect.pipeline.config.switched_off`);
+  :func:`~neuroaffect_workflow.config.read_config_file`; and configs that switch stages off, which
+  must read and say so (:func:`~neuroaffect_workflow.config.switched_off`);
 - ``content``: artifacts whose checksums hold but whose content is invalid or whose roles are
   swapped (``tests/reliability/content.py``);
 - ``inputs``: face images and other inputs that are bombs, odd bit depths, FIFOs and devices
@@ -54,6 +54,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "workflow" / "lib"))  # the workflow's tooling (neuroaffect_workflow)
 
 from reliability.harness import Case, run_case  # noqa: E402
 
@@ -227,7 +228,7 @@ def config_cases(tmp: Path, stride: int = 1):
     from snakemake.utils import validate
     from snakemake_interface_common.exceptions import WorkflowError
 
-    from neuroaffect.pipeline.config import ConfigError, check_config, read_config_file, switched_off
+    from neuroaffect_workflow.config import ConfigError, check_config, read_config_file, switched_off
 
     text = (ROOT / "config" / "config.yaml").read_text()
     base = yaml.safe_load(text)
@@ -305,7 +306,7 @@ def shell_cases(tmp: Path, device: bool = True):
 
     import yaml
 
-    from neuroaffect.pipeline.config import ConfigError
+    from neuroaffect_workflow.config import ConfigError
     from neuroaffect.simulate import simulate
 
     run = tmp / "run"

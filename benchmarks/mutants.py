@@ -83,7 +83,7 @@ T_LOSSES = ["tests/test_distill_losses.py"]
 LABELS, ABLATION, DTRAIN = "neuroaffect/labels.py", "neuroaffect/distill/ablation.py", "neuroaffect/distill/train.py"
 FOLDS, GRID_CLASS, CONFIG = "neuroaffect/training/folds.py", "neuroaffect/prototypes/io.py", "neuroaffect/training/config.py"
 RESULTS, PLANTED, PROVENANCE = ("neuroaffect/training/results.py", "neuroaffect/simulate/_planted.py",
-                                "neuroaffect/pipeline/provenance.py")
+                                "workflow/lib/neuroaffect_workflow/provenance.py")
 G_LABELS, G_GRID = ["tests/test_guards_labels.py"], ["tests/test_guards_grid.py"]
 G_SELECT = ["tests/test_guards_selection.py"]
 G_SELECT_FAST = [f"tests/test_guards_selection.py::{t}" for t in (

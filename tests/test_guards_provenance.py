@@ -9,15 +9,13 @@ from pathlib import Path
 
 from test_provenance import package_copy  # noqa: F401  (the fixture: an editable copy of the package)
 
-from neuroaffect.pipeline import provenance
+from neuroaffect_workflow import commands, provenance  # (workflow/lib, put on sys.path by test_provenance)
 
 
 def _hashes():
-    from neuroaffect.cli import build_parser
-
     for f in (provenance._parse, provenance._module_digest):
         f.cache_clear()
-    return provenance.command_hashes(build_parser(), cache=None)
+    return provenance.command_hashes(commands.command_handlers(), cache=None)
 
 
 def _edit(path: Path, old: str, new: str) -> None:

@@ -1,13 +1,18 @@
 """The code-version input of the workflow: which package code a command runs, and its hash."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from neuroaffect.pipeline import provenance
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "workflow" / "lib") not in sys.path:
+    sys.path.insert(0, str(ROOT / "workflow" / "lib"))
 
-PACKAGE = Path(provenance.__file__).resolve().parent.parent
+from neuroaffect_workflow import commands, provenance  # noqa: E402  (workflow tooling, outside the package)
+
+PACKAGE = provenance._ROOT
 
 
 @pytest.fixture
@@ -28,10 +33,7 @@ def package_copy(tmp_path, monkeypatch):
 
 
 def _handler(command):
-    from neuroaffect.cli import build_parser
-
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    return sub.choices[command].get_default("func")
+    return commands.command_handlers([command])[command]
 
 
 def test_each_command_runs_its_own_stage_and_not_the_others():
@@ -69,22 +71,32 @@ def test_hash_ignores_comments_docstrings_and_layout_but_not_code(package_copy):
     assert provenance.source_hash(modules) != before
 
 
-def test_every_command_has_a_code_hash():
-    from neuroaffect.cli import build_parser
-
-    hashes = provenance.command_hashes(build_parser())
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert set(hashes) == set(sub.choices)
+def test_every_command_a_rule_runs_has_a_code_hash():
+    hashes = provenance.command_hashes(commands.command_handlers())
+    assert set(hashes) == set(commands.COMMAND_PARSERS) >= set(commands.RULE_COMMANDS.values())
     assert all(len(h) == 64 for h in hashes.values())
     assert hashes["features"] != hashes["train-student"]
+
+
+def test_the_declared_parsers_are_the_ones_the_command_line_builds():
+    import importlib
+
+    from neuroaffect import cli
+
+    assert set(commands.COMMAND_PARSERS) == set(cli._COMMANDS)
+    for command, where in commands.COMMAND_PARSERS.items():
+        module, adder = where.split(":")
+        assert cli._COMMANDS[command] is getattr(importlib.import_module(f"neuroaffect.cli.{module}"), adder), command
+
+
+def test_the_hash_cache_is_kept_beside_snakemake_state_not_in_the_package():
+    assert provenance.CACHE.parts[0] == ".snakemake" and not provenance.CACHE.is_absolute()
 
 
 def test_hashes_are_kept_while_no_source_file_changes(tmp_path):
     import json
 
-    from neuroaffect.cli import build_parser
-
-    parser = build_parser()
+    parser = commands.command_handlers()
     cache = tmp_path / "hashes.json"
     fresh = provenance.command_hashes(parser, cache=None)
     assert provenance.command_hashes(parser, cache=cache) == fresh

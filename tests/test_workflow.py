@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "workflow" / "lib") not in sys.path:
+    sys.path.insert(0, str(ROOT / "workflow" / "lib"))  # the workflow's tooling (neuroaffect_workflow)
 BIN = Path(sys.executable).parent
 
 
@@ -175,7 +177,7 @@ def test_schema_refuses_typos_and_absurd_values(tmp_path, changes, expected):
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
-    from neuroaffect.pipeline.config import ConfigError, check_config
+    from neuroaffect_workflow.config import ConfigError, check_config
 
     cfg = yaml.safe_load((_workdir(tmp_path, **changes) / "config/config.yaml").read_text())
     with pytest.raises((WorkflowError, ConfigError)) as err:

@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "workflow" / "lib") not in sys.path:
+    sys.path.insert(0, str(ROOT / "workflow" / "lib"))  # the workflow's tooling (neuroaffect_workflow)
 BIN = Path(sys.executable).parent
 EEG = ("deap", "dreamer", "seed", "mahnob")
 FACES = ("ferplus", "affectnet-mini", "ckplus")
@@ -129,7 +131,7 @@ def test_real_config_with_missing_roots_says_which_and_where_before_any_job(tmp_
 def test_shipped_configs_pass_the_schema_and_the_cross_checks(config):
     from snakemake.utils import validate
 
-    from neuroaffect.pipeline.config import check_config
+    from neuroaffect_workflow.config import check_config
 
     cfg = yaml.safe_load((ROOT / "config" / config).read_text())
     validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"))
@@ -137,7 +139,7 @@ def test_shipped_configs_pass_the_schema_and_the_cross_checks(config):
 
 
 def test_face_root_check_names_the_missing_piece(tmp_path, face_roots):
-    from neuroaffect.pipeline.config import check_face_root
+    from neuroaffect.io.faces import check_face_root
 
     for f in FACES:
         check_face_root(f, face_roots[f])  # the real layouts pass

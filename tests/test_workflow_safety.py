@@ -25,6 +25,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "workflow" / "lib") not in sys.path:
+    sys.path.insert(0, str(ROOT / "workflow" / "lib"))  # the workflow's tooling (neuroaffect_workflow)
 BIN = Path(sys.executable).parent
 TINY = ROOT / "tests/configs/tiny.yaml"
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
@@ -59,7 +61,7 @@ DELETE = object()
 def _validate(cfg):
     from snakemake.utils import validate
 
-    from neuroaffect.pipeline.config import check_config
+    from neuroaffect_workflow.config import check_config
 
     validate(copy.deepcopy(cfg), SCHEMA)
     check_config(cfg)
@@ -102,7 +104,7 @@ def _validate(cfg):
 def test_schema_gives_every_number_a_range_and_every_object_its_keys(key, value, named):
     from snakemake.exceptions import WorkflowError
 
-    from neuroaffect.pipeline.config import ConfigError
+    from neuroaffect_workflow.config import ConfigError
 
     _validate(_tiny())  # the base passes
     with pytest.raises((WorkflowError, ConfigError)) as err:
@@ -176,7 +178,7 @@ def _with_bomb(where):
 
 @pytest.mark.parametrize("where", ["unknown key", "loss_options", "string"])
 def test_billion_laughs_is_refused_before_it_is_expanded(tmp_path, where):
-    from neuroaffect.pipeline.config import ConfigError, check_config_file, read_config_file
+    from neuroaffect_workflow.config import ConfigError, check_config_file, read_config_file
 
     f = tmp_path / "bomb.yaml"
     f.write_text(_with_bomb(where))
@@ -192,7 +194,7 @@ def test_billion_laughs_is_refused_before_it_is_expanded(tmp_path, where):
 
 
 def test_config_file_bounds_name_the_file_and_what_was_found(tmp_path):
-    from neuroaffect.pipeline.config import ConfigError, check_config_file, read_config_file
+    from neuroaffect_workflow.config import ConfigError, check_config_file, read_config_file
 
     deep = tmp_path / "deep.yaml"
     deep.write_text("datasets: " + "[" * 100_000 + "]" * 100_000 + "\n")
@@ -263,7 +265,7 @@ def test_a_config_that_switches_stages_off_says_so_before_planning(tmp_path, cha
     planned = set(re.findall(r"^rule (\w+):$", out, re.M))
     assert planned and not gone & planned
     # the full tiny config says nothing of the kind
-    from neuroaffect.pipeline.config import switched_off
+    from neuroaffect_workflow.config import switched_off
 
     assert switched_off(_tiny()) == []
 

@@ -1,7 +1,9 @@
-# Helpers shared by the rules: data roots, subject lists, targets.
+# Helpers shared by the rules: data roots, subject lists, targets. Config values become command arguments
+# through the tables of workflow/lib/neuroaffect_workflow/commands.py.
 import functools
-import sys
 from pathlib import Path
+
+from neuroaffect_workflow import commands
 
 SIM = "results/sim"
 DATASETS = list(config["datasets"])
@@ -32,6 +34,8 @@ def data_input(dataset):
     return config["data"][dataset]["root"]
 
 
+# The one read of a real root while the workflow is parsed: its subjects are the {subject} wildcards of the
+# DAG (a root that cannot be listed is left out, and only its check job runs). Once per root (cached).
 @functools.lru_cache(maxsize=None)
 def _real_subjects(dataset):
     """(subjects, problem) of a real root: the subjects it holds, or why it cannot be read."""
@@ -75,21 +79,7 @@ def feature_params(dataset):
 def custom_args(dataset):
     """The reader options of a user's own recordings (data.custom) as command arguments, a list
     (empty for the other datasets)."""
-    if dataset != "custom":
-        return []
-    c = config["data"]["custom"]
-    args = ["--labels", c["labels"]] if c.get("labels") else []
-    args += [a for name, (lo, hi) in c.get("ratings", {}).items() for a in ("--rating", f"{name}={lo}:{hi}")]
-    args += [a for name, order in c.get("classes", {}).items()
-             for a in ("--classes", name + (f"={','.join(order)}" if order else ""))]
-    args += [a for old, new in c.get("channels", {}).items() for a in ("--channel", f"{old}={new}")]
-    args += [a for name in c.get("exclude", []) for a in ("--exclude", name)]
-    for key in ("montage", "duration", "eeg_limit_uv"):
-        if c.get(key) is not None:
-            args += [f"--{key.replace('_', '-')}", str(c[key])]
-    if c.get("bad_samples", "refuse") != "refuse":
-        args += ["--bad-samples", c["bad_samples"]]
-    return args
+    return commands.custom_args(config["data"]["custom"]) if dataset == "custom" else []
 
 
 def feature_files(dataset):
@@ -188,15 +178,9 @@ def teacher_config():
     return json.dumps({k: cfg[k] for k in TEACHER_FIELDS if k in cfg}, sort_keys=True)
 
 
-def _flags(values, flags):
-    """``--flag value`` pairs of the set keys of ``values``, as a list (quoted one by one in the command, ``{params.x:q}``)."""
-    return [item for k, flag in flags.items() if values.get(k) is not None for item in (flag, str(values[k]))]
-
-
 def teacher_train_args():
     """The teacher's training flags, a list of arguments (quoted one by one in the command)."""
-    return _flags(PROTO.get("train", {}), {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-                                           "weight_decay": "--weight-decay", "device": "--device"})
+    return commands.config_args("train-teacher", PROTO.get("train", {}))
 
 
 FACES = config.get("faces", {})
@@ -225,10 +209,12 @@ def face_input(face):
     return f"{SIM}/{face}/simulation.json" if face_is_simulated(face) else face_root(face)
 
 
+# A real face root is looked at (file and folder names, nothing read) while the workflow is parsed: a root
+# that is not there leaves its stages out of the DAG, and only its check job (check_face_root) runs.
 @functools.lru_cache(maxsize=None)
 def face_root_problem(face):
     """'' when ``face`` is simulated or its real root holds what its reader opens first, else why not."""
-    from neuroaffect.pipeline.config import check_face_root
+    from neuroaffect.io.faces import check_face_root
 
     if face_is_simulated(face):
         return ""
@@ -257,12 +243,13 @@ def _lost_stages(name):
     return f" (so also {' and '.join(lost)})" if lost else ""
 
 
-# said before any job starts (and again by the dataset's own check job, which fails)
-if workflow.is_main_process:
-    for _name, _problem in unreadable_roots():
-        print(f"neuroaffect: cannot read the {_name} data: {_problem}\n  the workflow runs without {_name}"
-              f"{_lost_stages(_name)}; {_name}'s check job (results/checks/{_name}.ok) fails with this message",
-              file=sys.stderr)
+def announcements(left_out):
+    """The lines said before any job is planned: ``left_out`` (what the config switches off), then every
+    configured real root that cannot be read (its check job, results/checks/<name>.ok, fails with the same)."""
+    return list(left_out) + [
+        f"cannot read the {name} data: {problem}\n  the workflow runs without {name}{_lost_stages(name)}; "
+        f"{name}'s check job (results/checks/{name}.ok) fails with this message"
+        for name, problem in unreadable_roots()]
 
 
 def distill_enabled():
@@ -280,18 +267,8 @@ def student_records(arm=None):
 
 
 def student_train_args():
-    """The student's training flags, a list of arguments (quoted one by one in the command)."""
-    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "weight_decay": "--weight-decay",
-             "grad_clip": "--grad-clip", "device": "--device"}
-    args = _flags(DISTILL.get("train", {}), flags)
-    args += ["--arch", str(DISTILL.get("arch", "resnet18")), "--in-size", str(DISTILL.get("in_size", 48))]
-    if DISTILL.get("imagenet_stem"):
-        args.append("--imagenet-stem")
-    if DISTILL.get("loss_options"):
-        import json
-
-        args += ["--loss-options", json.dumps(DISTILL["loss_options"])]
-    return args
+    """The student's training and model flags, a list of arguments (quoted one by one in the command)."""
+    return commands.student_args(DISTILL)
 
 
 def cross_face_args():

@@ -48,13 +48,18 @@ rule check_face_root:
     log:
         "logs/checks/{face}.log",
     params:
-        problem=lambda wc: face_root_problem(wc.face),
+        root=lambda wc: face_root(wc.face),
     resources:
         mem_mb=500,
         runtime=5,
     conda:
         "../envs/neuroaffect.yaml"
     run:
-        if params.problem:
-            raise ValueError(params.problem)
+        # the check beside the face reader (neuroaffect.io.faces.check_face_root), run by this job
+        from neuroaffect.io.faces import check_face_root
+
+        try:
+            check_face_root(wildcards.face, params.root)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"faces.data.{wildcards.face}.root: {err}") from err
         Path(output[0]).touch()

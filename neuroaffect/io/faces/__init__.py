@@ -18,6 +18,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from ..._utils import check_option
+from . import affectnet, ckplus, ferplus
 from .affectnet import read_affectnet, read_affectnet_mini
 from ._files import MAX_FACE_PIXELS, read_face_image
 from .base import SPLITS, FaceSet, read_image
@@ -25,8 +26,9 @@ from .ckplus import read_ckplus
 from .ferplus import read_ferplus
 
 __all__ = [
-    "FACE_DATASETS", "FACE_READERS", "MAX_FACE_PIXELS", "SPLITS", "FaceSet", "read_affectnet", "read_affectnet_mini",
-    "read_ckplus", "read_face_image", "read_faces", "read_ferplus", "read_image",
+    "FACE_DATASETS", "FACE_READERS", "FACE_ROOT_CHECKS", "MAX_FACE_PIXELS", "SPLITS", "FaceSet", "check_face_root",
+    "read_affectnet", "read_affectnet_mini", "read_ckplus", "read_face_image", "read_faces", "read_ferplus",
+    "read_image",
 ]
 
 #: The facial-expression datasets the package reads.
@@ -34,6 +36,9 @@ FACE_DATASETS = ("ferplus", "affectnet-mini", "affectnet", "ckplus")
 #: Dataset -> reader.
 FACE_READERS = MappingProxyType({"ferplus": read_ferplus, "affectnet-mini": read_affectnet_mini,
                                  "affectnet": read_affectnet, "ckplus": read_ckplus})
+#: Dataset -> the check of its root beside its reader (file and folder names only).
+FACE_ROOT_CHECKS = MappingProxyType({"ferplus": ferplus.check_root, "affectnet-mini": affectnet.check_mini_root,
+                                     "affectnet": affectnet.check_root, "ckplus": ckplus.check_root})
 
 
 def read_faces(dataset: str, root, **kwargs) -> FaceSet:
@@ -53,3 +58,23 @@ def read_faces(dataset: str, root, **kwargs) -> FaceSet:
     """
     check_option("dataset", dataset, FACE_DATASETS)
     return FACE_READERS[dataset](root, **kwargs)
+
+
+def check_face_root(dataset: str, root) -> None:
+    """Raise ``FileNotFoundError`` unless ``root`` holds what ``dataset``'s reader opens first (names only).
+
+    Parameters
+    ----------
+    dataset : {'ferplus', 'affectnet-mini', 'affectnet', 'ckplus'}
+    root : path-like
+        What the dataset's reader takes (see the table above).
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the path looked at, what the reader expects there and what was found.
+    ValueError
+        For a dataset not in :data:`FACE_DATASETS`.
+    """
+    check_option("dataset", dataset, FACE_DATASETS)
+    FACE_ROOT_CHECKS[dataset](root)

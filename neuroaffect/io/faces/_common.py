@@ -16,7 +16,7 @@ from ._files import MAX_TABLE_BYTES, open_regular
 
 __all__ = [
     "check_files_exist", "line_of", "parse_numbers", "parse_pixels", "read_table", "require_columns",
-    "require_complete_last_line", "require_file",
+    "require_complete_last_line", "require_file", "require_layout",
 ]
 
 #: Largest magnitude of a whole number parsed from text (exact in float64, far inside int64).
@@ -278,6 +278,37 @@ def check_files_exist(paths, listed_in, what: str, show: int = 5) -> None:
             f"{listed_in}: expected every listed {what} to exist, but found {len(missing)} of {len(paths)} "
             f"missing: {first}{more}"
         )
+
+
+def require_layout(dataset: str, root, need, kind: str) -> None:
+    """Raise ``FileNotFoundError`` unless ``root`` holds each piece of ``need`` (file and folder names only).
+
+    Parameters
+    ----------
+    dataset : str
+        The dataset's name, for the message.
+    root : path-like
+        What the dataset's reader takes.
+    need : list of (list of Path, str)
+        Each piece: the paths any one of which will do, and what the reader expects there (for the message).
+    kind : {'file', 'dir', 'any'}
+        What each path must be: a file, a folder, or either.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming ``root`` when neither it nor any needed path exists, else the first missing piece's path,
+        what the reader expects there and what was found.
+    """
+    root = Path(root)
+    if not root.exists() and all(root not in paths for paths, _ in need):
+        raise FileNotFoundError(f"{root}: expected the {dataset} root holding "
+                                f"{' and '.join(what for _, what in need)}, but found no such file or folder")
+    noun = {"file": "file", "dir": "folder"}.get(kind, "file or folder")
+    for paths, what in need:
+        ok = [p for p in paths if (p.is_file() if kind == "file" else p.is_dir() if kind == "dir" else p.exists())]
+        if not ok:
+            raise FileNotFoundError(f"{paths[0]}: expected {what}, but found no such {noun}")
 
 
 def _is_file(path) -> bool:

@@ -29,12 +29,12 @@ import numpy as np
 from ..._utils import DatasetFormatError
 from ...labels import AFFECTNET_TO_FER, FER_CLASSES
 from ._common import (check_files_exist, line_of, parse_numbers, read_table, require_columns,
-                      require_complete_last_line, require_file)
+                      require_complete_last_line, require_file, require_layout)
 from .base import SPLITS, FaceSet
 
 __all__ = [
     "AFFECTNET_CODES", "AFFECTNET_HEADER", "AFFECTNET_LISTS", "CLASS_ALIASES", "IMAGES_DIR", "LISTS_DIR",
-    "MANIFEST_NAME", "UNMAPPED_CODES", "read_affectnet", "read_affectnet_mini",
+    "MANIFEST_NAME", "UNMAPPED_CODES", "check_mini_root", "check_root", "read_affectnet", "read_affectnet_mini",
 ]
 
 LISTS_DIR = "Manually_Annotated_file_lists"
@@ -62,6 +62,28 @@ _INVALID_VA = -2.0
 # --------------------------------------------------------------------------------------------
 # AffectNet-mini
 # --------------------------------------------------------------------------------------------
+def check_mini_root(root) -> None:
+    """Raise ``FileNotFoundError`` unless ``root`` is (or holds) an AffectNet-mini manifest.
+
+    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job starts
+    which face dataset it cannot find and where it looked; the reader checks the rest (``docs/formats.md``,
+    "Face datasets").
+
+    Parameters
+    ----------
+    root : path-like
+        What :func:`read_affectnet_mini` takes.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the path looked at, what the reader expects there and what was found.
+    """
+    root = Path(root)
+    require_layout("affectnet-mini", root, [([root if root.suffix == ".csv" else root / MANIFEST_NAME],
+                                             "an AffectNet-mini manifest (CSV with the columns path,label)")], "file")
+
+
 def read_affectnet_mini(root, *, check_files: bool = True) -> FaceSet:
     """Read an AffectNet-mini manifest (a cross-dataset evaluation set).
 
@@ -162,6 +184,28 @@ def _mini_labels(cells: np.ndarray, fname):
 # --------------------------------------------------------------------------------------------
 # full release
 # --------------------------------------------------------------------------------------------
+def check_root(root) -> None:
+    """Raise ``FileNotFoundError`` unless ``root`` holds AffectNet's file lists and images.
+
+    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job starts
+    which face dataset it cannot find and where it looked; the reader checks the rest (``docs/formats.md``,
+    "Face datasets").
+
+    Parameters
+    ----------
+    root : path-like
+        What :func:`read_affectnet` takes.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the path looked at, what the reader expects there and what was found.
+    """
+    root = Path(root)
+    require_layout("affectnet", root, [([root / LISTS_DIR, root / "training.csv"], f"AffectNet's {LISTS_DIR}/"),
+                                       ([root / IMAGES_DIR], f"AffectNet's {IMAGES_DIR}/")], "any")
+
+
 def read_affectnet(root, *, check_files: bool = True) -> FaceSet:
     """Read AffectNet's manually annotated set from its CSV lists.
 

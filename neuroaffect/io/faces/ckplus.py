@@ -25,10 +25,11 @@ import numpy as np
 
 from ..._utils import DatasetFormatError
 from ...labels import CKPLUS_TO_FER
+from ._common import require_layout
 from ._files import read_small_text
 from .base import FaceSet
 
-__all__ = ["CKPLUS_CODES", "EMOTION_DIR", "IMAGES_DIR", "read_ckplus"]
+__all__ = ["CKPLUS_CODES", "EMOTION_DIR", "IMAGES_DIR", "check_root", "read_ckplus"]
 
 IMAGES_DIR = "cohn-kanade-images"
 EMOTION_DIR = "Emotion"
@@ -38,6 +39,28 @@ _FRAME_RE = re.compile(r"^S(\d+)_(\d+)_(\d+)\.png$", re.IGNORECASE)
 #: Largest emotion file read (the release's hold 16 to 20 bytes).
 _MAX_EMOTION_BYTES = 4096
 _EMOTION_RE = re.compile(r"^S(\d+)_(\d+)_(\d+)_emotion\.txt$", re.IGNORECASE)
+
+
+def check_root(root) -> None:
+    """Raise ``FileNotFoundError`` unless ``root`` holds CK+'s image and emotion folders.
+
+    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job starts
+    which face dataset it cannot find and where it looked; the reader checks the rest (``docs/formats.md``,
+    "Face datasets").
+
+    Parameters
+    ----------
+    root : path-like
+        What :func:`read_ckplus` takes.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the path looked at, what the reader expects there and what was found.
+    """
+    root = Path(root)
+    require_layout("ckplus", root, [([root / IMAGES_DIR], f"CK+'s {IMAGES_DIR}/ (Sxxx/yyy/ image sequences)"),
+                                    ([root / EMOTION_DIR], f"CK+'s {EMOTION_DIR}/ (Sxxx/yyy/ emotion files)")], "dir")
 
 
 def read_ckplus(root) -> FaceSet:

@@ -27,12 +27,13 @@ import numpy as np
 
 from ..._utils import DatasetFormatError, check_option
 from ...labels import FER_CLASSES
-from ._common import line_of, parse_numbers, parse_pixels, read_table, require_columns, require_file
+from ._common import (line_of, parse_numbers, parse_pixels, read_table, require_columns, require_file,
+                      require_layout)
 from .base import FaceSet
 
 __all__ = [
     "DROP_REASONS", "FER2013_HEADER", "FER2013_NAME", "FERPLUS_HEADER", "FERPLUS_LABEL_RULES", "FERPLUS_NAME",
-    "IMAGE_SIZE", "USAGE_TO_SPLIT", "VOTE_COLUMNS", "read_ferplus",
+    "IMAGE_SIZE", "USAGE_TO_SPLIT", "VOTE_COLUMNS", "check_root", "read_ferplus",
 ]
 
 FER2013_NAME = "fer2013.csv"
@@ -60,6 +61,30 @@ FERPLUS_LABEL_RULES = {
              "surprise, ...); rows with no votes, a top count on unknown or NF, or an empty Image name are "
              "dropped",
 }
+
+
+def check_root(root) -> None:
+    """Raise ``FileNotFoundError`` unless ``root`` holds FER2013's and FERPlus's tables (at the top, or
+    ``fer2013.csv`` under ``fer2013/``).
+
+    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job starts
+    which face dataset it cannot find and where it looked; the reader checks the rest (``docs/formats.md``,
+    "Face datasets").
+
+    Parameters
+    ----------
+    root : path-like
+        What :func:`read_ferplus` takes.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the path looked at, what the reader expects there and what was found.
+    """
+    root = Path(root)
+    pix = [root / FER2013_NAME, root / "fer2013" / FER2013_NAME]
+    require_layout("ferplus", root, [(pix, f"FER2013's {FER2013_NAME}"),
+                                     ([root / FERPLUS_NAME], f"FERPlus's {FERPLUS_NAME}")], "file")
 
 
 def read_ferplus(root, *, ties: str = "drop") -> FaceSet:

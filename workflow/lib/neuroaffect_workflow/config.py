@@ -1,8 +1,10 @@
-"""Cross-field checks of the workflow configuration that a JSON schema cannot express.
+"""Checks of the workflow configuration (workflow tooling, outside the package).
+
+Cross-field checks that a JSON schema cannot express:
 
 :func:`check_config` runs when the workflow loads its config, before any job starts; every
-problem is reported with the key that holds it. :func:`check_face_root` checks a real face
-dataset's root by file names alone (the EEG roots are checked by listing their subjects).
+problem is reported with the key that holds it (a real face dataset's root is checked beside its
+reader, ``neuroaffect.io.faces.check_face_root``; the EEG roots by listing their subjects).
 
 :func:`check_config_file` runs before that, on the raw text of every config file the workflow is
 given: a file too large, nested too deep, or whose YAML aliases expand past a bound ("billion
@@ -14,8 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ConfigError", "check_config", "check_config_file", "check_face_root", "read_config_file",
-           "switched_off"]
+__all__ = ["ConfigError", "check_config", "check_config_file", "read_config_file", "switched_off"]
 
 #: Bounds of a config file (the shipped ones are a few kB, a few hundred nodes, 6 levels deep).
 MAX_CONFIG_BYTES = 1 << 20
@@ -46,8 +47,8 @@ def check_config(config: dict) -> None:
     - ``loso`` (needs several subjects) is left to the library, which names the sweep;
     - ``distill.loss_options.ramp`` whose start is not before its end.
     """
-    from ..labels import check_target, n_label_classes
-    from ..models import list_models, model_entrypoint
+    from neuroaffect.labels import check_target, n_label_classes
+    from neuroaffect.models import list_models, model_entrypoint
 
     problems = []
     seen = {}
@@ -221,54 +222,3 @@ def switched_off(config: dict) -> list[str]:
             out.append(f"faces.data: no {' and no '.join(missing)}, so the student is evaluated without "
                        f"{'them' if len(missing) > 1 else 'it'}")
     return out
-
-
-def check_face_root(dataset: str, root) -> None:
-    """Raise ``FileNotFoundError`` unless ``root`` holds what ``dataset``'s reader opens first.
-
-    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job
-    starts which face dataset it cannot find and where it looked; the readers check the rest
-    (``docs/formats.md``, "Face datasets").
-
-    Parameters
-    ----------
-    dataset : {'ferplus', 'affectnet-mini', 'affectnet', 'ckplus'}
-    root : path-like
-        What the dataset's reader takes.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the path looked at, what the reader expects there and what was found.
-    """
-    from ..io.faces import affectnet, ckplus, ferplus
-
-    root = Path(root)
-    if dataset == "ferplus":
-        pix = [root / ferplus.FER2013_NAME, root / "fer2013" / ferplus.FER2013_NAME]
-        need = [(pix, f"FER2013's {ferplus.FER2013_NAME}"), ([root / ferplus.FERPLUS_NAME],
-                                                              f"FERPlus's {ferplus.FERPLUS_NAME}")]
-        kind = "file"
-    elif dataset == "affectnet-mini":
-        need = [([root if root.suffix == ".csv" else root / affectnet.MANIFEST_NAME],
-                 "an AffectNet-mini manifest (CSV with the columns path,label)")]
-        kind = "file"
-    elif dataset == "affectnet":
-        need = [([root / affectnet.LISTS_DIR, root / "training.csv"], f"AffectNet's {affectnet.LISTS_DIR}/"),
-                ([root / affectnet.IMAGES_DIR], f"AffectNet's {affectnet.IMAGES_DIR}/")]
-        kind = "any"
-    elif dataset == "ckplus":
-        need = [([root / ckplus.IMAGES_DIR], f"CK+'s {ckplus.IMAGES_DIR}/ (Sxxx/yyy/ image sequences)"),
-                ([root / ckplus.EMOTION_DIR], f"CK+'s {ckplus.EMOTION_DIR}/ (Sxxx/yyy/ emotion files)")]
-        kind = "dir"
-    else:
-        raise ValueError(f"Invalid value for the 'dataset' parameter. Allowed values are 'ferplus', "
-                         f"'affectnet-mini', 'affectnet', 'ckplus', but got {dataset!r} instead.")
-    if not root.exists() and all(root not in paths for paths, _ in need):
-        raise FileNotFoundError(f"{root}: expected the {dataset} root holding "
-                                f"{' and '.join(what for _, what in need)}, but found no such file or folder")
-    for paths, what in need:
-        ok = [p for p in paths if (p.is_file() if kind == "file" else p.is_dir() if kind == "dir" else p.exists())]
-        if not ok:
-            raise FileNotFoundError(f"{paths[0]}: expected {what}, but found no such "
-                                    f"{'file' if kind == 'file' else 'folder' if kind == 'dir' else 'file or folder'}")

@@ -1,7 +1,8 @@
 """Which package code a step runs, as one hash: the workflow's code-version input.
 
-A workflow step reruns when the code it runs changes (``docs/workflow.md``, "Freshness"). The code
-a step runs is found statically, without importing anything, from its command's handler:
+Workflow tooling, not part of the package (nothing under ``neuroaffect/`` imports it). A workflow
+step reruns when the code it runs changes (``docs/workflow.md``, "Freshness"). The code a step runs
+is found statically, without importing the package's modules, from its command's handler:
 
 - every name the handler (and its module, at module level) imports from the package is traced to
   the module that defines it, through the re-exports of package ``__init__`` files;
@@ -14,7 +15,7 @@ The hash covers the syntax trees of those modules with docstrings removed, so co
 and formatting do not count; any other change does (a change of Python version may change the
 trees, and then counts once).
 
->>> from neuroaffect.pipeline.provenance import module_closure, source_hash
+>>> from neuroaffect_workflow.provenance import module_closure, source_hash
 >>> "neuroaffect.features.bde" in module_closure(["neuroaffect.features"])
 True
 >>> len(source_hash(module_closure(["neuroaffect.features"])))
@@ -26,12 +27,17 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.util
+import json
+import os
+import tempfile
 from pathlib import Path
 
 __all__ = ["command_hashes", "function_code", "module_closure", "source_hash"]
 
 PACKAGE = "neuroaffect"
-_ROOT = Path(__file__).resolve().parent.parent  # the neuroaffect/ folder
+#: The neuroaffect/ folder of the installed (or checked-out, editable) package, found without importing it.
+_ROOT = Path(importlib.util.find_spec(PACKAGE).submodule_search_locations[0]).resolve()
 
 
 @functools.lru_cache(maxsize=None)
@@ -219,47 +225,59 @@ def _tree_signature() -> str:
     return h.hexdigest()
 
 
-#: Where :func:`command_hashes` keeps its results by default: beside Python's compiled files of the package
-#: (derived from the sources like them; a read-only install just does not keep them).
-CACHE = _ROOT / "__pycache__" / "neuroaffect_code_hashes.json"
+#: Where the workflow keeps :func:`command_hashes`' results: beside Snakemake's own state in the working directory
+#: (never inside the package).
+CACHE = Path(".snakemake") / "neuroaffect_code_hashes.json"
 
 
-def command_hashes(parser, cache=CACHE) -> dict:
-    """Code hash of every subcommand of a command-line parser.
+def _read_cache(cache, signature, commands) -> dict | None:
+    """The hashes kept in ``cache`` when they were computed for ``signature`` and ``commands``, else None."""
+    try:
+        kept = json.loads(Path(cache).read_text(encoding="utf-8"))
+        if kept["signature"] == signature and set(kept["hashes"]) == set(commands):
+            return dict(kept["hashes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache, or an unreadable one: compute
+    return None
+
+
+def _write_cache(cache, signature, hashes) -> None:
+    """Keep ``hashes`` in ``cache`` (written whole, then renamed; a folder that cannot be written is skipped)."""
+    cache = Path(cache)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=cache.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"signature": signature, "hashes": hashes}, f, indent=1, sort_keys=True)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only folder: the hashes are still right, only not kept
+
+
+def command_hashes(handlers, cache=None) -> dict:
+    """Code hash of every command, from its handler.
 
     Parameters
     ----------
-    parser : argparse.ArgumentParser
-        A parser whose subcommands each set a default ``func`` (their handler), such as
-        :func:`neuroaffect.cli.build_parser`'s.
+    handlers : mapping of str -> function
+        Command -> the function it runs (the ``func`` its parser sets with ``set_defaults``), such as
+        :func:`neuroaffect_workflow.commands.command_handlers` gives.
     cache : path-like | None
         A JSON file keeping the hashes with a signature of the package's source files (names, sizes,
         modification times): while no file changes, they are read back instead of computed again.
-        Default :data:`CACHE`; None: always compute.
+        None (default): always compute; the workflow passes :data:`CACHE`.
 
     Returns
     -------
     hashes : dict of str -> str
-        Subcommand -> :func:`source_hash` of :func:`function_code` of its handler.
+        Command -> :func:`source_hash` of :func:`function_code` of its handler (64 hex digits).
     """
-    import argparse
-    import json
-
-    from .._utils import atomic_write_json
-
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     signature = _tree_signature() if cache is not None else None
     if cache is not None:
-        try:
-            kept = json.loads(Path(cache).read_text())
-            if kept["signature"] == signature and set(kept["hashes"]) == set(sub.choices):
-                return dict(kept["hashes"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # no cache, or an unreadable one: compute
-    hashes = {name: source_hash(function_code(p.get_default("func"))) for name, p in sub.choices.items()}
+        kept = _read_cache(cache, signature, handlers)
+        if kept is not None:
+            return kept
+    hashes = {name: source_hash(function_code(func)) for name, func in handlers.items()}
     if cache is not None:
-        try:
-            atomic_write_json(cache, {"signature": signature, "hashes": hashes})
-        except OSError:
-            pass  # a read-only folder: the hashes are still right, only not kept
+        _write_cache(cache, signature, hashes)
     return hashes
