@@ -20,6 +20,7 @@ from torch import nn
 from .._utils import check_option, check_positive_int
 
 __all__ = [
+    "GraphTokenModel",
     "TokenModel",
     "create_model",
     "list_models",
@@ -232,3 +233,49 @@ class TokenModel(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_chans={self.n_chans}, n_bands={self.n_bands}, n_outputs={self.n_outputs}"
+
+
+class GraphTokenModel(TokenModel):
+    """Common skeleton of the graph token models (DGCNN, RGNN): a learnable electrode graph and a head.
+
+    Subclasses check their arguments with :meth:`_graph_args`, register the buffer ``adjacency_init`` and the
+    parameter ``adjacency_weight`` (its learnable form, started from it), build the graph convolution from
+    :meth:`_pyg_conv` and end ``__init__`` with :meth:`_finish_head`, which adds ``drop`` and ``final_layer``
+    (in that order, after the subclass's own layers, so the parameter order and the ``state_dict`` keys stay
+    those of the models' first versions) and draws the initial weights.
+    """
+
+    requires_ch_pos = True
+
+    def _graph_args(self, ch_pos, K, hidden, dropout) -> tuple:
+        """Checked ``(positions (n_chans, 3), K, hidden, dropout)``."""
+        pos = _check_positions(ch_pos, self.n_chans)
+        K = _check_positive_int("K", K)
+        hidden = _check_positive_int("hidden", hidden)
+        dropout = _check_probability("dropout", dropout)
+        return pos, K, hidden, dropout
+
+    @staticmethod
+    def _pyg_conv(name: str) -> type:
+        """The torch-geometric convolution class ``name`` (imported here: torch-geometric is slow to import)."""
+        from ._compat import upstream_import_warnings_ignored
+
+        with upstream_import_warnings_ignored():  # torch-geometric's own FutureWarning, see _compat
+            import torch_geometric.nn as pyg_nn
+
+        return getattr(pyg_nn, name)
+
+    def _finish_head(self, hidden: int, dropout: float, num_features: int) -> None:
+        """Add dropout and ``final_layer`` (hidden -> n_outputs), set the widths, draw the initial weights."""
+        self.drop = nn.Dropout(dropout)
+        self.final_layer = nn.Linear(hidden, self.n_outputs)
+        self.num_features = num_features
+        self.head_hidden_size = hidden
+        self._rewind_rng()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every layer and restart the learnable graph from ``adjacency_init``."""
+        super().reset_parameters()
+        with torch.no_grad():
+            self.adjacency_weight.copy_(self.adjacency_init)

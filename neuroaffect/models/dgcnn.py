@@ -6,15 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import TokenModel, _check_positions, _check_positive_int, _check_probability, register_model
-from ._compat import upstream_import_warnings_ignored
+from ._base import GraphTokenModel, _check_positive_int, register_model
 from .graph import dense_to_edge_index, gaussian_knn_adjacency, sym_norm_dense
 
 __all__ = ["DGCNN"]
 
 
 @register_model("dgcnn")
-class DGCNN(TokenModel):
+class DGCNN(GraphTokenModel):
     r"""Dynamical graph CNN (Song et al., 2020) over band-DE tokens.
 
     The electrode graph is a learnable matrix :math:`W \in \mathbb{R}^{C \times C}`
@@ -94,8 +93,6 @@ class DGCNN(TokenModel):
     Filtering", NeurIPS 2016.
     """
 
-    requires_ch_pos = True
-
     def __init__(
         self,
         n_chans: int,
@@ -110,11 +107,8 @@ class DGCNN(TokenModel):
         k: int = 5,
     ):
         super().__init__(n_chans, n_bands, n_outputs)
-        pos = _check_positions(ch_pos, self.n_chans)
-        K = _check_positive_int("K", K)
+        pos, K, hidden, dropout = self._graph_args(ch_pos, K, hidden, dropout)
         n_filters = _check_positive_int("n_filters", n_filters)
-        hidden = _check_positive_int("hidden", hidden)
-        dropout = _check_probability("dropout", dropout)
         if self.n_chans < 2:
             raise ValueError(
                 f"Invalid value for the 'n_chans' parameter: a graph needs at least 2 "
@@ -124,23 +118,10 @@ class DGCNN(TokenModel):
         self.register_buffer("adjacency_init", adj0)
         self.register_buffer("offdiag_mask", 1.0 - torch.eye(self.n_chans))
         self.adjacency_weight = nn.Parameter(torch.empty_like(adj0))
-        with upstream_import_warnings_ignored():  # torch-geometric's own FutureWarning, see _compat
-            from torch_geometric.nn import ChebConv  # imported here: torch-geometric is slow to import
-
-        self.conv = ChebConv(self.n_bands, n_filters, K=K, normalization="sym")
+        self.conv = self._pyg_conv("ChebConv")(self.n_bands, n_filters, K=K, normalization="sym")
         self.fc = nn.Linear(self.n_chans * n_filters, hidden)
-        self.drop = nn.Dropout(dropout)
-        self.final_layer = nn.Linear(hidden, self.n_outputs)
         self.n_filters = n_filters
-        self.num_features = self.n_chans * n_filters
-        self.head_hidden_size = hidden
-        self._rewind_rng()
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        with torch.no_grad():
-            self.adjacency_weight.copy_(self.adjacency_init)
+        self._finish_head(hidden, dropout, self.n_chans * n_filters)
 
     @property
     def adjacency(self) -> torch.Tensor:

@@ -6,15 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import TokenModel, _check_positions, _check_positive_int, _check_probability, register_model
-from ._compat import upstream_import_warnings_ignored
+from ._base import GraphTokenModel, register_model
 from .graph import dense_to_edge_index, inverse_square_adjacency, sym_norm_dense
 
 __all__ = ["RGNN"]
 
 
 @register_model("rgnn")
-class RGNN(TokenModel):
+class RGNN(GraphTokenModel):
     r"""Graph model in the style of RGNN (Zhong et al., 2022), without its two regularisers.
 
     The adjacency :math:`A` is symmetric by construction: only its lower
@@ -87,8 +86,6 @@ class RGNN(TokenModel):
     Networks", ICML 2019.
     """
 
-    requires_ch_pos = True
-
     def __init__(
         self,
         n_chans: int,
@@ -102,10 +99,7 @@ class RGNN(TokenModel):
         delta: float | None = None,
     ):
         super().__init__(n_chans, n_bands, n_outputs)
-        pos = _check_positions(ch_pos, self.n_chans)
-        K = _check_positive_int("K", K)
-        hidden = _check_positive_int("hidden", hidden)
-        dropout = _check_probability("dropout", dropout)
+        pos, K, hidden, dropout = self._graph_args(ch_pos, K, hidden, dropout)
         n = self.n_chans
         adj0 = torch.as_tensor(inverse_square_adjacency(pos, delta=delta), dtype=torch.get_default_dtype())
         rows, cols = torch.tril_indices(n, n)
@@ -116,21 +110,8 @@ class RGNN(TokenModel):
         self.register_buffer("tril_index", tril_index)
         self.register_buffer("adjacency_init", adj0[rows, cols].clone())
         self.adjacency_weight = nn.Parameter(torch.empty(rows.numel()))
-        with upstream_import_warnings_ignored():  # torch-geometric's own FutureWarning, see _compat
-            from torch_geometric.nn import SGConv  # imported here: torch-geometric is slow to import
-
-        self.conv = SGConv(self.n_bands, hidden, K=K, add_self_loops=False)
-        self.drop = nn.Dropout(dropout)
-        self.final_layer = nn.Linear(hidden, self.n_outputs)
-        self.num_features = hidden
-        self.head_hidden_size = hidden
-        self._rewind_rng()
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        with torch.no_grad():
-            self.adjacency_weight.copy_(self.adjacency_init)
+        self.conv = self._pyg_conv("SGConv")(self.n_bands, hidden, K=K, add_self_loops=False)
+        self._finish_head(hidden, dropout, hidden)
 
     @property
     def adjacency(self) -> torch.Tensor:
