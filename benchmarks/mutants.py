@@ -188,8 +188,8 @@ MUTANTS = [
        "permutation p-value without the +1 (can be 0)"),
     _m("grid-card-unchecked", GRID_IO, 'if card["card_sha256"] != found:', "if False:", T_PROTOTYPES,
        "the card's own checksum not verified"),
-    _m("teacher-mc-dropout-off", TEACHER, "    model = model.to(device).train()\n    torch.manual_seed(seed)",
-       "    model = model.to(device).eval()\n    torch.manual_seed(seed)", T_PROTOTYPES,
+    _m("teacher-mc-dropout-off", TEACHER, "        self.model.train(True)\n        return self",
+       "        self.model.train(False)\n        return self", T_PROTOTYPES,
        "MC-dropout passes without dropout (no spread, the gate admits everything)"),
     # --- distillation losses ---
     _m("kd-no-t-squared", LOSSES, "per = (torch.xlogy(p, p) - p * logq).sum(-1) * (t * t)",
@@ -229,9 +229,9 @@ MUTANTS = [
        'entries = [(match[0], CKPLUS_TO_FER[code], "peak", code)]', 'entries = [(match[0], code, "peak", code)]',
        G_LABELS, "the CK+ reader takes emotion codes for FERPlus indices"),
     # --- selection on validation (tests/test_guards_selection.py) ---
-    _m("train-arm-selects-on-test", ABLATION,
-       'train, val = ferplus.select_split("train"), ferplus.select_split("val")',
-       'train, val = ferplus.select_split("train"), ferplus.select_split("test")', G_SELECT,
+    _m("train-arm-selects-on-test", "neuroaffect/pipeline/faces.py",
+       'train_set, val = ferplus.select_split("train"), ferplus.select_split("val")',
+       'train_set, val = ferplus.select_split("train"), ferplus.select_split("test")', G_SELECT,
        "the student's epoch selected on the FERPlus test split"),
     _m("select-run-accuracy", ABLATION, 'return max(runs, key=lambda r: (r["val"]["macro_f1"], -r["seed"]))',
        'return max(runs, key=lambda r: (r["val"]["accuracy"], -r["seed"]))', G_SELECT_FAST,
