@@ -74,7 +74,7 @@ def throughput(in_size: int, small_input: bool, threads: int, steps: int = 6, ba
     for i in range(steps + 1):
         if i == 1:
             t0 = time.perf_counter()
-        out = model(x)
+        out = model.forward_outputs(x)
         loss = torch.nn.functional.cross_entropy(out["logits"], y)
         opt.zero_grad()
         loss.backward()

@@ -94,10 +94,10 @@ class LogitsCrossEntropy(CrossEntropy):
     """Cross-entropy on the ``"logits"`` entry of a model returning a dict (the face student)."""
 
     def __call__(self, outputs, target, mask=None):
-        return super().__call__(outputs["logits"], target, mask)
+        return super().__call__(outputs["logits"] if isinstance(outputs, dict) else outputs, target, mask)
 
     def score(self, outputs, target, mask=None):
-        return super().score(outputs["logits"], target, mask)
+        return super().score(outputs["logits"] if isinstance(outputs, dict) else outputs, target, mask)
 
 
 def _single_data(name: str, n: int, tiny: bool, seed: int = 0):

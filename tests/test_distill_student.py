@@ -28,10 +28,11 @@ def test_student_shapes_stem_and_config():
     assert m.backbone.conv1.kernel_size == (3, 3) and m.backbone.conv1.stride == (1, 1)
     x = torch.rand(3, 1, 16, 16)
     with torch.no_grad():
-        out = m(x)
+        out = m.forward_outputs(x)
         f = m.forward_features(x)
     assert out["logits"].shape == (3, 8) and out["embedding"].shape == (3, 12)
     assert f.shape == (3, 512) and torch.allclose(m.forward_head(f), out["logits"])
+    assert torch.equal(m(x), out["logits"])  # forward: the logits (timm style)
     assert torch.equal(m.forward_head(f, pre_logits=True), f)
     assert torch.allclose(out["embedding"].norm(dim=1), torch.ones(3))
     assert isinstance(m.final_layer, torch.nn.Linear)
@@ -52,11 +53,11 @@ def test_grey_repeated_to_three_channels_equals_grey_and_colour_is_luma():
     m = FERStudent(in_size=8, proj_dim=4).eval()
     g = torch.rand(2, 1, 8, 8)
     with torch.no_grad():
-        a = m(g)["logits"]
-        b = m(g.expand(-1, 3, -1, -1))["logits"]
+        a = m(g)
+        b = m(g.expand(-1, 3, -1, -1))
         rgb = torch.rand(2, 3, 8, 8)
         luma = (rgb * torch.tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)).sum(1, keepdim=True)
-        c, d = m(rgb)["logits"], m(luma)["logits"]
+        c, d = m(rgb), m(luma)
     assert torch.allclose(a, b, atol=1e-6) and torch.allclose(c, d, atol=1e-6)
     # normalisation inside the model: (x - mean) / std, grey repeated to 3 channels
     p = m.prepare(torch.full((1, 1, 2, 2), 0.75))

@@ -124,7 +124,7 @@ def test_tiny_run_executes_every_stage(tiny_run):
     assert grid.prototypes.shape == (3, 3, 8)  # grid_size 3, teacher embedding 8 (tiny.yaml)
     student = load_student(wd / "results/student")
     with torch.no_grad():
-        out = student(torch.zeros(1, 3, 32, 32))
+        out = student.forward_outputs(torch.zeros(1, 3, 32, 32))
     assert out["logits"].shape == (1, 8) and out["embedding"].shape == (1, grid.dim)
     config = json.loads((wd / "results/student/config.json").read_text())
     assert config["grid_sha256"] == grid.sha256

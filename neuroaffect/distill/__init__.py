@@ -2,8 +2,9 @@
 
 Design: ``docs/distillation.md``.
 
-- :class:`FERStudent` (``student``): torchvision ResNet-18/50 from scratch, grey input, 8 logits
-  and a unit-norm embedding compared with the prototypes.
+- :class:`FERStudent` (``student``): torchvision ResNet-18/50 from scratch, grey input; its
+  forward gives the 8 logits, ``forward_outputs`` the logits and a unit-norm embedding compared
+  with the prototypes (:class:`StudentOutputs`: the module of that dict, trained and predicted).
 - Losses (``losses``): :func:`weighted_cross_entropy`, :func:`kd_loss`, :class:`ProtoKD`,
   :func:`dgeo_loss` with its :func:`cosine_ramp`, and their sum per ablation arm,
   :class:`DistillLoss` (B0 CE, B1 + KD, B2 + Proto-KD, B3 + D-Geo).
@@ -36,7 +37,7 @@ _LAZY = {
                      "cosine_ramp", "dgeo_loss", "kd_loss", "weighted_cross_entropy"], "losses"),
     **dict.fromkeys(["FacePrediction", "as_images", "load_predictor", "predict_faces"], "predict"),
     **dict.fromkeys(["Face", "align_face", "detect_faces"], "detect"),
-    **dict.fromkeys(["ARCHS", "FERStudent", "build_student"], "student"),
+    **dict.fromkeys(["ARCHS", "FERStudent", "StudentOutputs", "build_student"], "student"),
     **dict.fromkeys(["PAPER_CONFIG", "StudentResult", "ValMacroF1", "faceset_fingerprint", "shuffled_grid",
                      "train_student"], "train"),
 }

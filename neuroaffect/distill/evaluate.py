@@ -23,13 +23,13 @@ import warnings
 
 import numpy as np
 import torch
-from torch import nn
 
 from .._utils import check_positive_int
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
 from ..training import classification_metrics, predict, resolve_device
 from .data import make_loader
+from .student import StudentOutputs
 
 __all__ = ["baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic", "majority_metrics",
            "pixel_features", "predict_outputs"]
@@ -56,25 +56,13 @@ def fer_metrics(y_true, y_pred) -> dict:
     return classification_metrics(y_true, y_pred, n_classes=_C, present=True)
 
 
-class _Flat(nn.Module):
-    """The student's dict output as one tensor ``[logits | embedding]`` (what ``training.predict`` takes)."""
-
-    def __init__(self, student):
-        super().__init__()
-        self.student = student
-        self.train(student.training)  # training.predict restores the wrapper's mode afterwards
-
-    def forward(self, x):
-        out = self.student(x)
-        return torch.cat([out["logits"], out["embedding"]], dim=-1)
-
-
 def predict_outputs(model, data, *, batch_size: int = 512, device: str = "auto", amp: bool = True,
                     num_workers: int = 0) -> dict:
     """The student's outputs on every image of a face set, in order.
 
     Runs :func:`neuroaffect.training.predict` (eval mode, no gradients, bfloat16 autocast on CUDA
-    with ``amp``) on the student wrapped so that its dict becomes one tensor.
+    with ``amp``) on :class:`~neuroaffect.distill.student.StudentOutputs` (logits and embedding
+    of one pass).
 
     Parameters
     ----------
@@ -98,8 +86,8 @@ def predict_outputs(model, data, *, batch_size: int = 512, device: str = "auto",
         data = make_loader(data, False, check_positive_int("batch_size", batch_size), num_workers=num_workers,
                            in_size=model.in_size)
     dev = device if isinstance(device, torch.device) else resolve_device(device)
-    flat = predict(_Flat(model), data, device=dev, batch_size=batch_size, amp=amp)[0]
-    logits, emb = flat[:, : model.n_outputs], flat[:, model.n_outputs:]
+    out = predict(StudentOutputs(model), data, device=dev, batch_size=batch_size, amp=amp)[0]
+    logits, emb = out["logits"], out["embedding"]
     z = logits - logits.max(1, keepdims=True)
     proba = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     return {"logits": np.ascontiguousarray(logits), "embedding": np.ascontiguousarray(emb),

@@ -382,7 +382,7 @@ class _OnnxStudent(nn.Module):
         self.student = student
 
     def forward(self, pixels):
-        out = self.student(pixels)
+        out = self.student.forward_outputs(pixels)
         return out["logits"], out["embedding"]
 
 
@@ -529,7 +529,7 @@ def check_onnx(path, model, x=None) -> float:
     was = model.training
     model.eval()
     with torch.no_grad():
-        ref = model.cpu()(x)["logits"].numpy()
+        ref = model.cpu()(x).numpy()
     model.train(was)
     diff = float(np.abs(onnx_logits - ref).max())
     print(f"ONNX vs torch logits: max abs difference {diff:.3g} over {x.shape[0]} image(s)")

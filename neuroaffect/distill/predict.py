@@ -297,21 +297,13 @@ def _forward(model, x: np.ndarray, batch_size: int, device):
         return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
     import torch
 
-    from ..training import resolve_device
+    from ..training import predict, resolve_device
+    from .student import StudentOutputs
 
     dev = device if isinstance(device, torch.device) else resolve_device(device)
-    was = model.training
-    model.to(dev).eval()
-    logits, emb = [], []
-    try:
-        with torch.no_grad():
-            for s in range(0, len(x), batch_size):
-                out = model(torch.from_numpy(x[s:s + batch_size]).to(dev))
-                logits.append(out["logits"].float().cpu().numpy())
-                emb.append(out["embedding"].float().cpu().numpy())
-    finally:
-        model.train(was)
-    return np.concatenate(logits), np.concatenate(emb)
+    out = predict(StudentOutputs(model), np.ascontiguousarray(x, dtype=np.float32), device=dev,
+                  batch_size=batch_size, amp=False)[0]
+    return out["logits"], out["embedding"]
 
 
 def predict_faces(model, images, grid=None, temperature: float = 0.1, *, detect: bool = True, crop: bool = True,

@@ -47,7 +47,7 @@ from torch import nn
 from .._utils import check_option, check_positive_int, check_real
 from ..labels import FER_CLASSES
 
-__all__ = ["ARCHS", "LUMA", "FERStudent", "build_student"]
+__all__ = ["ARCHS", "LUMA", "FERStudent", "StudentOutputs", "build_student"]
 
 #: Backbones and the width of their pooled features.
 ARCHS = {"resnet18": 512, "resnet50": 2048}
@@ -92,10 +92,12 @@ class FERStudent(nn.Module):
 
     Notes
     -----
-    ``forward(x)`` returns a dict ``{"logits": (B, n_outputs), "embedding": (B, proj_dim)}``.
-    :func:`neuroaffect.training.fit` passes such outputs to the loss with a leading model axis
-    added to each entry; :func:`neuroaffect.training.predict` expects a tensor, so predictions go
-    through :func:`neuroaffect.distill.predict_outputs` (which wraps the student for it).
+    ``forward(x)`` returns the logits (B, n_outputs), as timm models do; the pooled features come
+    from :meth:`forward_features`, the embedding (B, proj_dim) from :meth:`project` of them, and
+    both outputs of one pass from :meth:`forward_outputs`. :class:`StudentOutputs` is the module
+    whose forward is that dict: :func:`neuroaffect.training.fit` trains it (the loss gets each
+    entry with a leading model axis) and :func:`neuroaffect.distill.predict_outputs` runs it through
+    :func:`neuroaffect.training.predict`.
     """
 
     def __init__(self, n_outputs: int = len(FER_CLASSES), *, arch: str = "resnet18", proj_dim: int = 128,
@@ -184,8 +186,13 @@ class FERStudent(nn.Module):
         """Unit-norm embedding (B, proj_dim) of pooled features, compared with the prototypes by cosine."""
         return F.normalize(self.projector(feats), dim=-1)
 
-    def forward(self, x: torch.Tensor) -> dict:
-        """``{"logits": (B, n_outputs), "embedding": (B, proj_dim)}`` from pixels ``(B, 1 or 3, H, W)`` in [0, 1]."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, n_outputs) from pixels ``(B, 1 or 3, H, W)`` in [0, 1]."""
+        return self.forward_head(self.forward_features(x))
+
+    def forward_outputs(self, x: torch.Tensor) -> dict:
+        """``{"logits": (B, n_outputs), "embedding": (B, proj_dim)}`` from one pass of the backbone over pixels
+        ``(B, 1 or 3, H, W)`` in [0, 1]: what the distillation loss needs."""
         f = self.forward_features(x)
         return {"logits": self.forward_head(f), "embedding": self.project(f)}
 
@@ -224,6 +231,22 @@ class FERStudent(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+
+
+class StudentOutputs(nn.Module):
+    """The student seen through :meth:`FERStudent.forward_outputs`: its forward returns the dict of
+    logits and embedding. What :func:`neuroaffect.training.fit` trains (the loss needs both) and
+    :func:`neuroaffect.training.predict` runs for both outputs; it holds the student's parameters
+    themselves (``.student``), in the student's train/eval mode when built.
+    """
+
+    def __init__(self, student: FERStudent):
+        super().__init__()
+        self.student = student
+        self.train(student.training)
+
+    def forward(self, x: torch.Tensor) -> dict:
+        return self.student.forward_outputs(x)
 
 
 def build_student(config: dict, weights=None) -> FERStudent:

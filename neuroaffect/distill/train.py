@@ -24,11 +24,11 @@ from .._utils import check_int
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
 from ..prototypes.io import PrototypeGrid, array_sha256, load_grid
-from ..training import LoaderSource, TrainConfig, fingerprint, fit, resolve_device
+from ..training import LoaderSource, TrainConfig, fingerprint, fit, predict, resolve_device
 from .data import make_loader
-from .evaluate import fer_metrics, predict_outputs
+from .evaluate import fer_metrics
 from .losses import ARMS, DistillLoss, class_weights
-from .student import FERStudent
+from .student import FERStudent, StudentOutputs
 
 __all__ = ["PAPER_CONFIG", "StudentResult", "ValMacroF1", "faceset_fingerprint", "shuffled_grid", "train_student"]
 
@@ -105,12 +105,13 @@ class ValMacroF1:
         self.amp = bool(amp)
 
     def evaluate(self, model) -> float:
-        """8-way macro-F1 of ``model`` on the validation loader (the model's train/eval mode is kept)."""
-        out = predict_outputs(model, self.loader, device=self.device, amp=self.amp)
-        return fer_metrics(self.loader.dataset.labels.numpy(), out["logits"].argmax(1))["macro_f1"]
+        """8-way macro-F1 of the student ``model`` on the validation loader (its train/eval mode is kept)."""
+        logits = predict(model, self.loader, device=self.device, amp=self.amp)[0]
+        return fer_metrics(self.loader.dataset.labels.numpy(), logits.argmax(1))["macro_f1"]
 
     def __call__(self, model) -> dict:
-        return {self.key: float(self.evaluate(model))}
+        """``{"val_macro_f1": score}`` of a student, or of the :class:`StudentOutputs` the engine trains."""
+        return {self.key: float(self.evaluate(model.student if isinstance(model, StudentOutputs) else model))}
 
     def __repr__(self) -> str:
         return f"ValMacroF1(amp={self.amp})"
@@ -193,7 +194,8 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
         Replaces ``cfg.seed``: the student's initialisation, the shuffling generator and the engine's
         torch RNG (augmentation) all follow it.
     callbacks : iterable of callable
-        Engine callbacks (called after each epoch with that epoch's weights).
+        Engine callbacks (called after each epoch with that epoch's weights; ``info.model`` is the
+        :class:`~neuroaffect.distill.student.StudentOutputs` trained, ``info.model.student`` the student).
     shuffle_grid : bool
         Train against :func:`shuffled_grid` (``shuffle_seed``): the control arm.
     loss_options : dict | None
@@ -242,8 +244,8 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
     inputs = {"train": faceset_fingerprint(train_set), "val": faceset_fingerprint(val_set), "arm": arm,
               "grid": loss.grid_sha256, "shuffle_grid": bool(shuffle_grid), "student": model.config,
               "weights": None if weights is None else str(weights), "num_workers": num_workers}
-    res = fit(model, LoaderSource(train_loader, device=device), loss, cfg, checkpoint=checkpoint, inputs=inputs,
-              callbacks=list(callbacks), val_metrics=ValMacroF1(val_loader, device=device, amp=cfg.amp),
+    res = fit(StudentOutputs(model), LoaderSource(train_loader, device=device), loss, cfg, checkpoint=checkpoint,
+              inputs=inputs, callbacks=list(callbacks), val_metrics=ValMacroF1(val_loader, device=device, amp=cfg.amp),
               monitor=ValMacroF1.key, mode="max", select=True)
     history = res.histories[0]
     best = res.best_epochs[0]
@@ -251,7 +253,7 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
         raise RuntimeError(f"no epoch of the student has a finite validation macro-F1 ({history[ValMacroF1.key]}); "
                            "expected at least one to select")
     score = history[ValMacroF1.key][best]
-    model = res.model
+    model = res.model.student  # the student itself, trained in place, with the selected epoch's weights
     model.eval()
     model.grid_sha256 = loss.grid_sha256  # what predict_faces checks a grid against (None: trained without one)
     entropy = None if loss.proto is None else float(loss.proto.target_entropy().mean())

@@ -271,7 +271,8 @@ def predict(model, data, *, device="auto", batch_size: int = 1024, amp: bool = T
     Returns
     -------
     outputs : list of ndarray of float32, length M
-        Model ``m``'s outputs on its own samples, shape ``(n_m, ...)``.
+        Model ``m``'s outputs on its own samples, shape ``(n_m, ...)``; for a model returning a
+        dict of tensors, a dict of such arrays per model (one forward pass gives every entry).
     """
     dev = resolve_device(device) if isinstance(device, str) else device
     if isinstance(data, np.ndarray):
@@ -283,10 +284,12 @@ def predict(model, data, *, device="auto", batch_size: int = 1024, amp: bool = T
     chunks = []
     for x, _, _ in source.eval_batches(batch_size):
         with autocast(dev, amp):
-            chunks.append(tr(x).float())
+            chunks.append(tree_map(lambda o: o.float(), tr(x)))
     tr.train(was)
-    out = torch.cat(chunks, dim=1)
-    return [o.cpu().numpy() for o in source.split(out)]
+    if isinstance(chunks[0], torch.Tensor):
+        return [o.cpu().numpy() for o in source.split(torch.cat(chunks, dim=1))]
+    parts = {k: [o.cpu().numpy() for o in source.split(torch.cat([c[k] for c in chunks], dim=1))] for k in chunks[0]}
+    return [{k: v[m] for k, v in parts.items()} for m in range(source.n_models)]
 
 
 @dataclass
