@@ -2,7 +2,8 @@
 
 Entry points: :func:`extract_features` (one :class:`~neuroaffect.io.Recording`, or
 ``mne.Epochs`` -> ``xarray.Dataset``), :func:`write_features` / :func:`read_features` (netCDF,
-atomic), :func:`load_tokens` / :func:`load_maps` (numpy arrays for models) and
+atomic), :func:`load_tokens` / :func:`load_maps` (numpy arrays for models), :func:`load_features` (feature
+files read, or computed from a dataset root, with their provenance) and
 :class:`FeatureParams` (every parameter, hashed into each output). No torch here. Feature
 definitions: ``docs/features.md``.
 """
@@ -12,6 +13,7 @@ from .bde import (
     n_windows, variance_to_de, window_starts,
 )
 from .extract import SCHEMA_VERSION, extract_features, label_scaling, normalise_labels
+from .load import LoadedFeatures, feature_provenance, find_sidecar, load_features, resolve_feature_files
 from .params import BANDS, MODES, PRESETS, RBT_BANDS, WINDOW_PRESETS, FeatureParams
 from .physio import PHYSIO_FEATURES, compute_physio_features
 from .raw import extract_raw_windows
@@ -23,10 +25,11 @@ from .topomap import (
 
 __all__ = [
     "BANDS", "HEAD_RADIUS", "MODES", "PHYSIO_FEATURES", "PRESETS", "RBT_BANDS", "SCHEMA_VERSION",
-    "WINDOW_PRESETS", "FeatureParams", "Tokens", "TopomapGrid", "compute_band_de",
+    "WINDOW_PRESETS", "FeatureParams", "LoadedFeatures", "Tokens", "TopomapGrid", "compute_band_de",
     "compute_band_variance", "compute_baseline_variance", "compute_physio_features",
-    "design_window_filters", "extract_features", "extract_raw_windows", "label_scaling", "load_maps", "load_tokens",
+    "design_window_filters", "extract_features", "extract_raw_windows", "feature_provenance", "find_sidecar", "label_scaling",
+    "load_features", "load_maps", "load_tokens",
     "make_topomap_grid", "make_topomaps", "n_windows", "normalise_labels", "read_features",
-    "topomap_grid_for_channels", "topomap_grid_for_positions", "valid_mask", "variance_to_de",
+    "resolve_feature_files", "topomap_grid_for_channels", "topomap_grid_for_positions", "valid_mask", "variance_to_de",
     "window_starts", "write_features",
 ]

@@ -9,19 +9,19 @@
 deap from data/sim/deap/deap (simulated, snr 1), features computed in memory (params 6f567f8d895d)
 
 Features come from feature files when given (``features=``), else they are computed in
-memory from the dataset ``root`` (no temporary files). The :class:`DataSource` says which,
-and carries the sha256 of every feature file and raw recording.
+memory from the dataset ``root`` (no temporary files), both by the one feature loader
+:func:`neuroaffect.features.load_features`. The :class:`DataSource` says which, and carries the
+sha256 of every feature file and raw recording.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._progress import Progress, progress_enabled
-from .._utils import DatasetFormatError, check_option, sha256_file
+from .._utils import check_option
+from ..features.load import feature_provenance, find_sidecar, load_features, resolve_feature_files
 from ..labels import CUSTOM, DATASETS
 
 __all__ = ["DataSource", "feature_provenance", "find_sidecar", "load_windows", "resolve_feature_files"]
@@ -90,80 +90,11 @@ def _common_folder(files) -> str:
     return parents.pop() + "/" if len(parents) == 1 else ", ".join(map(str, files))
 
 
-def find_sidecar(root) -> Path | None:
-    """The simulator's ``simulation.json`` for a dataset root, if the root was simulated."""
-    root = Path(root)
-    for folder in (root, *root.parents[:3]):
-        f = folder / "simulation.json"
-        if f.is_file():
-            return f
-    return None
-
-
-def _simulation(root):
-    side = find_sidecar(root)
-    if side is None:
-        return False, None
+def _with_default_snr(simulated: bool | None, snr: float | None) -> tuple[bool | None, float | None]:
+    """``(simulated, snr)`` with the simulator's default snr where a simulation's sidecar left it out."""
     from ..simulate import DEFAULT_SNR
 
-    card = json.loads(side.read_text())
-    return True, DEFAULT_SNR if card.get("snr") is None else float(card["snr"])
-
-
-def feature_provenance(sources, files=()) -> dict:
-    """Provenance of feature datasets a result was trained on.
-
-    Parameters
-    ----------
-    sources : sequence of xarray.Dataset
-        The feature datasets (their attributes hold parameters and raw-input hashes).
-    files : sequence of path-like
-        Those of them read from files (hashed here).
-
-    Returns
-    -------
-    inputs : dict
-        ``{"features": {path: sha256}, "feature_params_hash": [...], "raw_inputs": {path: sha256}}``.
-    """
-    out = {"features": {str(f): sha256_file(f) for f in files}, "feature_params_hash": [], "raw_inputs": {}}
-    names = [str(f) for f in files] or [f"<subject {ds.attrs.get('subject')}>" for ds in sources]
-    for name, ds in zip(names, sources):
-        ph = ds.attrs.get("params_hash")
-        if ph and ph not in out["feature_params_hash"]:
-            out["feature_params_hash"].append(ph)
-        text = ds.attrs.get("input_sha256", "{}")
-        try:
-            raw = json.loads(text)
-        except (TypeError, json.JSONDecodeError):
-            raw = None
-        if not isinstance(raw, dict):
-            raise DatasetFormatError(name, "an 'input_sha256' attribute holding a JSON object {path: sha256}",
-                                     f"{str(text)[:80]!r}")
-        out["raw_inputs"].update(raw)
-    return out
-
-
-def resolve_feature_files(features, subjects=None) -> list[Path]:
-    """Feature files: ``features`` is one ``.nc`` file or a folder of ``<subject>.nc``.
-
-    Raises ``FileNotFoundError`` naming what is missing.
-    """
-    src = Path(features)
-    if src.is_file():
-        return [src]
-    if not src.is_dir():
-        raise FileNotFoundError(f"{src}: expected a feature file or a folder of <subject>.nc files, but found "
-                                "no such path")
-    have = {int(f.stem): f for f in src.glob("*.nc") if f.stem.isdigit()}
-    if subjects is None:
-        if not have:
-            raise FileNotFoundError(f"{src}: expected <subject>.nc feature files, but found none")
-        return [have[s] for s in sorted(have)]
-    missing = [s for s in subjects if s not in have]
-    if missing:
-        raise FileNotFoundError(f"{src}: expected feature files of subjects {missing}, but found only "
-                                f"{sorted(have) or 'none'}")
-    return [have[s] for s in subjects]
+    return simulated, DEFAULT_SNR if simulated and snr is None else snr
 
 
 def load_windows(dataset, target: str, task: str, *, root=None, features=None, subjects=None,
@@ -206,8 +137,6 @@ def load_windows(dataset, target: str, task: str, *, root=None, features=None, s
     """
     import xarray as xr
 
-    from ..features import FeatureParams, extract_features, read_features
-    from ..io import iter_recordings
     from ..training.inputs import windows_from_features
 
     if isinstance(dataset, xr.Dataset) or (isinstance(dataset, (list, tuple)) and dataset
@@ -219,54 +148,44 @@ def load_windows(dataset, target: str, task: str, *, root=None, features=None, s
     in_memory = isinstance(features, xr.Dataset) or (isinstance(features, (list, tuple)) and features
                                                      and all(isinstance(d, xr.Dataset) for d in features))
     if in_memory:
-        dsets = [features] if isinstance(features, xr.Dataset) else list(features)
-        names = sorted({str(d.attrs.get("dataset")) for d in dsets})
-        dataset = dataset if dataset is not None else names[0]
-        if subjects is not None:
-            dsets = [d for d in dsets if int(d.attrs.get("subject", -1)) in {int(s) for s in subjects}]
-            if not dsets:
-                raise ValueError(f"Invalid value for the 'subjects' parameter: expected subjects of the feature "
-                                 f"datasets, but got {list(subjects)}")
-        source = DataSource(dataset=str(dataset), simulated=None)
-        source.inputs = feature_provenance(dsets)
-        source.params_hash = list(source.inputs["feature_params_hash"])
-        source.class_names = _class_names(dsets, target, task)
-        return windows_from_features(dsets, target, task, dataset=dataset, kind=kind), source
+        return _windows_in_memory(features, dataset, target, task, subjects, kind)
     check_option("dataset", dataset, ROOT_DATASETS)
     if dataset != CUSTOM and read_kwargs:
         raise ValueError(f"Invalid value for the 'read_kwargs' parameter: only the custom reader takes options, "
                          f"but got {sorted(read_kwargs)} for {dataset!r}")
     if features is None and root is None:
         raise ValueError("load_windows needs a dataset root (root=) or feature files (features=), but got neither")
-    if features is not None:
-        files = resolve_feature_files(features, subjects)
-        dsets = [read_features(f) for f in files]
-        simulated, snr = (None, None) if root is None else _simulation(root)
-        source = DataSource(dataset=dataset, root=None if root is None else str(root),
-                            features=[str(f) for f in files], simulated=simulated, snr=snr)
-    else:
-        p = FeatureParams.coerce(params or {})
-        if kind == "raw" and not p.raw:  # raw-signal models: the same windows, as signal
-            p = dataclasses.replace(p, raw=True, topo=False, physio=False)
-        with progress_enabled(progress):  # one bar (a terminal) or one line per subject (a log)
-            bar = Progress(None if subjects is None else len(subjects), f"features {dataset}")
-            dsets = []
-            for rec in iter_recordings(dataset, root, subjects, **(read_kwargs or {})):
-                dsets.append(extract_features(rec, p))
-                bar.update()
-            bar.close()
-        if not dsets:
-            raise ValueError(f"{root}: expected recordings of {dataset} subjects {subjects}, but found none")
-        files = []
-        simulated, snr = _simulation(root)
-        source = DataSource(dataset=dataset, root=str(root), simulated=simulated, snr=snr)
-    source.inputs = feature_provenance(dsets, files)
-    source.params_hash = list(source.inputs["feature_params_hash"])
-    if source.simulated is None and source.inputs["raw_inputs"]:
-        source.simulated, source.snr = _simulation(next(iter(source.inputs["raw_inputs"])))
+    loaded = load_features(dataset, root=root, features=features, subjects=subjects, params=params,
+                           raw=kind == "raw", progress=progress, read_kwargs=read_kwargs)
+    dsets = loaded.datasets
+    simulated, snr = _with_default_snr(loaded.simulated, loaded.snr)
+    source = DataSource(dataset=dataset, root=loaded.root,
+                        features=[str(f) for f in loaded.files], simulated=simulated, snr=snr,
+                        params_hash=list(loaded.inputs["feature_params_hash"]), inputs=loaded.inputs)
     windows = windows_from_features(dsets, target, task, dataset=dataset, kind=kind)
     source.class_names = _class_names(dsets, target, task)
     return windows, source
+
+
+def _windows_in_memory(features, dataset, target: str, task: str, subjects, kind: str):
+    """``load_windows`` of in-memory feature datasets: their windows and a :class:`DataSource` without a root."""
+    import xarray as xr
+
+    from ..training.inputs import windows_from_features
+
+    dsets = [features] if isinstance(features, xr.Dataset) else list(features)
+    names = sorted({str(d.attrs.get("dataset")) for d in dsets})
+    dataset = dataset if dataset is not None else names[0]
+    if subjects is not None:
+        dsets = [d for d in dsets if int(d.attrs.get("subject", -1)) in {int(s) for s in subjects}]
+        if not dsets:
+            raise ValueError(f"Invalid value for the 'subjects' parameter: expected subjects of the feature "
+                             f"datasets, but got {list(subjects)}")
+    source = DataSource(dataset=str(dataset), simulated=None)
+    source.inputs = feature_provenance(dsets)
+    source.params_hash = list(source.inputs["feature_params_hash"])
+    source.class_names = _class_names(dsets, target, task)
+    return windows_from_features(dsets, target, task, dataset=dataset, kind=kind), source
 
 
 def _class_names(dsets, target: str, task: str) -> list:

@@ -11,28 +11,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .data import feature_provenance, resolve_feature_files
-
 __all__ = ["export_prototypes", "feature_datasets", "train_teacher"]
 
 
 def feature_datasets(dataset: str, *, root=None, features=None, params=None, progress=False):
-    """Feature datasets of every subject (read from files, or computed in memory from ``root``) and
-    their provenance (:func:`~neuroaffect.pipeline.feature_provenance`)."""
-    from ..features import FeatureParams, extract_features, read_features
-    from ..io import iter_recordings
+    """Feature datasets of every subject (read from files, or computed in memory from ``root``, by
+    :func:`neuroaffect.features.load_features`) and their provenance
+    (:func:`~neuroaffect.pipeline.feature_provenance`)."""
+    from ..features import load_features
 
-    if features is not None:
-        files = resolve_feature_files(features)
-        dsets = [read_features(f) for f in files]
-    elif root is not None:
-        p = FeatureParams.coerce(params or {})
-        files, dsets = [], [extract_features(r, p, progress=progress) for r in iter_recordings(dataset, root)]
-    else:
+    if features is None and root is None:
         raise ValueError(f"{dataset}: expected a dataset root or feature files, but got neither")
-    if not dsets:
+    loaded = load_features(dataset, root=root, features=features, params=params, progress=progress)
+    if not loaded.datasets:
         raise ValueError(f"{features or root}: expected {dataset} feature datasets, but found none")
-    return dsets, feature_provenance(dsets, files)
+    return loaded.datasets, loaded.inputs
 
 
 def train_teacher(out, dataset: str = "dreamer", *, root=None, features=None, feature_params=None, config=None,
