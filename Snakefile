@@ -13,7 +13,7 @@ min_version("8.0")
 # package: nothing under neuroaffect/ imports it or snakemake.
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "lib"))
 
-from neuroaffect_workflow.config import check_config, check_config_file, switched_off
+from neuroaffect_workflow.config import check_config, check_config_file, switched_off, unreadable
 
 # Every config file is read first as a stream of YAML events, within bounds of size, nesting and alias
 # expansion (neuroaffect_workflow.config.check_config_file): a "billion laughs" file is refused here,
@@ -47,7 +47,7 @@ include: "workflow/rules/common.smk"
 # planned (docs/workflow.md: a run never does less in silence; `snakemake -n` shows it too, which a rule or an
 # onstart handler would not). It reads no file: the roots were looked at once, by the checks that shape the DAG.
 if workflow.is_main_process:
-    for _line in announcements(switched_off(config)):
+    for _line in switched_off(config) + unreadable(config, unreadable_roots()):
         print(f"neuroaffect: {_line}", file=sys.stderr)
 
 

@@ -110,3 +110,22 @@ def test_hashes_are_kept_while_no_source_file_changes(tmp_path):
     assert provenance.command_hashes(parser, cache=cache) == fresh
     cache.write_text("{not json")
     assert provenance.command_hashes(parser, cache=cache) == fresh
+
+
+def test_every_rule_that_runs_a_command_is_in_the_declared_table():
+    """Each rule's shell text (read here, in the test only) runs the command RULE_COMMANDS says it runs."""
+    import re
+
+    found = {}
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0]
+            command = re.search(r'"neuroaffect ([a-z][a-z-]*)', block)
+            if command:
+                found[name] = command.group(1)
+    assert found == dict(commands.RULE_COMMANDS)
+
+
+def test_the_package_never_imports_the_workflow_tooling():
+    offenders = [str(f) for f in PACKAGE.rglob("*.py") if "neuroaffect_workflow" in f.read_text(encoding="utf-8")]
+    assert offenders == []

@@ -231,27 +231,6 @@ def unreadable_roots():
     return [(name, problem) for name, problem in found if problem]
 
 
-def _lost_stages(name):
-    """What the workflow leaves out when ``name`` cannot be read."""
-    lost = []
-    if name == PROTO.get("dataset"):
-        lost.append("the prototype grid and the face student")
-    elif name in (PROTO.get("support"), PROTO.get("second_source")):
-        lost.append(f"{name}'s part of the prototype grid")
-    if name == "ferplus" and DISTILL:
-        lost.append("the face student")
-    return f" (so also {' and '.join(lost)})" if lost else ""
-
-
-def announcements(left_out):
-    """The lines said before any job is planned: ``left_out`` (what the config switches off), then every
-    configured real root that cannot be read (its check job, results/checks/<name>.ok, fails with the same)."""
-    return list(left_out) + [
-        f"cannot read the {name} data: {problem}\n  the workflow runs without {name}{_lost_stages(name)}; "
-        f"{name}'s check job (results/checks/{name}.ok) fails with this message"
-        for name, problem in unreadable_roots()]
-
-
 def distill_enabled():
     """The student trains when the grid is built and FERPlus is configured."""
     return bool(DISTILL) and prototypes_enabled() and face_enabled("ferplus")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ConfigError", "check_config", "check_config_file", "read_config_file", "switched_off"]
+__all__ = ["ConfigError", "check_config", "check_config_file", "read_config_file", "switched_off", "unreadable"]
 
 #: Bounds of a config file (the shipped ones are a few kB, a few hundred nodes, 6 levels deep).
 MAX_CONFIG_BYTES = 1 << 20
@@ -222,3 +222,36 @@ def switched_off(config: dict) -> list[str]:
             out.append(f"faces.data: no {' and no '.join(missing)}, so the student is evaluated without "
                        f"{'them' if len(missing) > 1 else 'it'}")
     return out
+
+
+def _lost_stages(config: dict, name: str) -> str:
+    """What the workflow leaves out when the dataset ``name`` cannot be read, as a parenthesis ('' if nothing)."""
+    proto, distill = config.get("prototypes") or {}, config.get("distill") or {}
+    lost = []
+    if name == proto.get("dataset"):
+        lost.append("the prototype grid and the face student")
+    elif name in (proto.get("support"), proto.get("second_source")):
+        lost.append(f"{name}'s part of the prototype grid")
+    if name == "ferplus" and distill:
+        lost.append("the face student")
+    return f" (so also {' and '.join(lost)})" if lost else ""
+
+
+def unreadable(config: dict, problems) -> list[str]:
+    """One message per configured real root that cannot be read, saying what the workflow runs without.
+
+    Parameters
+    ----------
+    config : dict
+        The workflow config.
+    problems : iterable of (str, str)
+        (dataset, why its root cannot be read), as the workflow found them.
+
+    Returns
+    -------
+    lines : list of str
+        Two lines each (the problem, then what is left out and which check job fails with it).
+    """
+    return [f"cannot read the {name} data: {problem}\n  the workflow runs without {name}"
+            f"{_lost_stages(config, name)}; {name}'s check job (results/checks/{name}.ok) fails with this message"
+            for name, problem in problems]
