@@ -102,7 +102,7 @@ def _support_and_ordering(result) -> list[str]:
             "", "## Ordering", "",
             "Spearman rho between bin distance on the valence/arousal plane and prototype cosine distance, over "
             f"non-empty bins; one-sided permutation p ({card['config']['n_permutations']} shuffles of bin "
-            "positions).", "", table_row(["grid", "rho", "p", "bins"]), "|---" * 4 + "|",
+            "positions).", "", *table_lines([], ["grid", "rho", "p", "bins"]),
             _ordering_line("exported (labelled + support)", result.ordering.get("grid")),
             _ordering_line("labelled only", result.ordering.get("labelled_only")),
             _ordering_line("shuffled-label control", result.ordering.get("control")),
