@@ -115,3 +115,40 @@ def test_data_summary_names_class_codes():
     deap = summary_markdown({**base, "dataset": "deap",
                              "labels": {"valence": {"range": [1, 9], "histogram": {"1": 2, "9": 1}}}})
     assert "| valence | [1, 9] | 1: 2, 9: 1 |" in deap
+
+
+def test_table_writer_rows_columns_and_formats():
+    """The one pipe-table writer: rows as lists, mappings or a DataFrame; formats; missing values; empty cells."""
+    import math
+
+    import pandas as pd
+
+    from neuroaffect.report import table, table_lines, table_row
+
+    assert table([["a", 1], ["b", 2]], ["name", "n"]) == "| name | n |\n|---|---|\n| a | 1 |\n| b | 2 |"
+    rows = [{"x": 0.12345, "y": None}, {"x": math.nan, "y": 3}]
+    assert table_lines(rows, {"x": "score", "y": "count"}, {"x": ".2f", "y": ".0f"}) == [
+        "| score | count |", "|---|---|", "| 0.12 | - |", "| - | 3 |"]
+    df = pd.DataFrame({"rule": ["r"], "jobs": [2], "s": [1.25]})
+    assert table_lines(df, {"rule": "rule", "s": "wall s"}, {"s": ".1f"})[2] == "| r | 1.2 |"
+    assert table_lines(df, ["rule", "jobs"], {"jobs": lambda v: f"{v} jobs"})[2] == "| r | 2 jobs |"
+    assert table_lines([], ["a", "b"]) == ["| a | b |", "|---|---|"]
+    assert table_row(["a", "", "b"]) == "| a |  | b |"
+    assert table_row(["a", "", "b"], tight_empty=True) == "| a | | b |"
+
+
+def test_report_loads_its_modules_on_first_use():
+    """``import neuroaffect.report`` and its pages import neither pandas nor torch (rendering stays cheap)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neuroaffect.report, neuroaffect.report.pages; "
+            "print(sorted(m for m in ('pandas', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    import neuroaffect.report as report
+
+    assert {"table", "tabulate", "sweep_markdown", "ablation_markdown", "PUBLISHED", "render_markdown"} <= set(
+        report.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        report.nothing  # noqa: B018

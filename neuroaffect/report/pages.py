@@ -3,7 +3,7 @@ the headline tables for readers of the repository (:func:`compose_readme`).
 
 A Snakemake report shows an HTML file in the page and a Markdown file only as a download. The pages
 written here carry their own style sheet and load nothing (no scripts, fonts or images are fetched).
-This module imports no scientific package, so that rendering a table costs a fraction of a second.
+This module imports neither pandas nor torch, so that rendering a table costs a fraction of a second.
 """
 
 from __future__ import annotations
