@@ -1,5 +1,6 @@
-# Two entry points: `make run` (full workflow on simulated demo data, then reports/report.html) and `make test`.
-# Both create .venv when it is missing and install the pinned environment into it.
+# Entry points: `make run` (full workflow on simulated demo data, then reports/report.html), `make test` (the
+# fast tests) and `make test-all` (every test; what CI runs).
+# Each creates .venv when it is missing and installs the pinned environment into it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ sys.exit(0 if torch.__version__.split('+')[0] == pin else f'torch {torch.__versi
 endef
 export CHECK_TORCH_PIN
 
-.PHONY: run test install bench clean
+.PHONY: run test test-all install bench clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,11 +38,19 @@ install: $(BIN)/.installed
 run: $(BIN)/.installed
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --report-after-run --report reports/report.html
 
-# Two pytest-xdist workers (one torch thread each, tests/conftest.py), whole files per worker so that a
-# module's fixtures (the tiny workflow run) are built once; TEST_WORKERS=0 runs in this process alone.
+# Two test tiers. `make test`: the fast tier, every test not marked `slow` (pytest -m "not slow"), a few
+# minutes from a fresh clone with the install. `make test-all`: every test, the slow tier too (the tiny
+# whole-workflow runs, interrupted and resumed runs, fresh-process byte-identity, the fault suite); CI
+# (.ci/run) runs this one. Two pytest-xdist workers (one torch thread each, tests/conftest.py), whole files
+# per worker so that a module's fixtures (the tiny workflow run) are built once; TEST_WORKERS=0 runs in
+# this process alone.
 TEST_WORKERS ?= 2
+PYTEST_WORKERS = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_WORKERS)
+
+test-all: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_features.py

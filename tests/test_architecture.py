@@ -38,6 +38,7 @@ def test_import_contracts_can_fail(tmp_path):
     assert "neuroaffect.channels" in res.stdout and "torch" in res.stdout
 
 
+@pytest.mark.slow
 def test_models_and_training_import_without_mne_or_snakemake():
     code = (
         "import sys; sys.modules['mne'] = None; sys.modules['snakemake'] = None\n"

@@ -89,6 +89,7 @@ def test_teacher_arguments_out_of_bounds_are_refused_before_allocation(kw, match
         TopoTeacher(args.pop("n_chans"), args.pop("n_bands"), args.pop("n_outputs"), **args)
 
 
+@pytest.mark.slow
 def test_teacher_roles_and_summary(tmp_path):
     from neuroaffect.prototypes.teacher import load_teacher, read_teacher_summary
 
@@ -114,6 +115,7 @@ def tiny_student():
     return FERStudent(in_size=16, proj_dim=6).eval()
 
 
+@pytest.mark.slow
 def test_export_covers_card_and_onnx_and_onnx_bytes_name_no_folder(tiny_student, tmp_path):
     pytest.importorskip("onnxruntime")
     from neuroaffect.distill.export import export_onnx, export_student, load_onnx, load_student

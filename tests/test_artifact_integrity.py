@@ -53,6 +53,7 @@ def test_feature_file_carries_the_checksum_of_what_a_reader_gets(feature_file):
         assert f.attrs[CHECKSUM_ATTR] == content_checksum(ds)
 
 
+@pytest.mark.slow
 def test_a_flipped_byte_in_any_variable_of_a_feature_file_is_refused(feature_file, tmp_path):
     regions = hdf5_data_regions(feature_file)
     assert {"bde", "n_windows", "ch_pos", "valence", "topo", "channel"} <= set(regions)
@@ -107,6 +108,7 @@ def checkpoint(tmp_path_factory):
     return make_checkpoint(tmp_path_factory.mktemp("ckpt"))
 
 
+@pytest.mark.slow
 def test_a_flipped_byte_in_any_tensor_of_a_checkpoint_is_refused(checkpoint, tmp_path):
     records = zip_records(checkpoint)
     tensors = [k for k in records if "/data/" in k]

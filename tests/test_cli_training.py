@@ -5,11 +5,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def _run(*args, cwd):
     return subprocess.run([sys.executable, "-m", "neuroaffect", *args], capture_output=True, text=True, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_experiment_sweep_and_tables(sim_root, tmp_path):
     root = sim_root("deap")
     common = ["--dataset", "deap", "--target", "arousal", "--task", "binary", "--model", "dgcnn",
@@ -73,12 +76,14 @@ def test_experiment_sweep_and_tables(sim_root, tmp_path):
     assert "planted effect size (snr; 1 = the realistic default" in table and "): deap 1." in table
 
 
+@pytest.mark.slow
 def test_experiment_without_data_says_what_is_missing(tmp_path):
     res = _run("experiment", "--dataset", "deap", "--subject", "1", "--epochs", "1", cwd=tmp_path)
     assert res.returncode == 2
     assert "results/features/deap" in res.stderr and "make run" in res.stderr
 
 
+@pytest.mark.slow
 def test_sweep_names_a_feature_file_with_broken_provenance(sim_root, tmp_path):
     from neuroaffect.features import FeatureParams, extract_features, write_features
     from neuroaffect.io import read_dataset

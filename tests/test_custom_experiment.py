@@ -86,6 +86,7 @@ def test_pipeline_experiment_takes_custom_roots_and_in_memory_datasets(eyes_feat
     assert again.n_folds == res.n_folds == 5
 
 
+@pytest.mark.slow
 def test_cli_experiment_on_edf_and_eeglab(tmp_path, capsys):
     out = tmp_path / "edf"
     assert main(["experiment", "--dataset", "custom", "--root", str(DATA / "eegmmidb"), "--target", "eyes",
@@ -114,6 +115,7 @@ def test_cli_experiment_on_edf_and_eeglab(tmp_path, capsys):
     assert "labels.csv: expected a labels table" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_workflow_plans_a_custom_dataset(tmp_path):
     """data.custom in the config: the workflow reads, summarises, extracts and sweeps it like another dataset,
     every reader option passed quoted on the command line."""

@@ -95,6 +95,7 @@ def test_export_and_reload_give_identical_outputs(student, grid, tmp_path):
         load_student(tmp_path / "nowhere")
 
 
+@pytest.mark.slow
 def test_onnx_agrees_with_torch(student, tmp_path, capsys):
     for name in ("onnx", "onnxscript", "onnxruntime"):  # the optional export dependencies
         pytest.importorskip(name)

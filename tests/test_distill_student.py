@@ -64,6 +64,7 @@ def test_grey_repeated_to_three_channels_equals_grey_and_colour_is_luma():
     assert p.shape == (1, 3, 2, 2) and torch.allclose(p, torch.ones_like(p))
 
 
+@pytest.mark.slow
 def test_weights_files(tmp_path):
     torch.manual_seed(0)
     a = FERStudent(in_size=8, proj_dim=4)

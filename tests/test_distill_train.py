@@ -52,6 +52,7 @@ def test_shuffled_grid_moves_every_prototype(data):
     assert g.card.get("shuffled") is None  # the original grid is untouched
 
 
+@pytest.mark.slow
 def test_train_student_runs_the_engine_and_selects_best_val_macro_f1(data, monkeypatch):
     train, val, grid = data
     calls, snapshots = [], []
@@ -98,6 +99,7 @@ def test_control_arm_and_selection_scores_are_the_evaluation_of_the_kept_weights
         train_student(train, val, None, "B1", CFG, in_size=8, shuffle_grid=True)
 
 
+@pytest.mark.slow
 def test_resume_continues_bit_identically(data, tmp_path, monkeypatch):
     """Killed while scoring epoch 1 (the checkpoint holds epoch 0, its score and selection): resumed, identical."""
     train, val, grid = data

@@ -144,6 +144,7 @@ def test_short_trials_and_mismatched_baselines_are_refused():
         extract_raw_windows(rec, 128, baseline=True)
 
 
+@pytest.mark.slow
 def test_module_does_not_import_torch():
     code = (
         "import sys\n"

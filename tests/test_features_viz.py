@@ -1,6 +1,7 @@
 """Feature figures: PNGs written atomically; the planted effect shows in the summary."""
 
 import numpy as np
+import pytest
 
 from neuroaffect.channels import DEAP_EEG_CH_NAMES, get_positions
 from neuroaffect.features import extract_features
@@ -31,6 +32,7 @@ def planted_recording(n_trials=12, seconds=8, seed=0):
                      label_range={"valence": (1, 9), "arousal": (1, 9)})
 
 
+@pytest.mark.slow
 def test_label_contrast_figure_shows_planted_effect(tmp_path):
     ds = extract_features(planted_recording(), dict(physio=False, topo=False))
     out = tmp_path / "fig" / "contrast.png"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from test_provenance import package_copy  # noqa: F401  (the fixture: an editable copy of the package)
 
 from neuroaffect_workflow import commands, provenance  # (workflow/lib, put on sys.path by test_provenance)
@@ -24,6 +26,7 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+@pytest.mark.slow
 def test_a_change_deep_in_the_distillation_loss_reruns_the_student_and_not_the_features(package_copy):
     before = _hashes()
     losses = package_copy / "distill" / "losses.py"
@@ -40,6 +43,7 @@ def test_a_change_deep_in_the_distillation_loss_reruns_the_student_and_not_the_f
         assert after[unrelated] == before[unrelated], unrelated
 
 
+@pytest.mark.slow
 def test_a_change_in_the_band_power_code_reruns_features_and_the_sweep_not_the_face_commands(package_copy):
     before = _hashes()
     bde = package_copy / "features" / "bde.py"
@@ -51,6 +55,7 @@ def test_a_change_in_the_band_power_code_reruns_features_and_the_sweep_not_the_f
         assert after[unrelated] == before[unrelated], unrelated
 
 
+@pytest.mark.slow
 def test_a_change_in_the_shared_helpers_reruns_every_command_that_imports_them(package_copy):
     before = _hashes()
     utils = package_copy / "_utils.py"

@@ -93,6 +93,7 @@ def test_simulate_is_deterministic(dataset, sim_root, tmp_path):
     assert not np.allclose(np.asarray(a.eeg[0]), np.asarray(c.eeg[0])[:, : np.shape(a.eeg[0])[1]])
 
 
+@pytest.mark.slow
 def test_cli_simulate_then_summarize(tmp_path):
     out = tmp_path / "sim"
     run = lambda *a: subprocess.run([sys.executable, "-m", "neuroaffect", *a],

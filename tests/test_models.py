@@ -382,6 +382,7 @@ def test_logistic_tokens_beats_chance_and_majority_and_is_deterministic():
 
 # --- import hygiene ---------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_models_import_and_run_without_mne():
     code = (
         "import sys; sys.modules['mne'] = None; sys.modules['snakemake'] = None\n"

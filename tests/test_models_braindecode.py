@@ -178,6 +178,7 @@ def test_learns_a_planted_rhythm(name, one_torch_thread):
     assert acc > 0.8, acc
 
 
+@pytest.mark.slow
 def test_eegnet_through_the_sweep_learns_and_batches_like_the_loop(one_torch_thread):
     """The whole raw-window path: a recording with a planted rhythm -> extract_features(raw=True)
     -> windows_from_features(kind="raw") -> run_sweep("eegnet") learns it on held-out trials; and

@@ -61,6 +61,7 @@ def export(tmp_path_factory):
     return root / "student", root / "grid"
 
 
+@pytest.mark.slow
 def test_group_photo_one_row_per_face_and_a_faceless_row(export, tmp_path):
     student, grid = export
     data = _feat_data()
@@ -84,6 +85,7 @@ def test_group_photo_one_row_per_face_and_a_faceless_row(export, tmp_path):
                        "label": None, "proba": None, "valence_arousal": None}
 
 
+@pytest.mark.slow
 def test_no_face_anywhere_exits_1(export, tmp_path):
     from PIL import Image
 
@@ -109,6 +111,7 @@ def test_the_command_imports_no_torch_with_an_onnx_export(export, tmp_path):
     assert res.stdout.strip().splitlines()[-1] == "0 []"
 
 
+@pytest.mark.slow
 def test_onnx_and_torch_students_agree_on_real_photos(export):
     student, grid = export
     photos = [str(_feat_data() / n) for n in ("0-f1-su-ph.jpg", "45-m7-di-ph.jpg", "multi_face.jpg")]
@@ -129,6 +132,7 @@ def test_onnx_and_torch_students_agree_on_real_photos(export):
     np.testing.assert_allclose(b.proba[1:2], ref, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_stale_onnx_file_is_never_run_and_an_export_without_one_runs_with_torch(export, tmp_path):
     import shutil
 
@@ -165,6 +169,7 @@ def _png_header_only(fname, width, height):
                             + chunk(b"IEND", b""))
 
 
+@pytest.mark.slow
 def test_refused_inputs(export, tmp_path):
     student, grid = export
     photo = _feat_data() / "single_face.jpg"
@@ -184,6 +189,7 @@ def test_refused_inputs(export, tmp_path):
     assert res.returncode == 2 and "nowhere.png" in res.stderr and "no such file" in res.stderr
 
 
+@pytest.mark.slow
 def test_a_student_trained_on_simulated_faces_is_warned_about(export, tmp_path):
     import json
 

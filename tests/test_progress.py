@@ -2,6 +2,8 @@
 
 import io
 
+import pytest
+
 from neuroaffect._progress import Progress, progress_enabled, progress_range
 
 
@@ -68,6 +70,7 @@ def test_simulate_reports_each_subject_unless_told_not_to(tmp_path, capsys):
     assert "[simulate faces] image" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_features_of_many_subjects_report_each_subject(sim_root, capsys):
     from neuroaffect.pipeline import load_windows
 

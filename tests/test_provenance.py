@@ -71,6 +71,7 @@ def test_hash_ignores_comments_docstrings_and_layout_but_not_code(package_copy):
     assert provenance.source_hash(modules) != before
 
 
+@pytest.mark.slow
 def test_every_command_a_rule_runs_has_a_code_hash():
     hashes = provenance.command_hashes(commands.command_handlers())
     assert set(hashes) == set(commands.COMMAND_PARSERS) >= set(commands.RULE_COMMANDS.values())

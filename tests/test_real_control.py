@@ -67,6 +67,7 @@ def control():
     return rc.run_control(EEGMMIDB, model="dgcnn", epochs=10, n_folds=5)
 
 
+@pytest.mark.slow
 def test_alpha_is_higher_with_eyes_closed(control):
     a = control["alpha"]
     assert a["channels"] == list(OCC) and a["n_open"] == a["n_closed"] == 10

@@ -174,6 +174,7 @@ def test_line_noise_amplitude():
 # Planted effects
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("ch_names", [DEAP_EEG_CH_NAMES, DREAMER_CH_NAMES])
+@pytest.mark.slow
 def test_frontal_alpha_asymmetry_follows_valence(ch_names):
     """ln(alpha_R) - ln(alpha_L) over F3/F4, F7/F8, AF3/AF4 rises with valence (in the direction of the
     subject's planted gain). At the default snr the per-subject correlation is ~0.55 (40 trials);
@@ -209,6 +210,7 @@ def test_posterior_alpha_falls_and_beta_gamma_rise_with_arousal():
     assert np.mean(r_fast) > 0.3, r_fast
 
 
+@pytest.mark.slow
 def test_lateral_temporal_beta_gamma_rise_with_valence():
     """Beta+gamma over the lateral temporal sites relative to the midline (which cancels the
     trial's shared state and gain) rises with valence, signed by the subject's planted gain; with
@@ -334,6 +336,7 @@ def test_bad_arguments():
         simulate_peripheral(rng, np.zeros((4, 3)), "ecg", FS, 256, eff.to_dict())
 
 
+@pytest.mark.slow
 def test_full_scale_deap_subject_is_fast():
     """One DEAP subject at full scale (40 trials x 32 channels x 8064 samples) is generated in
     ~0.4 s on one core; 3 s (best of two) leaves room for a loaded machine but not for a

@@ -55,6 +55,7 @@ def _learn(seed, n_subjects, snr, n_shuffles):
             float(np.mean(oracle)))
 
 
+@pytest.mark.slow
 def test_learnability_above_chance_and_shuffled_labels_are_not():
     """Per-channel ln band power (theta/alpha/beta/gamma, Welch) + standardised logistic regression,
     per subject, stratified 5-fold CV over trials: 3 subjects x 40 trials x 32 channels x 15 s.
@@ -74,6 +75,7 @@ def test_learnability_above_chance_and_shuffled_labels_are_not():
     assert np.mean(list(real.values())) < oracle + 0.02
 
 
+@pytest.mark.slow
 def test_default_snr_is_realistic():
     """At the default snr the same pipeline is above chance but far from perfect, like DEAP
     (55-70 %). Over 24 seeds the 4-subject mean of valence and arousal was 0.67 +- 0.04
@@ -106,6 +108,7 @@ def test_oracle_accuracy():
         oracle_accuracy(eff, vad, "liking")
 
 
+@pytest.mark.slow
 def test_oracle_matches_brute_force_bayes_on_simulated_planted_features():
     """Reference check: draw the planted ln rhythm powers with the simulator's own noise
     generator, verify their covariance is the one the oracle assumes, and classify them with the

@@ -114,6 +114,7 @@ def _pieces(rec):
 
 
 @pytest.mark.parametrize("dataset", ["dreamer", "deap", "seed", "seed-iv", "mahnob"])
+@pytest.mark.slow
 def test_simulated_dataset_is_in_the_real_range(dataset, tmp_path, monkeypatch):
     # SEED's and SEED-IV's tiny trials (1-4 s) are shorter than the 4-s segments the ranges were
     # measured with: the same tiny sizes with 5-s trials here.

@@ -32,6 +32,7 @@ def _flat(grads: dict) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("small_input", [True, False])
+@pytest.mark.slow
 def test_channels_last_gives_the_plain_outputs_and_gradients(small_input):
     fast, plain = _pair(small_input)
     conv = fast.backbone.layer1[0].conv1.weight

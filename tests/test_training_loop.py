@@ -62,6 +62,7 @@ def _assert_same_history(a, b):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # NaN (no validation set) equals NaN
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_and_history():
     ws = _data()
     r1 = train_model(_model(), ws.X, ws.y, CFG)

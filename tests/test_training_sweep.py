@@ -262,6 +262,7 @@ def test_shuffle_trial_labels_permutes_whole_trials():
         shuffle_trial_labels(y[:-1], trial, seed=0)
 
 
+@pytest.mark.slow
 def test_shuffled_label_control_sits_at_chance():
     """On a problem the model learns, the same model trained on trial-permuted labels and scored on
     the true ones sits at chance, within a bound that follows from the data rather than a fixed

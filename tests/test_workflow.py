@@ -44,6 +44,7 @@ def _workdir(tmp_path, **changes):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_dry_run_of_shipped_config(tmp_path):
     res = _snakemake(_workdir(tmp_path), "-n")
     assert res.returncode == 0, res.stderr + res.stdout
@@ -52,12 +53,14 @@ def test_dry_run_of_shipped_config(tmp_path):
     assert jobs["extract_features"] == 16  # demo scale: 4 subjects x 4 datasets
 
 
+@pytest.mark.slow
 def test_invalid_config_is_refused(tmp_path):
     res = _snakemake(_workdir(tmp_path, **{"simulate.scale": "huge"}), "-n")
     assert res.returncode != 0
     assert "huge" in res.stdout + res.stderr
 
 
+@pytest.mark.slow
 def test_real_roots_are_used_when_configured(tmp_path, sim_root):
     root = sim_root("deap")
     wd = _workdir(tmp_path, datasets=["deap"], **{"data.deap.root": str(root)})
@@ -126,6 +129,7 @@ def test_training_defaults_have_one_source():
     assert "defaults = {" not in common
 
 
+@pytest.mark.slow
 def test_a_missing_root_fails_only_its_own_job(tmp_path, sim_root):
     missing = tmp_path / "nowhere" / "DREAMER.mat"
     wd = _workdir(tmp_path, datasets=["deap", "dreamer"], **{"data.dreamer.root": str(missing),
@@ -139,6 +143,7 @@ def test_a_missing_root_fails_only_its_own_job(tmp_path, sim_root):
     assert "data.dreamer.root" in res.stderr + res.stdout and str(missing) in res.stderr + res.stdout
 
 
+@pytest.mark.slow
 def test_a_single_subject_file_is_a_root(tmp_path, sim_root):
     s01 = next(sim_root("deap").rglob("s01.dat"))
     wd = _workdir(tmp_path, datasets=["deap"], **{"data.deap.root": str(s01)})
@@ -148,6 +153,7 @@ def test_a_single_subject_file_is_a_root(tmp_path, sim_root):
     assert jobs["extract_features"] == 1 and jobs["summarize"] == 1 and "check_data_root" not in jobs
 
 
+@pytest.mark.slow
 def test_raw_signal_and_regression_sweeps_are_planned(tmp_path):
     sweeps = [{"dataset": "deap", "target": "valence", "task": "binary", "model": "eegnet",
                "protocol": "trial-holdout"},
@@ -186,6 +192,7 @@ def test_schema_refuses_typos_and_absurd_values(tmp_path, changes, expected):
     assert expected in str(err.value)
 
 
+@pytest.mark.slow
 def test_contradictions_are_refused_before_any_job(tmp_path):
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     first = dict(cfg["training"]["sweeps"][0])
@@ -206,6 +213,7 @@ def test_contradictions_are_refused_before_any_job(tmp_path):
     assert "Job stats" not in out  # stopped at validation
 
 
+@pytest.mark.slow
 def test_one_dataset_alone_plans_its_own_jobs(tmp_path):
     """datasets: [deap] keeps only DEAP's sweeps, their sidecar and no prototype stage (no DREAMER)."""
     res = _snakemake(_workdir(tmp_path, datasets=["deap"]), "-n")
@@ -220,6 +228,7 @@ def test_one_dataset_alone_plans_its_own_jobs(tmp_path):
 TRAINING_RULES = {"run_sweep", "train_teacher", "cross_validate_teacher", "train_student"}
 
 
+@pytest.mark.slow
 def test_slurm_profile_requests_gpus_for_training_only(tmp_path):
     """A dry run through the SLURM executor's profile (no cluster needed): every training rule asks for a GPU
     with the standard `gpu` resource, every other rule does not, and each declares memory and runtime."""
@@ -244,6 +253,7 @@ def test_slurm_profile_requests_gpus_for_training_only(tmp_path):
     assert "gpu=1" not in res.stdout
 
 
+@pytest.mark.slow
 def test_lint_is_clean_and_no_rule_ends_in_shell_glue(tmp_path):
     res = _snakemake(_workdir(tmp_path), "--lint")
     assert res.returncode == 0, res.stderr + res.stdout

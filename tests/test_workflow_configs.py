@@ -46,6 +46,7 @@ def face_roots(tmp_path_factory):
     return {d: simulate(d, scale="tiny", out=out / d, seed=0) for d in FACES}
 
 
+@pytest.mark.slow
 def test_full_config_plans_the_papers_settings_at_real_sizes(tmp_path):
     cfg = yaml.safe_load((ROOT / "config/full.yaml").read_text())
     res = _snakemake(tmp_path, "-n", "-p", "--configfile", str(ROOT / "config/full.yaml"))
@@ -78,6 +79,7 @@ def _stub_roots(real_cfg, sim_root, face_roots):
     return data, faces
 
 
+@pytest.mark.slow
 def test_real_config_runs_on_a_tree_in_the_real_layouts(tmp_path, sim_root, face_roots):
     cfg = yaml.safe_load((ROOT / "config/real.yaml").read_text())
     assert all(cfg["data"][d]["root"] for d in EEG) and all(cfg["faces"]["data"][f]["root"] for f in FACES)
@@ -99,6 +101,7 @@ def test_real_config_runs_on_a_tree_in_the_real_layouts(tmp_path, sim_root, face
         assert f"--{f} {cfg['faces']['data'][f]['root']}" in evaluate, f
 
 
+@pytest.mark.slow
 def test_real_config_with_missing_roots_says_which_and_where_before_any_job(tmp_path):
     """real.yaml as shipped points at /data/...; with SEED and CK+ switched off, every other dataset is named
     with the path looked at before any job is planned, and only its check job is left; the switched-off

@@ -227,6 +227,7 @@ def test_config_file_bounds_name_the_file_and_what_was_found(tmp_path):
 
 
 @pytest.mark.parametrize("how", ["--configfile", "config/config.yaml"])
+@pytest.mark.slow
 def test_workflow_refuses_a_bomb_config_quickly(tmp_path, how):
     """snakemake itself, on a bomb config given either way (without the bounded read it hangs past 60 s)."""
     text = _with_bomb("unknown key")
@@ -255,6 +256,7 @@ def test_workflow_refuses_a_bomb_config_quickly(tmp_path, how):
     ({"prototypes": DELETE}, "no prototypes: section, so no prototype grid and no face student",
      {"train_teacher", "train_student"}),
 ], ids=["no-dreamer", "no-ferplus", "no-prototypes"])
+@pytest.mark.slow
 def test_a_config_that_switches_stages_off_says_so_before_planning(tmp_path, changes, said, gone):
     f = tmp_path / "cfg.yaml"
     f.write_text(yaml.safe_dump(_tiny(**changes), sort_keys=False))
@@ -283,6 +285,7 @@ def hostile_roots(tmp_path_factory, sim_root):
     return {"deap": str(deap), "ferplus": str(ferplus)}
 
 
+@pytest.mark.slow
 def test_hostile_roots_are_quoted_in_every_command(tmp_path, hostile_roots):
     cfg = _tiny(**{"data.deap": {"root": hostile_roots["deap"]}, "faces.data.ferplus": {"root": hostile_roots["ferplus"]}})
     f = tmp_path / "cfg.yaml"
@@ -301,6 +304,7 @@ def test_hostile_roots_are_quoted_in_every_command(tmp_path, hostile_roots):
     assert not list(tmp_path.rglob("INJECTED"))
 
 
+@pytest.mark.slow
 def test_device_holding_a_command_is_refused_by_the_workflow(tmp_path):
     f = tmp_path / "cfg.yaml"
     f.write_text(yaml.safe_dump(_tiny(**{"distill.train.device": "cpu --help;touch INJECTED;#"}), sort_keys=False))
@@ -313,6 +317,7 @@ def test_device_holding_a_command_is_refused_by_the_workflow(tmp_path):
 # --- provenance --------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
+@pytest.mark.slow
 def test_no_workflow_output_is_tracked_by_git(tmp_path):
     """Every file a run of the shipped config writes is ignored by git and untracked, so that a run leaves
     the checkout clean and code_version without .dirty."""

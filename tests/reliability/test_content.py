@@ -15,6 +15,7 @@ from reliability.harness import MUST_BE_ZERO, Case, classify_many
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+@pytest.mark.slow
 def test_every_content_case_is_read_or_refused_cleanly(tmp_path):
     all_cases = [Case(f"content/{name}", "content", load, expect, (str(tmp_path),))
                  for name, load, expect in cases(tmp_path)]

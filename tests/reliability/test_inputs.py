@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from reliability.harness import MUST_BE_ZERO, Case, run_case
 from reliability.inputs import cases
 
@@ -17,6 +19,7 @@ from reliability.inputs import cases
 CLASSES = ("image", "special", "bomb", "ferplus", "affectnet", "ckplus", "seed", "deap")
 
 
+@pytest.mark.slow
 def test_every_unusual_input_is_read_right_or_refused(tmp_path):
     import pandas  # noqa: F401 - imported once here rather than in every forked worker
 

@@ -42,6 +42,7 @@ def corpus(tmp_path_factory):
     return {"tmp": tmp, "listing": listing, "res": res, "done": done, "records": records, "markers": markers}
 
 
+@pytest.mark.slow
 def test_corpus_covers_every_category_protocol_and_call_form(corpus):
     names = [n for n, _, _ in corpus["listing"]]
     kinds = Counter(n.split("/")[0] for n in names)

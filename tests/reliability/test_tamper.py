@@ -14,6 +14,7 @@ from reliability.tamper import cases
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+@pytest.mark.slow
 def test_every_tampered_artifact_is_refused_and_every_intact_one_read(tmp_path):
     all_cases = cases(tmp_path)
     kinds = Counter((name.split("/")[0], expect) for name, _, expect in all_cases)
