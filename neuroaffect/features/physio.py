@@ -268,7 +268,7 @@ def _samples(t0: np.ndarray, t1: np.ndarray, fs: float) -> tuple[np.ndarray, np.
 
 
 def _cardio_windows(nk, p, i: int, spans: tuple, row: np.ndarray, col: dict) -> None:
-    """``hr`` (window mean) and ``hrv_rmssd`` (over the context span, ms) of trial ``i`` into ``row`` (nw, n_features)."""
+    """``hr`` (window mean) and ``hrv_rmssd`` (context span, ms) of trial ``i`` into ``row`` (nw, n_features)."""
     t0, t1, c0, c1 = spans
     beats, rate = _cardio(nk, _trial(p, i), p.sfreq, p.kind)
     row[:, col["hr"]] = _span_mean(rate, *_samples(t0, t1, p.sfreq))

@@ -298,7 +298,8 @@ def run_sweep(
               "task": windows.task, "loss": (loss or "mse") if windows.is_regression else "cross-entropy",
               "input_kind": windows.kind,
               "subjects": [int(s) for s in sorted({f.subject for f in folds})]}
-    return SweepResult(model_name=name, protocol=protocol, n_classes=None if windows.is_regression else windows.n_outputs,
+    n_classes = None if windows.is_regression else windows.n_outputs
+    return SweepResult(model_name=name, protocol=protocol, n_classes=n_classes,
                        **scored, config=config, seconds=time.perf_counter() - t0, models=kept if keep_models else None)
 
 
