@@ -56,7 +56,7 @@ from scipy import linalg, signal
 from .params import FeatureParams
 
 __all__ = [
-    "n_windows", "window_starts", "compute_band_variance", "compute_band_de",
+    "n_windows", "window_starts", "trials_by_length", "compute_band_variance", "compute_band_de",
     "compute_baseline_variance", "variance_to_de", "design_window_filters",
 ]
 
@@ -70,6 +70,15 @@ _TINY = np.finfo(np.float64).tiny
 # --------------------------------------------------------------------------------------------
 # windows
 # --------------------------------------------------------------------------------------------
+def trials_by_length(trials) -> dict[int, np.ndarray]:
+    """``{n_times: trial indices}`` of an array (n_trials, n_chans, n_times) or a list of (n_chans, n_times_i)
+    trials: one group for an array, else one per length (lengths ascending, indices ascending)."""
+    if isinstance(trials, np.ndarray):
+        return {int(trials.shape[-1]): np.arange(trials.shape[0])}
+    lengths = np.array([np.shape(t)[-1] for t in trials], dtype=np.int64)
+    return {int(n): np.flatnonzero(lengths == n) for n in np.unique(lengths)}
+
+
 def n_windows(n_times: int, window: int, stride: int) -> int:
     """Number of whole windows of ``window`` samples, ``stride`` apart, in ``n_times`` samples."""
     n_times, window, stride = int(n_times), int(window), int(stride)

@@ -14,7 +14,7 @@ import xarray as xr
 
 from .._utils import code_version, sha256_file
 from ..labels import LABEL_NAMES, RATING_RANGE, rating_scale
-from .bde import compute_band_variance, compute_baseline_variance, n_windows, variance_to_de
+from .bde import compute_band_variance, compute_baseline_variance, n_windows, trials_by_length, variance_to_de
 from .params import FeatureParams
 
 __all__ = ["SCHEMA_VERSION", "extract_features", "normalise_labels", "label_scaling"]
@@ -56,20 +56,12 @@ def normalise_labels(dataset: str, labels: dict, label_range=None, label_classes
     return out
 
 
-def _groups_by_length(arrays) -> dict:
-    """{n_times: [trial indices]} of a list/array of (n_chans, n_times_i) trials."""
-    groups = {}
-    for i, a in enumerate(arrays):
-        groups.setdefault(int(np.shape(a)[-1]), []).append(i)
-    return groups
-
-
 def _band_variance_ragged(trials, sfreq, p, scale, nw_max, n_chans):
     """Band variance of possibly unequal-length trials, NaN-padded on the window axis."""
     if isinstance(trials, np.ndarray):
         return compute_band_variance(trials, sfreq, p, scale=scale)
     out = np.full((len(trials), nw_max, n_chans, len(p.bands)), np.nan)
-    for length, idx in _groups_by_length(trials).items():
+    for length, idx in trials_by_length(trials).items():
         nw = n_windows(length, p.window, p.stride)
         if nw:
             x = np.stack([np.asarray(trials[i]) for i in idx])
@@ -81,7 +73,7 @@ def _baseline_variance(baseline, sfreq, p, scale):
     if isinstance(baseline, np.ndarray):
         return compute_baseline_variance(baseline, sfreq, p, scale=scale)
     out = np.empty((len(baseline), np.shape(baseline[0])[0], len(p.bands)))
-    for _, idx in _groups_by_length(baseline).items():
+    for _, idx in trials_by_length(baseline).items():
         x = np.stack([np.asarray(baseline[i]) for i in idx])
         out[idx] = compute_baseline_variance(x, sfreq, p, scale=scale)
     return out

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
 from .._utils import check_int
-from .bde import n_windows
+from .bde import n_windows, trials_by_length
 
 __all__ = ["extract_raw_windows"]
 
@@ -72,14 +72,6 @@ def _as_trials(data, name: str, n_chans: int | None = None):
             f"or a list of ({c}, n_times_i) arrays, but got {found} instead."
         )
     return trials
-
-
-def _groups_by_length(trials) -> dict[int, np.ndarray]:
-    """{n_times: trial indices} (one group when ``trials`` is an ndarray)."""
-    if isinstance(trials, np.ndarray):
-        return {int(trials.shape[-1]): np.arange(trials.shape[0])}
-    lengths = np.array([t.shape[-1] for t in trials], dtype=np.int64)
-    return {int(n): np.flatnonzero(lengths == n) for n in np.unique(lengths)}
 
 
 def extract_raw_windows(rec, window: int, stride: int | None = None, *, l_freq: float | None = None,
@@ -214,7 +206,7 @@ def _cut_windows(trials, offsets, sos, window: int, stride: int, out: np.ndarray
 
     Trials of one length are processed together; ``offsets`` (n_trials, n_chans, 1) or None, ``sos`` or None.
     """
-    for length, idx in _groups_by_length(trials).items():
+    for length, idx in trials_by_length(trials).items():
         n_win = n_windows(length, window, stride)
         if n_win == 0:
             continue
