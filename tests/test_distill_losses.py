@@ -234,7 +234,7 @@ def test_gradients_reach_every_part_and_the_student(tmp_path):
     torch.manual_seed(0)
     student = FERStudent(proj_dim=8, in_size=8)
     x = torch.rand(12, 1, 8, 8)
-    out = {k: v[None] for k, v in student(x).items()}
+    out = {k: v[None] for k, v in student.forward_outputs(x).items()}
     _, _, y, votes = _outputs()
     loss(out, (y, votes))["loss"].sum().backward()
     for name in ("backbone.conv1.weight", "final_layer.weight", "projector.weight", "backbone.layer4.1.conv2.weight"):

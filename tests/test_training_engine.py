@@ -11,7 +11,7 @@ from torch import nn
 from neuroaffect.models import list_models, model_entrypoint
 from neuroaffect.report import experiment_text, sweep_markdown
 from neuroaffect.training import (
-    ArraySource, CCCLoss, CrossEntropy, MSELoss, SoftTargetCrossEntropy, TrainConfig, build_model, ccc, fit,
+    ArraySource, CCCLoss, CrossEntropy, MSELoss, SoftTargetKD, TrainConfig, build_model, ccc, fit,
     load_checkpoint, load_model, make_synthetic_windows, predict, regression_metrics, run_experiment, run_sweep,
     train_model,
 )
@@ -71,7 +71,7 @@ def test_dataloader_source_matches_in_memory_arrays():
 def test_soft_targets_composite_loss_and_clipping():
     ws = make_synthetic_windows(n_subjects=1, n_trials=10, n_windows=8, n_chans=6, n_bands=4, seed=1)
     soft = np.eye(2, dtype=np.float32)[ws.y] * 0.8 + 0.1
-    ce, st = CrossEntropy(), SoftTargetCrossEntropy(temperature=2.0)
+    ce, st = CrossEntropy(), SoftTargetKD(temperature=2.0)
 
     def loss(out, target, mask=None):
         y, q = target
@@ -252,3 +252,60 @@ def test_resume_without_early_stopping_keeps_the_last_weights(tmp_path):
     assert b.resumed_from == 1 and again.resumed_from == 2
     for x, y, z in zip(a.model.state_dict().values(), b.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(x, y) and torch.equal(x, z)
+
+
+def test_monitored_selection_callback_state_and_the_epoch_for_the_loss(tmp_path):
+    """Selection by any history key (max, over all epochs), callback state in the checkpoint and the epoch told to
+    the loss: a run killed in a callback resumes to the same history, selection, weights and callback state."""
+    ws = make_synthetic_windows(n_subjects=1, n_trials=6, n_windows=4, n_chans=6, n_bands=4, seed=2)
+
+    class Loss(CrossEntropy):
+        def __init__(self):
+            super().__init__()
+            self.told = []
+
+        def set_epoch(self, epoch, n_epochs):
+            self.told.append((epoch, n_epochs))
+
+        def __repr__(self):
+            return "Loss()"
+
+    class Seen:
+        def __init__(self, stop_at=None):
+            self.seen, self.stop_at = [], stop_at
+
+        def __call__(self, info):
+            if info.epoch == self.stop_at:
+                raise KeyboardInterrupt
+            self.seen.append(info.epoch)
+
+        def state_dict(self):
+            return {"seen": list(self.seen)}
+
+        def load_state_dict(self, state):
+            self.seen = list(state["seen"])
+
+    def metric(model):
+        return {"val_score": float(model[1].weight.detach().sum())}
+
+    cfg = CFG.replace(epochs=4)
+    kw = {"val_metrics": metric, "monitor": "val_score", "mode": "max", "select": True}
+    loss, cb = Loss(), Seen()
+    a = fit(_mlp(), (ws.X, ws.y), loss, cfg, callbacks=[cb], **kw)
+    scores = a.histories[0]["val_score"]
+    assert loss.told == [(e, 4) for e in range(4)] and cb.seen == [0, 1, 2, 3]
+    assert len(scores) == 4 and a.best_epochs == [int(np.argmax(scores))] and a.stopped_early == [False]
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(_mlp(), (ws.X, ws.y), Loss(), cfg, callbacks=[Seen(stop_at=2)], checkpoint=ckpt, **kw)
+    state = load_checkpoint(ckpt)
+    assert state["epoch"] == 2 and state["callbacks"] == [{"seen": [0, 1]}]  # written after the callbacks ran
+    loss, cb = Loss(), Seen()
+    b = fit(_mlp(), (ws.X, ws.y), loss, cfg, callbacks=[cb], checkpoint=ckpt, **kw)
+    assert b.resumed_from == 2 and cb.seen == [0, 1, 2, 3] and loss.told == [(2, 4), (3, 4)]
+    np.testing.assert_equal(b.histories, a.histories)  # NaN validation losses (no val set) included
+    assert b.best_epochs == a.best_epochs
+    for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+        assert torch.equal(x, y)
+    with pytest.raises(ValueError, match="'mode' parameter"):
+        fit(_mlp(), (ws.X, ws.y), Loss(), cfg, val_metrics=metric, monitor="val_score", mode="best")

@@ -546,6 +546,30 @@ def _select(run: _Run, epoch: int, active: torch.Tensor) -> None:
     run.trainable.keep_best(improved)
 
 
+def _epochs(run: _Run, t0: float, checkpoint_every: int) -> None:
+    """The epochs left: train, validate, record, select, checkpoint and callbacks (in the order of :func:`fit`)."""
+    cfg = run.cfg
+    after_callbacks = bool(run.stateful)
+    run.trainable.train(True)
+    with deterministic_mode(run.device):
+        epoch = run.start_epoch
+        while not run.finished and epoch < cfg.epochs:
+            tr = _train_epoch(run, epoch)
+            val_out = _validate(run, epoch, tr)
+            _select(run, epoch, _record(run, tr, val_out))
+            epoch += 1
+            run.finished = epoch >= cfg.epochs or not bool(run.es["active"].any())
+            due = run.finished or epoch % checkpoint_every == 0
+            if due and not after_callbacks:
+                _write(run, epoch, run.finished, restore=run.finished)
+            info = EpochInfo(epoch=epoch - 1, n_epochs=cfg.epochs, histories=run.histories, trainable=run.trainable,
+                             seconds=time.perf_counter() - t0, start_epoch=run.start_epoch, checkpoint=run.ckpt)
+            for cb in run.callbacks:
+                cb(info)
+            if due and after_callbacks:
+                _write(run, epoch, run.finished, restore=run.finished)
+
+
 def fit(
     model,
     data,
@@ -626,25 +650,7 @@ def fit(
                    checkpoint=checkpoint, inputs=inputs, callbacks=callbacks, val_metrics=val_metrics,
                    monitor=monitor, mode=mode, select=select)
     _resume(run)
-    after_callbacks = bool(run.stateful)
-    run.trainable.train(True)
-    with deterministic_mode(run.device):
-        epoch = run.start_epoch
-        while not run.finished and epoch < cfg.epochs:
-            tr = _train_epoch(run, epoch)
-            val_out = _validate(run, epoch, tr)
-            _select(run, epoch, _record(run, tr, val_out))
-            epoch += 1
-            run.finished = epoch >= cfg.epochs or not bool(run.es["active"].any())
-            due = run.finished or epoch % checkpoint_every == 0
-            if due and not after_callbacks:
-                _write(run, epoch, run.finished, restore=run.finished)
-            info = EpochInfo(epoch=epoch - 1, n_epochs=cfg.epochs, histories=run.histories, trainable=run.trainable,
-                             seconds=time.perf_counter() - t0, start_epoch=run.start_epoch, checkpoint=run.ckpt)
-            for cb in run.callbacks:
-                cb(info)
-            if due and after_callbacks:
-                _write(run, epoch, run.finished, restore=run.finished)
+    _epochs(run, t0, checkpoint_every)
     if run.finished:
         run.trainable.restore_best()
     run.trainable.train(False)

@@ -130,8 +130,8 @@ def classification_metrics(y_true, y_pred, *, n_classes: int | None = None, pres
     if labels is not None:
         for name, a in (("y_true", y_true), ("y_pred", y_pred)):
             if a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= labels.size:
-                raise ValueError(f"Invalid value for the {name!r} parameter: expected class indices 0-{labels.size - 1}, "
-                                 f"but got {a.dtype} values in [{a.min()}, {a.max()}] instead.")
+                raise ValueError(f"Invalid value for the {name!r} parameter: expected class indices "
+                                 f"0-{labels.size - 1}, but got {a.dtype} values in [{a.min()}, {a.max()}] instead.")
     classes = np.unique(y_true)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true"
