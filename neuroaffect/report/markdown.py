@@ -3,7 +3,7 @@
 Every table of :mod:`neuroaffect.report` is written by :func:`table` (or, one row at a time, by
 :func:`table_row`), so that a change of layout is made once. No scientific package is imported here,
 so that rendering a page stays cheap. The layout is GitHub's pipe table:
-a header row, a ``|---|`` separator, one line per row (``docs/reproducing.md`` shows the tables).
+a header row, a ``|---|`` separator, one line per row (``docs/README.md`` lists what each package reports).
 """
 
 from __future__ import annotations
