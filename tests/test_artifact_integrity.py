@@ -124,6 +124,7 @@ def test_a_flipped_byte_in_any_tensor_of_a_checkpoint_is_refused(checkpoint, tmp
             load_model(bad)
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_tampered_checkpoint_and_discards_an_old_version(tmp_path, caplog):
     from neuroaffect.training import TrainConfig, build_model, train_model
 

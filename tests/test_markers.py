@@ -21,6 +21,7 @@ WHOLLY_SLOW = {
     "test_cli_distill.py": "one test: train, evaluate, export and predict through the CLI in subprocesses",
     "test_cli_training.py": "experiment, sweep and tables through the CLI in subprocesses on simulated data",
     "test_device_check.py": "one test: benchmarks/device_check.sh end to end on the CPU",
+    "test_predict_faces.py": "every test runs predict-faces on a student trained and exported once (module fixture)",
     "test_guards_provenance.py": "every test hashes every command's code in an edited copy of the package",
     "reliability/test_interrupted.py": "every test kills a run mid-way and resumes it",
     "reliability/test_determinism.py": "every test compares the outputs of two fresh processes",

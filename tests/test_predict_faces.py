@@ -100,6 +100,7 @@ def test_no_face_anywhere_exits_1(export, tmp_path):
     assert res.returncode == 0 and res.stdout.startswith(f"{tmp_path / 'gradient.png'}: ") and "[face" not in res.stdout
 
 
+@pytest.mark.slow
 def test_the_command_imports_no_torch_with_an_onnx_export(export, tmp_path):
     student, grid = export
     code = ("import sys; from neuroaffect.cli import main; "
