@@ -254,6 +254,7 @@ def test_resume_without_early_stopping_keeps_the_last_weights(tmp_path):
         assert torch.equal(x, y) and torch.equal(x, z)
 
 
+@pytest.mark.slow
 def test_monitored_selection_callback_state_and_the_epoch_for_the_loss(tmp_path):
     """Selection by any history key (max, over all epochs), callback state in the checkpoint and the epoch told to
     the loss: a run killed in a callback resumes to the same history, selection, weights and callback state."""
