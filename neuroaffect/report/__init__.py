@@ -28,7 +28,8 @@ import importlib
 _LAZY = {
     **dict.fromkeys(["demote_headings", "format_cell", "table", "table_lines", "table_row"], "markdown"),
     **dict.fromkeys(["comparison_markdown", "results_markdown", "results_table", "tabulate"], "results"),
-    **dict.fromkeys(["experiment_text", "result_markdown", "sweep_markdown"], "sweeps"),
+    **dict.fromkeys(["METRIC_TITLES", "experiment_text", "leakage_sentence", "result_markdown", "sweep_markdown"],
+                   "sweeps"),
     **dict.fromkeys(["grid_summary_markdown", "teacher_cv_markdown", "write_prototype_report"], "grid"),
     **dict.fromkeys(["PUBLISHED", "ablation_markdown", "write_ablation"], "ablation"),
     "summary_markdown": "datasets",

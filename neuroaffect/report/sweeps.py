@@ -5,11 +5,35 @@ per-fold text report that ``neuroaffect experiment`` prints, and the Markdown of
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..training.metrics import format_mean_std
 from ..training.protocols import POOLED
-from ..training.results import METRIC_TITLES, PERCENT, drift_sentence, leakage_sentence
+from ..training.results import PERCENT, drift_sentence
 from .markdown import table_lines
 
-__all__ = ["experiment_text", "result_markdown", "sweep_markdown"]
+__all__ = ["METRIC_TITLES", "experiment_text", "leakage_sentence", "result_markdown", "sweep_markdown"]
+
+#: Column titles of the metrics.
+METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "balanced_accuracy": "balanced accuracy",
+                 "rmse": "RMSE", "pearson_r": "Pearson r", "ccc": "CCC"}
+
+
+def leakage_sentence(folds: list[dict]) -> str:
+    """Both leakage figures of a set of folds, trial overlap first (the headline).
+
+    ``folds``: per fold, ``trial_overlap`` and ``sample_overlap`` (fractions of its test windows).
+    """
+    to = np.array([f["trial_overlap"] for f in folds], dtype=float)
+    so = np.array([f["sample_overlap"] for f in folds], dtype=float)
+    return (f"trial overlap (test windows whose trial also has training windows) {100 * to.mean():.1f} % "
+            f"(max {100 * to.max():.1f} %); sample overlap (test windows sharing samples with a training "
+            f"window) {100 * so.mean():.1f} % (max {100 * so.max():.1f} %)")
+
+
+def _mean_std(metric: str, mean: float, std: float) -> str:
+    """A metric's mean +- std as a table gives it (in % for the fractions of ``PERCENT``)."""
+    return format_mean_std(mean, std, percent=metric in PERCENT)
 
 
 def sweep_markdown(result, level: str = "window", per_subject: bool = False) -> str:
@@ -32,7 +56,7 @@ def sweep_markdown(result, level: str = "window", per_subject: bool = False) -> 
     s = result.summary(level)
     unit = "folds" if result.pooled else "subjects"
     titles = [METRIC_TITLES[m] for m in result.metrics]
-    rows = [[model] + [result.format_metric(m, row[f"{m}_mean"], row[f"{m}_std"]) for m in result.metrics]
+    rows = [[model] + [_mean_std(m, row[f"{m}_mean"], row[f"{m}_std"]) for m in result.metrics]
             + [int(row["n_units"])] for model, row in s.iterrows()]
     lines = table_lines(rows, ["model", *titles, f"n {unit}"])
     n_subj = len({f["subject"] for f in result.folds})
@@ -73,7 +97,7 @@ def _fold_block(exp, level: str, leak: dict) -> list[str]:
               f"{'model':<{mw}}" + "".join(f"{METRIC_TITLES[m]:>20}" for m in metrics)]
     for model, row in s.iterrows():
         lines.append(f"{model:<{mw}}" + "".join(
-            f"{sw.format_metric(m, row[f'{m}_mean'], row[f'{m}_std']):>20}" for m in metrics))
+            f"{_mean_std(m, row[f'{m}_mean'], row[f'{m}_std']):>20}" for m in metrics))
     return lines
 
 

@@ -11,13 +11,13 @@ import pandas as pd
 
 from .._utils import atomic_write_text
 from .metrics import (
-    METRICS, REGRESSION_METRICS, average_trials, chance_metrics, classification_metrics, format_mean_std,
+    METRICS, REGRESSION_METRICS, average_trials, chance_metrics, classification_metrics,
     regression_metrics, summarize, vote_trials,
 )
 from .protocols import POOLED, Fold
 
 __all__ = ["CONTROL_SUFFIX", "DRIFT_MARGIN", "DRIFT_TAG", "FoldPrediction", "SweepResult", "drift_sentence",
-           "drift_verdicts", "fold_records", "leakage_sentence"]
+           "drift_verdicts", "fold_records"]
 
 #: Suffix of the shuffled-label control's model name in result tables.
 CONTROL_SUFFIX = " (shuffled labels)"
@@ -25,8 +25,7 @@ CONTROL_SUFFIX = " (shuffled labels)"
 DRIFT_TAG = " (drift: "
 #: Balanced accuracy above chance (0.5) from which a drift row counts as far above chance.
 DRIFT_MARGIN = 0.15
-METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "balanced_accuracy": "balanced accuracy",
-                 "rmse": "RMSE", "pearson_r": "Pearson r", "ccc": "CCC"}
+#: Metrics that are fractions (tables give them in %).
 PERCENT = {"accuracy", "macro_f1", "balanced_accuracy"}
 
 
@@ -84,15 +83,6 @@ def fold_records(fold: Fold, pred: FoldPrediction, trial: np.ndarray, n_classes:
             yt = pred.y_true if level == "window" else vote_trials(trial, pred.y_true, pred.y_true, n_classes)[1]
             rows.append({**base, "model": "chance", "level": level, **chance_metrics(yt, n_classes)})
     return rows
-
-
-def leakage_sentence(folds: list[dict]) -> str:
-    """Both leakage figures of a set of folds, trial overlap first (the headline)."""
-    to = np.array([f["trial_overlap"] for f in folds], dtype=float)
-    so = np.array([f["sample_overlap"] for f in folds], dtype=float)
-    return (f"trial overlap (test windows whose trial also has training windows) {100 * to.mean():.1f} % "
-            f"(max {100 * to.max():.1f} %); sample overlap (test windows sharing samples with a training "
-            f"window) {100 * so.mean():.1f} % (max {100 * so.max():.1f} %)")
 
 
 def drift_verdicts(records, level: str = "window", margin: float = DRIFT_MARGIN) -> list[dict]:
@@ -199,9 +189,6 @@ class SweepResult:
     def leakage_frame(self) -> pd.DataFrame:
         """One row per fold with its leakage figures."""
         return pd.DataFrame.from_records(self.folds)
-
-    def format_metric(self, metric: str, mean: float, std: float) -> str:
-        return format_mean_std(mean, std, percent=metric in PERCENT)
 
     def confusion(self) -> list | None:
         """Pooled test confusion matrix of the neural model (rows true, columns predicted), or None."""
