@@ -34,7 +34,7 @@ must be 0: the exit status is 1 otherwise. A category whose module is absent pri
 
 Run::
 
-    python benchmarks/fault_suite.py --quick          # under 2 minutes on 2 cores (part of make test)
+    python benchmarks/fault_suite.py --quick          # under 2 minutes on 2 cores (part of make test-all)
     python benchmarks/fault_suite.py --per-reader 60  # more random variants per reader
 """
 

@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-#: Under pytest-xdist (`make test` runs `pytest -n 2`) every worker gets one thread: two workers then fill two
+#: Under pytest-xdist (`make test` and `make test-all` run `pytest -n 2`) every worker gets one thread: two workers then fill two
 #: cores without oversubscribing them (subprocesses inherit the setting unless a test sets its own).
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if XDIST_WORKER:
