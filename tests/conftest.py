@@ -8,8 +8,9 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-#: Under pytest-xdist (`make test` and `make test-all` run `pytest -n 2`) every worker gets one thread: two workers then fill two
-#: cores without oversubscribing them (subprocesses inherit the setting unless a test sets its own).
+#: Under pytest-xdist (`make test` and `make test-all` run `pytest -n 2`) every worker gets one thread: two
+#: workers then fill two cores without oversubscribing them (subprocesses inherit the setting unless a test sets
+#: its own).
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if XDIST_WORKER:
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
