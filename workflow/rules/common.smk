@@ -214,15 +214,24 @@ def face_input(face):
 @functools.lru_cache(maxsize=None)
 def face_root_problem(face):
     """'' when ``face`` is simulated or its real root holds what its reader opens first, else why not."""
-    from neuroaffect.io.faces import check_face_root
-
     if face_is_simulated(face):
         return ""
     try:
-        check_face_root(face, face_root(face))
-    except (OSError, ValueError) as err:
-        return f"faces.data.{face}.root: {err}"
+        require_face_root(face, face_root(face))
+    except ValueError as err:
+        return str(err)
     return ""
+
+
+def require_face_root(face, root):
+    """Raise ValueError, naming the config key, unless ``root`` holds what ``face``'s reader opens first
+    (``neuroaffect.io.faces.check_face_root``: file and folder names only)."""
+    from neuroaffect.io.faces import check_face_root
+
+    try:
+        check_face_root(face, root)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"faces.data.{face}.root: {err}") from err
 
 
 def unreadable_roots():

@@ -55,11 +55,5 @@ rule check_face_root:
     conda:
         "../envs/neuroaffect.yaml"
     run:
-        # the check beside the face reader (neuroaffect.io.faces.check_face_root), run by this job
-        from neuroaffect.io.faces import check_face_root
-
-        try:
-            check_face_root(wildcards.face, params.root)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"faces.data.{wildcards.face}.root: {err}") from err
+        require_face_root(wildcards.face, params.root)  # the check beside the face reader, run by this job
         Path(output[0]).touch()
