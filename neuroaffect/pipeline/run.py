@@ -26,6 +26,22 @@ def _metadata(dataset, target, task, model, protocol, control, subjects, cfg, so
     return meta
 
 
+def _plan(model: str, protocol: str, train_cfg, kind, drift_control: bool) -> tuple:
+    """The training configuration (``train_cfg``, else the protocol's :meth:`TrainConfig.for_protocol
+    <neuroaffect.training.TrainConfig.for_protocol>`) and the input kind (``kind``, else the model's), after
+    checking that the drift control suits ``protocol``."""
+    from ..models import model_entrypoint
+    from ..training import TrainConfig
+    from ..training.drift import check_drift_protocol
+
+    if drift_control:
+        check_drift_protocol(protocol)
+    cfg = TrainConfig.for_protocol(protocol) if train_cfg is None else train_cfg
+    if kind is None:
+        kind = getattr(model_entrypoint(model), "input_kind", "tokens")
+    return cfg, kind
+
+
 def sweep(dataset, target: str, task: str, model: str, protocol: str = "trial-holdout", *, root=None,
           features=None, subjects=None, n_folds=None, train_cfg=None, feature_params=None, control=False,
           batched=True, checkpoint_dir=None, loss=None, progress=False, model_kwargs=None, kind=None,
@@ -41,15 +57,10 @@ def sweep(dataset, target: str, task: str, model: str, protocol: str = "trial-ho
     in-memory feature datasets (see :func:`~neuroaffect.pipeline.load_windows`). ``drift_control``
     adds the drift rows (:func:`neuroaffect.training.drift.add_drift_rows`).
     """
-    from ..models import model_entrypoint
-    from ..training import TrainConfig, run_sweep
-    from ..training.drift import add_drift_rows, check_drift_protocol, drift_class_names
+    from ..training import run_sweep
+    from ..training.drift import add_drift_rows, drift_class_names
 
-    if drift_control:
-        check_drift_protocol(protocol)
-    cfg = TrainConfig.for_protocol(protocol) if train_cfg is None else train_cfg
-    if kind is None:
-        kind = getattr(model_entrypoint(model), "input_kind", "tokens")
+    cfg, kind = _plan(model, protocol, train_cfg, kind, drift_control)
     windows, source = load_windows(dataset, target, task, root=root, features=features, subjects=subjects,
                                    params=feature_params, kind=kind, progress=progress, read_kwargs=read_kwargs)
     dataset = source.dataset
@@ -81,15 +92,10 @@ def experiment(dataset, subject, target: str = "valence", task: str = "binary", 
     ``metadata`` carries the data source and provenance. ``drift_control`` adds the drift rows
     (:func:`neuroaffect.training.drift.add_drift_rows`: two halves of each condition's trials).
     """
-    from ..models import model_entrypoint
-    from ..training import TrainConfig, run_experiment
-    from ..training.drift import add_drift_rows, check_drift_protocol, drift_class_names
+    from ..training import run_experiment
+    from ..training.drift import add_drift_rows, drift_class_names
 
-    if drift_control:
-        check_drift_protocol(protocol)
-    cfg = TrainConfig.for_protocol(protocol) if train_cfg is None else train_cfg
-    if kind is None:
-        kind = getattr(model_entrypoint(model), "input_kind", "tokens")
+    cfg, kind = _plan(model, protocol, train_cfg, kind, drift_control)
     subjects = None if protocol in ("loso", "rbt-pooled") or subject is None else [int(subject)]
     windows, source = load_windows(dataset, target, task, root=root, features=features, subjects=subjects,
                                    params=feature_params, kind=kind, progress=progress, read_kwargs=read_kwargs)
