@@ -23,7 +23,7 @@ def package_copy(tmp_path, monkeypatch):
 
     def clear():
         for f in (provenance._module_file, provenance._parse, provenance._defining_module, provenance._direct_uses,
-                  provenance._module_digest):
+                  provenance._module_digest, provenance._lazy_table):
             f.cache_clear()
 
     clear()
@@ -130,3 +130,13 @@ def test_every_rule_that_runs_a_command_is_in_the_declared_table():
 def test_the_package_never_imports_the_workflow_tooling():
     offenders = [str(f) for f in PACKAGE.rglob("*.py") if "neuroaffect_workflow" in f.read_text(encoding="utf-8")]
     assert offenders == []
+
+
+def test_a_lazily_served_name_is_traced_to_its_module_not_the_whole_package():
+    # neuroaffect.distill serves its names from a _LAZY table: a command importing one of them reaches that
+    # module (and what it imports), not every module of the package
+    table = provenance._lazy_table("neuroaffect.distill")
+    assert table and all(provenance._module_file(f"neuroaffect.distill.{m.lstrip('.')}") for m in table.values())
+    name, module = next(iter(table.items()))
+    assert provenance._defining_module("neuroaffect.distill", name) == f"neuroaffect.distill.{module.lstrip('.')}"
+    assert provenance._literal_table(__import__("ast").parse("{'a': f()}").body[0].value) == {}  # not literal: {}

@@ -9,6 +9,8 @@ is found statically, without importing the package's modules, from its command's
 - the same is done for every module reached, with its imports at any level (inside functions too);
 - an ``importlib.import_module`` call with a computed or relative name counts every module of its
   package;
+- a name a package serves lazily from a ``_LAZY`` table (``name -> submodule``, read from its syntax
+  tree) is traced to that submodule;
 - the packages around a reached module count with their own code only (their ``__init__``).
 
 The hash covers the syntax trees of those modules with docstrings removed, so comments, docstrings
@@ -93,7 +95,40 @@ def _defining_module(package: str, name: str, depth: int = 0) -> str:
                         if _is_package(base):
                             return _defining_module(base, a.name, depth + 1)
                         return base if _module_file(base) else package
-    return package  # defined in the __init__ itself, or served by a lazy __getattr__
+    lazy = _lazy_table(package).get(name)
+    if lazy and _module_file(f"{package}.{lazy.lstrip('.')}"):
+        return f"{package}.{lazy.lstrip('.')}"  # served by the package's lazy __getattr__ from that module
+    return package  # defined in the __init__ itself, or served by a lazy __getattr__ without a table
+
+
+@functools.lru_cache(maxsize=None)
+def _lazy_table(package: str) -> dict:
+    """Name -> submodule of a package whose ``__init__`` serves names lazily from a module-level ``_LAZY``
+    dict (``{"name": "module", **dict.fromkeys([...], "module")}``); {} when it has none or one that is not
+    written with literals (then the whole package counts, see the module docstring)."""
+    for node in _parse(_module_file(package)).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets):
+            return _literal_table(node.value)
+    return {}
+
+
+def _literal_table(node: ast.AST) -> dict:
+    """The dict a ``_LAZY`` assignment builds, read from its syntax tree without running it ({} if unsure)."""
+    if not isinstance(node, ast.Dict):
+        return {}
+    out = {}
+    try:
+        for key, value in zip(node.keys, node.values):
+            if key is not None:
+                out[ast.literal_eval(key)] = ast.literal_eval(value)
+            elif (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "fromkeys"
+                  and isinstance(value.func.value, ast.Name) and value.func.value.id == "dict" and len(value.args) == 2):
+                out.update(dict.fromkeys(ast.literal_eval(value.args[0]), ast.literal_eval(value.args[1])))
+            else:
+                return {}
+    except (ValueError, TypeError, SyntaxError):
+        return {}
+    return out if all(isinstance(k, str) and isinstance(v, str) for k, v in out.items()) else {}
 
 
 def _resolve(node: ast.AST, module: str) -> list[str]:
