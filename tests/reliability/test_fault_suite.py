@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "workflow" / "lib") not in sys.path:
+    sys.path.insert(0, str(ROOT / "workflow" / "lib"))  # the workflow's tooling (neuroaffect_workflow)
 ZERO_COLUMNS = ("escape", "hang", "wrong", "tampered accepted", "memory", "injected")
 
 
@@ -119,7 +121,7 @@ def test_config_files_out_of_bounds_are_refused_by_the_suite_s_reader(tmp_path):
     well under a second each (the plain YAML loader would expand the bombs)."""
     import time
 
-    from neuroaffect.pipeline.config import ConfigError, read_config_file
+    from neuroaffect_workflow.config import ConfigError, read_config_file
 
     fault_suite = _fault_suite()
     files = fault_suite.config_file_cases(tmp_path, (ROOT / "config/config.yaml").read_text())
