@@ -108,7 +108,7 @@ def _input_digests(rec) -> dict:
 def _as_recording(rec, dataset, subject, baseline, ratings=None, classes=None):
     """``rec`` itself, or the :class:`~neuroaffect.io.Recording` of ``mne.Epochs``."""
     from ..io.base import Recording
-    from ..io.epochs import from_epochs
+    from ..io import from_epochs
 
     if isinstance(rec, Recording):
         for name, value in (("dataset", dataset), ("subject", subject), ("baseline", baseline),

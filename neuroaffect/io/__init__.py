@@ -27,8 +27,7 @@ from __future__ import annotations
 import importlib
 
 from .._utils import check_option
-from .base import Peripheral, Recording
-from .epochs import from_epochs
+from .base import Peripheral, Recording, from_epochs
 
 __all__ = [
     "Peripheral", "Recording", "READERS", "ALL_READERS", "from_epochs", "read_dataset", "iter_recordings",

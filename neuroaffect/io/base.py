@@ -16,7 +16,7 @@ import numpy as np
 from .._utils import DatasetFormatError, check_finite
 from ..channels import get_positions
 
-__all__ = ["Peripheral", "Recording"]
+__all__ = ["Peripheral", "Recording", "from_epochs"]
 
 logger = logging.getLogger(__name__)
 
@@ -225,9 +225,7 @@ class Recording:
     @classmethod
     def from_epochs(cls, epochs, dataset: str = "unknown", subject: int | None = None,
                     baseline=None) -> "Recording":
-        """Same as :func:`neuroaffect.io.epochs.from_epochs`."""
-        from .epochs import from_epochs
-
+        """Same as :func:`neuroaffect.io.from_epochs`."""
         return from_epochs(epochs, dataset=dataset, subject=subject, baseline=baseline)
 
     def select(self, idx: Sequence[int]) -> "Recording":
@@ -284,3 +282,65 @@ class Recording:
         )
 
 
+def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
+                baseline=None, *, ratings=None, classes=None) -> Recording:
+    """A :class:`Recording` from ``mne.Epochs`` (the inverse of :meth:`Recording.to_epochs`).
+
+    Parameters
+    ----------
+    epochs : mne.BaseEpochs
+        E.g. ``mne.EpochsArray`` or ``mne.Epochs``, one epoch per trial. EEG channels are
+        picked by type (channels marked bad are left out); their data are in volts.
+    dataset : str
+        Dataset the epochs come from (``"deap"``, ``"dreamer"``, ``"seed"``, ``"seed-iv"``,
+        ``"mahnob"``) or any other name (default ``"unknown"``). It decides which metadata
+        columns are labels and how labels are normalised downstream.
+    subject : int | None
+        1-based subject number; None takes it from a ``subject`` metadata column holding one
+        integer, else 1.
+    baseline : None | False | (float | None, float | None) | ndarray
+        The pre-stimulus baseline. None: the samples with ``t < 0`` when ``epochs.tmin < 0``,
+        else no baseline. False: no baseline. ``(tmin, tmax)``: the samples with
+        ``tmin <= t <= tmax`` (seconds, inclusive, None = the epoch's edge, as
+        ``mne.Epochs.apply_baseline`` reads it). An array: the baseline EEG itself in volts,
+        shape (n_epochs, n_eeg, n_base), or (n_eeg, n_base) for every epoch. The stimulus is
+        always the part with ``t >= 0``.
+    ratings : dict of str -> (float, float) | None
+        Metadata columns holding ratings, and their inclusive scale (e.g. ``{"valence": (1, 9)}``).
+    classes : sequence of str | dict of str -> sequence of str | None
+        Metadata columns holding classes (a dict fixes the order of the class names).
+
+    Returns
+    -------
+    rec : Recording
+        ``eeg`` of shape (n_epochs, n_eeg, n_stim) in volts, ``sfreq`` from
+        ``epochs.info["sfreq"]``; ``baseline`` (n_epochs, n_eeg, n_base) or None;
+        ``labels`` from every ``epochs.metadata`` column but ``subject``, ``session`` and
+        ``trial``: the columns named like a label of ``dataset`` with the dataset's
+        ``label_range``; ``ratings`` with their scale; text, boolean and ``classes``
+        columns as class codes ``0 .. K - 1`` into ``label_classes`` (sorted values unless
+        ``classes`` orders them); any other numeric column as it is (no range); ``trial_ids`` / ``session_ids`` from integer ``trial`` /
+        ``session`` columns (else 1..n_epochs and 1); ``ch_pos`` from the channel locations
+        when a montage is set (else the 10-05 template position of each name);
+        EEG names without a location mapped onto their 10-05 spelling (``"EEG Fp1"`` ->
+        ``Fp1``, ``"Fc5."`` -> ``FC5``; :func:`neuroaffect.channels.standardise_ch_names`) and
+        unlocated bipolar or reference channels (``"A2-A1"``) left out with a warning and a note
+        in ``info["channel_notes"]``;
+        ``peripheral`` signals from channels of type ``ecg``, ``eog``, ``emg`` (to uV),
+        ``gsr`` (S to uS), ``resp``, ``temperature`` (degC) and ``bio`` / ``misc`` channels
+        named like a plethysmograph (``pleth``, ``ppg``, ``bvp``, ``pulse``: ``ppg``), one
+        signal per type, with the same baseline samples as the EEG when the baseline comes
+        from the epochs' times.
+
+    Raises
+    ------
+    ValueError
+        ``epochs`` is not an ``mne.BaseEpochs``, has no EEG channel or no sample at
+        ``t >= 0``, an EEG channel has neither a location nor a 10-05 name, or ``baseline``
+        or ``subject`` is invalid (messages: ``Invalid value for the 'x' parameter ...``).
+    """
+    from .epochs import epochs_fields
+
+    fields = epochs_fields(epochs, dataset, subject, baseline, ratings=ratings, classes=classes)
+    fields["peripheral"] = {k: Peripheral(**v) for k, v in fields["peripheral"].items()}
+    return Recording(**fields)

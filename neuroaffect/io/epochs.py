@@ -2,8 +2,9 @@
 
 :func:`recording_to_epochs` (``Recording.to_epochs``) gives ``mne.EpochsArray`` with the baseline as
 the ``t < 0`` part, peripheral signals at the EEG rate in MNE's types and units, and labels in
-``metadata``; :func:`from_epochs` (``Recording.from_epochs``) turns any ``mne.BaseEpochs`` into a
-Recording.
+``metadata``; :func:`epochs_fields` reads any ``mne.BaseEpochs`` into the fields of a Recording, which
+:func:`neuroaffect.io.from_epochs` (``Recording.from_epochs``) builds. This module never imports
+:mod:`neuroaffect.io.base`, so the two do not import each other.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from .base import Peripheral, Recording
 from .._utils import DatasetFormatError, check_finite, check_option
 from ..channels import get_positions
 from ..labels import LABEL_NAMES, RATING_RANGE, SEED_CLASS_NAMES, SEED_IV_CLASS_NAMES
 
-__all__ = ["from_epochs", "recording_to_epochs"]
+__all__ = ["epochs_fields", "recording_to_epochs"]
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def _resample_to(x, sfreq_from: float, sfreq_to: float, n: int) -> np.ndarray:
     return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])], mode="edge")
 
 
-def _to_mne_units(p: Peripheral, x: np.ndarray) -> tuple[str, np.ndarray]:
+def _to_mne_units(p, x: np.ndarray) -> tuple[str, np.ndarray]:
     """(MNE channel type, ``x`` in that type's unit) for values of ``p`` (see ``to_epochs``)."""
     ch_type = MNE_CHANNEL_TYPES.get(p.kind, "misc")
     if ch_type in ("ecg", "eog", "emg"):
@@ -294,62 +294,12 @@ def _metadata_ids(md, column: str, n: int) -> np.ndarray | None:
     return v.astype(int)
 
 
-def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
-                baseline=None, *, ratings=None, classes=None) -> Recording:
-    """A :class:`Recording` from ``mne.Epochs`` (the inverse of :meth:`Recording.to_epochs`).
+def epochs_fields(epochs, dataset: str = "unknown", subject: int | None = None,
+                  baseline=None, *, ratings=None, classes=None) -> dict:
+    """The fields of a :class:`~neuroaffect.io.Recording` read from ``mne.Epochs``
+    (:func:`neuroaffect.io.from_epochs` builds the recording; every parameter is described there).
 
-    Parameters
-    ----------
-    epochs : mne.BaseEpochs
-        E.g. ``mne.EpochsArray`` or ``mne.Epochs``, one epoch per trial. EEG channels are
-        picked by type (channels marked bad are left out); their data are in volts.
-    dataset : str
-        Dataset the epochs come from (``"deap"``, ``"dreamer"``, ``"seed"``, ``"seed-iv"``,
-        ``"mahnob"``) or any other name (default ``"unknown"``). It decides which metadata
-        columns are labels and how labels are normalised downstream.
-    subject : int | None
-        1-based subject number; None takes it from a ``subject`` metadata column holding one
-        integer, else 1.
-    baseline : None | False | (float | None, float | None) | ndarray
-        The pre-stimulus baseline. None: the samples with ``t < 0`` when ``epochs.tmin < 0``,
-        else no baseline. False: no baseline. ``(tmin, tmax)``: the samples with
-        ``tmin <= t <= tmax`` (seconds, inclusive, None = the epoch's edge, as
-        ``mne.Epochs.apply_baseline`` reads it). An array: the baseline EEG itself in volts,
-        shape (n_epochs, n_eeg, n_base), or (n_eeg, n_base) for every epoch. The stimulus is
-        always the part with ``t >= 0``.
-    ratings : dict of str -> (float, float) | None
-        Metadata columns holding ratings, and their inclusive scale (e.g. ``{"valence": (1, 9)}``).
-    classes : sequence of str | dict of str -> sequence of str | None
-        Metadata columns holding classes (a dict fixes the order of the class names).
-
-    Returns
-    -------
-    rec : Recording
-        ``eeg`` of shape (n_epochs, n_eeg, n_stim) in volts, ``sfreq`` from
-        ``epochs.info["sfreq"]``; ``baseline`` (n_epochs, n_eeg, n_base) or None;
-        ``labels`` from every ``epochs.metadata`` column but ``subject``, ``session`` and
-        ``trial``: the columns named like a label of ``dataset`` with the dataset's
-        ``label_range``; ``ratings`` with their scale; text, boolean and ``classes``
-        columns as class codes ``0 .. K - 1`` into ``label_classes`` (sorted values unless
-        ``classes`` orders them); any other numeric column as it is (no range); ``trial_ids`` / ``session_ids`` from integer ``trial`` /
-        ``session`` columns (else 1..n_epochs and 1); ``ch_pos`` from the channel locations
-        when a montage is set (else the 10-05 template position of each name);
-        EEG names without a location mapped onto their 10-05 spelling (``"EEG Fp1"`` ->
-        ``Fp1``, ``"Fc5."`` -> ``FC5``; :func:`neuroaffect.channels.standardise_ch_names`) and
-        unlocated bipolar or reference channels (``"A2-A1"``) left out with a warning and a note
-        in ``info["channel_notes"]``;
-        ``peripheral`` signals from channels of type ``ecg``, ``eog``, ``emg`` (to uV),
-        ``gsr`` (S to uS), ``resp``, ``temperature`` (degC) and ``bio`` / ``misc`` channels
-        named like a plethysmograph (``pleth``, ``ppg``, ``bvp``, ``pulse``: ``ppg``), one
-        signal per type, with the same baseline samples as the EEG when the baseline comes
-        from the epochs' times.
-
-    Raises
-    ------
-    ValueError
-        ``epochs`` is not an ``mne.BaseEpochs``, has no EEG channel or no sample at
-        ``t >= 0``, an EEG channel has neither a location nor a 10-05 name, or ``baseline``
-        or ``subject`` is invalid (messages: ``Invalid value for the 'x' parameter ...``).
+    ``peripheral`` maps each kind to the fields of a :class:`~neuroaffect.io.Peripheral`.
     """
     import mne
 
@@ -381,7 +331,7 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
     ch_pos = _epochs_positions(info, eeg_picks, ch_names)
     md = epochs.metadata
     labels, label_range, label_classes = _metadata_labels(md, dataset, ratings, classes)
-    return Recording(
+    return dict(
         dataset=dataset, subject=int(subject), eeg=np.ascontiguousarray(eeg[:, :, stim]),
         sfreq=sfreq, ch_names=tuple(ch_names), labels=labels, label_range=label_range,
         label_classes=label_classes,
@@ -395,7 +345,8 @@ def from_epochs(epochs, dataset: str = "unknown", subject: int | None = None,
 
 def _baseline_source(baseline, stim: np.ndarray, times: np.ndarray, sfreq: float, n_epochs: int,
                      n_eeg: int) -> tuple:
-    """``(base_mask, base_array)`` of :func:`from_epochs`'s ``baseline``: a mask over the epochs' times, or the
+    """``(base_mask, base_array)`` of :func:`neuroaffect.io.from_epochs`'s ``baseline``: a mask over the epochs'
+    times, or the
     baseline EEG given as an array (n_epochs, n_eeg, n_base) in volts; both None without a baseline."""
     base_mask = base_array = None
     if baseline is None:
@@ -427,7 +378,8 @@ def _subject_of(subject, md, n_epochs: int) -> int:
 
 
 def _epochs_peripheral(epochs, data: np.ndarray, stim: np.ndarray, base_mask) -> dict:
-    """Peripheral signals of the epochs, one per MNE channel type (see :func:`from_epochs`), in this package's units.
+    """Peripheral signals of the epochs, one per MNE channel type (see :func:`neuroaffect.io.from_epochs`), in
+    this package's units, as the fields of each :class:`~neuroaffect.io.Peripheral`.
 
     ``data`` is ``epochs.get_data()`` (n_epochs, n_channels, n_times); ``stim`` and ``base_mask`` select the
     stimulus and baseline samples (boolean, n_times).
@@ -447,7 +399,7 @@ def _epochs_peripheral(epochs, data: np.ndarray, stim: np.ndarray, base_mask) ->
         if not picks:
             continue
         x = data[:, picks] * factor
-        peripheral[kind] = Peripheral(
+        peripheral[kind] = dict(
             data=np.ascontiguousarray(x[:, :, stim]), sfreq=sfreq, unit=unit, kind=kind,
             ch_names=tuple(info["ch_names"][k] for k in picks),
             baseline=None if base_mask is None else np.ascontiguousarray(x[:, :, base_mask]),
@@ -478,7 +430,7 @@ def _standard_eeg_names(info, picks):
 
 
 def _metadata_labels(md, dataset, ratings, classes):
-    """``(labels, label_range, label_classes)`` of every label column of ``md`` (see :func:`from_epochs`)."""
+    """``(labels, label_range, label_classes)`` of every label column of ``md`` (see :func:`neuroaffect.io.from_epochs`)."""
     import pandas as pd
 
     labels, label_range, label_classes = {}, {}, {}
