@@ -346,8 +346,7 @@ def epochs_fields(epochs, dataset: str = "unknown", subject: int | None = None,
 def _baseline_source(baseline, stim: np.ndarray, times: np.ndarray, sfreq: float, n_epochs: int,
                      n_eeg: int) -> tuple:
     """``(base_mask, base_array)`` of :func:`neuroaffect.io.from_epochs`'s ``baseline``: a mask over the epochs'
-    times, or the
-    baseline EEG given as an array (n_epochs, n_eeg, n_base) in volts; both None without a baseline."""
+    times, or the baseline EEG given as an array (n_epochs, n_eeg, n_base) in volts; both None without a baseline."""
     base_mask = base_array = None
     if baseline is None:
         base_mask = ~stim if (~stim).any() else None
