@@ -118,10 +118,11 @@ def tiny_student():
 @pytest.mark.slow
 def test_export_covers_card_and_onnx_and_onnx_bytes_name_no_folder(tiny_student, tmp_path):
     pytest.importorskip("onnxruntime")
-    from neuroaffect.distill.export import export_onnx, export_student, load_onnx, load_student
+    from neuroaffect.distill.export import export_onnx, load_onnx, load_student, save_student
+    from neuroaffect.report import student_card
 
     out = tmp_path / "export"
-    export_student(tiny_student, out, grid_sha256=None)
+    save_student(tiny_student, out, card=student_card, grid_sha256=None)
     config = json.loads((out / "config.json").read_text())
     assert config["card_sha256"] == hashlib.sha256((out / "README.md").read_bytes()).hexdigest()
     assert config["onnx_sha256"] is None

@@ -8,10 +8,11 @@ import torch
 import yaml
 
 from neuroaffect.distill import (
-    FERStudent, baseline_rows, check_onnx, export_onnx, export_student, fer_metrics, load_student, majority_metrics,
-    predict_faces,
+    FERStudent, baseline_rows, check_onnx, export_onnx, fer_metrics, load_student, majority_metrics, predict_faces,
+    save_student,
 )
 from neuroaffect.io.faces import FaceSet
+from neuroaffect.report import student_card
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small inputs: one thread is fastest on shared CPUs
@@ -69,7 +70,7 @@ def test_reference_rows(student):
 
 def test_export_and_reload_give_identical_outputs(student, grid, tmp_path):
     metrics = {"ferplus-val": fer_metrics([0, 1, 2], [0, 1, 1])}
-    paths = export_student(student, tmp_path / "exp", grid_sha256=grid.sha256, metrics=metrics,
+    paths = save_student(student, tmp_path / "exp", card=student_card, grid_sha256=grid.sha256, metrics=metrics,
                            datasets=["ferplus", "ckplus"], training={"arm": "B3"})
     assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == ["README.md", "config.json", "model.safetensors"]
     cfg = json.loads(paths["config"].read_text())
@@ -155,13 +156,13 @@ def test_predict_faces_grey_colour_and_files(student, grid, tmp_path):
 def test_predict_faces_refuses_another_grid(student, grid, tmp_path):
     from neuroaffect.distill import shuffled_grid
 
-    export_student(student, tmp_path / "exp", grid_sha256=grid.sha256)
+    save_student(student, tmp_path / "exp", card=student_card, grid_sha256=grid.sha256)
     m = load_student(tmp_path / "exp")
     img = np.zeros((16, 16), np.uint8)
     assert predict_faces(m, img, grid, detect=False).valence_arousal.shape == (1, 2)
     with pytest.raises(ValueError, match="trained against the grid"):
         predict_faces(m, img, shuffled_grid(grid, 0), detect=False)
-    export_student(student, tmp_path / "b1", grid_sha256=None)  # an arm without Proto-KD
+    save_student(student, tmp_path / "b1", card=student_card, grid_sha256=None)  # an arm without Proto-KD
     with pytest.raises(ValueError, match="trained without a prototype grid"):
         predict_faces(load_student(tmp_path / "b1"), img, grid, detect=False)
     assert predict_faces(load_student(tmp_path / "b1"), img, detect=False).proba.shape == (1, 8)

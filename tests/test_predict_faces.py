@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from neuroaffect._utils import DatasetFormatError
-from neuroaffect.distill import FERStudent, export_student, load_predictor, predict_faces
+from neuroaffect.distill import FERStudent, load_predictor, predict_faces, save_student
+from neuroaffect.report import student_card
 from neuroaffect.distill.detect import align_face, detect_faces
 from neuroaffect.distill.predict import OnnxStudent
 from neuroaffect.io.faces import read_face_image
@@ -56,7 +57,7 @@ def export(tmp_path_factory):
                                      "filled": np.zeros((3, 3), np.uint8)}, {"dim": 6, "sources": ["sim"]})
     grid = load_grid(root / "grid")
     model = _student(0)
-    export_student(model, root / "student", grid_sha256=grid.sha256)
+    save_student(model, root / "student", card=student_card, grid_sha256=grid.sha256)
     export_onnx(model, root / "student" / "model.onnx")
     return root / "student", root / "grid"
 
@@ -152,7 +153,7 @@ def test_a_stale_onnx_file_is_never_run_and_an_export_without_one_runs_with_torc
     res = _run("predict-faces", photo, "--student", copy, "--grid", grid, cwd=tmp_path)
     assert res.returncode == 2 and "model.onnx" in res.stderr and res.stdout == ""
     plain = tmp_path / "plain"
-    export_student(_student(0), plain, grid_sha256=load_grid(grid).sha256)  # no ONNX file
+    save_student(_student(0), plain, card=student_card, grid_sha256=load_grid(grid).sha256)  # no ONNX file
     model = load_predictor(plain)
     assert isinstance(model, FERStudent) and model.backend_note == "the export has no model.onnx"
     res = _run("predict-faces", photo, "--student", plain, "--grid", grid, cwd=tmp_path)
@@ -197,7 +198,7 @@ def test_a_student_trained_on_simulated_faces_is_warned_about(export, tmp_path):
     student, grid = export
     photo = _feat_data() / "single_face.jpg"
     sim = tmp_path / "sim"
-    export_student(_student(0), sim, grid_sha256=load_grid(grid).sha256, faces="simulated")
+    save_student(_student(0), sim, card=student_card, grid_sha256=load_grid(grid).sha256, faces="simulated")
     assert json.loads((sim / "config.json").read_text())["trained_on_faces"] == "simulated"
     assert "Trained on SIMULATED faces" in (sim / "README.md").read_text()
     res = _run("predict-faces", photo, "--student", sim, "--grid", grid, "--backend", "torch", cwd=tmp_path)
@@ -206,4 +207,4 @@ def test_a_student_trained_on_simulated_faces_is_warned_about(export, tmp_path):
     res = _run("predict-faces", photo, "--student", student, "--grid", grid, cwd=tmp_path)  # source not recorded
     assert res.returncode == 0 and "simulated" not in res.stderr
     with pytest.raises(ValueError, match="'faces' parameter"):
-        export_student(_student(0), tmp_path / "bad", grid_sha256=None, faces="photos")
+        save_student(_student(0), tmp_path / "bad", card=student_card, grid_sha256=None, faces="photos")

@@ -16,7 +16,7 @@ Design: ``docs/distillation.md``.
   :func:`shuffled_grid` for the control arm.
 - Evaluation (``evaluate``): :func:`evaluate_student`, :func:`fer_metrics` (incl. present-only
   macro-F1), the majority and pixel-logistic rows (:func:`baseline_rows`).
-- Deployment (``export``, ``predict``): :func:`export_student` / :func:`load_student`,
+- Deployment (``export``, ``predict``): :func:`save_student` / :func:`load_student`,
   :func:`export_onnx` / :func:`check_onnx`, :func:`predict_faces` with its face detector
   (``detect``: :func:`detect_faces`, :func:`align_face`) and :func:`load_predictor`.
 
@@ -32,7 +32,7 @@ _LAZY = {
     **dict.fromkeys(["FaceDataset", "eval_transform", "make_loader", "soft_targets", "train_transform"], "data"),
     **dict.fromkeys(["baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic", "majority_metrics",
                      "pixel_features", "predict_outputs"], "evaluate"),
-    **dict.fromkeys(["EXPORT_FORMAT", "check_onnx", "export_onnx", "export_student", "load_student"], "export"),
+    **dict.fromkeys(["EXPORT_FORMAT", "check_onnx", "export_onnx", "load_student", "save_student"], "export"),
     **dict.fromkeys(["ARMS", "DEFAULT_WEIGHTS", "HIGH_VALENCE", "DistillLoss", "ProtoKD", "class_weights",
                      "cosine_ramp", "dgeo_loss", "kd_loss", "weighted_cross_entropy"], "losses"),
     **dict.fromkeys(["FacePrediction", "as_images", "load_predictor", "predict_faces"], "predict"),

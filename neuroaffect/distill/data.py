@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from .._utils import check_int, check_positive_int
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
+from .student import DEFAULT_IN_SIZE
 
 __all__ = ["FaceDataset", "eval_transform", "make_loader", "soft_targets", "train_transform"]
 
@@ -35,7 +36,7 @@ def _v2():
     return v2
 
 
-def train_transform(in_size: int = 48, colour: bool = False, *, scale=(0.8, 1.0), rotation: float = 10.0,
+def train_transform(in_size: int = DEFAULT_IN_SIZE, colour: bool = False, *, scale=(0.8, 1.0), rotation: float = 10.0,
                     jitter: float = 0.2):
     """Augmentation of one uint8 image (ndarray (H, W) or (H, W, 3)) into a (1, in_size, in_size) float tensor.
 
@@ -64,7 +65,7 @@ def train_transform(in_size: int = 48, colour: bool = False, *, scale=(0.8, 1.0)
     return v2.Compose(t)
 
 
-def eval_transform(in_size: int = 48, colour: bool = False, *, crop: bool = True):
+def eval_transform(in_size: int = DEFAULT_IN_SIZE, colour: bool = False, *, crop: bool = True):
     """Deterministic transform of one uint8 image into a (1, in_size, in_size) float tensor in [0, 1].
 
     Colour is converted to grey; ``crop=True`` resizes the shorter side to ``in_size`` and keeps the
@@ -124,7 +125,7 @@ class FaceDataset(Dataset):
     (:func:`soft_targets`: one-hot when the set has no votes).
     """
 
-    def __init__(self, faceset: FaceSet, train: bool = False, *, in_size: int = 48):
+    def __init__(self, faceset: FaceSet, train: bool = False, *, in_size: int = DEFAULT_IN_SIZE):
         if not isinstance(faceset, FaceSet):
             raise TypeError(f"Invalid value for the 'faceset' parameter: expected a FaceSet, but got "
                             f"{type(faceset).__name__} instead.")
@@ -146,7 +147,7 @@ class FaceDataset(Dataset):
 
 
 def make_loader(faceset: FaceSet, train: bool, batch_size: int = 128, seed: int = 0, num_workers: int = 0, *,
-                in_size: int = 48) -> DataLoader:
+                in_size: int = DEFAULT_IN_SIZE) -> DataLoader:
     """A ``DataLoader`` over a face set: shuffled and augmented for training, in order otherwise.
 
     Parameters

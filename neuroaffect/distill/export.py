@@ -1,6 +1,6 @@
 """Deploying the student: a safetensors export with its config and model card, and ONNX.
 
-Layout of an export folder (:func:`export_student`):
+Layout of an export folder (:func:`save_student`):
 
 =======================  ====================================================================
 file                     content
@@ -11,9 +11,9 @@ file                     content
                          sha256 of the prototype grid's ``prototypes`` array it was trained
                          against, the sha256 of ``model.safetensors``, metrics, datasets, and
                          ``config_sha256`` (:func:`config_sha256`: the checksum of all the rest)
-``README.md``            model card: YAML front matter (library, licence, datasets, metrics),
-                         intended input, evaluation table, licence note (its sha256 is the
-                         config's ``card_sha256``)
+``README.md``            model card (written by :func:`neuroaffect.report.student_card`): YAML
+                         front matter (library, licence, datasets, metrics), intended input,
+                         evaluation table, licence note (its sha256 is the config's ``card_sha256``)
 ``model.onnx``           optional (:func:`export_onnx`; its sha256 is the config's ``onnx_sha256``)
 =======================  ====================================================================
 
@@ -45,7 +45,7 @@ from .._utils import ArtifactIntegrityError, DatasetFormatError, atomic_path, at
 from .student import ARCHS, FERStudent, build_student
 
 __all__ = ["EXPORT_FORMAT", "LICENCE_NOTE", "check_onnx", "check_student_config", "config_sha256", "export_onnx",
-           "export_student", "load_onnx", "load_student"]
+           "load_onnx", "load_student", "save_student"]
 
 #: Version of the export layout (2: the config's own checksum; 3: the model card's and the ONNX
 #: file's checksums in the config).
@@ -89,61 +89,8 @@ def _metric_rows(metrics: dict | None) -> list:
 
 #: Where a student's training faces came from (``config.json`` ``trained_on_faces``).
 FACE_SOURCES = ("simulated", "real", "unknown")
-#: What the card says of each source.
-FACE_SOURCE_NOTES = {
-    "simulated": "Trained on SIMULATED faces (the simulator's procedural FERPlus): its figures say that the "
-                 "pipeline runs, not how it classifies photographs of real faces; retrain on real data before use.",
-    "real": "Trained on the FERPlus files named in the training record.",
-    "unknown": "Where its training faces came from was not recorded.",
-}
-
-
-def _card(config: dict, datasets, rows) -> str:
-    import yaml
-
-    front = {
-        "library_name": "neuroaffect",
-        "license": "other",
-        "license_name": "dataset-derived",
-        "tags": ["facial-expression-recognition", "knowledge-distillation", "eeg", "image-classification"],
-        "pipeline_tag": "image-classification",
-        "datasets": list(datasets),
-        "metrics": sorted({k for _, m in rows for k in m}),
-        "model-index": [{
-            "name": f"fer-student-{config['kwargs']['arch']}",
-            "results": [{"task": {"type": "image-classification"}, "dataset": {"name": name, "type": name},
-                         "metrics": [{"type": k, "value": round(v, 6)} for k, v in m.items()]} for name, m in rows],
-        }],
-    }
-    kw = config["kwargs"]
-    lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", "",
-             f"# Face-expression student ({kw['arch']}, trained from scratch)", "",
-             "An image-only facial-expression classifier (8 FERPlus classes: " + ", ".join(config["class_names"])
-             + ") distilled from the crowd votes and a frozen EEG valence/arousal prototype grid "
-               "(method: `docs/distillation.md` of the neuroaffect repository).", "",
-             "## Input", "",
-             f"Pre-cropped faces, grey, {kw['in_size']} x {kw['in_size']} pixels, float32 in [0, 1], shape "
-             f"(batch, 1, H, W). Colour faces are converted to grey (BT.601 luma) before use; the model itself "
-             f"normalises `(x - {kw['mean']}) / {kw['std']}` and repeats the grey channel to three.", "",
-             "## Outputs", "",
-             f"`logits` (batch, {kw['n_outputs']}) and a unit-norm `embedding` (batch, {kw['proj_dim']}) compared by "
-             f"cosine with the prototypes of the grid whose `prototypes` array has sha256 `{config['grid_sha256']}`.",
-             ""]
-    if rows:
-        names = sorted({k for _, m in rows for k in m})
-        lines += ["## Evaluation", "", "| set | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        lines += ["| " + name + " | " + " | ".join("" if k not in m else f"{m[k]:.4f}" for k in names) + " |"
-                  for name, m in rows]
-        lines.append("")
-    lines += ["## Limitations", "", FACE_SOURCE_NOTES[config.get("trained_on_faces", "unknown")],
-              "Trained from scratch (no pretrained weights); the valence/arousal read-out through the grid is not "
-              "validated against rated faces.", ""]
-    lines += ["## Licence", "", LICENCE_NOTE, ""]
-    return "\n".join(lines)
-
-
-def export_student(model, out, *, grid_sha256: str | None, metrics: dict | None = None,
-                   datasets=("ferplus",), training: dict | None = None, faces: str = "unknown") -> dict:
+def save_student(model, out, *, card, grid_sha256: str | None, metrics: dict | None = None,
+                 datasets=("ferplus",), training: dict | None = None, faces: str = "unknown") -> dict:
     """Write a student's export folder (``model.safetensors``, ``config.json``, ``README.md``).
 
     Parameters
@@ -151,6 +98,10 @@ def export_student(model, out, *, grid_sha256: str | None, metrics: dict | None 
     model : FERStudent
     out : path-like
         Folder (created if needed; existing export files are replaced).
+    card : callable
+        ``card(config, datasets, rows) -> str``: the model card's Markdown from the export config,
+        the datasets and the metric rows ``[(set name, {metric: value})]``
+        (:func:`neuroaffect.report.student_card`; :func:`neuroaffect.pipeline.export_student` passes it).
     grid_sha256 : str | None
         sha256 of the prototype grid it was trained against (``PrototypeGrid.sha256``; ``None`` for
         arms without a grid).
@@ -203,7 +154,10 @@ def export_student(model, out, *, grid_sha256: str | None, metrics: dict | None 
         "licence": LICENCE_NOTE,
     }
     config = json.loads(json.dumps(config, default=str))  # what a reader parses
-    card = _card(config, datasets, rows)
+    card = card(config, list(datasets), rows)
+    if not isinstance(card, str):
+        raise TypeError(f"Invalid value for the 'card' parameter: expected a callable returning the card's Markdown, "
+                        f"but it returned {type(card).__name__} instead.")
     config["card_sha256"] = hashlib.sha256(card.encode("utf-8")).hexdigest()
     config["onnx_sha256"] = None  # export_onnx records its file here
     paths = {"weights": out / "model.safetensors", "config": out / "config.json", "card": out / "README.md"}

@@ -47,10 +47,14 @@ from torch import nn
 from .._utils import check_option, check_positive_int, check_real
 from ..labels import FER_CLASSES
 
-__all__ = ["ARCHS", "LUMA", "FERStudent", "StudentOutputs", "build_student"]
+__all__ = ["ARCHS", "DEFAULT_ARCH", "DEFAULT_IN_SIZE", "LUMA", "FERStudent", "StudentOutputs", "build_student"]
 
 #: Backbones and the width of their pooled features.
 ARCHS = {"resnet18": 512, "resnet50": 2048}
+#: The student's default backbone and input side in pixels (FERPlus faces are 48 x 48): the one place they
+#: are spelled; the trainer, the loaders and the command line take them from here.
+DEFAULT_ARCH = "resnet18"
+DEFAULT_IN_SIZE = 48
 #: ITU-R BT.601 luma weights (R, G, B): colour input is reduced to grey with these.
 LUMA = (0.299, 0.587, 0.114)
 
@@ -100,8 +104,8 @@ class FERStudent(nn.Module):
     :func:`neuroaffect.training.predict`.
     """
 
-    def __init__(self, n_outputs: int = len(FER_CLASSES), *, arch: str = "resnet18", proj_dim: int = 128,
-                 in_size: int = 48, small_input: bool | None = None, mean: float = 0.5, std: float = 0.25,
+    def __init__(self, n_outputs: int = len(FER_CLASSES), *, arch: str = DEFAULT_ARCH, proj_dim: int = 128,
+                 in_size: int = DEFAULT_IN_SIZE, small_input: bool | None = None, mean: float = 0.5, std: float = 0.25,
                  weights=None):
         super().__init__()
         from torchvision import models as tvm

@@ -28,7 +28,7 @@ from ..training import LoaderSource, TrainConfig, fingerprint, fit, predict, res
 from .data import make_loader
 from .evaluate import fer_metrics
 from .losses import ARMS, DistillLoss, class_weights
-from .student import FERStudent, StudentOutputs
+from .student import DEFAULT_ARCH, DEFAULT_IN_SIZE, FERStudent, StudentOutputs
 
 __all__ = ["PAPER_CONFIG", "StudentResult", "ValMacroF1", "faceset_fingerprint", "shuffled_grid", "train_student"]
 
@@ -167,7 +167,7 @@ class StudentResult:
 
 
 def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B3", cfg: TrainConfig | None = None, *,
-                  arch: str = "resnet18", in_size: int = 48, proj_dim: int | None = None, weights=None,
+                  arch: str = DEFAULT_ARCH, in_size: int = DEFAULT_IN_SIZE, proj_dim: int | None = None, weights=None,
                   small_input: bool | None = None,
                   checkpoint=None, seed: int | None = None, callbacks=(), shuffle_grid: bool = False,
                   shuffle_seed: int = 0, loss_options: dict | None = None, num_workers: int = 0) -> StudentResult:

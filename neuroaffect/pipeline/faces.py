@@ -76,7 +76,8 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
     from ..distill import PAPER_CONFIG
     from ..distill.ablation import CONTROL_ARM, check_arm
     from ..distill.evaluate import evaluate_student
-    from ..distill.export import export_student as write_student
+    from ..distill.export import save_student
+    from ..report import student_card
     from ..distill.train import train_student
     from ..training import ProgressReporter, TrainConfig
 
@@ -93,8 +94,8 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
                         seed=seed, shuffle_grid=control, shuffle_seed=seed,
                         callbacks=[ProgressReporter(f"{arm} seed {seed}")] if progress else [], **options)
     val_metrics = evaluate_student(res.model, val, device=cfg.device)
-    write_student(res.model, out / "student", grid_sha256=res.grid_sha256, metrics={"ferplus-val": val_metrics},
-                  training=res.record, faces=faces)
+    save_student(res.model, out / "student", card=student_card, grid_sha256=res.grid_sha256,
+                 metrics={"ferplus-val": val_metrics}, training=res.record, faces=faces)
     record = {"arm": arm, "seed": int(seed), "selected_epoch": res.selected_epoch, "val": val_metrics,
               "history": {k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in res.history.items()
                           if k.startswith(("train_", "val_"))},
@@ -189,13 +190,14 @@ def evaluate_students(runs, ferplus_root, out, *, affectnet_mini=None, ckplus=No
 def export_student(runs, out, *, arm: str = "B3", evaluation=None, onnx: bool = True) -> dict:
     """Export the run of ``arm`` with the best FERPlus validation macro-F1, with its evaluated metrics and ONNX.
 
-    Writes what :func:`neuroaffect.distill.export_student` writes (and ``model.onnx``, checked
+    Writes what :func:`neuroaffect.distill.save_student` writes (and ``model.onnx``, checked
     against PyTorch). Returns ``{"arm", "seed", "val_macro_f1", "onnx_max_abs_diff"}``.
     """
     import torch
 
     from ..distill import check_onnx, export_onnx, load_student
-    from ..distill import export_student as write_student
+    from ..distill import save_student
+    from ..report import student_card
     from ..distill.ablation import select_run
 
     best = select_run(_records(runs), arm)
@@ -207,8 +209,8 @@ def export_student(runs, out, *, arm: str = "B3", evaluation=None, onnx: bool = 
             if r["arm"] == best["arm"] and r["seed"] == best["seed"]:
                 metrics[r["set"]] = r
     datasets = ["ferplus"] + [k for k in metrics if k not in ("ferplus-val", "ferplus-test")]
-    write_student(model, out, grid_sha256=getattr(model, "grid_sha256", None), metrics=metrics, datasets=datasets,
-                  training=best.get("record"), faces=best.get("faces", "unknown"))
+    save_student(model, out, card=student_card, grid_sha256=getattr(model, "grid_sha256", None), metrics=metrics,
+                 datasets=datasets, training=best.get("record"), faces=best.get("faces", "unknown"))
     info = {"arm": best["arm"], "seed": best["seed"], "val_macro_f1": best["val"]["macro_f1"],
             "onnx_max_abs_diff": None}
     if onnx:

@@ -11,6 +11,7 @@
 - :func:`ablation_markdown` / :func:`write_ablation` and :data:`PUBLISHED` (``ablation``): the face
   student's ablation beside the published figures.
 - :func:`summary_markdown` (``datasets``): a dataset's summary.
+- :func:`student_card` (``student``): the model card of an exported face student.
 - :func:`machine_calibration` / :func:`machine_line` / :func:`tabulate_benchmarks` (``performance``):
   the cost of every workflow rule and the machine it ran on.
 - :func:`markdown_to_html` / :func:`render_markdown` / :func:`compose_readme` (``pages``): HTML pages
@@ -33,6 +34,7 @@ _LAZY = {
     **dict.fromkeys(["grid_summary_markdown", "teacher_cv_markdown", "write_prototype_report"], "grid"),
     **dict.fromkeys(["PUBLISHED", "ablation_markdown", "write_ablation"], "ablation"),
     "summary_markdown": "datasets",
+    **dict.fromkeys(["FACE_SOURCE_NOTES", "student_card"], "student"),
     **dict.fromkeys(["benchmark_table", "benchmarks_markdown", "machine_calibration", "machine_line",
                      "tabulate_benchmarks"], "performance"),
     **dict.fromkeys(["compose_readme", "markdown_to_html", "render_markdown"], "pages"),

@@ -221,13 +221,14 @@ def tiny_onnx(path: Path) -> Path:
 def _student_cases(base: Path) -> list:
     import torch
 
-    from neuroaffect.distill import FERStudent, export_student, load_student
+    from neuroaffect.distill import FERStudent, load_student, save_student
+    from neuroaffect.report import student_card
     from neuroaffect.distill.export import config_sha256, load_onnx
 
     torch.manual_seed(0)
     model = FERStudent(in_size=16, proj_dim=6).eval()
     good = base / "student_good"
-    export_student(model, good, grid_sha256=None, training=TRAINING)
+    save_student(model, good, card=student_card, grid_sha256=None, training=TRAINING)
     record = {"arm": "B0", "grid_sha256": None, "selected_epoch": 3}
     out = [("student/intact", lambda: load_student(good), "read"),
            ("student/intact with its run record", lambda: load_student(good, record=record), "read")]
@@ -242,7 +243,7 @@ def _student_cases(base: Path) -> list:
         for p in nan_model.parameters():
             p.fill_(float("nan"))
     d = base / "student_nan"
-    export_student(nan_model, d, grid_sha256=None, training=TRAINING)
+    save_student(nan_model, d, card=student_card, grid_sha256=None, training=TRAINING)
     out.append(("student/all-NaN weights (checksums recomputed)", lambda d=d: load_student(d), "reject"))
 
     def config_edit(tag, edit):

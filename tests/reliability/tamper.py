@@ -152,12 +152,13 @@ def make_student(out_dir, grid_sha256: str | None = None) -> Path:
     """An exported face student (ResNet-18 at 16 x 16, projection to 6); returns the export folder."""
     import torch
 
-    from neuroaffect.distill import FERStudent, export_student
+    from neuroaffect.distill import FERStudent, save_student
+    from neuroaffect.report import student_card
 
     torch.manual_seed(0)
     m = FERStudent(in_size=16, proj_dim=6).eval()
     out = Path(out_dir)
-    export_student(m, out, grid_sha256=grid_sha256, metrics={"val": {"accuracy": 0.5}})
+    save_student(m, out, card=student_card, grid_sha256=grid_sha256, metrics={"val": {"accuracy": 0.5}})
     return out
 
 

@@ -52,7 +52,8 @@ import numpy as np, torch
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 torch.set_num_threads(1)
-from neuroaffect.distill import export_student, train_student
+from neuroaffect.distill import save_student, train_student
+from neuroaffect.report import student_card
 from neuroaffect.prototypes import load_grid
 from neuroaffect.training import TrainConfig
 from reliability.interrupted_run import _faces
@@ -62,8 +63,8 @@ grid = load_grid(make_grid(out / "grid"))
 cfg = TrainConfig(epochs=2, batch_size=4, lr=1e-3, weight_decay=0.05, grad_clip=1.0, standardize=False,
                   eval_batch_size=8, device="cpu", seed=3)
 res = train_student(_faces(16, "train", 0), _faces(8, "val", 1), grid, "B3", cfg, in_size=8)
-export_student(res.model, out / "student", grid_sha256=res.grid_sha256, metrics={"val": {"macro_f1": res.val_macro_f1}},
-               training=res.record)
+save_student(res.model, out / "student", card=student_card, grid_sha256=res.grid_sha256,
+             metrics={"val": {"macro_f1": res.val_macro_f1}}, training=res.record)
 """
 
 

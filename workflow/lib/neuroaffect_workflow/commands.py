@@ -109,7 +109,7 @@ def _flags(keys, values: dict) -> list:
 def student_args(distill: dict) -> list:
     """The student's arguments from the ``distill:`` section: its training flags, then the model's."""
     args = config_args("train-student", distill.get("train", {}))
-    args += ["--arch", str(distill.get("arch", "resnet18")), "--in-size", str(distill.get("in_size", 48))]
+    args += _flags(("arch", "in_size"), distill)  # left out: the student's own defaults (distill.student)
     if distill.get("imagenet_stem"):
         args.append("--imagenet-stem")
     if distill.get("loss_options"):
