@@ -63,6 +63,10 @@ def read_faces(dataset: str, root, **kwargs) -> FaceSet:
 def check_face_root(dataset: str, root) -> None:
     """Raise ``FileNotFoundError`` unless ``root`` holds what ``dataset``'s reader opens first (names only).
 
+    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job
+    starts which face dataset it cannot find and where it looked; each reader checks the rest
+    (``docs/formats.md``, "Face datasets"). Each reader's module has its ``check_root``.
+
     Parameters
     ----------
     dataset : {'ferplus', 'affectnet-mini', 'affectnet', 'ckplus'}

@@ -65,19 +65,8 @@ _INVALID_VA = -2.0
 def check_mini_root(root) -> None:
     """Raise ``FileNotFoundError`` unless ``root`` is (or holds) an AffectNet-mini manifest.
 
-    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job starts
-    which face dataset it cannot find and where it looked; the reader checks the rest (``docs/formats.md``,
-    "Face datasets").
-
-    Parameters
-    ----------
-    root : path-like
-        What :func:`read_affectnet_mini` takes.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the path looked at, what the reader expects there and what was found.
+    ``root`` is what :func:`read_affectnet_mini` takes; names only, nothing is read
+    (:func:`neuroaffect.io.faces.check_face_root`).
     """
     root = Path(root)
     require_layout("affectnet-mini", root, [([root if root.suffix == ".csv" else root / MANIFEST_NAME],
@@ -187,19 +176,8 @@ def _mini_labels(cells: np.ndarray, fname):
 def check_root(root) -> None:
     """Raise ``FileNotFoundError`` unless ``root`` holds AffectNet's file lists and images.
 
-    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job starts
-    which face dataset it cannot find and where it looked; the reader checks the rest (``docs/formats.md``,
-    "Face datasets").
-
-    Parameters
-    ----------
-    root : path-like
-        What :func:`read_affectnet` takes.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the path looked at, what the reader expects there and what was found.
+    ``root`` is what :func:`read_affectnet` takes; names only, nothing is read
+    (:func:`neuroaffect.io.faces.check_face_root`).
     """
     root = Path(root)
     require_layout("affectnet", root, [([root / LISTS_DIR, root / "training.csv"], f"AffectNet's {LISTS_DIR}/"),

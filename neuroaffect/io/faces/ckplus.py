@@ -44,19 +44,8 @@ _EMOTION_RE = re.compile(r"^S(\d+)_(\d+)_(\d+)_emotion\.txt$", re.IGNORECASE)
 def check_root(root) -> None:
     """Raise ``FileNotFoundError`` unless ``root`` holds CK+'s image and emotion folders.
 
-    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job starts
-    which face dataset it cannot find and where it looked; the reader checks the rest (``docs/formats.md``,
-    "Face datasets").
-
-    Parameters
-    ----------
-    root : path-like
-        What :func:`read_ckplus` takes.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the path looked at, what the reader expects there and what was found.
+    ``root`` is what :func:`read_ckplus` takes; names only, nothing is read
+    (:func:`neuroaffect.io.faces.check_face_root`).
     """
     root = Path(root)
     require_layout("ckplus", root, [([root / IMAGES_DIR], f"CK+'s {IMAGES_DIR}/ (Sxxx/yyy/ image sequences)"),

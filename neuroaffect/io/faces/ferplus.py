@@ -67,19 +67,8 @@ def check_root(root) -> None:
     """Raise ``FileNotFoundError`` unless ``root`` holds FER2013's and FERPlus's tables (at the top, or
     ``fer2013.csv`` under ``fer2013/``).
 
-    Cheap (file and folder names only, nothing is read), so that the workflow can say before any job starts
-    which face dataset it cannot find and where it looked; the reader checks the rest (``docs/formats.md``,
-    "Face datasets").
-
-    Parameters
-    ----------
-    root : path-like
-        What :func:`read_ferplus` takes.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the path looked at, what the reader expects there and what was found.
+    ``root`` is what :func:`read_ferplus` takes; names only, nothing is read
+    (:func:`neuroaffect.io.faces.check_face_root`).
     """
     root = Path(root)
     pix = [root / FER2013_NAME, root / "fer2013" / FER2013_NAME]
