@@ -9,6 +9,10 @@ protocol           folds
 ``seed-9-6``       per subject and SEED session: trials 1-9 train, trials 10-15 test
                    (``trial_number``), one fold per session.
 ``loso``           leave one subject out: one fold per subject.
+``cross-session``  per subject: every session but the last trains, the last session tests
+                   (SEED / SEED-IV / SEED-V: sessions 1-2 train, 3 tests); one fold per subject.
+``cross-dataset``  one dataset's windows train, another's test (:func:`merge_cross_dataset`
+                   builds the joint WindowSet): one pooled fold over the target's subjects.
 ``rbt-pooled``     the RBTransformer paper's protocol: windows of all subjects pooled, 10 % of
                    windows dropped at random (seed 23), ``KFold(5, shuffle=True,
                    random_state=23)`` over **windows**, SMOTE on the training fold. Windows of
@@ -43,11 +47,13 @@ __all__ = [
     "assign_trial_folds",
     "compute_leakage",
     "make_folds",
+    "merge_cross_dataset",
+    "shared_channels",
     "overlap_mask",
     "split_validation",
 ]
 
-PROTOCOLS = ("trial-holdout", "seed-9-6", "loso", "rbt-pooled")
+PROTOCOLS = ("trial-holdout", "seed-9-6", "loso", "rbt-pooled", "cross-session", "cross-dataset")
 DEFAULT_N_FOLDS = {"trial-holdout": 10, "rbt-pooled": 5}
 RBT_SEED = 23
 RBT_N_FOLDS = 5
@@ -102,7 +108,7 @@ class Fold:
     split_rule : str
         How the fold was drawn (e.g. the scikit-learn splitter and its arguments).
     session : int | None
-        The session tested (``seed-9-6``).
+        The session tested (``seed-9-6``, ``cross-session``).
     """
 
     protocol: str
@@ -308,17 +314,20 @@ def make_folds(windows: WindowSet, protocol: str = "trial-holdout", *, n_folds: 
     Parameters
     ----------
     windows : WindowSet
-    protocol : {"trial-holdout", "seed-9-6", "loso", "rbt-pooled"}
+    protocol : {"trial-holdout", "seed-9-6", "loso", "rbt-pooled", "cross-session", "cross-dataset"}
     n_folds : int | None
         Folds per subject for ``trial-holdout`` (default 10) and for
         ``rbt-pooled`` (default 5, the paper's); ignored by ``seed-9-6`` (one
-        fold per session) and ``loso`` (one fold per subject).
+        fold per session), ``loso`` and ``cross-session`` (one fold per subject)
+        and ``cross-dataset`` (one pooled fold).
     seed : int | None
         Shuffling seed of ``trial-holdout`` (default 0); ``rbt-pooled`` uses
         23 (the paper's) unless another is given.
     subjects : iterable of int | None
         Subjects to make folds for (default: all). ``loso`` still trains on
         every other subject of ``windows``; ``rbt-pooled`` pools only these.
+        ``cross-dataset`` needs them: the target dataset's subjects, tested
+        pooled, while every other subject of ``windows`` (the source's) trains.
 
     Returns
     -------
@@ -329,6 +338,7 @@ def make_folds(windows: WindowSet, protocol: str = "trial-holdout", *, n_folds: 
     if not isinstance(windows, WindowSet):
         raise TypeError(f"Invalid value for the 'windows' parameter: expected a WindowSet, but got {type(windows).__name__}.")
     all_subjects = windows.subjects
+    subjects_given = subjects is not None
     if subjects is None:
         subjects = all_subjects
     else:
@@ -347,6 +357,10 @@ def make_folds(windows: WindowSet, protocol: str = "trial-holdout", *, n_folds: 
         return _seed_9_6(windows, subjects)
     if protocol == "loso":
         return _loso(windows, subjects)
+    if protocol == "cross-session":
+        return _cross_session(windows, subjects)
+    if protocol == "cross-dataset":
+        return _cross_dataset(windows, subjects, given=subjects_given)
     return _rbt_pooled(windows, subjects, n_folds, RBT_SEED if seed is None else seed)
 
 
@@ -414,6 +428,123 @@ def _loso(windows, subjects):
         folds.append(_fold(windows, "loso", s, 0, np.flatnonzero(~test), np.flatnonzero(test),
                            split_rule=f"leave subject {s} out"))
     return folds
+
+
+def _cross_session(windows, subjects):
+    """Per subject, sessions ``1 .. S-1`` train and the last session ``S`` tests (``S >= 2`` sessions)."""
+    folds = []
+    for s in subjects:
+        in_subject = windows.subject == s
+        sessions = np.unique(windows.session[in_subject])
+        if sessions.size < 2:
+            raise ValueError(
+                f"cross-session: subject {s}: expected windows of at least 2 sessions (all but the last train, "
+                f"the last tests), but found session(s) {sessions.tolist()}; use trial-holdout")
+        last = int(sessions[-1])
+        test = in_subject & (windows.session == last)
+        train = in_subject & (windows.session != last)
+        rule = (f"sessions {', '.join(str(int(x)) for x in sessions[:-1])} train, session {last} tests "
+                "(session ids as read; the last in order is tested)")
+        folds.append(_fold(windows, "cross-session", s, 0, np.flatnonzero(train), np.flatnonzero(test),
+                           split_rule=rule, session=last))
+    return folds
+
+
+def _cross_dataset(windows, subjects, given: bool):
+    """One pooled fold: the windows of ``subjects`` (the target's) test, every other window trains."""
+    if not given:
+        raise ValueError("The 'cross-dataset' protocol needs the 'subjects' parameter: the target dataset's "
+                         "subjects in the joint WindowSet (merge_cross_dataset returns them), but got None.")
+    test = np.isin(windows.subject, subjects)
+    if test.all():
+        raise ValueError(f"cross-dataset: every subject of the windows ({windows.subjects.tolist()}) is a target "
+                         "subject, so none is left to train on; expected the source dataset's subjects as well.")
+    rule = (f"train on the {int((~test).sum())} windows of subjects "
+            f"{np.unique(windows.subject[~test]).tolist()} (source), test on the {int(test.sum())} windows of "
+            f"subjects {np.asarray(subjects).tolist()} (target), pooled")
+    return [_fold(windows, "cross-dataset", POOLED, 0, np.flatnonzero(~test), np.flatnonzero(test),
+                  split_rule=rule)]
+
+
+# --- cross-dataset windows -------------------------------------------------------------------
+
+def shared_channels(source_ch_names, target_ch_names) -> list[str]:
+    """The electrodes two datasets share, in the source's order.
+
+    Names are compared case-insensitively after stripping spaces (``"Fp1"`` matches ``"FP1"``);
+    the source's spelling is returned.
+
+    Parameters
+    ----------
+    source_ch_names, target_ch_names : sequence of str
+        Channel names of the training (source) and the tested (target) dataset.
+
+    Returns
+    -------
+    ch_names : list of str
+        Channels of the source that the target also has, in the source's order.
+    """
+    def key(name):
+        return str(name).strip().upper()
+
+    target = {key(c) for c in target_ch_names}
+    shared = [str(c) for c in source_ch_names if key(c) in target]
+    if not shared:
+        raise ValueError(f"The source and target datasets share no channel: source {list(source_ch_names)}, "
+                         f"target {list(target_ch_names)}.")
+    return shared
+
+
+def merge_cross_dataset(source: WindowSet, target: WindowSet) -> tuple[WindowSet, np.ndarray]:
+    """One WindowSet of a source (to train on) and a target (to test on), for ``cross-dataset`` folds.
+
+    Both must hold the same inputs (kind, ``(n_chans, n_bands)`` on the shared channels, in the
+    same order), window length, task and number of classes. Target subjects are renumbered
+    after the source's (``subject + offset``, ``offset`` the smallest multiple of 1000 above
+    every source subject) and target trials after the source's, so that no id is shared;
+    ``ch_pos`` is the source's; ``ratings`` keep the columns both have.
+
+    Parameters
+    ----------
+    source, target : WindowSet
+        Windows of the source and target datasets (tokens of the same channels).
+
+    Returns
+    -------
+    windows : WindowSet
+        Source windows first, then target windows.
+    target_subjects : ndarray of int64, shape (n_target_subjects,)
+        The target's subject ids in ``windows`` (pass them as ``subjects``).
+    """
+    for name, ws in (("source", source), ("target", target)):
+        if not isinstance(ws, WindowSet):
+            raise TypeError(f"Invalid value for the '{name}' parameter: expected a WindowSet, but got "
+                            f"{type(ws).__name__}.")
+    checks = [("input kind", source.kind, target.kind), ("input shape", source.X.shape[1:], target.X.shape[1:]),
+              ("window length (samples)", source.win_len, target.win_len), ("task", source.task, target.task),
+              ("number of outputs", source.n_outputs, target.n_outputs)]
+    for what, a, b in checks:
+        if a != b:
+            raise ValueError(f"Cannot test a source's model on a target of another {what}: expected the target's "
+                             f"{what} to be the source's ({a}), but got {b}.")
+    offset = (int(source.subject.max()) // 1000 + 1) * 1000
+    names = tuple(n for n in source.rating_names if n in target.rating_names)
+
+    def ratings(ws):
+        return ws.ratings[:, [ws.rating_names.index(n) for n in names]]
+
+    both_tn = source.trial_number is not None and target.trial_number is not None
+    merged = WindowSet(
+        X=np.concatenate([source.X, target.X]), y=np.concatenate([source.y, target.y]),
+        trial=np.concatenate([source.trial, target.trial + int(source.trial.max()) + 1]),
+        subject=np.concatenate([source.subject, target.subject + offset]),
+        session=np.concatenate([source.session, target.session]),
+        start=np.concatenate([source.start, target.start]), win_len=source.win_len, ch_pos=source.ch_pos,
+        trial_number=np.concatenate([source.trial_number, target.trial_number]) if both_tn else None,
+        n_classes=source.n_classes, kind=source.kind, rating_names=names,
+        ratings=np.concatenate([ratings(source), ratings(target)]) if names and source.ratings is not None
+        and target.ratings is not None else None)
+    return merged, np.unique(target.subject) + offset
 
 
 def _rbt_pooled(windows, subjects, n_folds, seed):
