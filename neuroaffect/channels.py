@@ -60,8 +60,17 @@ MAHNOB_PERIPH_CH_NAMES = (
 MAHNOB_CH_NAMES = MAHNOB_EEG_CH_NAMES + MAHNOB_PERIPH_CH_NAMES  # + "Status"
 MAHNOB_SFREQ = 256.0
 
+# --- FACED (NeuSen W, Processed_data order: 30 scalp electrodes as TorchEEG lists them, then mastoids)
+FACED_CH_NAMES = (
+    "Fp1", "Fp2", "Fz", "F3", "F4", "F7", "F8", "FC1", "FC2", "FC5", "FC6", "Cz", "C3", "C4", "T7",
+    "T8", "CP1", "CP2", "CP5", "CP6", "Pz", "P3", "P4", "P7", "P8", "PO3", "PO4", "Oz", "O1", "O2",
+    "A1", "A2",
+)
+FACED_SFREQ = 250.0
+
 SFREQ = MappingProxyType(
-    {"deap": DEAP_SFREQ, "dreamer": DREAMER_SFREQ, "seed": SEED_SFREQ, "mahnob": MAHNOB_SFREQ}
+    {"deap": DEAP_SFREQ, "dreamer": DREAMER_SFREQ, "seed": SEED_SFREQ, "mahnob": MAHNOB_SFREQ,
+     "faced": FACED_SFREQ}
 )
 EEG_CH_NAMES = MappingProxyType(
     {
@@ -69,6 +78,7 @@ EEG_CH_NAMES = MappingProxyType(
         "dreamer": DREAMER_CH_NAMES,
         "seed": SEED_CH_NAMES,
         "mahnob": MAHNOB_EEG_CH_NAMES,
+        "faced": FACED_CH_NAMES,
     }
 )
 
