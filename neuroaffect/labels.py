@@ -48,6 +48,10 @@ __all__ = [
     "SEED_IV_LABELS",
     "SEED_IV_CLASS_NAMES",
     "SEED_CLASS_NAMES",
+    "FACED_CLASS_NAMES",
+    "FACED_CLIP_CLASSES",
+    "FACED_RATING_ITEMS",
+    "FACED_RATING_RANGE",
     "CUSTOM",
     "check_target",
     "class_names",
@@ -86,6 +90,17 @@ SEED_IV_LABELS = (
 )
 SEED_CLASS_NAMES = ("negative", "neutral", "positive")
 SEED_IV_CLASS_NAMES = ("neutral", "sad", "fear", "happy")
+#: FACED's nine emotion categories; a clip's class code is its index here (TorchEEG's codes).
+FACED_CLASS_NAMES = ("anger", "disgust", "fear", "sadness", "neutral", "amusement", "inspiration", "joy",
+                     "tenderness")
+#: Class code of each of FACED's 28 clips in ``Processed_data`` order (video index 1..28): 3 clips per
+#: category, 4 neutral.
+FACED_CLIP_CLASSES = (0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8)
+#: The 12 items of FACED's ``After_remark{i}.score``, in the order its code's readme gives.
+FACED_RATING_ITEMS = ("joy", "tenderness", "inspiration", "amusement", "anger", "disgust", "fear", "sadness",
+                      "arousal", "valence", "familiarity", "liking")
+#: (lowest, highest) of FACED's self-ratings (every item).
+FACED_RATING_RANGE = (0.0, 7.0)
 
 LABEL_NAMES = MappingProxyType({
     "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": MAHNOB_LABELS,
