@@ -12,10 +12,11 @@ from ..training.protocols import POOLED
 from ..training.results import PERCENT, drift_sentence
 from .markdown import table_lines
 
-__all__ = ["METRIC_TITLES", "experiment_text", "leakage_sentence", "result_markdown", "sweep_markdown"]
+__all__ = ["METRIC_TITLES", "auroc_sentence", "experiment_text", "leakage_sentence", "result_markdown", "sweep_markdown"]
 
 #: Column titles of the metrics.
 METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "balanced_accuracy": "balanced accuracy",
+                 "cohen_kappa": "Cohen's kappa", "weighted_f1": "weighted F1", "auroc": "AUROC",
                  "rmse": "RMSE", "pearson_r": "Pearson r", "ccc": "CCC"}
 
 
@@ -32,8 +33,29 @@ def leakage_sentence(folds: list[dict]) -> str:
 
 
 def _mean_std(metric: str, mean: float, std: float) -> str:
-    """A metric's mean +- std as a table gives it (in % for the fractions of ``PERCENT``)."""
+    """A metric's mean +- std as a table gives it (in % for the fractions of ``PERCENT``; ``-`` when
+    undefined on every fold)."""
+    if not np.isfinite(mean):
+        return "-"
     return format_mean_std(mean, std, percent=metric in PERCENT)
+
+
+def auroc_sentence(records, level: str) -> str:
+    """Where AUROC is undefined: one sentence per reason over the ``level`` rows ('' when defined everywhere).
+
+    ``records``: metric rows (``model``, ``level``, ``auroc``, ``auroc_note``), as in
+    ``SweepResult.records``.
+    """
+    rows = [r for r in records if r.get("level") == level and "auroc" in r]
+    bad = [r for r in rows if r.get("auroc") is None or not np.isfinite(r["auroc"])]
+    if not bad:
+        return ""
+    by = {}
+    for r in bad:
+        by.setdefault(str(r.get("auroc_note") or "undefined"), set()).add(str(r["model"]))
+    why = "; ".join(f"{note} ({', '.join(sorted(models))})" for note, models in by.items())
+    return (f"AUROC is undefined (-) on {len(bad)} of {len(rows)} fold rows: {why}; a model's AUROC mean ± std "
+            "is over the folds where it is defined.")
 
 
 def sweep_markdown(result, level: str = "window", per_subject: bool = False) -> str:
@@ -68,9 +90,9 @@ def sweep_markdown(result, level: str = "window", per_subject: bool = False) -> 
         pct = result.metrics[0] in PERCENT
         rows = [[subj] + [f"{100 * v:.1f}" if pct else f"{v:.3f}" for v in row] for subj, row in ps.iterrows()]
         lines += [""] + table_lines(rows, ["subject", *ps.columns])
-    drift = drift_sentence(result.records, level)
-    if drift:
-        lines += ["", drift]
+    for extra in (auroc_sentence(result.records, level), drift_sentence(result.records, level)):
+        if extra:
+            lines += ["", extra]
     return "\n".join(lines) + "\n"
 
 

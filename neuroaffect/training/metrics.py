@@ -3,7 +3,8 @@
 Window level: every test window is one prediction. Trial level: the windows of
 each test trial vote (majority of predicted classes; a tie goes to the smaller
 class index) and the trial's class is the target; for regression the trial's
-prediction is the mean of its windows' predictions.
+prediction is the mean of its windows' predictions. AUROC ranks class scores, not
+votes: a trial's scores are the mean of its windows' class probabilities.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import (
+    accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix, f1_score, roc_auc_score,
+)
 
 __all__ = [
     "METRICS",
     "REGRESSION_METRICS",
     "average_trials",
+    "auroc",
     "ccc",
     "regression_metrics",
     "chance_metrics",
@@ -27,7 +31,7 @@ __all__ = [
     "vote_trials",
 ]
 
-METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
+METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "cohen_kappa", "weighted_f1", "auroc")
 REGRESSION_METRICS = ("rmse", "pearson_r", "ccc")
 
 
@@ -93,8 +97,11 @@ def average_trials(trial, y_true, y_pred):
     return trials, yt[first], sums / counts
 
 
-def classification_metrics(y_true, y_pred, *, n_classes: int | None = None, present: bool = False) -> dict:
-    """Accuracy, macro-F1 and balanced accuracy (scikit-learn); with ``n_classes``, the K-way set.
+def classification_metrics(y_true, y_pred, *, n_classes: int | None = None, present: bool = False,
+                           scores=None) -> dict:
+    """Accuracy, macro-F1, balanced accuracy, Cohen's kappa, weighted F1 and, from class scores, AUROC.
+
+    All from scikit-learn; with ``n_classes``, the K-way set.
 
     Without ``n_classes``, macro-F1 averages over the classes present in ``y_true`` or ``y_pred``
     (scikit-learn's default; a class never predicted nor present is skipped, an undefined
@@ -102,7 +109,10 @@ def classification_metrics(y_true, y_pred, *, n_classes: int | None = None, pres
     ``0 .. K-1`` and macro-F1 averages over all **K** classes (a class neither in the targets nor
     predicted scores 0), and a ``confusion`` matrix (K x K counts, rows true class, columns
     predicted class) and ``n`` are added. Balanced accuracy averages the recall of the classes
-    present in ``y_true``.
+    present in ``y_true``. Cohen's kappa is ``cohen_kappa_score`` (NaN when targets and
+    predictions hold one and the same single class: the expected agreement is 1); weighted F1 is
+    ``f1_score(average="weighted")`` (per-class F1 weighted by the class's support in ``y_true``).
+    AUROC (:func:`auroc`) is computed when ``scores`` are given.
 
     Parameters
     ----------
@@ -112,6 +122,9 @@ def classification_metrics(y_true, y_pred, *, n_classes: int | None = None, pres
     present : bool
         Also ``present_macro_f1``: F1 averaged over the classes present in ``y_true`` only (the
         cross-dataset figure: a class the set lacks does not enter), and ``present_classes``.
+    scores : array-like of float, shape (n, K) | None
+        Class scores (probabilities) of the same predictions, column ``k`` for class ``k``
+        (``K = n_classes`` when given). ``None``: no ``auroc`` key.
 
     Returns
     -------
@@ -119,7 +132,8 @@ def classification_metrics(y_true, y_pred, *, n_classes: int | None = None, pres
         ``{"accuracy", "macro_f1", "balanced_accuracy"}`` as floats in [0, 1]; then
         ``present_macro_f1`` (with ``present``), ``confusion`` (list of K lists of int, with
         ``n_classes``), ``present_classes`` (list of int, with ``present``), ``n`` (int, with
-        ``n_classes``), in that order.
+        ``n_classes``), in that order; then ``cohen_kappa`` (in [-1, 1]), ``weighted_f1`` (in
+        [0, 1]) and, with ``scores``, ``auroc`` (in [0, 1], or NaN and then ``auroc_note``: why).
     """
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
@@ -148,7 +162,57 @@ def classification_metrics(y_true, y_pred, *, n_classes: int | None = None, pres
         out["present_classes"] = classes.tolist()
     if labels is not None:
         out["n"] = int(y_true.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # undefined (NaN) when targets and predictions share one class
+        out["cohen_kappa"] = float(cohen_kappa_score(y_true, y_pred, labels=labels))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        out["weighted_f1"] = float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0))
+    if scores is not None:
+        k = np.shape(scores)[-1] if n_classes is None else int(n_classes)
+        out["auroc"], note = auroc(y_true, scores, k)
+        if note:
+            out["auroc_note"] = note
     return out
+
+
+def auroc(y_true, scores, n_classes: int) -> tuple[float, str]:
+    """Area under the ROC curve of class scores (scikit-learn's ``roc_auc_score``), or NaN and why.
+
+    Two classes: the AUROC of the positive class's score (column 1). More: one-vs-rest, the
+    unweighted mean over the K classes of the AUROC of class ``k``'s score against the rest
+    (``multi_class="ovr", average="macro"``). Undefined, so NaN with a reason, when the targets
+    lack one of the K classes (a class's ROC curve needs positives and negatives) or when the
+    scores have not K columns.
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,)
+        Class indices ``0 .. K-1``.
+    scores : array-like of float, shape (n, K)
+        Class probabilities (each row sums to 1 for K > 2, as scikit-learn requires).
+    n_classes : int
+        K.
+
+    Returns
+    -------
+    value : float
+        In [0, 1]; 0.5 for scores that do not depend on the input (a constant prediction), NaN
+        when undefined.
+    note : str
+        ``""`` when defined, else the reason (e.g. ``"test set lacks class(es) [2]"``).
+    """
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=np.float64)
+    K = int(n_classes)
+    if s.ndim != 2 or s.shape != (y.size, K):
+        return np.nan, f"class scores of shape {s.shape}, expected ({y.size}, {K})"
+    missing = np.setdiff1d(np.arange(K), y)
+    if missing.size:
+        return np.nan, f"test set lacks class(es) {missing.tolist()}"
+    if K == 2:
+        return float(roc_auc_score(y, s[:, 1])), ""
+    return float(roc_auc_score(y, s, multi_class="ovr", average="macro", labels=np.arange(K))), ""
 
 
 def chance_metrics(y_true, n_classes: int) -> dict:
@@ -157,7 +221,12 @@ def chance_metrics(y_true, n_classes: int) -> dict:
     Accuracy and balanced accuracy are ``1 / n_classes`` whatever the test
     classes. Macro-F1 uses the test-set class frequencies ``p_k`` (precision
     ``p_k``, recall ``1 / K``): ``mean_k 2 p_k / (K p_k + 1)`` over the ``K``
-    classes (0 for classes absent from the test set).
+    classes (0 for classes absent from the test set); weighted F1 weights the
+    same per-class figures by ``p_k``: ``sum_k p_k 2 p_k / (K p_k + 1)``. A guess
+    independent of the target agrees with it only by chance: Cohen's kappa 0, and
+    its scores rank a class's windows no higher than the others: AUROC 0.5 (NaN,
+    as for the models, when the test set lacks one of the K classes). These are
+    expected (large-sample) values, not the mean of simulated guesses.
 
     Parameters
     ----------
@@ -167,15 +236,25 @@ def chance_metrics(y_true, n_classes: int) -> dict:
     Returns
     -------
     metrics : dict
+        ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``cohen_kappa``, ``weighted_f1``,
+        ``auroc`` (and ``auroc_note`` when AUROC is NaN).
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     K = int(n_classes)
     p = np.bincount(y_true, minlength=K)[:K] / max(y_true.size, 1)
-    return {
+    f1 = 2 * p / (K * p + 1)
+    out = {
         "accuracy": 1.0 / K,
-        "macro_f1": float(np.mean(2 * p / (K * p + 1))),
+        "macro_f1": float(np.mean(f1)),
         "balanced_accuracy": 1.0 / K,
+        "cohen_kappa": 0.0,
+        "weighted_f1": float(np.sum(p * f1)),
+        "auroc": 0.5,
     }
+    missing = np.flatnonzero(p == 0)
+    if missing.size:
+        out["auroc"], out["auroc_note"] = np.nan, f"test set lacks class(es) {missing.tolist()}"
+    return out
 
 
 def vote_trials(trial, y_true, y_pred, n_classes: int):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._utils import atomic_write_text
 from .metrics import (
-    METRICS, REGRESSION_METRICS, average_trials, chance_metrics, classification_metrics,
+    METRICS, REGRESSION_METRICS, auroc, average_trials, chance_metrics, classification_metrics,
     regression_metrics, summarize, vote_trials,
 )
 from .protocols import POOLED, Fold
@@ -26,7 +26,7 @@ DRIFT_TAG = " (drift: "
 #: Balanced accuracy above chance (0.5) from which a drift row counts as far above chance.
 DRIFT_MARGIN = 0.15
 #: Metrics that are fractions (tables give them in %).
-PERCENT = {"accuracy", "macro_f1", "balanced_accuracy"}
+PERCENT = {"accuracy", "macro_f1", "balanced_accuracy", "weighted_f1"}
 
 
 @dataclass(eq=False)
@@ -44,6 +44,9 @@ class FoldPrediction:
         The neural model's class probabilities (classification) or predictions (regression).
     y_pred : dict of str -> ndarray, shape like ``y_true``
         Predictions per model name (the neural model and each baseline).
+    scores : dict of str -> ndarray of float, shape (n_test, n_classes)
+        Classification: class probabilities per model name (column ``k`` for class ``k``), the
+        AUROC's input; a predictor without an entry gets AUROC NaN ("no class scores").
     """
 
     subject: int
@@ -52,13 +55,16 @@ class FoldPrediction:
     y_true: np.ndarray
     proba: np.ndarray
     y_pred: dict
+    scores: dict = field(default_factory=dict)
 
 
 def fold_records(fold: Fold, pred: FoldPrediction, trial: np.ndarray, n_classes: int | None, trial_level: bool,
                  model_name: str, extra: dict, chance: bool = True) -> list[dict]:
     """Metric rows of one fold: every predictor (plus chance for classification), window and trial level.
 
-    ``trial`` is the trial of each test window; ``n_classes`` is ``None`` for regression.
+    ``trial`` is the trial of each test window; ``n_classes`` is ``None`` for regression. A
+    classification row's AUROC comes from ``pred.scores[name]`` (trial level: the mean of the
+    trial's window scores); without scores it is NaN with ``auroc_note``.
     """
     base = {"subject": fold.subject, "fold": fold.index, "n_test": int(fold.test_idx.size),
             "trial_overlap": fold.leakage.same_trial_fraction, "sample_overlap": fold.leakage.fraction}
@@ -70,11 +76,17 @@ def fold_records(fold: Fold, pred: FoldPrediction, trial: np.ndarray, n_classes:
                 yt, ypl = (pred.y_true, yp) if level == "window" else average_trials(trial, pred.y_true, yp)[1:]
                 m = regression_metrics(yt, ypl)
             else:
+                sc = pred.scores.get(name)
                 if level == "window":
                     yt, ypl = pred.y_true, yp
                 else:
                     _, yt, ypl = vote_trials(trial, pred.y_true, yp, n_classes)
+                    sc = None if sc is None else average_trials(trial, pred.y_true, sc)[2]
                 m = classification_metrics(yt, ypl)
+                value, note = (np.nan, "no class scores") if sc is None else auroc(yt, sc, n_classes)
+                m["auroc"] = value
+                if note:
+                    m["auroc_note"] = note
             row = {**base, "model": name, "level": level, **m}
             if name == model_name:
                 row.update(extra)

@@ -180,14 +180,29 @@ def auto_group_size(n_models: int, cfg: TrainConfig) -> int:
     return max(1, min(n_models, limit // cfg.largest_batch_size()))
 
 
-def _baseline_predictions(baselines, X_tr, y_tr, X_te, regression: bool) -> dict:
-    """Predictions of the reference rows, fitted on the training fold (before SMOTE)."""
+def _class_scores(clf, X_te, n_classes: int) -> np.ndarray:
+    """A fitted classifier's test probabilities in ``n_classes`` columns (a class absent from its
+    training fold scores 0): shape (n_test, n_classes), float32."""
+    out = np.zeros((X_te.shape[0], n_classes), np.float32)
+    out[:, np.asarray(clf.classes_, dtype=np.int64)] = clf.predict_proba(X_te)
+    return out
+
+
+def _baseline_predictions(baselines, X_tr, y_tr, X_te, regression: bool, n_classes: int | None = None,
+                          scores: dict | None = None) -> dict:
+    """Predictions of the reference rows, fitted on the training fold (before SMOTE).
+
+    Classification baselines also put their class probabilities, shape (n_test, n_classes),
+    into ``scores`` (when given): the majority row's are its training class frequencies, the
+    same for every window (so its AUROC is 0.5).
+    """
     out = {}
     for b in baselines:
-        if b == "majority":
-            out[b] = MajorityClassifier().fit(X_tr, y_tr).predict(X_te).astype(np.int64)
-        elif b == "logistic":
-            out[b] = LogisticTokens().fit(X_tr, y_tr).predict(X_te).astype(np.int64)
+        if b in ("majority", "logistic"):
+            clf = (MajorityClassifier() if b == "majority" else LogisticTokens()).fit(X_tr, y_tr)
+            out[b] = clf.predict(X_te).astype(np.int64)
+            if scores is not None:
+                scores[b] = _class_scores(clf, X_te, n_classes)
         elif b == "mean":
             out[b] = np.broadcast_to(y_tr.mean(axis=0), (X_te.shape[0],) + y_tr.shape[1:]).astype(np.float32)
         elif b == "ridge":
@@ -428,13 +443,15 @@ def _score_folds(windows: WindowSet, data: list, outputs: list, train_info: list
             yhat = proba.argmax(1).astype(np.int64)
         if d.control:
             pred = FoldPrediction(subject=f.subject, fold=f.index, test_idx=f.test_idx, y_true=d.y_test,
-                                  proba=proba, y_pred={name + CONTROL_SUFFIX: yhat})
+                                  proba=proba, y_pred={name + CONTROL_SUFFIX: yhat},
+                                  scores={} if regression else {name + CONTROL_SUFFIX: proba})
             scored["records"].extend(fold_records(f, pred, trial, n_classes, trial_level, name, {}, chance=False))
             continue
+        scores = None if regression else {name: proba}
         y_pred = {name: yhat, **_baseline_predictions(baselines, windows.X[f.train_idx], d.y_train_all,
-                                                      windows.X[f.test_idx], regression)}
+                                                      windows.X[f.test_idx], regression, n_classes, scores)}
         pred = FoldPrediction(subject=f.subject, fold=f.index, test_idx=f.test_idx, y_true=d.y_test,
-                              proba=proba, y_pred=y_pred)
+                              proba=proba, y_pred=y_pred, scores=scores or {})
         scored["predictions"].append(pred)
         hist = info["history"]
         extra = {"epochs_run": len(hist["train_loss"]), "best_epoch": info["best_epoch"],
