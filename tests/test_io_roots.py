@@ -21,6 +21,8 @@ def _single_roots(dataset, root):
         return [(root / "DREAMER.mat", None)]
     if dataset == "seed":
         return [(root / "Preprocessed_EEG" / "2_20140404.mat", 2)]
+    if dataset == "faced":
+        return [(root / "Processed_data" / "sub001.pkl", 2)]
     session = root / "Sessions" / "10"  # Part_2_S_Trial2_emotion.bdf
     return [(session, 2), (session / "Part_2_S_Trial2_emotion.bdf", 2)]
 

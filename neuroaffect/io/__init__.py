@@ -7,6 +7,7 @@ deap        :func:`read_deap`       ``data_preprocessed_python/``       one ``sN
 dreamer     :func:`read_dreamer`    ``DREAMER.mat`` (every subject)
 seed        :func:`read_seed`       folder with ``Preprocessed_EEG/``   one ``<subject>_<date>.mat``
 mahnob      :func:`read_mahnob`     folder with ``Sessions/``           one ``Sessions/<n>/`` or its BDF
+faced       :func:`read_faced`      folder with ``Processed_data/``     one ``subNNN.pkl``
 custom      :func:`read_custom`     folder with ``labels.csv`` and      (``subjects=``)
                                     recordings in any format MNE reads
 ==========  ======================  ==================================  ============================
@@ -33,13 +34,16 @@ __all__ = [
     "Peripheral", "Recording", "READERS", "ALL_READERS", "from_epochs", "read_dataset", "iter_recordings",
     "read_deap", "read_dreamer", "read_seed", "read_mahnob", "read_custom", "raw_from_samples",
 ]
+__all__.append("read_faced")
 
 #: Readers of the datasets the pipeline knows (and simulates).
 READERS = {"deap": "read_deap", "dreamer": "read_dreamer", "seed": "read_seed", "mahnob": "read_mahnob"}
+READERS["faced"] = "read_faced"
 #: ... and of a user's own recordings (no simulator: a labels table and files in any MNE format).
 ALL_READERS = {**READERS, "custom": "read_custom"}
 _MODULE = {"read_deap": "deap", "read_dreamer": "dreamer", "read_seed": "seed", "read_mahnob": "mahnob",
            "read_custom": "custom", "raw_from_samples": "custom"}
+_MODULE["read_faced"] = "faced"
 
 
 def __getattr__(name):  # lazy: a reader's dependencies load only when it is used

@@ -30,6 +30,7 @@ from .._utils import check_option
 from ..labels import DATASETS
 from . import deap as _deap
 from . import dreamer as _dreamer
+from . import faced as _faced
 from . import faces as _faces
 from . import mahnob as _mahnob
 from . import seed as _seed
@@ -52,6 +53,9 @@ __all__ = [
 SCALES = SCALE_NAMES
 
 _WRITERS = MappingProxyType({"deap": _deap, "dreamer": _dreamer, "seed": _seed, "mahnob": _mahnob})
+_WRITERS = MappingProxyType({**_WRITERS, "faced": _faced})
+#: EEG datasets written here: :data:`DATASETS` and those read but not (yet) in the pipeline (FACED).
+_SIMULATED = tuple(_WRITERS)
 
 
 def dataset_root(dataset: str, out) -> Path:
@@ -59,7 +63,7 @@ def dataset_root(dataset: str, out) -> Path:
 
     ``dataset`` is one of :data:`DATASETS` (EEG) or :data:`FACE_DATASETS` (faces).
     """
-    check_option("dataset", dataset, DATASETS + FACE_DATASETS)
+    check_option("dataset", dataset, _SIMULATED + FACE_DATASETS)
     if dataset in FACE_DATASETS:
         return _faces.face_root(dataset, out)
     return Path(out) / _WRITERS[dataset].ROOT_NAME
@@ -67,7 +71,7 @@ def dataset_root(dataset: str, out) -> Path:
 
 def subjects(dataset: str, scale: str) -> list[int]:
     """Subject numbers ``simulate(dataset, scale, ...)`` writes (known before writing)."""
-    check_option("dataset", dataset, DATASETS)
+    check_option("dataset", dataset, _SIMULATED)
     check_option("scale", scale, SCALES)
     return list(range(1, _WRITERS[dataset].SCALES[scale].n_subjects + 1))
 
@@ -99,7 +103,7 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
     root : Path
         What to pass to the dataset's reader (``read_deap(root)``, ...).
     """
-    check_option("dataset", dataset, DATASETS + FACE_DATASETS)
+    check_option("dataset", dataset, _SIMULATED + FACE_DATASETS)
     check_option("scale", scale, SCALES)
     if dataset in FACE_DATASETS:
         if snr is not None:
