@@ -68,9 +68,13 @@ FACED_CH_NAMES = (
 )
 FACED_SFREQ = 250.0
 
+# --- AMIGOS (Emotiv EPOC, preprocessed release: EEG, ECG and GSR at 128 Hz) ---------------
+AMIGOS_CH_NAMES = DREAMER_CH_NAMES
+AMIGOS_SFREQ = 128.0
+
 SFREQ = MappingProxyType(
     {"deap": DEAP_SFREQ, "dreamer": DREAMER_SFREQ, "seed": SEED_SFREQ, "mahnob": MAHNOB_SFREQ,
-     "faced": FACED_SFREQ}
+     "faced": FACED_SFREQ, "amigos": AMIGOS_SFREQ}
 )
 EEG_CH_NAMES = MappingProxyType(
     {
@@ -79,6 +83,7 @@ EEG_CH_NAMES = MappingProxyType(
         "seed": SEED_CH_NAMES,
         "mahnob": MAHNOB_EEG_CH_NAMES,
         "faced": FACED_CH_NAMES,
+        "amigos": AMIGOS_CH_NAMES,
     }
 )
 

@@ -48,6 +48,7 @@ __all__ = [
     "SEED_IV_LABELS",
     "SEED_IV_CLASS_NAMES",
     "SEED_CLASS_NAMES",
+    "AMIGOS_LABELS",
     "FACED_CLASS_NAMES",
     "FACED_CLIP_CLASSES",
     "FACED_RATING_ITEMS",
@@ -70,7 +71,7 @@ __all__ = [
 #: The EEG datasets the pipeline reads (one reader and one simulator each), in pipeline order.
 DATASETS = ("deap", "dreamer", "seed", "mahnob")
 #: Datasets with label rules: :data:`DATASETS` plus SEED-IV (read by ``read_seed(variant="seed-iv")``).
-LABEL_DATASETS = DATASETS + ("seed-iv",)
+LABEL_DATASETS = DATASETS + ("seed-iv", "amigos")
 #: A user's own recordings (no simulator; labels and their rules come with the data).
 CUSTOM = "custom"
 #: Tasks a label can be turned into.
@@ -90,6 +91,8 @@ SEED_IV_LABELS = (
 )
 SEED_CLASS_NAMES = ("negative", "neutral", "positive")
 SEED_IV_CLASS_NAMES = ("neutral", "sad", "fear", "happy")
+#: AMIGOS's self-assessed ratings read as labels (1-9; familiarity and the 7 basic emotions go to ``info``).
+AMIGOS_LABELS = ("valence", "arousal", "dominance", "liking")
 #: FACED's nine emotion categories; a clip's class code is its index here (TorchEEG's codes).
 FACED_CLASS_NAMES = ("anger", "disgust", "fear", "sadness", "neutral", "amusement", "inspiration", "joy",
                      "tenderness")
@@ -104,14 +107,15 @@ FACED_RATING_RANGE = (0.0, 7.0)
 
 LABEL_NAMES = MappingProxyType({
     "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": MAHNOB_LABELS,
-    "seed": ("emotion",), "seed-iv": ("emotion",),
+    "seed": ("emotion",), "seed-iv": ("emotion",), "amigos": AMIGOS_LABELS,
 })
 #: (lowest, highest) rating of every self-assessed label.
-RATING_RANGE = MappingProxyType({"deap": (1.0, 9.0), "dreamer": (1.0, 5.0), "mahnob": (1.0, 9.0)})
+RATING_RANGE = MappingProxyType({"deap": (1.0, 9.0), "dreamer": (1.0, 5.0), "mahnob": (1.0, 9.0),
+                              "amigos": (1.0, 9.0)})
 #: Labels a model can be trained on, per dataset (SEED's single class label is ``emotion``).
 TARGETS = MappingProxyType({
     "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": ("valence", "arousal", "dominance"),
-    "seed": ("emotion",), "seed-iv": ("emotion",),
+    "seed": ("emotion",), "seed-iv": ("emotion",), "amigos": ("valence", "arousal", "dominance"),
 })
 
 #: (dataset, task) -> (number of classes, rule); ``regression`` outputs one value.
@@ -126,6 +130,8 @@ LABEL_RULES = MappingProxyType({
     ("dreamer", "regression"): (1, "(score - 3) / 2 (scores 1-5)"),
     ("seed", "multiclass"): (3, "label + 1 (labels -1, 0, 1)"),
     ("seed-iv", "multiclass"): (4, "label (labels 0-3)"),
+    ("amigos", "binary"): (2, "rating >= 5 (ratings 1-9)"),
+    ("amigos", "regression"): (1, "(rating - 5) / 4 (ratings 1-9)"),
 })
 
 
@@ -267,7 +273,7 @@ def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
             )
 
     refuse(~np.isfinite(v), "finite ratings (NaN means unlabelled)")
-    if dataset in ("deap", "mahnob"):
+    if dataset in ("deap", "mahnob", "amigos"):
         refuse((v < 1.0) | (v > 9.0), "ratings in [1, 9]")
     elif dataset == "dreamer":
         refuse((v != np.round(v)) | (v < 1) | (v > 5), "integer scores 1-5")
