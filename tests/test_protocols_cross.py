@@ -56,3 +56,53 @@ def test_merge_cross_dataset_gives_one_pooled_fold_without_shared_ids():
     other = make_synthetic_windows(n_subjects=1, n_trials=4, n_windows=2, n_chans=6)
     with pytest.raises(ValueError, match="input shape"):
         merge_cross_dataset(src, other)
+
+
+def _fake_features(params_json: str, params_hash: str, sfreq: float = 128.0):
+    import xarray as xr
+
+    return xr.Dataset(attrs={"params_json": params_json, "params_hash": params_hash, "sfreq": sfreq})
+
+
+def test_different_feature_parameters_are_refused_naming_both():
+    from neuroaffect.pipeline.transfer import check_same_params
+
+    a = _fake_features('{"window": 128, "mode": "filter"}', "a" * 64)
+    b = _fake_features('{"window": 256, "mode": "filter"}', "b" * 64)
+    assert check_same_params([a, a], [a], "deap", "dreamer") == "a" * 64
+    with pytest.raises(ValueError, match=r"deap's are aaaaaaaaaaaa and dreamer's bbbbbbbbbbbb.*window: deap 128, "
+                                         r"dreamer 256"):
+        check_same_params([a], [b], "deap", "dreamer")
+    with pytest.raises(ValueError, match="deap is at 128 Hz and dreamer at 256 Hz"):
+        check_same_params([a], [_fake_features('{"window": 128, "mode": "filter"}', "a" * 64, 256.0)],
+                          "deap", "dreamer")
+    with pytest.raises(ValueError, match="share one parameter set"):
+        check_same_params([a, b], [a], "deap", "dreamer")
+
+
+def test_one_dataset_calls_refuse_cross_dataset():
+    from neuroaffect import pipeline
+
+    with pytest.raises(ValueError, match="pipeline.cross_dataset"):
+        pipeline.sweep("deap", "valence", "binary", "dgcnn", protocol="cross-dataset", root="nowhere")
+
+
+@pytest.mark.slow
+def test_tiny_deap_to_dreamer_run(sim_root, tmp_path):
+    from neuroaffect import pipeline
+    from neuroaffect.training import TrainConfig
+
+    params = {"window": 128, "stride": 128, "topo": False, "physio": False}
+    res = pipeline.cross_dataset("deap", "dreamer", "valence", "binary", "dgcnn", source_root=sim_root("deap"),
+                                 target_root=sim_root("dreamer"), feature_params=params,
+                                 train_cfg=TrainConfig(epochs=1), control=True)
+    meta = res.metadata
+    assert meta["dataset"] == "deap->dreamer" and meta["protocol"] == "cross-dataset"
+    assert sorted(meta["ch_names"]) == sorted(DREAMER_CH_NAMES)
+    assert meta["target_subjects"] and all(1 <= s < 1000 for s in meta["target_subjects"])
+    (fold,) = res.folds
+    assert fold["trial_overlap"] == 0.0 and fold["sample_overlap"] == 0.0
+    rows = set(res.to_frame("window")["model"])
+    assert {"dgcnn", "majority", "logistic", "chance", "dgcnn (shuffled labels)"} <= rows
+    files = pipeline.write_result(res, tmp_path / "deap-dreamer")
+    assert all(f.exists() for f in files)

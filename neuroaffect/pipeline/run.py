@@ -42,6 +42,14 @@ def _plan(model: str, protocol: str, train_cfg, kind, drift_control: bool) -> tu
     return cfg, kind
 
 
+def _check_single_dataset(protocol: str) -> None:
+    """Refuse ``cross-dataset`` in the one-dataset calls: it has its own (:func:`~neuroaffect.pipeline.cross_dataset`)."""
+    if protocol == "cross-dataset":
+        raise ValueError("Invalid value for the 'protocol' parameter: 'cross-dataset' trains on one dataset and "
+                         "tests on another; call pipeline.cross_dataset(source, target, ...) (command line: "
+                         "neuroaffect cross-dataset) instead of a one-dataset sweep or experiment")
+
+
 def sweep(dataset, target: str, task: str, model: str, protocol: str = "trial-holdout", *, root=None,
           features=None, subjects=None, n_folds=None, train_cfg=None, feature_params=None, control=False,
           batched=True, checkpoint_dir=None, loss=None, progress=False, model_kwargs=None, kind=None,
@@ -60,6 +68,7 @@ def sweep(dataset, target: str, task: str, model: str, protocol: str = "trial-ho
     from ..training import run_sweep
     from ..training.drift import add_drift_rows, drift_class_names
 
+    _check_single_dataset(protocol)
     cfg, kind = _plan(model, protocol, train_cfg, kind, drift_control)
     windows, source = load_windows(dataset, target, task, root=root, features=features, subjects=subjects,
                                    params=feature_params, kind=kind, progress=progress, read_kwargs=read_kwargs)
@@ -95,6 +104,7 @@ def experiment(dataset, subject, target: str = "valence", task: str = "binary", 
     from ..training import run_experiment
     from ..training.drift import add_drift_rows, drift_class_names
 
+    _check_single_dataset(protocol)
     cfg, kind = _plan(model, protocol, train_cfg, kind, drift_control)
     subjects = None if protocol in ("loso", "rbt-pooled") or subject is None else [int(subject)]
     windows, source = load_windows(dataset, target, task, root=root, features=features, subjects=subjects,
