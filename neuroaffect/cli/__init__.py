@@ -19,6 +19,7 @@ _COMMANDS = {
     "simulate": data.add_simulate, "summarize": data.add_summarize, "features": data.add_features,
     "plot-features": data.add_plot_features,
     "experiment": train.add_experiment, "sweep": train.add_sweep, "plot-sweep": train.add_plot_sweep,
+    "cross-dataset": train.add_cross_dataset,
     "tabulate": train.add_tabulate,
     "train-teacher": prototypes.add_train_teacher, "export-prototypes": prototypes.add_export_prototypes,
     "train-student": distill.add_train_student, "evaluate-students": distill.add_evaluate_students,

@@ -1,4 +1,4 @@
-"""Training commands: experiment, sweep, plot-sweep, tabulate."""
+"""Training commands: experiment, sweep, cross-dataset, plot-sweep, tabulate."""
 
 from __future__ import annotations
 
@@ -32,10 +32,12 @@ def _add_training_args(p):
     p.add_argument("--model", default="rbtransformer",
                    help="registered model (neuroaffect.models.list_models()): rbtransformer, dgcnn, rgnn; raw-signal "
                    "baselines eegnet, shallowfbcspnet")
-    p.add_argument("--protocol", default="trial-holdout", choices=PROTOCOLS,
+    p.add_argument("--protocol", default="trial-holdout", choices=[x for x in PROTOCOLS if x != "cross-dataset"],
                    help="trial-holdout: k-fold over trials per subject (leak-free); seed-9-6: first 9 trials train, "
                    "last 6 test per SEED session; loso: leave one subject out; rbt-pooled: the RBTransformer paper's "
-                   "pooled window split (leaks; both leakage figures are reported)")
+                   "pooled window split (leaks; both leakage figures are reported); cross-session: per subject, "
+                   "every session but the last trains and the last tests (SEED: sessions 1-2 train, 3 tests); "
+                   "training on one dataset and testing on another: `neuroaffect cross-dataset`")
     p.add_argument("--folds", type=int, default=None,
                    help=f"number of folds (trial-holdout {DEFAULT_N_FOLDS['trial-holdout']}, rbt-pooled "
                    f"{DEFAULT_N_FOLDS['rbt-pooled']}; seed-9-6 and loso fix their own)")
@@ -183,6 +185,78 @@ def _sweep(args):
         print(f"\n{level} level\n" + sweep_markdown(result, level))
     print(f"trained {len(result.folds)} fold models in {result.metadata['train_seconds']:.1f} s; "
           f"wrote {args.out}.csv/.md/.json")
+    return 0
+
+
+def add_cross_dataset(sub):
+    from ..training import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "cross-dataset", help="train on one dataset, test on another, on the channels they share",
+        formatter_class=_FMT,
+        description="Train one model on every window of a source dataset and test it on every window of a target "
+        "dataset (pooled over the target's subjects), on the electrodes both have in the source's order, with "
+        "features of the same parameters (refused otherwise), beside majority, logistic and chance rows "
+        "(--control: shuffled labels). Example: neuroaffect cross-dataset --source deap --target dreamer "
+        "--label valence --model dgcnn --out results/transfer/deap-dreamer/valence_binary_dgcnn",
+    )
+    p.add_argument("--source", required=True, choices=DATASETS, help="dataset trained on")
+    p.add_argument("--target", required=True, choices=DATASETS, help="dataset tested on")
+    p.add_argument("--label", default="valence", help="label both datasets rate: valence, arousal, dominance")
+    p.add_argument("--task", default="binary", choices=TASKS, help="label rule, each dataset's own (binary: "
+                   "DEAP rating >= 5, DREAMER score >= 3)")
+    p.add_argument("--model", default="dgcnn", help="registered token model: dgcnn, rgnn, rbtransformer")
+    for side in ("source", "target"):
+        p.add_argument(f"--{side}-root", type=Path, default=None,
+                       help=f"{side} dataset root: features computed in memory with --feature-params")
+        p.add_argument(f"--{side}-features", type=Path, default=None,
+                       help=f"{side} feature files (default, without a root: the workflow's "
+                       f"{WORKFLOW_FEATURES.format(dataset='<' + side + '>')})")
+    p.add_argument("--feature-params", default="{}", help="JSON FeatureParams for both roots (the defaults)")
+    p.add_argument("--subjects", default=None, help="comma-separated target subjects to test (all)")
+    p.add_argument("--epochs", type=int, default=None, help=f"training epochs ({d.epochs})")
+    p.add_argument("--batch-size", type=int, default=None, help=f"windows per step ({d.batch_size})")
+    p.add_argument("--lr", type=float, default=None, help=f"AdamW learning rate ({d.lr:g})")
+    p.add_argument("--validate", action="store_true", help="hold out 10 %% of the source's training trials as a "
+                   "validation split for the learning curves")
+    p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation and shuffling")
+    p.add_argument("--control", action="store_true", help="also train on trial-permuted source labels")
+    p.add_argument("--checkpoints", type=Path, default=None, help="checkpoint folder (resume)")
+    p.add_argument("--no-progress", action="store_true", help="no per-epoch progress on stderr")
+    p.add_argument("--out", type=Path, required=True, help="output stem: writes OUT.csv, OUT.md, OUT.json")
+    p.add_argument("--md", type=Path, default=None, help="also write the Markdown table here (e.g. reports/)")
+    p.set_defaults(func=_cross_dataset, protocol="cross-dataset", patience=None)
+
+
+def _side_data(args, side: str) -> dict:
+    """``<side>_root`` / ``<side>_features`` of a cross-dataset run (the workflow's features by default)."""
+    root, feats = getattr(args, f"{side}_root"), getattr(args, f"{side}_features")
+    dataset = getattr(args, side)
+    if root is None and feats is None:
+        feats = Path(WORKFLOW_FEATURES.format(dataset=dataset))
+        if not feats.is_dir() or not any(feats.glob("*.nc")):
+            raise FileNotFoundError(f"{feats}: expected the workflow's feature files of {dataset}, but found none; "
+                                    f"run `make run`, or pass --{side}-root or --{side}-features")
+    return {f"{side}_root": root, f"{side}_features": feats}
+
+
+def _cross_dataset(args):
+    from ..pipeline import cross_dataset, write_result
+    from ..report import sweep_markdown
+
+    subjects = [int(s) for s in args.subjects.split(",")] if args.subjects else None
+    result = cross_dataset(args.source, args.target, args.label, args.task, args.model, subjects=subjects,
+                           train_cfg=_train_config(args), control=args.control,
+                           feature_params=parse_params(args.feature_params, "--feature-params"),
+                           checkpoint_dir=args.checkpoints, progress=not args.no_progress,
+                           **_side_data(args, "source"), **_side_data(args, "target"))
+    write_result(result, args.out, md=args.md)
+    print(f"data: {result.metadata['source']}\nshared channels: {', '.join(result.metadata['ch_names'])}")
+    for level in ("window", "trial"):
+        print(f"\n{level} level\n" + sweep_markdown(result, level))
+    print(f"wrote {args.out}.csv/.md/.json")
     return 0
 
 
