@@ -88,3 +88,31 @@ def test_fold_records_regression_rows_window_and_trial_level():
     assert win["epochs"] == trl["epochs"] == 4 and "epochs" not in rows[1]  # extra goes on the model's rows only
     assert rows[1]["pearson_r"] == 0.0 and rows[3]["rmse"] == pytest.approx(math.sqrt(np.mean((t - 0.25) ** 2)))
     assert all(r["subject"] == 3 and r["fold"] == 1 and r["n_test"] == 6 for r in rows)
+
+
+def test_fold_records_classification_auroc_per_level_and_row():
+    from neuroaffect.training.results import FoldPrediction, fold_records
+
+    # trials 5 (class 1, three windows), 2 (class 0, two windows), 7 (class 0, one window)
+    trial = np.array([5, 5, 5, 2, 2, 7])
+    y_true = np.array([1, 1, 1, 0, 0, 0])
+    p1 = np.array([0.9, 0.2, 0.4, 0.3, 0.5, 0.35], np.float32)  # the net's class-1 probability
+    net = np.c_[1 - p1, p1]
+    maj = np.tile([0.5, 0.5], (6, 1)).astype(np.float32)
+    pred = FoldPrediction(subject=3, fold=1, test_idx=np.arange(6), y_true=y_true, proba=net,
+                          y_pred={"net": (p1 > 0.5).astype(np.int64), "majority": np.zeros(6, np.int64),
+                                  "logistic": np.zeros(6, np.int64)},
+                          scores={"net": net, "majority": maj})
+    rows = fold_records(_fold(np.arange(6)), pred, trial, 2, True, "net", {})
+    by = {(r["model"], r["level"]): r for r in rows}
+    # window level: positives 0.9 0.2 0.4 against negatives 0.3 0.5 0.35: pairs won 3 + 0 + 2 = 5 of 9
+    assert by["net", "window"]["auroc"] == pytest.approx(5 / 9)
+    # trial level: mean window scores, trial 5 -> 0.5 against trial 2 -> 0.4 and trial 7 -> 0.35: 2 of 2
+    assert by["net", "trial"]["auroc"] == pytest.approx(1.0)
+    assert by["majority", "window"]["auroc"] == 0.5 and by["majority", "trial"]["auroc"] == 0.5
+    assert by["majority", "window"]["cohen_kappa"] == 0.0  # a constant prediction agrees only by chance
+    assert np.isnan(by["logistic", "window"]["auroc"]) and by["logistic", "window"]["auroc_note"] == "no class scores"
+    assert by["chance", "window"]["auroc"] == 0.5 and by["chance", "trial"]["cohen_kappa"] == 0.0
+    # trial votes: trial 5 votes 1 0 0 -> 0, so every trial is predicted 0: kappa 0, weighted F1 by hand
+    assert by["net", "trial"]["cohen_kappa"] == 0.0
+    assert by["net", "trial"]["weighted_f1"] == pytest.approx(2 / 3 * 0.8)  # class 0: p 2/3, r 1 -> F1 0.8
