@@ -11,6 +11,7 @@ from neuroaffect.channels import SFREQ, get_positions
 from neuroaffect.io import Recording, iter_recordings, list_subjects, read_dataset
 
 DATASETS = ["deap", "dreamer", "seed", "mahnob"]
+DATASETS.append("amigos")
 DATASETS.append("faced")
 
 

@@ -8,6 +8,7 @@ dreamer     :func:`read_dreamer`    ``DREAMER.mat`` (every subject)
 seed        :func:`read_seed`       folder with ``Preprocessed_EEG/``   one ``<subject>_<date>.mat``
 mahnob      :func:`read_mahnob`     folder with ``Sessions/``           one ``Sessions/<n>/`` or its BDF
 faced       :func:`read_faced`      folder with ``Processed_data/``     one ``subNNN.pkl``
+amigos      :func:`read_amigos`     ``Data_preprocessed_matlab/``       one ``Data_Preprocessed_PNN.mat``
 custom      :func:`read_custom`     folder with ``labels.csv`` and      (``subjects=``)
                                     recordings in any format MNE reads
 ==========  ======================  ==================================  ============================
@@ -35,15 +36,18 @@ __all__ = [
     "read_deap", "read_dreamer", "read_seed", "read_mahnob", "read_custom", "raw_from_samples",
 ]
 __all__.append("read_faced")
+__all__.append("read_amigos")
 
 #: Readers of the datasets the pipeline knows (and simulates).
 READERS = {"deap": "read_deap", "dreamer": "read_dreamer", "seed": "read_seed", "mahnob": "read_mahnob"}
 READERS["faced"] = "read_faced"
+READERS["amigos"] = "read_amigos"
 #: ... and of a user's own recordings (no simulator: a labels table and files in any MNE format).
 ALL_READERS = {**READERS, "custom": "read_custom"}
 _MODULE = {"read_deap": "deap", "read_dreamer": "dreamer", "read_seed": "seed", "read_mahnob": "mahnob",
            "read_custom": "custom", "raw_from_samples": "custom"}
 _MODULE["read_faced"] = "faced"
+_MODULE["read_amigos"] = "amigos"
 
 
 def __getattr__(name):  # lazy: a reader's dependencies load only when it is used

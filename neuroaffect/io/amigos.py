@@ -270,7 +270,7 @@ def _ratings(x, label: str, path: Path) -> np.ndarray:
         bad = ~(ok | np.isnan(vals))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DatasetFormatError(path, f"{label}: {expected}", f"{names[i]} = {vals[i]!r}")
+            raise DatasetFormatError(path, f"{label}: {expected}", f"{names[i]} = {float(vals[i])!r}")
     return r
 
 

@@ -28,6 +28,7 @@ from types import MappingProxyType
 from .._progress import progress_enabled
 from .._utils import check_option
 from ..labels import DATASETS
+from . import amigos as _amigos
 from . import deap as _deap
 from . import dreamer as _dreamer
 from . import faced as _faced
@@ -54,7 +55,8 @@ SCALES = SCALE_NAMES
 
 _WRITERS = MappingProxyType({"deap": _deap, "dreamer": _dreamer, "seed": _seed, "mahnob": _mahnob})
 _WRITERS = MappingProxyType({**_WRITERS, "faced": _faced})
-#: EEG datasets written here: :data:`DATASETS` and those read but not (yet) in the pipeline (FACED).
+_WRITERS = MappingProxyType({**_WRITERS, "amigos": _amigos})
+#: EEG datasets written here: :data:`DATASETS` and those read but not (yet) in the pipeline (FACED, AMIGOS).
 _SIMULATED = tuple(_WRITERS)
 
 
