@@ -72,9 +72,13 @@ FACED_SFREQ = 250.0
 AMIGOS_CH_NAMES = DREAMER_CH_NAMES
 AMIGOS_SFREQ = 128.0
 
+# --- SEED-V (SEED's 62-electrode NeuroScan cap; raw CNT files at 1000 Hz) ------------------
+SEED_V_SFREQ = 1000.0
+
 SFREQ = MappingProxyType(
     {"deap": DEAP_SFREQ, "dreamer": DREAMER_SFREQ, "seed": SEED_SFREQ, "mahnob": MAHNOB_SFREQ,
-     "faced": FACED_SFREQ, "amigos": AMIGOS_SFREQ}
+     "faced": FACED_SFREQ, "amigos": AMIGOS_SFREQ,
+     "seed-v": SEED_V_SFREQ}
 )
 EEG_CH_NAMES = MappingProxyType(
     {
@@ -84,6 +88,7 @@ EEG_CH_NAMES = MappingProxyType(
         "mahnob": MAHNOB_EEG_CH_NAMES,
         "faced": FACED_CH_NAMES,
         "amigos": AMIGOS_CH_NAMES,
+        "seed-v": SEED_CH_NAMES,
     }
 )
 

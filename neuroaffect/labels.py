@@ -45,6 +45,8 @@ __all__ = [
     "DREAMER_LABELS",
     "MAHNOB_LABELS",
     "SEED_LABELS",
+    "SEED_V_LABELS",
+    "SEED_V_CLASS_NAMES",
     "SEED_IV_LABELS",
     "SEED_IV_CLASS_NAMES",
     "SEED_CLASS_NAMES",
@@ -83,6 +85,14 @@ DREAMER_LABELS = ("valence", "arousal", "dominance")
 MAHNOB_LABELS = ("valence", "arousal", "dominance", "predictability")
 #: SEED's ``label.mat``: one code per film clip (1 positive, 0 neutral, -1 negative).
 SEED_LABELS = (1, 0, -1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 0, 1, -1)
+#: SEED-V's clip classes per session (0 disgust, 1 fear, 2 sad, 3 neutral, 4 happy), fixed by the
+#: experiment (docs/formats.md, SEED-V).
+SEED_V_LABELS = (
+    (4, 1, 3, 2, 0, 4, 1, 3, 2, 0, 4, 1, 3, 2, 0),
+    (2, 1, 3, 0, 4, 4, 0, 3, 2, 1, 3, 4, 1, 2, 0),
+    (2, 1, 3, 0, 4, 4, 0, 3, 2, 1, 3, 4, 1, 2, 0),
+)
+SEED_V_CLASS_NAMES = ("disgust", "fear", "sad", "neutral", "happy")
 #: SEED-IV's published clip labels per session (0 neutral, 1 sad, 2 fear, 3 happy).
 SEED_IV_LABELS = (
     (1, 2, 3, 0, 2, 0, 0, 1, 0, 1, 2, 1, 1, 1, 2, 3, 2, 2, 3, 3, 0, 3, 0, 3),

@@ -11,8 +11,9 @@ from neuroaffect.channels import SFREQ, get_positions
 from neuroaffect.io import Recording, iter_recordings, list_subjects, read_dataset
 
 DATASETS = ["deap", "dreamer", "seed", "mahnob"]
-DATASETS.append("amigos")
 DATASETS.append("faced")
+DATASETS.append("seed-v")
+DATASETS.append("amigos")
 
 
 @pytest.fixture(params=DATASETS)

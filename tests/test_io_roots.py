@@ -23,6 +23,8 @@ def _single_roots(dataset, root):
         return [(root / "Preprocessed_EEG" / "2_20140404.mat", 2)]
     if dataset == "faced":
         return [(root / "Processed_data" / "sub001.pkl", 2)]
+    if dataset == "seed-v":
+        return [(root / "EEG_raw" / "2_1_20180409.cnt", 2)]
     session = root / "Sessions" / "10"  # Part_2_S_Trial2_emotion.bdf
     return [(session, 2), (session / "Part_2_S_Trial2_emotion.bdf", 2)]
 

@@ -9,6 +9,8 @@ seed        :func:`read_seed`       folder with ``Preprocessed_EEG/``   one ``<s
 mahnob      :func:`read_mahnob`     folder with ``Sessions/``           one ``Sessions/<n>/`` or its BDF
 faced       :func:`read_faced`      folder with ``Processed_data/``     one ``subNNN.pkl``
 amigos      :func:`read_amigos`     ``Data_preprocessed_matlab/``       one ``Data_Preprocessed_PNN.mat``
+seed-v      :func:`read_seedv`      folder with ``EEG_raw/`` (or        one ``<s>_<session>_<date>.cnt``
+                                    ``EEG_DE_features/``, ``source=``)  (or ``<s>_123.npz``)
 custom      :func:`read_custom`     folder with ``labels.csv`` and      (``subjects=``)
                                     recordings in any format MNE reads
 ==========  ======================  ==================================  ============================
@@ -37,17 +39,20 @@ __all__ = [
 ]
 __all__.append("read_faced")
 __all__.append("read_amigos")
+__all__.append("read_seedv")
 
 #: Readers of the datasets the pipeline knows (and simulates).
 READERS = {"deap": "read_deap", "dreamer": "read_dreamer", "seed": "read_seed", "mahnob": "read_mahnob"}
 READERS["faced"] = "read_faced"
 READERS["amigos"] = "read_amigos"
+READERS["seed-v"] = "read_seedv"
 #: ... and of a user's own recordings (no simulator: a labels table and files in any MNE format).
 ALL_READERS = {**READERS, "custom": "read_custom"}
 _MODULE = {"read_deap": "deap", "read_dreamer": "dreamer", "read_seed": "seed", "read_mahnob": "mahnob",
            "read_custom": "custom", "raw_from_samples": "custom"}
 _MODULE["read_faced"] = "faced"
 _MODULE["read_amigos"] = "amigos"
+_MODULE["read_seedv"] = "seedv"
 
 
 def __getattr__(name):  # lazy: a reader's dependencies load only when it is used
@@ -94,7 +99,7 @@ def list_subjects(dataset: str, root, **kwargs) -> list[int]:
     one subject.
     """
     check_option("dataset", dataset, ALL_READERS)
-    mod = importlib.import_module(f".{dataset}", __name__)
+    mod = importlib.import_module(f".{_MODULE[ALL_READERS[dataset]]}", __name__)  # "seed-v" -> .seedv
     return sorted(int(s) for s in mod.list_subjects(root, **kwargs))
 
 

@@ -35,6 +35,7 @@ from . import faced as _faced
 from . import faces as _faces
 from . import mahnob as _mahnob
 from . import seed as _seed
+from . import seedv as _seedv
 from ._write import SCALE_NAMES, write_sidecar
 from .eeg import simulate_eeg
 from .effects import DEFAULT_SNR, SubjectEffects, draw_subject_effects
@@ -56,6 +57,7 @@ SCALES = SCALE_NAMES
 _WRITERS = MappingProxyType({"deap": _deap, "dreamer": _dreamer, "seed": _seed, "mahnob": _mahnob})
 _WRITERS = MappingProxyType({**_WRITERS, "faced": _faced})
 _WRITERS = MappingProxyType({**_WRITERS, "amigos": _amigos})
+_WRITERS = MappingProxyType({**_WRITERS, "seed-v": _seedv})
 #: EEG datasets written here: :data:`DATASETS` and those read but not (yet) in the pipeline (FACED, AMIGOS).
 _SIMULATED = tuple(_WRITERS)
 
