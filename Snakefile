@@ -57,7 +57,7 @@ wildcard_constraints:
     target="[a-z]+",
     task="binary|multiclass|regression",
     model="[a-z0-9_]+",
-    protocol="trial-holdout|seed-9-6|loso|rbt-pooled",
+    protocol="trial-holdout|seed-9-6|loso|rbt-pooled|cross-session",
     face="ferplus|affectnet-mini|ckplus",
     arm="B0|B1|B2|B3|B3-shuffled",
     seed=r"\d+",

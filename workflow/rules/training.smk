@@ -1,5 +1,6 @@
 # Subject-dependent sweeps: all subjects x folds of one (dataset, target, task, model, protocol),
-# trained as one batched model; result tables and figures under reports/sweeps/.
+# trained as one batched model; result tables and figures under reports/sweeps/. Cross-dataset runs
+# (training.transfers): one dataset trains, another tests; tables under reports/transfer/.
 
 
 rule run_sweep:
@@ -57,9 +58,65 @@ rule plot_sweep:
         "neuroaffect plot-sweep --sweep {input} --out {output} > {log} 2>&1"
 
 
+def transfers():
+    """Cross-dataset entries (training.transfers) whose source and target can both be read."""
+    ok = readable()
+    return [t for t in config.get("training", {}).get("transfers", []) if t["source"] in ok and t["target"] in ok]
+
+
+def _transfer_name(t):
+    return f"{t['source']}_to_{t['target']}/{t['label']}_{t['task']}_{t['model']}"
+
+
+def transfer_results():
+    return [f"results/transfer/{_transfer_name(t)}.json" for t in transfers()]
+
+
+def transfer_params(wc):
+    """Training settings of one cross-dataset run: its entry, else the training section's."""
+    name = f"{wc.source}_to_{wc.dataset}/{wc.target}_{wc.task}_{wc.model}"
+    entry = next(t for t in config["training"]["transfers"] if _transfer_name(t) == name)
+    return {k: entry.get(k, config["training"][k]) for k in TRAIN_KEYS}
+
+
+rule cross_dataset:
+    input:
+        source=lambda wc: feature_files(wc.source),
+        target=lambda wc: feature_files(wc.dataset),
+    output:
+        csv="results/transfer/{source}_to_{dataset}/{target}_{task}_{model}.csv",
+        json="results/transfer/{source}_to_{dataset}/{target}_{task}_{model}.json",
+        md="reports/transfer/{source}_to_{dataset}_{target}_{task}_{model}.md",
+    wildcard_constraints:
+        source="|".join(DATASETS),
+    params:
+        train=lambda wc: transfer_params(wc),
+        stem=lambda wc, output: output.csv[: -len(".csv")],
+        control=lambda wc: " --control" if transfer_params(wc)["control"] else "",
+        validate=lambda wc: " --validate" if transfer_params(wc)["validate"] else "",
+    log:
+        "logs/transfer/{source}_to_{dataset}/{target}_{task}_{model}.log",
+    benchmark:
+        "results/benchmarks/transfer/{source}_to_{dataset}/{target}_{task}_{model}.tsv"
+    threads: 1
+    resources:
+        gpu=lambda wc: gpus(transfer_params(wc)["device"]),
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../envs/neuroaffect.yaml"
+    shell:
+        "neuroaffect cross-dataset --source {wildcards.source} --target {wildcards.dataset}"
+        " --label {wildcards.target} --task {wildcards.task} --model {wildcards.model}"
+        " --source-features results/features/{wildcards.source} --target-features results/features/{wildcards.dataset}"
+        " --epochs {params.train[epochs]:q} --batch-size {params.train[batch_size]:q} --lr {params.train[lr]:q}"
+        " --device {params.train[device]:q} --seed {params.train[seed]:q}{params.control}{params.validate}"
+        " --no-progress --out {params.stem:q} --md {output.md:q} > {log} 2>&1"
+
+
 rule tabulate_results:
     input:
-        sweeps=lambda wc: sweep_results(),
+        sweeps=lambda wc: sweep_results() + transfer_results(),
         sidecars=lambda wc: sweep_sidecars(),
     output:
         md="reports/results.md",
