@@ -25,6 +25,9 @@ def _single_roots(dataset, root):
         return [(root / "Processed_data" / "sub001.pkl", 2)]
     if dataset == "seed-v":
         return [(root / "EEG_raw" / "2_1_20180409.cnt", 2)]
+    if dataset == "amigos":
+        folder = root / "Data_preprocessed_matlab" / "Data_Preprocessed_P02"
+        return [(folder, 2), (folder / "Data_Preprocessed_P02.mat", 2)]
     session = root / "Sessions" / "10"  # Part_2_S_Trial2_emotion.bdf
     return [(session, 2), (session / "Part_2_S_Trial2_emotion.bdf", 2)]
 
@@ -40,7 +43,7 @@ def test_every_reader_returns_a_list_for_every_root_form(dataset, sim_root):
         assert reader(path, subjects=[recs[-1].subject])[0].subject == recs[-1].subject
 
 
-@pytest.mark.parametrize("dataset", ["deap", "seed", "mahnob"])
+@pytest.mark.parametrize("dataset", ["deap", "seed", "mahnob", "amigos"])
 def test_single_subject_root_lists_iterates_reads_and_summarises(dataset, sim_root):
     root = sim_root(dataset)
     full = {r.subject: r for r in read_dataset(dataset, root)}
