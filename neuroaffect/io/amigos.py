@@ -101,9 +101,10 @@ def read_amigos(root, subjects=None, *, videos: str = "short", bad_trials: str =
           1-9 (NaN: no self-assessment for that video);
         - ``trial_ids``: short videos their number (4 .. 138), long ones 1-4 (N1, P1, B1, U1);
           ``session_ids``: 1 short, 2 long;
-        - ``info``: ``video_ids`` (tuple of str), ``familiarity`` (shape (n_trials,), 1-9), ``emotions`` (shape (n_trials, 7), 0/1, NaN
-          unrated; names ``emotion_names``), ``ext_annotation`` (list of (n_windows, 3) arrays),
-          ``missing_videos`` (ids of empty cells, skipped) and ``dropped_videos``.
+        - ``info``: ``video_ids`` (tuple of str), ``familiarity`` (shape (n_trials,), 1-9),
+          ``emotions`` (shape (n_trials, 7), 0/1, NaN unrated; names ``emotion_names``),
+          ``ext_annotation`` (list of (n_windows, 3) arrays), ``missing_videos`` (ids of empty
+          cells, skipped) and ``dropped_videos`` (ids dropped with ``bad_trials='drop'``).
 
     Raises
     ------
@@ -331,6 +332,7 @@ def _read_subject(path: Path, subject: int, cells, bad_trials: str, required: bo
         },
         trial_ids=np.array(trial_ids), session_ids=np.array([1 if k < 16 else 2 for k in kept]),
         fnames=[path],
-        info={"video_ids": tuple(kept_ids), "familiarity": rows[:, 4], "emotions": rows[:, 5:], "emotion_names": AMIGOS_EMOTIONS,
+        info={"video_ids": tuple(kept_ids), "familiarity": rows[:, 4], "emotions": rows[:, 5:],
+              "emotion_names": AMIGOS_EMOTIONS,
               "ext_annotation": ext, "missing_videos": tuple(missing), "dropped_videos": tuple(dropped)},
     )
