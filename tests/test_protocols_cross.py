@@ -106,3 +106,31 @@ def test_tiny_deap_to_dreamer_run(sim_root, tmp_path):
     assert {"dgcnn", "majority", "logistic", "chance", "dgcnn (shuffled labels)"} <= rows
     files = pipeline.write_result(res, tmp_path / "deap-dreamer")
     assert all(f.exists() for f in files)
+    md = (tmp_path / "deap-dreamer.md").read_text()
+    assert md.startswith("# Cross-dataset: deap -> dreamer") and "Per target subject" in md
+    assert {r["subject"] for r in meta["per_target_subject"]} == set(meta["target_subjects"])
+
+
+def test_transfer_markdown_states_channels_pooling_and_leakage():
+    from neuroaffect.report import transfer_markdown
+
+    class Stub:  # the fields of a cross-dataset SweepResult the table reads (a real one: the slow test)
+        metadata = {"source_dataset": "deap", "target_dataset": "dreamer", "target": "valence", "task": "binary",
+                    "model": "dgcnn", "ch_names": ["AF3", "F3"], "feature_params_hash": "ab" * 32,
+                    "n_source_windows": 24, "n_target_windows": 24, "target_subjects": [1, 2],
+                    "per_target_subject": [{"subject": s, "model": "dgcnn", "level": "window", "n": 12,
+                                            "accuracy": a, "balanced_accuracy": a} for s, a in ((1, 0.5), (2, 0.7))]}
+        folds = [{"trial_overlap": 0.0, "sample_overlap": 0.0}]
+
+        def to_frame(self, level):
+            import pandas as pd
+
+            if level != "window":
+                return pd.DataFrame()
+            return pd.DataFrame([{"model": "dgcnn", "accuracy": 0.6, "macro_f1": 0.6, "balanced_accuracy": 0.6,
+                                  "n_test": 24}])
+
+    md = transfer_markdown(Stub())
+    assert "deap -> dreamer" in md and "AF3, F3" in md and "pooled" in md
+    assert "| dgcnn | 60.0 ± 10.0 | 60.0 ± 10.0 | 2 |" in md
+    assert "trial overlap" in md and "trial level" not in md

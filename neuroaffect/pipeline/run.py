@@ -128,14 +128,15 @@ def write_result(result, stem, md=None) -> list[Path]:
     The JSON holds the metadata (source and provenance), the configuration, every fold's
     records and leakage figures, the summaries, the confusion matrix and the learning curves.
     The Markdown (:func:`neuroaffect.report.result_markdown`) is the summary table at window and
-    trial level with the data source above it.
+    trial level with the data source above it (a ``cross-dataset`` result:
+    :func:`neuroaffect.report.transfer_markdown`).
     """
-    from ..report import result_markdown
+    from ..report import result_markdown, transfer_markdown
 
     stem = Path(stem)
     sw = getattr(result, "sweep", result)
     meta = getattr(result, "metadata", None) or {}
-    text = result_markdown(result)
+    text = transfer_markdown(result) if meta.get("protocol") == "cross-dataset" else result_markdown(result)
     out = [atomic_write_json(stem.with_name(stem.name + ".json"), {"metadata": meta, **result.to_dict()}),
            sw.to_csv(stem.with_name(stem.name + ".csv")),
            atomic_write_text(stem.with_name(stem.name + ".md"), text)]

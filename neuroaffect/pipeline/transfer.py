@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
+
 from ..features.load import load_features
 from .data import DataSource, _with_default_snr
 
-__all__ = ["TRANSFER_KINDS", "cross_dataset", "load_cross_windows"]
+__all__ = ["TRANSFER_KINDS", "check_same_params", "cross_dataset", "load_cross_windows", "per_target_subject"]
 
 #: Inputs the cross-dataset protocol takes: band-DE tokens of the shared channels.
 TRANSFER_KINDS = ("tokens",)
@@ -131,6 +133,44 @@ def load_cross_windows(source: str, target: str, label: str, task: str, *, sourc
     return windows, target_subjects, info
 
 
+def per_target_subject(result, windows, offset: int) -> list[dict]:
+    """Accuracy and balanced accuracy of every row on each target subject's windows and trials.
+
+    Parameters
+    ----------
+    result : SweepResult
+        Of a ``cross-dataset`` run on ``windows`` (its predictions index ``windows``).
+    windows : WindowSet
+        The joint windows (:func:`load_cross_windows`).
+    offset : int
+        Added to the target's subject ids in ``windows``; subtracted here.
+
+    Returns
+    -------
+    rows : list of dict
+        ``{"subject", "model", "level", "accuracy", "balanced_accuracy", "n"}`` per target subject,
+        row (model and reference rows) and level (``window``, ``trial``); classification only
+        (empty for regression).
+    """
+    from ..training.metrics import classification_metrics, vote_trials
+
+    if windows.is_regression:
+        return []
+    rows = []
+    for pred in result.predictions:
+        subj = windows.subject[pred.test_idx]
+        for s in np.unique(subj):
+            here = subj == s
+            for name, yp in pred.y_pred.items():
+                yt, yp_s, tr = pred.y_true[here], np.asarray(yp)[here], windows.trial[pred.test_idx][here]
+                for level in ("window", "trial"):
+                    a, b = (yt, yp_s) if level == "window" else vote_trials(tr, yt, yp_s, windows.n_outputs)[1:]
+                    m = classification_metrics(a, b)
+                    rows.append({"subject": int(s) - offset, "model": name, "level": level, "n": int(len(a)),
+                                 "accuracy": float(m["accuracy"]), "balanced_accuracy": float(m["balanced_accuracy"])})
+    return rows
+
+
 class _JointSource:
     """The two :class:`DataSource` of a transfer, read as one by the result's metadata."""
 
@@ -174,11 +214,14 @@ def cross_dataset(source: str, target: str, label: str = "valence", task: str = 
     result = run_sweep(windows, model, model_kwargs, "cross-dataset", None, cfg, batched=batched,
                        subjects=target_subjects, checkpoint_dir=checkpoint_dir, control=control, progress=progress,
                        inputs={"source": info["source"].inputs, "target": info["target"].inputs})
+    per_subject = per_target_subject(result, windows, info["target_subject_offset"])
     joint = _JointSource(info["source"], info["target"])
     result.metadata = _metadata(
         f"{source}->{target}", label, task, model, "cross-dataset", control, windows.subjects, cfg, joint,
         train_seconds=time.perf_counter() - t0, source_dataset=source, target_dataset=target,
         ch_names=info["ch_names"], feature_params_hash=info["params_hash"],
         target_subjects=[int(s) - info["target_subject_offset"] for s in target_subjects],
-        target_subject_offset=info["target_subject_offset"], evaluation="pooled over the target's subjects")
+        target_subject_offset=info["target_subject_offset"], evaluation="pooled over the target's subjects",
+        n_source_windows=int(result.folds[0]["n_train"]), n_target_windows=int(result.folds[0]["n_test"]),
+        per_target_subject=per_subject)
     return result

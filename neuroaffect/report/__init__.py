@@ -11,6 +11,7 @@
 - :func:`ablation_markdown` / :func:`write_ablation` and :data:`PUBLISHED` (``ablation``): the face
   student's ablation beside the published figures.
 - :func:`summary_markdown` (``datasets``): a dataset's summary.
+- :func:`transfer_markdown` (``transfer``): a cross-dataset run (one dataset trains, another tests).
 - :func:`student_card` (``student``): the model card of an exported face student.
 - :func:`machine_calibration` / :func:`machine_line` / :func:`tabulate_benchmarks` (``performance``):
   the cost of every workflow rule and the machine it ran on.
@@ -34,6 +35,7 @@ _LAZY = {
     **dict.fromkeys(["grid_summary_markdown", "teacher_cv_markdown", "write_prototype_report"], "grid"),
     **dict.fromkeys(["PUBLISHED", "ablation_markdown", "write_ablation"], "ablation"),
     "summary_markdown": "datasets",
+    "transfer_markdown": "transfer",
     **dict.fromkeys(["FACE_SOURCE_NOTES", "student_card"], "student"),
     **dict.fromkeys(["benchmark_table", "benchmarks_markdown", "machine_calibration", "machine_line",
                      "tabulate_benchmarks"], "performance"),
