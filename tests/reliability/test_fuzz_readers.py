@@ -75,6 +75,6 @@ def test_every_reader_and_every_kind_of_corruption_is_covered():
                             "features"}
     kinds = {m.name for t in TARGETS.values() for m in t.mutations}
     assert kinds >= {"truncate", "flip", "empty", "extension", "key", "shape", "dtype", "value", "size"}
-    for name in ("deap", "dreamer", "seed", "mahnob"):
+    for name in ("deap", "dreamer", "seed", "mahnob", "amigos"):
         have = {m.name for m in TARGETS[name].mutations}
         assert have >= {"truncate", "flip", "empty", "key", "shape", "value", "size"}, name
