@@ -8,6 +8,7 @@ dreamer      valence, arousal, dominance                integers 1-5    ``(s - 3
 mahnob       valence, arousal, dominance, predictab.    integers 1-9    ``(s - 5) / 4``
 seed         emotion                                    codes -1, 0, 1  kept as codes
 seed-iv      emotion                                    codes 0-3       kept as codes
+amigos       valence, arousal, dominance, liking        ratings 1-9     ``(s - 5) / 4``
 ===========  =========================================  ==============  ==========================
 
 Class rules (``docs/protocols.md``): binary DEAP/MAHNOB ``rating >= 5``, DREAMER ``score >= 3``;
