@@ -228,3 +228,25 @@ def test_docs_state_the_published_layout_with_sources():
                  "syn50614194", "torcheeg", "s41597-023-02650-w", "Not confirmed"):
         assert fact in section, fact
     assert N_TIMES == int(30 * FACED_SFREQ)
+
+
+def test_malformed_mat_elements_are_refused_before_scipy_reads_them(faced):
+    """An unknown data type code crashes scipy's reader; the structural check refuses it first."""
+    fname = _remarks(faced)
+    raw = bytearray(fname.read_bytes())
+    i = raw.index(b"\x09\x00\x00\x00\x08\x00\x00\x00", 128)  # a miDOUBLE element of 8 bytes ('vid')
+    raw[i] = 0xC0
+    fname.write_bytes(bytes(raw))
+    with pytest.raises(DatasetFormatError, match="data type 192") as err:
+        read_faced(faced, subjects=[1])
+    assert str(fname) in str(err.value)
+
+
+def test_compressed_ratings_file_reads(faced):
+    """MATLAB saves compressed (v7) files by default: the check walks the inflated variables."""
+    fname = _remarks(faced)
+    before = read_after_remarks(fname)
+    scipy.io.savemat(fname, {"After_remark": scipy.io.loadmat(fname)["After_remark"]}, do_compression=True)
+    after = read_after_remarks(fname)
+    np.testing.assert_array_equal(before["ratings"], after["ratings"])
+    np.testing.assert_array_equal(before["presentation_order"], after["presentation_order"])

@@ -26,6 +26,7 @@ in the release; shorter clips are accepted so that small test files stay small).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -36,6 +37,7 @@ import numpy as np
 from .._utils import DatasetFormatError, check_finite, check_subjects
 from ..channels import FACED_CH_NAMES, FACED_SFREQ
 from ..labels import FACED_CLASS_NAMES, FACED_CLIP_CLASSES, FACED_RATING_ITEMS, FACED_RATING_RANGE
+from ._matcheck import check_mat5
 from ._pickle import safe_load_hashed
 from ._plausible import check_plausible
 from .base import Recording
@@ -228,13 +230,16 @@ def _ratings_files(root: Path, files: dict, ratings) -> dict[int, Path]:
 
 
 def _loadmat(path: Path) -> dict:
+    """The variables of a MATLAB v5 file, its structure checked first (:func:`check_mat5`)."""
     import scipy.io
 
     mode = os.stat(path).st_mode
     if not stat.S_ISREG(mode):
         raise DatasetFormatError(path, "a MATLAB file (a regular file)", "a folder, FIFO, device or socket")
+    raw = path.read_bytes()
+    check_mat5(path, raw)  # scipy trusts element tags: a corrupted one can crash the interpreter
     try:
-        return scipy.io.loadmat(str(path))
+        return scipy.io.loadmat(io.BytesIO(raw))
     except Exception as err:  # scipy raises OSError, ValueError, zlib.error, MatReadError, ...
         raise DatasetFormatError(path, "a complete MATLAB v5 file",
                                  f"an unreadable file ({type(err).__name__}: {err})") from err

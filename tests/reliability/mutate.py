@@ -913,6 +913,8 @@ def targets() -> dict:
     """Every target by name: the EEG readers, the face readers, one face image, a feature file."""
     out = [_deap_target(), _dreamer_target(), _seed_target(False), _seed_target(True), _mahnob_target(),
            _ferplus_target(), _affectnet_target(), _ckplus_target(), _image_target(), _features_target()]
+    from .faced_target import faced_target  # here: that module imports this one
+    out.append(faced_target())
     from .amigos_target import amigos_target  # here: that module imports this one
     out.append(amigos_target())
     return {t.name: t for t in out}
