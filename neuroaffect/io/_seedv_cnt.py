@@ -85,8 +85,9 @@ def read_cnt_header(path) -> CntHeader:
         If ``path`` does not exist.
     DatasetFormatError
         If the file is shorter than its header and channel records, declares no or too many
-        channels, a zero rate, an event table outside the file, or a sample block whose size is
-        not a whole number of 16- or 32-bit samples of every channel (a truncated file).
+        channels, a zero rate, an event table outside the file, a sample block whose size is
+        not the header's samples x channels x 2 or 4 bytes (a truncated file), or a channel offset
+        other than 0, 1 or the sample size (a blocked sample layout).
     """
     path = Path(path)
     with _open_regular(path) as f:
@@ -99,6 +100,7 @@ def read_cnt_header(path) -> CntHeader:
         (rate,) = struct.unpack_from("<H", setup, _RATE_AT)
         (n_declared,) = struct.unpack_from("<i", setup, _N_SAMPLES_AT)
         (events_at,) = struct.unpack_from("<i", setup, _EVENTS_AT)
+        (ch_offset,) = struct.unpack_from("<i", setup, _CH_OFFSET_AT)
         if not 0 < n_chans <= _MAX_CHANS or rate == 0:
             raise DatasetFormatError(path, f"a CNT header declaring 1-{_MAX_CHANS} channels and a non-zero rate",
                                      f"{n_chans} channels at {rate} Hz (not a Neuroscan CNT file?)")
@@ -114,6 +116,10 @@ def read_cnt_header(path) -> CntHeader:
     n_data = events_at - data_at
     for n_bytes in (4, 2) if n_declared > 0 else ():
         if n_data == n_declared * n_chans * n_bytes:
+            if ch_offset not in (0, 1, n_bytes):
+                raise DatasetFormatError(
+                    path, f"a channel offset of 0, 1 or {n_bytes} (samples interleaved channel by channel, "
+                    "docs/formats.md)", f"{ch_offset} at byte {_CH_OFFSET_AT} (a blocked layout or a corrupt header)")
             return CntHeader(names, float(rate), int(n_declared), n_bytes)
     raise DatasetFormatError(
         path, f"a sample block of {n_declared} samples x {n_chans} channels x 2 or 4 bytes (the header's counts)",

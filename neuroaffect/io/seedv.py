@@ -36,7 +36,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .._utils import DatasetFormatError, check_option, check_subjects
+from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
 from ..channels import SEED_CH_NAMES, SEED_V_SFREQ
 from ..labels import SEED_V_CLASS_NAMES, SEED_V_LABELS
 from ._plausible import check_plausible
@@ -244,6 +244,7 @@ def _read_raw_session(path: Path, session: int, times: dict | None) -> list:
             f"{header.n_samples / SEEDV_SFREQ:g} s ({header.n_samples} samples at {SEEDV_SFREQ:g} Hz; truncated?)")
     trials = read_cnt_trials(path, header, picks, spans)
     for k, x in enumerate(trials, start=1):
+        check_finite(x, f"clip {k}", path)
         check_plausible(x * 1e6, SEEDV_EEG_LIMIT_UV, "uV", "EEG", SEED_CH_NAMES, path, [f"clip {k}"])
     return trials
 

@@ -917,6 +917,8 @@ def targets() -> dict:
     out.append(faced_target())
     from .amigos_target import amigos_target  # here: that module imports this one
     out.append(amigos_target())
+    from .seedv_target import seedv_features_target, seedv_target  # here: that module imports this one
+    out += [seedv_target(), seedv_features_target()]
     return {t.name: t for t in out}
 
 
