@@ -152,3 +152,46 @@ def test_report_loads_its_modules_on_first_use():
         report.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         report.nothing  # noqa: B018
+
+
+def _sweep_file(path, model, summary, records, task="binary"):
+    import json
+
+    meta = {"dataset": "deap", "target": "valence", "task": task, "model": model, "protocol": "trial-holdout"}
+    path.write_text(json.dumps({"metadata": meta, "model": model, "task": "classification", "summary": summary,
+                                "records": records, "folds": [{"trial_overlap": 0.0, "sample_overlap": 0.0}]}))
+    return path
+
+
+def test_results_md_gives_every_metric_of_every_row(tmp_path):
+    """reports/results.md: the new metrics (kappa, weighted F1, AUROC) of the model and its reference rows,
+    window / trial level, from the sweep's summary; undefined AUROC folds are counted; the headline table
+    keeps its columns."""
+    from neuroaffect.report.results import METRICS as REPORTED, tabulate
+    from neuroaffect.training.metrics import METRICS
+
+    assert REPORTED == METRICS
+    full = {"accuracy": 0.6, "macro_f1": 0.55, "balanced_accuracy": 0.58, "cohen_kappa": 0.2, "weighted_f1": 0.57,
+            "auroc": 0.71}
+    row = {f"{m}_mean": v for m, v in full.items()} | {"n_units": 2}
+    summary = {"window": {"net": row, "majority": {"accuracy_mean": 0.5, "cohen_kappa_mean": 0.0, "auroc_mean": 0.5},
+                          "chance": {"accuracy_mean": 0.5, "auroc_mean": 0.5}, "net (shuffled labels)": row},
+               "trial": {"net": {**row, "auroc_mean": None}}}
+    records = [{"model": "net", "level": "trial", "auroc": None, "auroc_note": "test set lacks class(es) [1]"},
+               {"model": "net", "level": "trial", "auroc": None, "auroc_note": "test set lacks class(es) [0]"},
+               {"model": "net", "level": "window", "auroc": 0.71}]
+    md = tabulate([_sweep_file(tmp_path / "s.json", "net", summary, records)], tmp_path / "results")
+    head = ("| dataset | target | task | protocol | model | score | margin | majority / mean | logistic / ridge | "
+            "chance | shuffled | oracle | trial overlap % | sample overlap % |")
+    assert head in md
+    assert ("| dataset | target | task | protocol | model | row | accuracy | macro-F1 | balanced accuracy | "
+            "Cohen's kappa | weighted F1 | AUROC |") in md
+    assert "| deap | valence | binary | trial-holdout | net | net | 60.0 / 60.0 | 55.0 / 55.0 | 58.0 / 58.0 | " \
+           "0.200 / 0.200 | 57.0 / 57.0 | 0.710 / - |" in md
+    assert "| net | majority | 50.0 / - | - / - | - / - | 0.000 / - | - / - | 0.500 / - |" in md
+    assert "| net | chance | 50.0 / - |" in md and "| net | shuffled | 60.0 / - |" in md
+    assert "| net | logistic |" not in md  # a row the sweep does not have is left out
+    assert "net trial-holdout, net: 2 of 3" in md
+    assert md.index("| row |") < md.index("AUROC undefined")
+    csv = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
+    assert csv[-5:] == ["macro_f1", "balanced_accuracy", "cohen_kappa", "weighted_f1", "auroc"]

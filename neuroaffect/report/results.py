@@ -17,12 +17,20 @@ import pandas as pd
 from .._utils import atomic_write_text
 from .markdown import table_lines
 
-__all__ = ["comparison_markdown", "results_markdown", "results_table", "tabulate"]
+__all__ = ["comparison_markdown", "metric_rows", "metrics_markdown", "results_markdown", "results_table", "tabulate"]
 
 _KEY = ("dataset", "target", "task", "model", "protocol")
 #: Column titles of :func:`results_markdown`.
 _RESULT_TITLES = ("dataset", "target", "task", "protocol", "model", "score", "margin", "majority / mean",
                   "logistic / ridge", "chance", "shuffled", "oracle", "trial overlap %", "sample overlap %")
+#: The classification metrics of a sweep JSON (``training.metrics.METRICS``, spelled here so that
+#: tabulating imports neither torch nor the training package) and their column titles.
+METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "cohen_kappa", "weighted_f1", "auroc")
+_METRIC_TITLES = ("accuracy", "macro-F1", "balanced accuracy", "Cohen's kappa", "weighted F1", "AUROC")
+#: Metrics given in % (the others with three decimals).
+PERCENT = {"accuracy", "macro_f1", "balanced_accuracy", "weighted_f1"}
+#: Suffix of the shuffled-label control's row name in a sweep JSON.
+CONTROL_SUFFIX = " (shuffled labels)"
 #: Column titles of :func:`comparison_markdown` (each protocol's four cells after the key).
 _COMPARISON_TITLES = ("dataset", "target", "task", "model", "trial-holdout", "majority", "trial ovl", "sample ovl",
                       "rbt-pooled", "majority", "trial ovl", "sample ovl")
@@ -50,7 +58,8 @@ def results_table(sweeps, sidecars=()) -> tuple[pd.DataFrame, dict]:
         regression), ``model_value`` and ``model_std``, ``majority`` / ``mean``, ``logistic`` /
         ``ridge``, ``chance``, ``shuffled`` (NaN when no control ran), ``oracle`` (trial level of
         simulated binary sweeps), ``margin`` (model minus the majority or mean row), the other
-        metrics of the model (``macro_f1``, ``balanced_accuracy`` or ``rmse``, ``pearson_r``),
+        metrics of the model (``macro_f1``, ``balanced_accuracy``, ``cohen_kappa``, ``weighted_f1``,
+        ``auroc`` or ``rmse``, ``pearson_r``; NaN where the sweep has no such figure),
         ``trial_overlap`` and ``sample_overlap`` (fractions), ``n_subjects``, ``snr``, ``simulated``.
     snrs : dict of str -> float
         Planted effect size per simulated dataset.
@@ -70,7 +79,7 @@ def results_table(sweeps, sidecars=()) -> tuple[pd.DataFrame, dict]:
         regression = res.get("task") == "regression"
         metric = "ccc" if regression else "accuracy"
         ref, lin = ("mean", "ridge") if regression else ("majority", "logistic")
-        model, ctrl = res["model"], f"{res['model']} (shuffled labels)"
+        model, ctrl = res["model"], res["model"] + CONTROL_SUFFIX
         oracle = np.nan
         if meta["dataset"] in cards and meta["task"] == "binary" and meta["target"] in ("valence", "arousal",
                                                                                       "dominance"):
@@ -91,7 +100,7 @@ def results_table(sweeps, sidecars=()) -> tuple[pd.DataFrame, dict]:
                    "sample_overlap": float(np.mean([fo["sample_overlap"] for fo in res["folds"]])),
                    "n_subjects": int(s[model].get("n_units") or 0), "snr": snrs.get(meta["dataset"], np.nan),
                    "simulated": meta["dataset"] in cards, "reference_row": ref, "linear_row": lin}
-            for m in (("rmse", "pearson_r") if regression else ("macro_f1", "balanced_accuracy")):
+            for m in (("rmse", "pearson_r") if regression else METRICS[1:]):
                 row[m] = get(model, m)
             rows.append(row)
     return pd.DataFrame(rows), snrs
@@ -100,7 +109,7 @@ def results_table(sweeps, sidecars=()) -> tuple[pd.DataFrame, dict]:
 def _fmt(v, metric, signed=False) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "-"
-    if metric == "accuracy":
+    if metric in PERCENT:
         return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
     return f"{v:+.3f}" if signed else f"{v:.3f}"
 
@@ -111,8 +120,12 @@ def _pair(df: pd.DataFrame, col: str, metric: str, signed=False) -> str:
     return f"{_fmt(by.get('window'), metric, signed)} / {_fmt(by.get('trial'), metric, signed)}"
 
 
-def results_markdown(df: pd.DataFrame, snrs: dict) -> str:
-    """The table of :func:`results_table` as Markdown: one row per sweep, window / trial in every cell."""
+def results_markdown(df: pd.DataFrame, snrs: dict, every: pd.DataFrame | None = None) -> str:
+    """The table of :func:`results_table` as Markdown: one row per sweep, window / trial in every cell.
+
+    With ``every`` (:func:`metric_rows`), the table of every classification metric of every row
+    (:func:`metrics_markdown`) follows it.
+    """
     from ..simulate import DEFAULT_SNR
 
     lines = ["# Results (mean over subjects; every cell: window level / trial level)", "",
@@ -142,6 +155,8 @@ def results_markdown(df: pd.DataFrame, snrs: dict) -> str:
     lines += table_lines(rows, _RESULT_TITLES)
     if df.empty:
         return "\n".join(lines) + "\n"
+    if every is not None and not every.empty:
+        lines += ["", metrics_markdown(every)]
     cmp_md = comparison_markdown(df)
     if cmp_md:
         lines += ["", cmp_md]
@@ -183,6 +198,73 @@ def tabulate(sweeps, out, sidecars=()) -> str:
     df, snrs = results_table(sweeps, sidecars)
     out = Path(out)
     atomic_write_text(out.with_suffix(".csv"), df.to_csv(index=False))
-    md = results_markdown(df, snrs)
+    md = results_markdown(df, snrs, metric_rows(sweeps))
     atomic_write_text(out.with_suffix(".md"), md)
     return md
+
+
+def metric_rows(sweeps) -> pd.DataFrame:
+    """Every classification metric of every row of classification sweeps, window and trial level.
+
+    Parameters
+    ----------
+    sweeps : sequence of path-like
+        Sweep JSON results (regression sweeps are skipped).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per (sweep, level, row): dataset, target, task, model, protocol, level, ``row``
+        (the model, ``majority``, ``logistic``, ``chance``, ``shuffled``: the rows the sweep has),
+        then the mean over subjects (folds for pooled protocols) of each metric of
+        :data:`METRICS` (NaN where undefined or absent), and
+        ``auroc_undefined`` / ``n_rows``: the fold rows whose AUROC is undefined, of all.
+    """
+    rows = []
+    for f in sweeps:
+        res = json.loads(Path(f).read_text())
+        if res.get("task") == "regression":
+            continue
+        key = {k: res["metadata"][k] for k in _KEY}
+        model = res["model"]
+        names = {model: model, "majority": "majority", "logistic": "logistic", "chance": "chance",
+                 model + CONTROL_SUFFIX: "shuffled"}
+        for level in ("window", "trial"):
+            s = res["summary"].get(level, {})
+            for name, label in names.items():
+                if name not in s:
+                    continue
+                recs = [r for r in res.get("records", []) if r.get("level") == level and r.get("model") == name]
+                row = {**key, "level": level, "row": label}
+                row.update({m: _nan_if_none(s[name].get(f"{m}_mean")) for m in METRICS})
+                row["auroc_undefined"] = sum(1 for r in recs if "auroc" in r and r["auroc"] is None)
+                row["n_rows"] = len(recs)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics_markdown(every: pd.DataFrame) -> str:
+    """The table of :func:`metric_rows`: per sweep and row, each metric as window / trial level."""
+    keys = list(_KEY) + ["row"]
+    rows, undefined = [], []
+    for key, g in every.groupby(keys, sort=False):
+        d = dict(zip(keys, key))
+        rows.append([d["dataset"], d["target"], d["task"], d["protocol"], d["model"], d["row"]]
+                    + [_pair(g, m, m) for m in METRICS])
+        n_bad, n = int(g["auroc_undefined"].sum()), int(g["n_rows"].sum())
+        if n_bad:
+            undefined.append(f"{d['dataset']} {d['target']} {d['task']} {d['model']} {d['protocol']}, "
+                             f"{d['row']}: {n_bad} of {n}")
+    lines = ["## Every metric of every row (classification)", "",
+             "Mean over subjects (over folds for pooled protocols) of each fold's figure; every cell: window "
+             "level / trial level. Accuracy, macro-F1, balanced accuracy and weighted F1 in %; Cohen's kappa "
+             "and AUROC (one-vs-rest, macro average over classes, from the class probabilities; trial level: "
+             "the mean of a trial's window probabilities) as fractions. Chance is analytic: kappa 0, AUROC 0.5. "
+             "The majority row's constant probabilities give AUROC 0.5 and kappa 0.", ""]
+    lines += table_lines(rows, ("dataset", "target", "task", "protocol", "model", "row",
+                                *_METRIC_TITLES))
+    if undefined:
+        lines += ["", "AUROC undefined (a test fold lacks a class, or the row has no class scores) on some fold "
+                  "rows, window and trial level together; the mean is over the others: " + "; ".join(undefined)
+                  + "."]
+    return "\n".join(lines) + "\n"
