@@ -9,6 +9,7 @@ mahnob       valence, arousal, dominance, predictab.    integers 1-9    ``(s - 5
 seed         emotion                                    codes -1, 0, 1  kept as codes
 seed-iv      emotion                                    codes 0-3       kept as codes
 amigos       valence, arousal, dominance, liking        ratings 1-9     ``(s - 5) / 4``
+seed-v       emotion                                    codes 0-4       kept as codes
 ===========  =========================================  ==============  ==========================
 
 Class rules (``docs/protocols.md``): binary DEAP/MAHNOB ``rating >= 5``, DREAMER ``score >= 3``;
@@ -74,7 +75,7 @@ __all__ = [
 #: The EEG datasets the pipeline reads (one reader and one simulator each), in pipeline order.
 DATASETS = ("deap", "dreamer", "seed", "mahnob")
 #: Datasets with label rules: :data:`DATASETS` plus SEED-IV (read by ``read_seed(variant="seed-iv")``).
-LABEL_DATASETS = DATASETS + ("seed-iv", "amigos")
+LABEL_DATASETS = DATASETS + ("seed-iv", "amigos", "seed-v")
 #: A user's own recordings (no simulator; labels and their rules come with the data).
 CUSTOM = "custom"
 #: Tasks a label can be turned into.
@@ -119,6 +120,7 @@ FACED_RATING_RANGE = (0.0, 7.0)
 LABEL_NAMES = MappingProxyType({
     "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": MAHNOB_LABELS,
     "seed": ("emotion",), "seed-iv": ("emotion",), "amigos": AMIGOS_LABELS,
+    "seed-v": ("emotion",),
 })
 #: (lowest, highest) rating of every self-assessed label.
 RATING_RANGE = MappingProxyType({"deap": (1.0, 9.0), "dreamer": (1.0, 5.0), "mahnob": (1.0, 9.0),
@@ -127,6 +129,7 @@ RATING_RANGE = MappingProxyType({"deap": (1.0, 9.0), "dreamer": (1.0, 5.0), "mah
 TARGETS = MappingProxyType({
     "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": ("valence", "arousal", "dominance"),
     "seed": ("emotion",), "seed-iv": ("emotion",), "amigos": ("valence", "arousal", "dominance"),
+    "seed-v": ("emotion",),
 })
 
 #: (dataset, task) -> (number of classes, rule); ``regression`` outputs one value.
@@ -143,6 +146,7 @@ LABEL_RULES = MappingProxyType({
     ("seed-iv", "multiclass"): (4, "label (labels 0-3)"),
     ("amigos", "binary"): (2, "rating >= 5 (ratings 1-9)"),
     ("amigos", "regression"): (1, "(rating - 5) / 4 (ratings 1-9)"),
+    ("seed-v", "multiclass"): (5, "label (labels 0-4)"),
 })
 
 
@@ -217,6 +221,8 @@ def class_names(dataset: str, task: str) -> tuple[str, ...]:
         return SEED_CLASS_NAMES
     if dataset == "seed-iv":
         return SEED_IV_CLASS_NAMES
+    if dataset == "seed-v":
+        return SEED_V_CLASS_NAMES
     lo = int(RATING_RANGE[dataset][0])
     return tuple(str(lo + k) for k in range(n))
 
@@ -239,13 +245,14 @@ def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
     dreamer     regression   ``(score - 3) / 2``                            1
     seed        multiclass   ``label + 1``                                  3
     seed-iv     multiclass   ``label``                                      4
+    seed-v      multiclass   ``label``                                      5
     ==========  ===========  =============================================  =========
 
     Parameters
     ----------
     ratings_or_codes : array-like, shape (n_trials,)
         DEAP/MAHNOB ratings (floats in [1, 9]), DREAMER scores (integers 1-5),
-        SEED codes (-1, 0, 1) or SEED-IV codes (0-3).
+        SEED codes (-1, 0, 1), SEED-IV codes (0-3) or SEED-V codes (0-4).
     dataset : {"deap", "dreamer", "seed", "seed-iv", "mahnob"}
     task : {"binary", "multiclass", "regression"}
 
@@ -291,6 +298,9 @@ def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
     elif dataset == "seed":
         refuse(~np.isin(v, (-1.0, 0.0, 1.0)), "codes in {-1, 0, 1}")
         return v.astype(np.int64) + 1
+    elif dataset == "seed-v":
+        refuse(~np.isin(v, (0.0, 1.0, 2.0, 3.0, 4.0)), "codes in {0, 1, 2, 3, 4}")
+        return v.astype(np.int64)
     else:  # seed-iv
         refuse(~np.isin(v, (0.0, 1.0, 2.0, 3.0)), "codes in {0, 1, 2, 3}")
         return v.astype(np.int64)

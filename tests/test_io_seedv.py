@@ -190,3 +190,13 @@ def test_simulated_copy_reads_in_both_sources(sim_root):
         assert {t.shape for t in rec.eeg} == {(62, 1000)}
         np.testing.assert_array_equal(rec.labels["emotion"], feat.labels["emotion"])
         assert all(d.shape == (1, 62, 5) and np.isfinite(d).all() for d in feat.info["de"])
+
+
+def test_seedv_class_rule():
+    from neuroaffect.labels import class_names, make_labels, n_label_classes
+
+    codes = np.concatenate(SEED_V_LABELS).astype(float)
+    np.testing.assert_array_equal(make_labels(codes, "seed-v", "multiclass"), codes.astype(int))
+    assert n_label_classes("seed-v", "multiclass") == 5 and class_names("seed-v", "multiclass") == SEED_V_CLASS_NAMES
+    with pytest.raises(ValueError, match=r"codes in \{0, 1, 2, 3, 4\}.*5.0"):
+        make_labels(np.array([5.0]), "seed-v", "multiclass")
