@@ -195,3 +195,29 @@ def test_results_md_gives_every_metric_of_every_row(tmp_path):
     assert md.index("| row |") < md.index("AUROC undefined")
     csv = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
     assert csv[-5:] == ["macro_f1", "balanced_accuracy", "cohen_kappa", "weighted_f1", "auroc"]
+
+
+def test_sweep_table_gives_the_new_metrics_and_says_where_auroc_is_undefined():
+    """The per-sweep table: kappa and AUROC with three decimals, weighted F1 in %, an AUROC undefined on a
+    fold left out of its mean (and said so), '-' where it is undefined everywhere."""
+    from neuroaffect.report import sweep_markdown
+    from neuroaffect.training.results import SweepResult
+
+    def rec(model, fold, auroc, note=None):
+        r = {"subject": 1, "fold": fold, "model": model, "level": "window", "accuracy": 0.5 + 0.1 * fold,
+             "macro_f1": 0.5, "balanced_accuracy": 0.5, "cohen_kappa": 0.1 * fold, "weighted_f1": 0.4,
+             "auroc": auroc}
+        return r | ({"auroc_note": note} if note else {})
+
+    records = [rec("net", 0, 0.6), rec("net", 1, float("nan"), "test set lacks class(es) [1]"),
+               rec("logistic", 0, float("nan"), "no class scores"), rec("logistic", 1, float("nan"), "no class scores")]
+    folds = [{"subject": 1, "fold": f, "trial_overlap": 0.0, "sample_overlap": 0.0} for f in (0, 1)]
+    res = SweepResult(model_name="net", protocol="trial-holdout", n_classes=2, records=records, folds=folds,
+                      predictions=[], histories=[], config={})
+    md = sweep_markdown(res)
+    assert ("| model | accuracy | macro-F1 | balanced accuracy | Cohen's kappa | weighted F1 | AUROC | n subjects |"
+            in md)
+    assert "| net | 55.0 ± 0.0 | 50.0 ± 0.0 | 50.0 ± 0.0 | 0.050 ± 0.000 | 40.0 ± 0.0 | 0.600 ± 0.000 | 1 |" in md
+    assert "| logistic |" in md and md.split("| logistic |")[1].split("\n")[0].endswith("| - | 1 |")
+    assert ("AUROC is undefined (-) on 3 of 4 fold rows: test set lacks class(es) [1] (net); no class scores "
+            "(logistic)") in md

@@ -120,7 +120,8 @@ def _fold_block(exp, level: str, leak: dict) -> list[str]:
     for model, row in s.iterrows():
         lines.append(f"{model:<{mw}}" + "".join(
             f"{_mean_std(m, row[f'{m}_mean'], row[f'{m}_std']):>20}" for m in metrics))
-    return lines
+    note = auroc_sentence(sw.records, level)
+    return lines + (["", note] if note else [])
 
 
 def experiment_text(exp, levels=("window", "trial")) -> str:

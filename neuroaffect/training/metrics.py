@@ -299,7 +299,10 @@ def summarize(frame: pd.DataFrame, by: str = "subject", metrics=METRICS) -> pd.D
 
     Rows are first averaged over folds within each ``by`` unit (a subject), then
     the mean and the population standard deviation (``ddof=0``) are taken across
-    units. With one unit per model (pooled protocols), pass ``by="fold"``.
+    units. With one unit per model (pooled protocols), pass ``by="fold"``. A NaN
+    figure (an undefined AUROC, kappa) is left out of both means (pandas skips NaN):
+    the summary is over the folds and units where the figure is defined, NaN when
+    it is defined nowhere; ``n_units`` counts every unit.
 
     Parameters
     ----------
