@@ -200,3 +200,15 @@ def test_seedv_class_rule():
     assert n_label_classes("seed-v", "multiclass") == 5 and class_names("seed-v", "multiclass") == SEED_V_CLASS_NAMES
     with pytest.raises(ValueError, match=r"codes in \{0, 1, 2, 3, 4\}.*5.0"):
         make_labels(np.array([5.0]), "seed-v", "multiclass")
+
+
+def test_iter_recordings_lists_the_features_source(tmp_path):
+    from neuroaffect.io import iter_recordings
+
+    de, lab = _de()
+    for s in (2, 5):
+        write_de_npz(tmp_path / "EEG_DE_features" / f"{s}_123.npz", de, lab)
+    assert [r.subject for r in iter_recordings("seed-v", tmp_path, source="features")] == [2, 5]
+    (tmp_path / "EEG_DE_features" / "02_123.npz").write_bytes(b"")
+    with pytest.raises(DatasetFormatError, match="one DE file per subject"):
+        read_seedv(tmp_path, source="features")

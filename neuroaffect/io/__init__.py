@@ -87,7 +87,8 @@ def iter_recordings(dataset: str, root, subjects=None, **kwargs):
         yield from read_dataset(dataset, root, subjects, **kwargs)
         return
     if subjects is None:
-        subjects = list_subjects(dataset, root, **({"labels": kwargs["labels"]} if kwargs.get("labels") else {}))
+        # the keywords that say where the subjects are: custom's labels table, SEED-V's source
+        subjects = list_subjects(dataset, root, **{k: kwargs[k] for k in ("labels", "source") if kwargs.get(k)})
     for s in subjects:
         yield from read_dataset(dataset, root, [s], **kwargs)
 

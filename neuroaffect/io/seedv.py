@@ -151,7 +151,14 @@ def _layout(root, source: str) -> tuple[Path, dict, dict | None]:
             raise FileNotFoundError(f"{folder}: expected SEED-V {suffix} files, but found "
                                     f"{sorted(p.name for p in folder.iterdir())[:20]}")
     if source == "features":
-        return folder, {int(regex.match(p.name)["subject"]): p for p in files}, None
+        table = {}
+        for p in files:
+            subject = int(regex.match(p.name)["subject"])
+            if subject in table:
+                raise DatasetFormatError(folder, "one DE file per subject", f"{table[subject].name!r} and "
+                                         f"{p.name!r} for subject {subject}")
+            table[subject] = p
+        return folder, table, None
     table = _session_table(folder, files)
     if not root.is_file():
         _check_complete(folder, table)

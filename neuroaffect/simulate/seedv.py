@@ -33,6 +33,9 @@ tiny   2         1 s clips, 1 s apart, from 2 s (sessions of 32 s; about 4 MB pe
 demo   4         the real start and end seconds / 20 (sessions of 141-168 s)
 full   16        the real start and end seconds (sessions of 47-56 min, about 440 MB)
 =====  ========  ====================================================================
+
+Measured on two shared cores: tiny 3 s (26 MB), demo 22 s (237 MB; peak memory 450 MB, one segment
+of a session at a time); full about 21 GB (16 subjects x 3 sessions of about 440 MB).
 """
 
 from __future__ import annotations
