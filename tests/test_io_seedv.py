@@ -212,3 +212,21 @@ def test_iter_recordings_lists_the_features_source(tmp_path):
     (tmp_path / "EEG_DE_features" / "02_123.npz").write_bytes(b"")
     with pytest.raises(DatasetFormatError, match="one DE file per subject"):
         read_seedv(tmp_path, source="features")
+
+
+def test_32_bit_cnt_reads_like_16_bit(tmp_path):
+    import struct
+
+    root = _copy(tmp_path)
+    (rec16,) = read_seedv(root)
+    for f in sorted((root / "EEG_raw").iterdir()):  # re-encode every sample block as int32
+        raw = f.read_bytes()
+        at = 900 + 75 * len(CNT_CH_NAMES)
+        n_data = struct.unpack_from("<i", raw, 886)[0] - at
+        counts = np.frombuffer(raw[at:at + n_data], "<i2").astype("<i4")
+        head = bytearray(raw[:at])
+        struct.pack_into("<i", head, 886, at + counts.nbytes)
+        f.write_bytes(bytes(head) + counts.tobytes() + raw[at + n_data:])
+    (rec32,) = read_seedv(root)
+    for a, b in zip(rec16.eeg, rec32.eeg):
+        np.testing.assert_array_equal(a, b)
