@@ -12,7 +12,8 @@ from ..training.protocols import POOLED
 from ..training.results import PERCENT, drift_sentence
 from .markdown import table_lines
 
-__all__ = ["METRIC_TITLES", "auroc_sentence", "experiment_text", "leakage_sentence", "result_markdown", "sweep_markdown"]
+__all__ = ["METRIC_TITLES", "auroc_sentence", "experiment_text", "leakage_sentence", "result_markdown",
+           "sweep_markdown"]
 
 #: Column titles of the metrics.
 METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "balanced_accuracy": "balanced accuracy",

@@ -175,7 +175,8 @@ class SweepResult:
 
     @property
     def metrics(self) -> tuple:
-        """The metric columns: accuracy / macro-F1 / balanced accuracy, or RMSE / r / CCC."""
+        """The metric columns: accuracy / macro-F1 / balanced accuracy / Cohen's kappa / weighted F1 /
+        AUROC, or RMSE / r / CCC."""
         return REGRESSION_METRICS if self.is_regression else METRICS
 
     @property
