@@ -134,3 +134,16 @@ def test_transfer_markdown_states_channels_pooling_and_leakage():
     assert "deap -> dreamer" in md and "AF3, F3" in md and "pooled" in md
     assert "| dgcnn | 60.0 ± 10.0 | 60.0 ± 10.0 | 2 |" in md
     assert "trial overlap" in md and "trial level" not in md
+
+
+def test_command_line_offers_cross_session_to_sweeps_and_cross_dataset_as_its_own_command():
+    from neuroaffect.cli import build_parser
+
+    args = build_parser("sweep").parse_args(["sweep", "--dataset", "seed", "--protocol", "cross-session",
+                                             "--out", "x"])
+    assert args.protocol == "cross-session"
+    with pytest.raises(SystemExit):
+        build_parser("sweep").parse_args(["sweep", "--dataset", "deap", "--protocol", "cross-dataset", "--out", "x"])
+    args = build_parser("cross-dataset").parse_args(["cross-dataset", "--source", "deap", "--target", "dreamer",
+                                                     "--out", "x"])
+    assert (args.source, args.target, args.label, args.protocol) == ("deap", "dreamer", "valence", "cross-dataset")
