@@ -98,3 +98,13 @@ def test_chance_row_gets_analytic_kappa_weighted_f1_and_auroc():
     assert c["weighted_f1"] == pytest.approx(0.75 * 0.6 + 0.25 / 3)
     c3 = chance_metrics([0, 0, 1], 3)
     assert np.isnan(c3["auroc"]) and c3["auroc_note"] == "test set lacks class(es) [2]"
+
+
+def test_auroc_tolerates_float32_rounding_and_refuses_non_finite_scores():
+    from neuroaffect.training.metrics import auroc
+
+    s = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]], np.float32) * np.float32(1.001)
+    assert auroc([0, 1, 2], s, 3) == (1.0, "")  # rows summing to 1.001 are scaled, not refused
+    s[0, 0] = np.nan
+    value, note = auroc([0, 1, 2], s, 3)
+    assert np.isnan(value) and note == "non-finite class scores"

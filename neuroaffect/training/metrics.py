@@ -182,15 +182,16 @@ def auroc(y_true, scores, n_classes: int) -> tuple[float, str]:
     Two classes: the AUROC of the positive class's score (column 1). More: one-vs-rest, the
     unweighted mean over the K classes of the AUROC of class ``k``'s score against the rest
     (``multi_class="ovr", average="macro"``). Undefined, so NaN with a reason, when the targets
-    lack one of the K classes (a class's ROC curve needs positives and negatives) or when the
-    scores have not K columns.
+    lack one of the K classes (a class's ROC curve needs positives and negatives), when the
+    scores have not K columns or are not finite.
 
     Parameters
     ----------
     y_true : array-like of int, shape (n,)
         Class indices ``0 .. K-1``.
     scores : array-like of float, shape (n, K)
-        Class probabilities (each row sums to 1 for K > 2, as scikit-learn requires).
+        Class probabilities (for K > 2, rows that do not sum to 1 are divided by their sum
+        first, as scikit-learn requires rows summing to 1).
     n_classes : int
         K.
 
@@ -207,11 +208,18 @@ def auroc(y_true, scores, n_classes: int) -> tuple[float, str]:
     K = int(n_classes)
     if s.ndim != 2 or s.shape != (y.size, K):
         return np.nan, f"class scores of shape {s.shape}, expected ({y.size}, {K})"
+    if not np.isfinite(s).all():
+        return np.nan, "non-finite class scores"
     missing = np.setdiff1d(np.arange(K), y)
     if missing.size:
         return np.nan, f"test set lacks class(es) {missing.tolist()}"
     if K == 2:
         return float(roc_auc_score(y, s[:, 1])), ""
+    total = s.sum(axis=1, keepdims=True)
+    if (total <= 0).any():
+        return np.nan, "class scores that are not probabilities (a row sums to <= 0)"
+    if not np.allclose(total, 1.0):  # scikit-learn refuses rows that do not sum to 1; ties stay ties otherwise
+        s = s / total
     return float(roc_auc_score(y, s, multi_class="ovr", average="macro", labels=np.arange(K))), ""
 
 
