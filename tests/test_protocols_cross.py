@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neuroaffect.training import make_folds, make_synthetic_windows
-from neuroaffect.training.protocols import merge_cross_dataset, shared_channels
+from neuroaffect.training.transfer import merge_cross_dataset, shared_channels
 from neuroaffect.channels import DEAP_EEG_CH_NAMES, DREAMER_CH_NAMES
 
 

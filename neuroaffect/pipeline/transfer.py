@@ -9,7 +9,7 @@
 The protocol (``cross-dataset``, ``docs/protocols.md``): the features of both datasets must have
 been computed with the same parameters and at the same sampling rate (refused otherwise, naming
 both); both are cut to the channels they share, in the source's order
-(:func:`~neuroaffect.training.protocols.shared_channels`); labels follow each dataset's own
+(:func:`~neuroaffect.training.transfer.shared_channels`); labels follow each dataset's own
 binary rule; one model is trained on every source window and tested on every target window,
 pooled over the target's subjects, beside the majority, logistic and (``control=True``)
 shuffled-label rows fitted on the same source windows.
@@ -104,7 +104,7 @@ def load_cross_windows(source: str, target: str, label: str, task: str, *, sourc
     -------
     windows : WindowSet
         Source windows, then target windows (target subjects renumbered,
-        :func:`~neuroaffect.training.protocols.merge_cross_dataset`), tokens
+        :func:`~neuroaffect.training.transfer.merge_cross_dataset`), tokens
         ``(n_shared_chans, n_bands)``.
     target_subjects : ndarray of int64
         The target's subject ids in ``windows``.
@@ -113,7 +113,7 @@ def load_cross_windows(source: str, target: str, label: str, task: str, *, sourc
         ``params_hash``, ``target_subject_offset``.
     """
     from ..training.inputs import windows_from_features
-    from ..training.protocols import merge_cross_dataset, shared_channels
+    from ..training.transfer import merge_cross_dataset, shared_channels
 
     ls, lt = (load_features(name, root=root, features=feats, subjects=subs, params=params, progress=progress)
               for name, root, feats, subs in ((source, source_root, source_features, None),
