@@ -10,11 +10,13 @@ seed         emotion                                    codes -1, 0, 1  kept as 
 seed-iv      emotion                                    codes 0-3       kept as codes
 amigos       valence, arousal, dominance, liking        ratings 1-9     ``(s - 5) / 4``
 seed-v       emotion                                    codes 0-4       kept as codes
+faced        emotion; valence, arousal                  codes 0-8; 0-7  codes kept; ``(s - 3.5) / 3.5``
 ===========  =========================================  ==============  ==========================
 
 Class rules (``docs/protocols.md``): binary DEAP/MAHNOB ``rating >= 5``, DREAMER ``score >= 3``;
 multi-class DEAP ``int(rating) - 1`` (9 classes), DREAMER ``score - 1`` (5), SEED ``label + 1`` (3),
-SEED-IV ``label`` (4); ``regression`` keeps the normalised rating itself.
+SEED-IV ``label`` (4), SEED-V ``label`` (5), FACED ``emotion`` (9); binary AMIGOS ``rating >= 5``,
+FACED ``rating >= 3.5`` (valence, arousal 0-7); ``regression`` keeps the normalised rating itself.
 
 The valence/arousal grid (``docs/prototypes.md``) tiles ``[-1, 1]^2`` with ``n x n`` square bins of
 side ``2 / n``; for ``n = 5`` the centres are ``{-0.8, -0.4, 0, 0.4, 0.8}``, and each of DREAMER's
@@ -57,6 +59,7 @@ __all__ = [
     "FACED_CLIP_CLASSES",
     "FACED_RATING_ITEMS",
     "FACED_RATING_RANGE",
+    "FACED_TASK_TARGETS",
     "CUSTOM",
     "check_target",
     "class_names",
@@ -73,9 +76,9 @@ __all__ = [
 ]
 
 #: The EEG datasets the pipeline reads (one reader and one simulator each), in pipeline order.
-DATASETS = ("deap", "dreamer", "seed", "mahnob")
+DATASETS = ("deap", "dreamer", "seed", "mahnob", "faced", "amigos", "seed-v")
 #: Datasets with label rules: :data:`DATASETS` plus SEED-IV (read by ``read_seed(variant="seed-iv")``).
-LABEL_DATASETS = DATASETS + ("seed-iv", "amigos", "seed-v")
+LABEL_DATASETS = DATASETS + ("seed-iv",)
 #: A user's own recordings (no simulator; labels and their rules come with the data).
 CUSTOM = "custom"
 #: Tasks a label can be turned into.
@@ -117,20 +120,24 @@ FACED_RATING_ITEMS = ("joy", "tenderness", "inspiration", "amusement", "anger", 
 #: (lowest, highest) of FACED's self-ratings (every item).
 FACED_RATING_RANGE = (0.0, 7.0)
 
+#: Labels of each dataset; FACED's rated ones only (its ``emotion`` is a class code, kept as it is).
 LABEL_NAMES = MappingProxyType({
     "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": MAHNOB_LABELS,
     "seed": ("emotion",), "seed-iv": ("emotion",), "amigos": AMIGOS_LABELS,
-    "seed-v": ("emotion",),
+    "seed-v": ("emotion",), "faced": ("valence", "arousal"),
 })
 #: (lowest, highest) rating of every self-assessed label.
 RATING_RANGE = MappingProxyType({"deap": (1.0, 9.0), "dreamer": (1.0, 5.0), "mahnob": (1.0, 9.0),
-                              "amigos": (1.0, 9.0)})
+                              "amigos": (1.0, 9.0), "faced": FACED_RATING_RANGE})
 #: Labels a model can be trained on, per dataset (SEED's single class label is ``emotion``).
 TARGETS = MappingProxyType({
     "deap": DEAP_LABELS, "dreamer": DREAMER_LABELS, "mahnob": ("valence", "arousal", "dominance"),
     "seed": ("emotion",), "seed-iv": ("emotion",), "amigos": ("valence", "arousal", "dominance"),
-    "seed-v": ("emotion",),
+    "seed-v": ("emotion",), "faced": ("emotion", "valence", "arousal"),
 })
+#: FACED's targets per task: its class code for ``multiclass``, its ratings for the others.
+FACED_TASK_TARGETS = MappingProxyType({"multiclass": ("emotion",), "binary": ("valence", "arousal"),
+                                       "regression": ("valence", "arousal")})
 
 #: (dataset, task) -> (number of classes, rule); ``regression`` outputs one value.
 LABEL_RULES = MappingProxyType({
@@ -147,16 +154,27 @@ LABEL_RULES = MappingProxyType({
     ("amigos", "binary"): (2, "rating >= 5 (ratings 1-9)"),
     ("amigos", "regression"): (1, "(rating - 5) / 4 (ratings 1-9)"),
     ("seed-v", "multiclass"): (5, "label (labels 0-4)"),
+    ("faced", "binary"): (2, "rating >= 3.5 (valence, arousal 0-7)"),
+    ("faced", "multiclass"): (9, "emotion code (codes 0-8)"),
+    ("faced", "regression"): (1, "(rating - 3.5) / 3.5 (valence, arousal 0-7)"),
 })
 
 
-def check_target(dataset: str, target: str) -> str:
-    """Raise ``ValueError`` unless ``target`` is a trainable label of ``dataset``."""
+def check_target(dataset: str, target: str, task: str | None = None) -> str:
+    """Raise ``ValueError`` unless ``target`` is a trainable label of ``dataset`` (for ``task``, if given).
+
+    FACED's ``emotion`` (a class code) takes ``multiclass`` only and its ratings ``binary`` or
+    ``regression`` only (:data:`FACED_TASK_TARGETS`), since :func:`make_labels` cannot tell them apart.
+    """
     check_option("dataset", dataset, LABEL_DATASETS)
-    if target not in TARGETS[dataset]:
+    allowed = TARGETS[dataset]
+    if dataset == "faced" and task is not None:
+        check_option("task", task, TASKS)
+        allowed = FACED_TASK_TARGETS[task]
+    if target not in allowed:
         raise ValueError(
-            f"Invalid value for the 'target' parameter. Allowed values for {dataset} are "
-            f"{', '.join(map(repr, TARGETS[dataset]))}, but got {target!r} instead."
+            f"Invalid value for the 'target' parameter. Allowed values for {dataset}"
+            f"{'' if task is None else ' ' + task} are {', '.join(map(repr, allowed))}, but got {target!r} instead."
         )
     return target
 
@@ -223,6 +241,8 @@ def class_names(dataset: str, task: str) -> tuple[str, ...]:
         return SEED_IV_CLASS_NAMES
     if dataset == "seed-v":
         return SEED_V_CLASS_NAMES
+    if dataset == "faced":
+        return FACED_CLASS_NAMES
     lo = int(RATING_RANGE[dataset][0])
     return tuple(str(lo + k) for k in range(n))
 
@@ -246,14 +266,20 @@ def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
     seed        multiclass   ``label + 1``                                  3
     seed-iv     multiclass   ``label``                                      4
     seed-v      multiclass   ``label``                                      5
+    amigos      binary       ``rating >= 5``                                2
+    amigos      regression   ``(rating - 5) / 4``                           1
+    faced       binary       ``rating >= 3.5`` (valence, arousal)           2
+    faced       multiclass   ``code`` (emotion)                             9
+    faced       regression   ``(rating - 3.5) / 3.5`` (valence, arousal)    1
     ==========  ===========  =============================================  =========
 
     Parameters
     ----------
     ratings_or_codes : array-like, shape (n_trials,)
         DEAP/MAHNOB ratings (floats in [1, 9]), DREAMER scores (integers 1-5),
-        SEED codes (-1, 0, 1), SEED-IV codes (0-3) or SEED-V codes (0-4).
-    dataset : {"deap", "dreamer", "seed", "seed-iv", "mahnob"}
+        SEED codes (-1, 0, 1), SEED-IV codes (0-3), SEED-V codes (0-4), AMIGOS ratings
+        ([1, 9]), FACED emotion codes (0-8, multiclass) or ratings ([0, 7], binary, regression).
+    dataset : {"deap", "dreamer", "seed", "seed-iv", "mahnob", "amigos", "seed-v", "faced"}
     task : {"binary", "multiclass", "regression"}
 
     Returns
@@ -301,6 +327,11 @@ def make_labels(ratings_or_codes, dataset: str, task: str) -> np.ndarray:
     elif dataset == "seed-v":
         refuse(~np.isin(v, (0.0, 1.0, 2.0, 3.0, 4.0)), "codes in {0, 1, 2, 3, 4}")
         return v.astype(np.int64)
+    elif dataset == "faced" and task == "multiclass":
+        refuse(~np.isin(v, np.arange(len(FACED_CLASS_NAMES), dtype=np.float64)), "emotion codes 0-8")
+        return v.astype(np.int64)
+    elif dataset == "faced":
+        refuse((v < FACED_RATING_RANGE[0]) | (v > FACED_RATING_RANGE[1]), "ratings in [0, 7]")
     else:  # seed-iv
         refuse(~np.isin(v, (0.0, 1.0, 2.0, 3.0)), "codes in {0, 1, 2, 3}")
         return v.astype(np.int64)

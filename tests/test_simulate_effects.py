@@ -96,7 +96,7 @@ def test_public_api():
 
 def test_scale_tables_and_subject_streams():
     for dataset in DATASETS:
-        table = getattr(simulate_pkg, dataset).SCALES
+        table = getattr(simulate_pkg, dataset.replace("-", "")).SCALES  # "seed-v" -> simulate.seedv
         assert tuple(table) == SCALE_NAMES
         assert all(isinstance(sc, Scale) and sc.n_subjects >= 1 for sc in table.values())
     with pytest.raises(ValueError, match="scales"):

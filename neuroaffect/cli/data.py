@@ -22,7 +22,7 @@ def add_simulate(sub):
         "EEG and peripheral signals and a simulation.json ground-truth sidecar. "
         "Example: neuroaffect simulate --dataset deap --scale demo --out data/sim/deap",
     )
-    p.add_argument("--dataset", required=True, choices=DATASETS + ("faced", "seed-v") + FACE_SIMULATED,
+    p.add_argument("--dataset", required=True, choices=DATASETS + FACE_SIMULATED,
                    help="an EEG dataset, or a face dataset (drawn faces in the real layout)")
     p.add_argument("--scale", default="demo", choices=["tiny", "demo", "full"],
                    help="tiny: tests; demo: the default workflow; full: the real dataset's sizes")
@@ -52,7 +52,7 @@ def add_summarize(sub):
                        description="Read every subject of a dataset (checking the format) and write a JSON and "
                        "Markdown summary: subjects, trials, channels, rates, label histograms. "
                        "Example: neuroaffect summarize --dataset deap --root data/sim/deap/deap --out summary")
-    p.add_argument("--dataset", required=True, choices=DATASETS + ("faced", "seed-v", CUSTOM))
+    p.add_argument("--dataset", required=True, choices=DATASETS + (CUSTOM,))
     p.add_argument("--root", required=True, type=Path,
                    help="what the dataset's reader takes (a folder, or one subject's file)")
     p.add_argument("--out", required=True, type=Path, help="output stem: writes OUT.json and OUT.md")

@@ -81,10 +81,17 @@ def iter_recordings(dataset: str, root, subjects=None, **kwargs):
 
     ``root`` takes every form the dataset's reader takes, single-subject roots included
     (see the table above). DREAMER keeps all subjects in one file, which is loaded once.
+    AMIGOS: with ``subjects=None`` a participant none of whose chosen ``videos`` holds signals
+    (the long videos of those who did not watch them) is skipped with a log note.
     """
     check_option("dataset", dataset, ALL_READERS)
     if dataset == "dreamer":
         yield from read_dataset(dataset, root, subjects, **kwargs)
+        return
+    if dataset == "amigos":  # a participant without the chosen videos is skipped when all are read
+        from .amigos import iter_amigos
+
+        yield from iter_amigos(root, subjects, **kwargs)
         return
     if subjects is None:
         # the keywords that say where the subjects are: custom's labels table, SEED-V's source

@@ -23,6 +23,7 @@ there, so both are returned as stored with ``unit="a.u."``.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import stat
@@ -37,7 +38,7 @@ from ._matcheck import check_mat5
 from ._plausible import check_plausible, unit_limit
 from .base import Peripheral, Recording
 
-__all__ = ["read_amigos", "list_subjects", "AMIGOS_DIR", "AMIGOS_SHORT_VIDEOS", "AMIGOS_LONG_VIDEOS",
+__all__ = ["read_amigos", "iter_amigos", "list_subjects", "AMIGOS_DIR", "AMIGOS_SHORT_VIDEOS", "AMIGOS_LONG_VIDEOS",
            "AMIGOS_EMOTIONS", "AMIGOS_SELF_COLUMNS", "AMIGOS_VARIABLES", "AMIGOS_EEG_LIMIT_UV", "VIDEOS",
            "amigos_fname"]
 
@@ -63,6 +64,7 @@ AMIGOS_EEG_LIMIT_UV = 1e4
 VIDEOS = {"short": tuple(range(16)), "long": tuple(range(16, 20)), "all": tuple(range(20))}
 #: Shortest video accepted, in seconds (the shortest real one lasts about 50 s; simulated copies are shorter).
 MIN_VIDEO_S = 1.0
+logger = logging.getLogger(__name__)
 _FNAME_RE = re.compile(r"^Data_Preprocessed_P(\d{2})\.mat$")
 
 
@@ -116,16 +118,26 @@ def read_amigos(root, subjects=None, *, videos: str = "short", bad_trials: str =
         not 17 columns, an unknown video id, NaN or implausible samples (``bad_trials='refuse'``),
         a flat EEG channel, or ratings outside 1-9.
     """
+    return list(iter_amigos(root, subjects, videos=videos, bad_trials=bad_trials))
+
+
+def iter_amigos(root, subjects=None, *, videos: str = "short", bad_trials: str = "refuse", required=None):
+    """Yield :func:`read_amigos`'s recordings one participant at a time (one file in memory).
+
+    Parameters are those of :func:`read_amigos`; ``required`` (default: whether ``subjects`` was
+    given) says whether a participant none of whose selected videos holds signals is an error
+    (``True``) or is skipped with a log note (``False``), as when every participant is read.
+    """
     check_option("videos", videos, tuple(VIDEOS))
     check_option("bad_trials", bad_trials, ("refuse", "drop"))
+    required = subjects is not None if required is None else bool(required)
     table, where = _layout(root)
-    picks = check_subjects(subjects, table, where)
-    out = []
-    for s in picks:
-        rec = _read_subject(table[s], s, VIDEOS[videos], bad_trials, required=subjects is not None)
-        if rec is not None:
-            out.append(rec)
-    return out
+    for s in check_subjects(subjects, table, where):
+        rec = _read_subject(table[s], s, VIDEOS[videos], bad_trials, required=required)
+        if rec is None:
+            logger.info("%s: participant %d skipped: none of the %s videos holds signals", table[s], s, videos)
+            continue
+        yield rec
 
 
 def list_subjects(root) -> list[int]:
