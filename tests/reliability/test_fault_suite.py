@@ -43,7 +43,7 @@ def test_quick_fault_suite_has_zeros_where_it_must():
                            "injected"]
     assert "load average:" in res.stdout
     for reader in ("deap", "dreamer", "seed", "seed-iv", "mahnob", "ferplus", "affectnet-mini", "ckplus",
-                   "features", "amigos", "seed-v", "seed-v-features"):
+                   "features", "faced", "amigos", "seed-v", "seed-v-features"):
         assert f"reader:{reader}" in rows, sorted(rows)
     assert {"pickles", "configs", "shell", "content", "inputs", "tampered", "total"} <= set(rows)
     assert dict(zip(columns, rows["shell"]))["tried"] >= 5 and dict(zip(columns, rows["configs"]))["tried"] >= 35
