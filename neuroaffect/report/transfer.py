@@ -13,31 +13,44 @@ from .sweeps import leakage_sentence
 
 __all__ = ["transfer_markdown"]
 
-#: Metrics of the pooled table, with their titles.
-_POOLED = (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("balanced_accuracy", "balanced accuracy"))
+#: Metrics of the pooled table, with their titles: proportions in %, kappa and AUROC as they are.
+_POOLED = (("accuracy", "accuracy (%)"), ("macro_f1", "macro-F1 (%)"), ("balanced_accuracy", "balanced accuracy (%)"),
+           ("cohen_kappa", "Cohen's kappa"), ("weighted_f1", "weighted F1 (%)"), ("auroc", "AUROC"))
+_PERCENT = {"accuracy", "macro_f1", "balanced_accuracy", "weighted_f1"}
 
 
 def _pct(v) -> str:
     return "-" if v is None or not np.isfinite(v) else f"{100 * float(v):.1f}"
 
 
+def _cell(metric: str, v) -> str:
+    if metric in _PERCENT:
+        return _pct(v)
+    return "-" if v is None or not np.isfinite(v) else f"{float(v):.3f}"
+
+
 def _pooled_table(sw, level: str) -> list[str]:
     """One row per model and reference row: its score on all target windows (or trials) at once."""
     frame = sw.to_frame(level)
-    rows = [[str(r["model"])] + [_pct(r.get(m)) for m, _ in _POOLED] + [str(int(r["n_test"]))]
+    rows = [[str(r["model"])] + [_cell(m, r.get(m)) for m, _ in _POOLED] + [str(int(r["n_test"]))]
             for _, r in frame.iterrows()]
-    return table_lines(rows, ["row"] + [t + " (%)" for _, t in _POOLED] + ["n test windows"])
+    return table_lines(rows, ["row"] + [t for _, t in _POOLED] + ["n test windows"])
+
+
+def _sd(x: np.ndarray) -> float:
+    """Sample standard deviation (ddof 1); NaN for fewer than two subjects."""
+    return float(x.std(ddof=1)) if x.size > 1 else float("nan")
 
 
 def _subject_table(per_subject: list, level: str) -> list[str]:
-    """Mean +- std across target subjects of each row's accuracy and balanced accuracy."""
+    """Mean +- std (ddof 1) across target subjects of each row's accuracy and balanced accuracy."""
     here = [r for r in per_subject if r["level"] == level]
     models = list(dict.fromkeys(r["model"] for r in here))
     rows = []
     for m in models:
         acc = np.array([r["accuracy"] for r in here if r["model"] == m], dtype=float)
         bal = np.array([r["balanced_accuracy"] for r in here if r["model"] == m], dtype=float)
-        rows.append([m, format_mean_std(acc.mean(), acc.std()), format_mean_std(bal.mean(), bal.std()),
+        rows.append([m, format_mean_std(acc.mean(), _sd(acc)), format_mean_std(bal.mean(), _sd(bal)),
                      str(acc.size)])
     return table_lines(rows, ["row", "accuracy", "balanced accuracy", "n target subjects"])
 
