@@ -24,11 +24,11 @@ def _add_training_args(p):
                    help="custom: your own recordings (any format MNE reads) under --root with a labels table "
                    "(docs/formats.md, 'Your own recordings')")
     p.add_argument("--target", default="valence",
-                   help="label: valence, arousal, dominance (liking for DEAP), emotion for SEED; custom: any label "
-                   "column of the labels table")
+                   help="label: valence, arousal, dominance (liking for DEAP), emotion for SEED, SEED-V; FACED: emotion "
+                   "(multiclass), valence, arousal; custom: any label column of the labels table")
     p.add_argument("--task", default="binary", choices=TASKS,
-                   help="binary: DEAP/MAHNOB rating >= 5, DREAMER score >= 3; multiclass: DEAP 9, DREAMER 5, SEED 3 "
-                   "classes; regression: the rating normalised to [-1, 1]")
+                   help="binary: DEAP/MAHNOB/AMIGOS rating >= 5, DREAMER score >= 3, FACED rating >= 3.5; multiclass: "
+                   "DEAP 9, DREAMER 5, SEED 3, SEED-V 5, FACED 9 classes; regression: the rating normalised to [-1, 1]")
     p.add_argument("--model", default="rbtransformer",
                    help="registered model (neuroaffect.models.list_models()): rbtransformer, dgcnn, rgnn; raw-signal "
                    "baselines eegnet, shallowfbcspnet")
