@@ -132,7 +132,8 @@ def test_transfer_markdown_states_channels_pooling_and_leakage():
 
     md = transfer_markdown(Stub())
     assert "deap -> dreamer" in md and "AF3, F3" in md and "pooled" in md
-    assert "| dgcnn | 60.0 ± 10.0 | 60.0 ± 10.0 | 2 |" in md
+    assert "| dgcnn | 60.0 ± 14.1 | 60.0 ± 14.1 | 2 |" in md  # sample sd (ddof 1) of 0.5 and 0.7
+    assert "| dgcnn | 60.0 | 60.0 | 60.0 | - | - | - | 24 |" in md  # metrics the frame lacks are left blank
     assert "trial overlap" in md and "trial level" not in md
 
 
