@@ -119,3 +119,21 @@ def test_features_experiment_sweep(dataset, tmp_path, capsys):
                             train_cfg=TrainConfig.for_protocol("trial-holdout", epochs=1, device="cpu"))
     assert result.metadata["dataset"] == dataset and result.metadata["subjects"] == [1, 2]
     assert result.n_classes == n and len(result.folds) == 4
+    if dataset == "faced":  # a FACED target with the wrong task is refused before training, not trained on
+        with pytest.raises(ValueError, match="faced binary are 'valence', 'arousal'"):
+            pipeline.sweep(dataset, "emotion", "binary", "dgcnn", root=root, n_folds=2,
+                           train_cfg=TrainConfig.for_protocol("trial-holdout", epochs=1, device="cpu"))
+
+
+def test_config_check_refuses_a_faced_target_with_the_wrong_task():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
+    from neuroaffect_workflow.config import ConfigError, check_config
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    cfg["training"]["sweeps"] = [{"dataset": "faced", "target": "emotion", "task": "binary", "model": "dgcnn",
+                                  "protocol": "trial-holdout"}]
+    cfg["datasets"] = [*cfg["datasets"], "faced"]
+    with pytest.raises(ConfigError, match="faced binary are 'valence', 'arousal'"):
+        check_config(cfg)

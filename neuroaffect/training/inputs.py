@@ -76,7 +76,7 @@ def windows_from_features(sources, target: str, task: str, dataset: str | None =
             raise DatasetFormatError(where, f"features of dataset {dataset!r}", f"dataset {ds_name!r}")
         spec = None if dataset in LABEL_DATASETS else label_spec(ds, target)  # a user's own labels
         if spec is None:
-            check_target(dataset, target)
+            check_target(dataset, target, task)
             n_classes = n_label_classes(dataset, task)  # the (dataset, task) pair is defined
         if target not in ds.coords:
             raise DatasetFormatError(where, f"a {target!r} label coordinate",

@@ -62,7 +62,7 @@ def check_config(config: dict) -> None:
         seen[ident] = i
         try:
             if s["dataset"] != "custom":  # a custom dataset's labels are its table's, checked when it is read
-                check_target(s["dataset"], s["target"])
+                check_target(s["dataset"], s["target"], s["task"])
                 n_label_classes(s["dataset"], s["task"])
         except ValueError as err:
             problems.append(f"{key}: {err}")
