@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import struct
 import subprocess
 import tempfile
@@ -33,6 +34,7 @@ __all__ = [
     "check_option",
     "check_positive_int",
     "check_real",
+    "check_regular_file",
     "check_shape",
     "check_sfreq",
     "check_subjects",
@@ -188,6 +190,35 @@ def check_subjects(subjects, available=None, where=None) -> list[int]:
                 f"but got {', '.join(map(str, missing))} instead."
             )
     return sorted({int(s) for s in items})
+
+
+def check_regular_file(fname: str | os.PathLike, what: str) -> Path:
+    """Return ``fname`` as a Path if it is a regular file (a FIFO would block a read, a device never end it).
+
+    Parameters
+    ----------
+    fname : path-like
+    what : str
+        What the caller expects there, for the message (e.g. ``"a MATLAB file"``).
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is there (the message names the path and ``what``).
+    DatasetFormatError
+        The path cannot be read, or is a folder, FIFO, device or socket.
+    """
+    path = Path(fname)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: expected {what}, but found no such file") from None
+    except (OSError, ValueError) as err:
+        raise DatasetFormatError(path, what, f"a path that cannot be read ({err})") from None
+    if not stat.S_ISREG(mode):
+        raise DatasetFormatError(path, f"{what} (a regular file)",
+                                 "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket")
+    return path
 
 
 def sha256_file(fname: str | os.PathLike, chunk: int = 1 << 20) -> str:

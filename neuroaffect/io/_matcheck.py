@@ -14,9 +14,9 @@ from __future__ import annotations
 import struct
 import zlib
 
-from .._utils import DatasetFormatError
+from .._utils import DatasetFormatError, check_regular_file
 
-__all__ = ["MAX_DEPTH", "MAX_INFLATED", "check_mat5"]
+__all__ = ["MAX_DEPTH", "MAX_INFLATED", "check_mat5", "load_mat5"]
 
 #: Deepest nesting of cells and structs accepted.
 MAX_DEPTH = 32
@@ -147,3 +147,28 @@ def check_mat5(fname, raw: bytes) -> None:
     except _Bad as err:
         raise DatasetFormatError(fname, "a well-formed MATLAB v5 file of numeric, char, cell and struct arrays",
                                  str(err)) from None
+
+
+def load_mat5(fname) -> dict:
+    """The variables of a MATLAB v5 file, its structure checked first (:func:`check_mat5`).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    DatasetFormatError
+        Not a regular file, a structure scipy could not survive, or a file scipy cannot read; the
+        message names ``fname``.
+    """
+    import io
+
+    import scipy.io
+
+    path = check_regular_file(fname, "a MATLAB file")
+    raw = path.read_bytes()
+    check_mat5(path, raw)  # scipy trusts element tags: a corrupted one can crash the interpreter
+    try:
+        return scipy.io.loadmat(io.BytesIO(raw))
+    except Exception as err:  # scipy raises OSError, ValueError, zlib.error, MatReadError, ...
+        raise DatasetFormatError(path, "a complete MATLAB v5 file",
+                                 f"an unreadable file ({type(err).__name__}: {err})") from err

@@ -10,14 +10,13 @@ mislabelled file fails with a message naming the file and the field, not with MN
 from __future__ import annotations
 
 import os
-import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .._utils import DatasetFormatError
+from .._utils import DatasetFormatError, check_regular_file
 
 __all__ = ["SETUP_BYTES", "CHANNEL_BYTES", "CntHeader", "read_cnt_header", "read_cnt_trials"]
 
@@ -55,15 +54,7 @@ class CntHeader:
 
 
 def _open_regular(path: Path):
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: expected a Neuroscan CNT file, but found no such file") from None
-    except (OSError, ValueError) as err:
-        raise DatasetFormatError(path, "a Neuroscan CNT file", f"a path that cannot be read ({err})") from None
-    if not stat.S_ISREG(mode):
-        raise DatasetFormatError(path, "a Neuroscan CNT file (a regular file)",
-                                 "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket")
+    check_regular_file(path, "a Neuroscan CNT file")
     return open(path, "rb")
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import stat
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ import numpy as np
 from .._utils import DatasetFormatError, check_option, check_subjects
 from ..channels import AMIGOS_CH_NAMES, AMIGOS_SFREQ
 from ..labels import AMIGOS_LABELS, RATING_RANGE
-from ._matcheck import check_mat5
+from ._matcheck import load_mat5
 from ._plausible import check_plausible, unit_limit
 from .base import Peripheral, Recording
 
@@ -184,25 +183,8 @@ def _layout(root) -> tuple[dict, Path]:
 
 
 def _loadmat(path: Path) -> dict:
-    """The four variables of a participant file, its structure checked first (:func:`check_mat5`)."""
-    import io
-
-    import scipy.io
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as err:
-        raise DatasetFormatError(path, "a MATLAB file", f"a path that cannot be read ({err})") from None
-    if not stat.S_ISREG(mode):
-        raise DatasetFormatError(path, "a MATLAB file (a regular file)", "a folder, FIFO, device or socket")
-    raw = path.read_bytes()
-    check_mat5(path, raw)  # scipy trusts element tags: a corrupted one can crash the interpreter
-    try:
-        mat = scipy.io.loadmat(io.BytesIO(raw))
-    except Exception as err:  # scipy raises OSError, ValueError, zlib.error, MatReadError, ...
-        raise DatasetFormatError(
-            path, "a complete MATLAB v5 file", f"an unreadable file ({type(err).__name__}: {err})"
-        ) from err
+    """The four variables of a participant file, its structure checked first (:func:`load_mat5`)."""
+    mat = load_mat5(path)
     missing = [v for v in AMIGOS_VARIABLES if v not in mat]
     if missing:
         keys = sorted(k for k in mat if not k.startswith("__"))

@@ -29,7 +29,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import stat
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ import numpy as np
 from .._utils import DatasetFormatError, check_finite, check_subjects
 from ..channels import FACED_CH_NAMES, FACED_SFREQ
 from ..labels import FACED_CLASS_NAMES, FACED_CLIP_CLASSES, FACED_RATING_ITEMS, FACED_RATING_RANGE
-from ._matcheck import check_mat5
+from ._matcheck import load_mat5
 from ._pickle import safe_load_hashed
 from ._plausible import check_plausible
 from .base import Recording
@@ -143,7 +142,7 @@ def read_after_remarks(fname) -> dict:
         ``presentation_order`` (int, shape (28,): position 1..28 at which each clip was shown).
     """
     fname = Path(fname)
-    entries = _remark_entries(_loadmat(fname), fname)
+    entries = _remark_entries(load_mat5(fname), fname)
     scores = np.full((N_CLIPS, len(FACED_RATING_ITEMS)), np.nan)
     order = np.zeros(N_CLIPS, dtype=int)
     for pos, entry in enumerate(entries, start=1):
@@ -227,22 +226,6 @@ def _ratings_files(root: Path, files: dict, ratings) -> dict[int, Path]:
             + ", but found no such file"
         )
     return present
-
-
-def _loadmat(path: Path) -> dict:
-    """The variables of a MATLAB v5 file, its structure checked first (:func:`check_mat5`)."""
-    import scipy.io
-
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise DatasetFormatError(path, "a MATLAB file (a regular file)", "a folder, FIFO, device or socket")
-    raw = path.read_bytes()
-    check_mat5(path, raw)  # scipy trusts element tags: a corrupted one can crash the interpreter
-    try:
-        return scipy.io.loadmat(io.BytesIO(raw))
-    except Exception as err:  # scipy raises OSError, ValueError, zlib.error, MatReadError, ...
-        raise DatasetFormatError(path, "a complete MATLAB v5 file",
-                                 f"an unreadable file ({type(err).__name__}: {err})") from err
 
 
 def _remark_entries(mat: dict, fname: Path) -> list:

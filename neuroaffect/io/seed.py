@@ -43,14 +43,12 @@ SEED as 128 Hz) fails with a message saying that a 200 Hz recording was expected
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from pathlib import Path
 
 import numpy as np
 
-from .._utils import DatasetFormatError, check_finite, check_option, check_subjects
+from .._utils import DatasetFormatError, check_finite, check_option, check_regular_file, check_subjects
 from ..channels import SEED_CH_NAMES, SEED_PREFIXES, SEED_SFREQ
 from ..labels import SEED_IV_LABELS
 from ._plausible import EEG_LIMIT_UV, check_plausible
@@ -168,15 +166,7 @@ def _check_subjects(subjects, table, folder) -> list[int]:
 def _loadmat(path: Path) -> dict:
     import scipy.io
 
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: expected a MATLAB file, but found no such file") from None
-    except (OSError, ValueError) as err:
-        raise DatasetFormatError(path, "a MATLAB file", f"a path that cannot be read ({err})") from None
-    if not stat.S_ISREG(mode):  # a FIFO would block the read, a device never end it
-        raise DatasetFormatError(path, "a MATLAB file (a regular file)", "a folder" if stat.S_ISDIR(mode)
-                                 else "a FIFO, device or socket")
+    check_regular_file(path, "a MATLAB file")
     try:
         return scipy.io.loadmat(str(path))
     except Exception as err:  # scipy raises OSError, ValueError, zlib.error, MatReadError, ...
