@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..labels import grid_cells, grid_centres, grid_edges
-from .io import ARRAYS, PrototypeGrid
+from .io import ARRAYS, GridGeometry, PrototypeGrid
 
 __all__ = ["GridBuild", "build_grid", "fill_empty", "ordering_test", "pairwise_cosine"]
 
@@ -25,9 +25,10 @@ def _normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 @dataclass
-class GridBuild:
-    """A built grid, before export: one type with :class:`~neuroaffect.prototypes.io.PrototypeGrid`, which is
-    its exported view (:meth:`arrays` are what an export holds, :meth:`to_grid` the loader's object in memory).
+class GridBuild(GridGeometry):
+    """A built grid, before export: a :class:`~neuroaffect.prototypes.io.GridGeometry` like
+    :class:`~neuroaffect.prototypes.io.PrototypeGrid`, its exported view (:meth:`arrays` are what an export
+    holds, :meth:`to_grid` the loader's object in memory).
 
     Attributes
     ----------
@@ -51,14 +52,6 @@ class GridBuild:
     filled: np.ndarray
     source_of_fill: np.ndarray
     extra: dict = field(default_factory=dict)
-
-    @property
-    def n(self) -> int:
-        return int(self.centres.size)
-
-    @property
-    def dim(self) -> int:
-        return int(self.prototypes.shape[-1])
 
     def total_counts(self) -> np.ndarray:
         """Members per bin over all sources, shape (n, n)."""

@@ -38,8 +38,8 @@ import numpy as np
 
 from .._utils import DatasetFormatError, atomic_write_bytes, atomic_write_text, load_json_bounded, loads_json_bounded
 
-__all__ = ["ARRAYS", "SCHEMA_VERSION", "GridFormatError", "PrototypeGrid", "array_sha256", "card_sha256",
-           "check_grid_content", "load_grid", "write_grid_files"]
+__all__ = ["ARRAYS", "SCHEMA_VERSION", "GridFormatError", "GridGeometry", "PrototypeGrid", "array_sha256",
+           "card_sha256", "check_grid_content", "load_grid", "write_grid_files"]
 
 #: Version of the export layout; a loader refuses cards of other versions (2: the card's own checksum).
 SCHEMA_VERSION = 2
@@ -110,36 +110,15 @@ def write_grid_files(out, arrays: dict, card: dict) -> dict:
     return paths
 
 
-@dataclass(eq=False)
-class PrototypeGrid:
-    """A loaded, verified prototype grid: the exported view of a
-    :class:`~neuroaffect.prototypes.grid.GridBuild` (the same arrays, counts stacked by source, and the
-    card; :meth:`GridBuild.to_grid <neuroaffect.prototypes.grid.GridBuild.to_grid>` gives it in memory).
-
-    Attributes
-    ----------
-    prototypes : ndarray of float32, shape (n, n, D)
-        Unit-norm prototypes; axis 0 valence (low to high), axis 1 arousal (low to high).
-    centres : ndarray of float64, shape (n,)
-        Bin centres on each axis, normalised units ([-1, 1]).
-    edges : ndarray of float64, shape (n + 1,)
-    counts : ndarray of int64, shape (n_sources, n, n)
-        Members per bin from each source (``card["sources"]`` names them).
-    filled : ndarray of bool, shape (n, n)
-        Bins that were empty and copy their nearest non-empty bin.
-    card : dict
-        The export's card (provenance, normalisation, ordering figure, checksums).
-    path : pathlib.Path | None
-        The file the arrays were read from (``None`` for a grid not read from a file).
-    """
+class GridGeometry:
+    """What every prototype grid answers from its ``prototypes`` (n, n, D), ``centres`` (n,) and
+    ``edges`` (n + 1,): sizes, flattened prototypes, bin centres, lookup and soft assignment. The built
+    grid (:class:`~neuroaffect.prototypes.grid.GridBuild`) and the loaded one (:class:`PrototypeGrid`)
+    are both grids of this one type."""
 
     prototypes: np.ndarray
     centres: np.ndarray
     edges: np.ndarray
-    counts: np.ndarray
-    filled: np.ndarray
-    card: dict
-    path: Path | None
 
     @property
     def n(self) -> int:
@@ -148,11 +127,6 @@ class PrototypeGrid:
     @property
     def dim(self) -> int:
         return int(self.prototypes.shape[-1])
-
-    @property
-    def sha256(self) -> str:
-        """Checksum of the prototypes array (what a student records to name its grid)."""
-        return self.card["arrays_sha256"]["prototypes"]
 
     def as_array(self) -> np.ndarray:
         """The prototypes flattened to (n * n, D), bins in (valence, arousal) order."""
@@ -212,6 +186,43 @@ class PrototypeGrid:
         w = self.soft_assign(valence, arousal, temperature)
         p = w @ self.as_array()
         return p / np.linalg.norm(p, axis=-1, keepdims=True)
+
+
+@dataclass(eq=False)
+class PrototypeGrid(GridGeometry):
+    """A loaded, verified prototype grid: the exported view of a
+    :class:`~neuroaffect.prototypes.grid.GridBuild` (the same arrays, counts stacked by source, and the
+    card; :meth:`GridBuild.to_grid <neuroaffect.prototypes.grid.GridBuild.to_grid>` gives it in memory).
+
+    Attributes
+    ----------
+    prototypes : ndarray of float32, shape (n, n, D)
+        Unit-norm prototypes; axis 0 valence (low to high), axis 1 arousal (low to high).
+    centres : ndarray of float64, shape (n,)
+        Bin centres on each axis, normalised units ([-1, 1]).
+    edges : ndarray of float64, shape (n + 1,)
+    counts : ndarray of int64, shape (n_sources, n, n)
+        Members per bin from each source (``card["sources"]`` names them).
+    filled : ndarray of bool, shape (n, n)
+        Bins that were empty and copy their nearest non-empty bin.
+    card : dict
+        The export's card (provenance, normalisation, ordering figure, checksums).
+    path : pathlib.Path | None
+        The file the arrays were read from (``None`` for a grid not read from a file).
+    """
+
+    prototypes: np.ndarray
+    centres: np.ndarray
+    edges: np.ndarray
+    counts: np.ndarray
+    filled: np.ndarray
+    card: dict
+    path: Path | None
+
+    @property
+    def sha256(self) -> str:
+        """Checksum of the prototypes array (what a student records to name its grid)."""
+        return self.card["arrays_sha256"]["prototypes"]
 
 
 def _files(path: Path) -> tuple[Path, Path | None]:
