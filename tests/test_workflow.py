@@ -225,7 +225,7 @@ def test_one_dataset_alone_plans_its_own_jobs(tmp_path):
     assert "train_teacher" not in jobs
 
 
-TRAINING_RULES = {"run_sweep", "train_teacher", "cross_validate_teacher", "train_student"}
+TRAINING_RULES = {"run_sweep", "cross_dataset", "train_teacher", "cross_validate_teacher", "train_student"}
 
 
 @pytest.mark.slow

@@ -102,6 +102,14 @@ def _patch(offset_fn, fmt, value):
     return fn
 
 
+def _eeg_record(draw) -> int:
+    """Index of the channel record of one of SEED's 62 EEG channels in the simulated CNT."""
+    from neuroaffect.channels import SEED_CH_NAMES
+    from neuroaffect.simulate.seedv import CNT_CH_NAMES
+
+    return CNT_CH_NAMES.index(SEED_CH_NAMES[draw(0, 61)])
+
+
 def _flat(f, draw):
     from neuroaffect.simulate.seedv import CNT_CH_NAMES
 
@@ -125,8 +133,10 @@ def seedv_target() -> Target:
         _cnt_edit("key-channel-unknown", _names(lambda n, d: _replace(n, d(0, 61), ["XX"]))),
         _cnt_edit("value-rate-500", lambda f, d: _write(f, sfreq=500.0)),
         _cnt_edit("size-short-session", lambda f, d: _write(f, n=d(100, 500))),
-        _cnt_edit("value-calibration-huge", _patch(lambda d: 900 + 75 * d(0, 65) + 71, "<f", 1e9)),
-        _cnt_edit("value-calibration-nan", _patch(lambda d: 900 + 75 * d(0, 65) + 71, "<f", float("nan"))),
+        # on one of the 62 EEG channels the reader keeps (M1, M2, VEO and HEO are dropped, so a fault there is
+        # rightly read through)
+        _cnt_edit("value-calibration-huge", _patch(lambda d: 900 + 75 * _eeg_record(d) + 71, "<f", 1e9)),
+        _cnt_edit("value-calibration-nan", _patch(lambda d: 900 + 75 * _eeg_record(d) + 71, "<f", float("nan"))),
         _cnt_edit("value-flat", _flat),
         _cnt_edit("value-channel-offset", _patch(lambda d: 894, "<i", 66 * 2)),
         _cnt_edit("value-rate-0", _patch(lambda d: 376, "<H", 0)),

@@ -58,27 +58,6 @@ rule plot_sweep:
         "neuroaffect plot-sweep --sweep {input} --out {output} > {log} 2>&1"
 
 
-def transfers():
-    """Cross-dataset entries (training.transfers) whose source and target can both be read."""
-    ok = readable()
-    return [t for t in config.get("training", {}).get("transfers", []) if t["source"] in ok and t["target"] in ok]
-
-
-def _transfer_name(t):
-    return f"{t['source']}_to_{t['target']}/{t['label']}_{t['task']}_{t['model']}"
-
-
-def transfer_results():
-    return [f"results/transfer/{_transfer_name(t)}.json" for t in transfers()]
-
-
-def transfer_params(wc):
-    """Training settings of one cross-dataset run: its entry, else the training section's."""
-    name = f"{wc.source}_to_{wc.dataset}/{wc.target}_{wc.task}_{wc.model}"
-    entry = next(t for t in config["training"]["transfers"] if _transfer_name(t) == name)
-    return {k: entry.get(k, config["training"][k]) for k in TRAIN_KEYS}
-
-
 rule cross_dataset:
     input:
         source=lambda wc: feature_files(wc.source),

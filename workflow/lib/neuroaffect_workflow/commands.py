@@ -18,14 +18,14 @@ import importlib
 import json
 from types import MappingProxyType
 
-__all__ = ["COMMAND_PARSERS", "CONFIG_FLAGS", "READER_FLAGS", "RULE_COMMANDS", "command_handlers", "config_args", "custom_args",
-           "student_args"]
+__all__ = ["COMMAND_PARSERS", "CONFIG_FLAGS", "READER_FLAGS", "RULE_COMMANDS", "command_handlers", "config_args",
+           "custom_args", "student_args"]
 
 #: Rule -> the ``neuroaffect`` command its shell runs (the rules that run none, the root checks, are absent).
 RULE_COMMANDS = MappingProxyType({
     "simulate": "simulate", "simulate_faces": "simulate", "summarize": "summarize",
     "extract_features": "features", "plot_feature_maps": "plot-features",
-    "run_sweep": "sweep", "plot_sweep": "plot-sweep", "tabulate_results": "tabulate",
+    "run_sweep": "sweep", "plot_sweep": "plot-sweep", "cross_dataset": "cross-dataset", "tabulate_results": "tabulate",
     "train_teacher": "train-teacher", "cross_validate_teacher": "train-teacher",
     "export_prototypes": "export-prototypes",
     "train_student": "train-student", "evaluate_students": "evaluate-students", "export_student": "export-student",
@@ -40,7 +40,8 @@ RULE_COMMANDS = MappingProxyType({
 COMMAND_PARSERS = MappingProxyType({
     "simulate": "data:add_simulate", "summarize": "data:add_summarize", "features": "data:add_features",
     "plot-features": "data:add_plot_features",
-    "experiment": "train:add_experiment", "sweep": "train:add_sweep", "plot-sweep": "train:add_plot_sweep", "tabulate": "train:add_tabulate",
+    "experiment": "train:add_experiment", "sweep": "train:add_sweep", "plot-sweep": "train:add_plot_sweep",
+    "cross-dataset": "train:add_cross_dataset", "tabulate": "train:add_tabulate",
     "train-teacher": "prototypes:add_train_teacher", "export-prototypes": "prototypes:add_export_prototypes",
     "train-student": "distill:add_train_student", "evaluate-students": "distill:add_evaluate_students",
     "export-student": "distill:add_export_student", "predict-faces": "distill:add_predict_faces",
