@@ -29,12 +29,16 @@ def _cell(metric: str, v) -> str:
     return "-" if v is None or not np.isfinite(v) else f"{float(v):.3f}"
 
 
-def _pooled_table(sw, level: str) -> list[str]:
-    """One row per model and reference row: its score on all target windows (or trials) at once."""
+def _pooled_table(sw, level: str, n_trials: int | None = None) -> list[str]:
+    """One row per model and reference row: its score on all target windows (or trials) at once.
+
+    ``n_trials``: the number of target trials the trial-level rows vote over (the frame counts windows).
+    """
     frame = sw.to_frame(level)
     rows = [[str(r["model"])] + [_cell(m, r.get(m)) for m, _ in _POOLED] + [str(int(r["n_test"]))]
-            for _, r in frame.iterrows()]
-    return table_lines(rows, ["row"] + [t for _, t in _POOLED] + ["n test windows"])
+            + ([] if n_trials is None else [str(n_trials)]) for _, r in frame.iterrows()]
+    return table_lines(rows, ["row"] + [t for _, t in _POOLED] + ["n test windows"]
+                       + ([] if n_trials is None else ["n test trials"]))
 
 
 def _sd(x: np.ndarray) -> float:
@@ -86,8 +90,11 @@ def transfer_markdown(result) -> str:
     for level in ("window", "trial"):
         if result.to_frame(level).empty:
             continue
-        lines += [f"## {level} level, pooled over the target's subjects", "", *_pooled_table(result, level), ""]
         per = meta.get("per_target_subject") or []
+        n_trials = sum(int(r["n"]) for r in per if r["level"] == "trial" and r["model"] == per[0]["model"]) \
+            if level == "trial" and any(r["level"] == "trial" and "n" in r for r in per) else None
+        lines += [f"## {level} level, pooled over the target's subjects", "", *_pooled_table(result, level, n_trials),
+                  ""]
         if any(r["level"] == level for r in per):
             lines += [f"Per target subject ({level} level), mean ± std across subjects:", "",
                       *_subject_table(per, level), ""]
