@@ -37,6 +37,7 @@ _LAZY = {
                      "cosine_ramp", "dgeo_loss", "kd_loss", "weighted_cross_entropy"], "losses"),
     **dict.fromkeys(["FacePrediction", "as_images", "load_predictor", "predict_faces"], "predict"),
     **dict.fromkeys(["Face", "align_face", "detect_faces"], "detect"),
+    **dict.fromkeys(["GSTAR_PAIR", "pair_accuracy", "rsa_score", "va_readout_ccc"], "endpoints"),
     **dict.fromkeys(["ARCHS", "FERStudent", "StudentOutputs", "build_student"], "student"),
     **dict.fromkeys(["PAPER_CONFIG", "StudentResult", "ValMacroF1", "faceset_fingerprint", "shuffled_grid",
                      "train_student"], "train"),

@@ -33,6 +33,7 @@ from .protocols import (
     split_validation,
 )
 from .results import FoldPrediction, SweepResult
+from .stats import holm, mean_ci, paired_test, tost_paired
 from .sweep import BatchedTrainResult, run_sweep, train_batched, unstack_model
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "fingerprint",
     "fit",
     "fold_seed",
+    "holm",
     "kd_loss",
     "load_checkpoint",
     "load_model",
@@ -77,8 +79,10 @@ __all__ = [
     "make_labels",
     "make_synthetic_windows",
     "masked_mean",
+    "mean_ci",
     "n_label_classes",
     "overlap_mask",
+    "paired_test",
     "predict",
     "predict_proba",
     "prepare_fold",
@@ -89,6 +93,7 @@ __all__ = [
     "shuffle_trial_labels",
     "split_validation",
     "summarize",
+    "tost_paired",
     "train_batched",
     "train_model",
     "unstack_model",
