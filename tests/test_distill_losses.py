@@ -1,4 +1,4 @@
-"""The student's losses on hand-computed cases, their gradients, and D-Geo's ramp."""
+"""The student's losses on hand-computed cases (Proto-KD in both modes), their gradients, and D-Geo's ramp."""
 
 import math
 
@@ -9,6 +9,7 @@ import torch
 from neuroaffect.distill import (
     ARMS, DistillLoss, FERStudent, ProtoKD, class_weights, cosine_ramp, dgeo_loss, kd_loss, weighted_cross_entropy,
 )
+from neuroaffect.distill.losses import DEFAULT_TARGET_TEMPERATURE, PROTO_MODES, votes_va
 from neuroaffect.labels import FER_CLASSES, fer_va_anchors, grid_centres, grid_edges
 from neuroaffect.prototypes.io import load_grid, write_grid_files
 
@@ -252,3 +253,94 @@ def test_repr_is_stable_and_score_counts_hits(tmp_path):
     y = torch.tensor([[1, 2]])
     assert loss.score({"logits": logits, "embedding": None}, (y, None)).tolist() == [1.0]
     assert loss.score({"logits": logits}, y, mask=torch.tensor([[False, True]])).tolist() == [0.0]
+
+
+# --- Proto-KD's per-image mode (ours) beside the class-anchor mode (published) ------------------
+
+def test_image_mode_target_and_loss_by_hand():
+    """Image mode: the target is softmax_k(-||c_k - va_i||^2 / T_p) of each image's own V/A, not its class's."""
+    protos = np.array([[1.0, 0.0], [0.0, 1.0]])
+    centres = np.array([[0.0, 0.0], [1.0, 0.0]])
+    anchors = np.array([[0.0, 0.0], [1.0, 0.0]])
+    pk = ProtoKD(protos, centres, anchors, target_temperature=1.0, student_temperature=0.5, mode="image")
+    # two images of class 0 (anchor (0, 0)) at va (0.5, 0) and (1, 0): d^2 = (.25, .25) and (1, 0)
+    va = torch.tensor([[[0.5, 0.0], [1.0, 0.0]]])
+    t1 = np.array([0.5, 0.5])
+    t2 = np.array([math.exp(-1.0), 1.0]) / (1.0 + math.exp(-1.0))
+    np.testing.assert_allclose(pk.targets(va[0].numpy()), [t1, t2], rtol=1e-6)
+    e = torch.tensor([[[2.0, 0.0], [0.0, 3.0]]])  # cosines (1, 0) and (0, 1)
+    q1 = np.array([math.exp(2.0), 1.0]) / (math.exp(2.0) + 1.0)
+    q2 = q1[::-1]
+    kl1, kl2 = float((t1 * np.log(t1 / q1)).sum()), float((t2 * np.log(t2 / q2)).sum())
+    y = torch.tensor([[0, 0]])
+    assert float(pk(e, y, va=va)) == pytest.approx((kl1 + kl2) / 2, rel=1e-6)
+    # the class-anchor mode gives both images class 0's target (1, e^-1) / (1 + e^-1)
+    t0 = np.array([1.0, math.exp(-1.0)]) / (1.0 + math.exp(-1.0))
+    anchor = ProtoKD(protos, centres, anchors, target_temperature=1.0, student_temperature=0.5)
+    kl_anchor = [float((t0 * np.log(t0 / q)).sum()) for q in (q1, q2)]
+    assert float(anchor(e, y, va=va)) == pytest.approx(sum(kl_anchor) / 2, rel=1e-6)  # va is not read
+    # without va: the vote-weighted anchors; votes (.5, .5) put the image at (0.5, 0) -> target (.5, .5)
+    votes = torch.tensor([[[0.5, 0.5], [0.0, 2.0]]])  # rows are renormalised: the second sits at (1, 0)
+    np.testing.assert_allclose(votes_va(votes, anchors).numpy(), va.numpy(), rtol=1e-6)
+    assert float(pk(e, y, votes=votes)) == pytest.approx((kl1 + kl2) / 2, rel=1e-6)
+    # the mask keeps the first image only
+    assert float(pk(e, y, torch.tensor([[True, False]]), va=va)) == pytest.approx(kl1, rel=1e-6)
+    # per-image entropies: the first target is uniform over the 2 bins
+    np.testing.assert_allclose(pk.target_entropy(va[0].numpy())[0], 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="needs each image's"):
+        pk(e, y)
+    with pytest.raises(ValueError, match="'va' parameter"):
+        pk(e, y, va=va[:, :1])
+    with pytest.raises(ValueError, match="'mode' parameter. Allowed values are 'anchor', 'image'"):
+        ProtoKD(protos, centres, anchors, mode="images")
+
+
+def test_votes_va_is_the_vote_weighted_anchor():
+    a = fer_va_anchors()
+    votes = np.zeros((3, 8))
+    votes[0, 1] = 7  # all happiness -> happiness's anchor
+    votes[1, [2, 6]] = 5  # surprise and fear split -> their mean
+    np.testing.assert_allclose(votes_va(votes), [a[1], (a[2] + a[6]) / 2, [0.0, 0.0]], atol=1e-12)
+    t = votes_va(torch.as_tensor(votes, dtype=torch.float32))
+    assert t.dtype == torch.float32 and torch.allclose(t, torch.as_tensor(votes_va(votes), dtype=torch.float32))
+    with pytest.raises(ValueError, match="'votes' parameter"):
+        votes_va(np.ones((2, 7)))
+
+
+def test_default_target_temperatures_and_their_entropy(tmp_path):
+    """Anchor mode keeps the published T_p = 5 (near-uniform); image mode's default 0.05 is peaked."""
+    g = _grid(tmp_path, n=5)
+    assert DEFAULT_TARGET_TEMPERATURE == {"anchor": 5.0, "image": 0.05} and PROTO_MODES == ("anchor", "image")
+    anchor = ProtoKD(g.as_array(), g.bin_centres())
+    image = ProtoKD(g.as_array(), g.bin_centres(), mode="image")
+    assert (anchor.target_temperature, image.target_temperature) == (5.0, 0.05)
+    rng = np.random.default_rng(0)
+    cls = rng.integers(0, 8, 500)
+    va = fer_va_anchors()[cls] * rng.uniform(0.5, 1.0, (500, 1)) + rng.normal(0, 0.15, (500, 2))
+    h = image.target_entropy(np.clip(va, -1, 1))
+    assert 0.1 < h.mean() < 0.5 and anchor.target_entropy().min() > 0.99
+
+
+def test_distill_loss_proto_modes(tmp_path):
+    g = _grid(tmp_path, n=5)
+    logits, emb, y, votes = _outputs()
+    out = {"logits": logits, "embedding": emb}
+    va = torch.rand(1, 12, 2) * 2 - 1
+    anchor, image = DistillLoss(g, "B2"), DistillLoss(g, "B2", proto_mode="image")
+    assert (anchor.target_temperature, image.target_temperature) == (5.0, 0.05)
+    assert not anchor.needs_va and image.needs_va and not DistillLoss(g, "B1", proto_mode="image").needs_va
+    assert "proto_mode='anchor'" in repr(anchor) and "proto_mode='image'" in repr(image)
+    # anchor mode does not read va: the same numbers with or without it
+    a2, a3 = anchor(out, (y, votes)), anchor(out, (y, votes, va))
+    assert all(torch.equal(a2[k], a3[k]) for k in a2)
+    # image mode: va when given, else the vote-weighted anchors of the votes
+    i3 = image(out, (y, votes, va))
+    assert torch.allclose(i3["proto"], image.proto(emb, y, va=va))
+    assert torch.allclose(i3["loss"], i3["ce"] + 0.30 * i3["kd"] + 0.12 * i3["proto"])
+    i2 = image(out, (y, votes))
+    assert torch.allclose(i2["proto"], image.proto(emb, y, va=votes_va(votes)))
+    assert not torch.allclose(i2["proto"], i3["proto"]) and not torch.allclose(i2["proto"], a2["proto"])
+    with pytest.raises(ValueError, match="'proto_mode' parameter"):
+        DistillLoss(g, "B2", proto_mode="per-image")
+    with pytest.raises(ValueError, match="'target_temperature' parameter"):
+        DistillLoss(None, "B0", target_temperature=0.0)

@@ -14,6 +14,10 @@ jitter (brightness, contrast, saturation 0.2) before the grey conversion. The ra
 from the torch RNG (the global one with ``num_workers=0``, which the training engine seeds and
 checkpoints; worker RNGs otherwise, seeded from the loader's generator), so a seeded run is
 reproducible and resumes exactly.
+
+Image-mode Proto-KD (``docs/distillation.md``) reads each image's own (valence, arousal):
+:func:`face_va` gives it (the set's V/A labels where it has them, else the vote-weighted class
+anchors), and ``make_loader(..., va=True)`` adds it to every batch.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from torch.utils.data import DataLoader, Dataset
 from .._utils import check_int, check_positive_int
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
+from .proto_kd import votes_va
 from .student import DEFAULT_IN_SIZE
 
-__all__ = ["FaceDataset", "eval_transform", "make_loader", "soft_targets", "train_transform"]
+__all__ = ["FaceDataset", "eval_transform", "face_va", "make_loader", "soft_targets", "train_transform"]
 
 
 def _v2():
@@ -98,6 +103,30 @@ def soft_targets(faceset: FaceSet) -> np.ndarray:
     return np.where(tot > 0, s / np.where(tot > 0, tot, 1.0), onehot).astype(np.float32)
 
 
+def face_va(faceset: FaceSet) -> np.ndarray:
+    """Each image's (valence, arousal), the point of its image-mode Proto-KD target, shape (n, 2) float32.
+
+    Where the set has V/A labels (``faceset.valence`` and ``.arousal`` not None, e.g. AffectNet) and
+    both are finite, those; otherwise (FERPlus, CK+, or a missing value) the vote-weighted class
+    anchors ``soft_targets(faceset)_i @ fer_va_anchors()`` (:func:`~neuroaffect.distill.proto_kd.votes_va`;
+    a set without votes gets its class's anchor). Normalised units, as the grid's bin centres.
+
+    Parameters
+    ----------
+    faceset : FaceSet
+
+    Returns
+    -------
+    va : ndarray of float32, shape (n, 2)
+    """
+    va = votes_va(soft_targets(faceset))
+    if faceset.valence is not None and faceset.arousal is not None:
+        own = np.column_stack([faceset.valence, faceset.arousal]).astype(np.float64)
+        keep = np.isfinite(own).all(1)
+        va[keep] = own[keep]
+    return va.astype(np.float32)
+
+
 def _check_image(img: np.ndarray, where: str) -> np.ndarray:
     img = np.asarray(img)
     if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] == 3)):
@@ -108,7 +137,7 @@ def _check_image(img: np.ndarray, where: str) -> np.ndarray:
 
 
 class FaceDataset(Dataset):
-    """A :class:`~neuroaffect.io.faces.FaceSet` as ``(image, label, votes)`` samples.
+    """A :class:`~neuroaffect.io.faces.FaceSet` as ``(image, label, votes)`` or ``(image, label, votes, va)`` samples.
 
     Parameters
     ----------
@@ -117,15 +146,18 @@ class FaceDataset(Dataset):
         Training augmentation (:func:`train_transform`) or the evaluation transform.
     in_size : int
         Side of the student's input, pixels.
+    va : bool
+        Also give each image's (valence, arousal) (:func:`face_va`), for image-mode Proto-KD.
 
     Notes
     -----
     Sample ``i`` is ``(x, y, p)``: ``x`` float32 ``(1, in_size, in_size)`` grey pixels in [0, 1],
     ``y`` int64 class index (FER_CLASSES order), ``p`` float32 ``(8,)`` vote distribution
-    (:func:`soft_targets`: one-hot when the set has no votes).
+    (:func:`soft_targets`: one-hot when the set has no votes); with ``va=True``, ``(x, y, p, v)``
+    with ``v`` float32 ``(2,)`` the image's normalised (valence, arousal).
     """
 
-    def __init__(self, faceset: FaceSet, train: bool = False, *, in_size: int = DEFAULT_IN_SIZE):
+    def __init__(self, faceset: FaceSet, train: bool = False, *, in_size: int = DEFAULT_IN_SIZE, va: bool = False):
         if not isinstance(faceset, FaceSet):
             raise TypeError(f"Invalid value for the 'faceset' parameter: expected a FaceSet, but got "
                             f"{type(faceset).__name__} instead.")
@@ -136,6 +168,7 @@ class FaceDataset(Dataset):
         self.transforms = {False: make(self.in_size, colour=False), True: make(self.in_size, colour=True)}
         self.labels = torch.as_tensor(faceset.labels, dtype=torch.int64)
         self.soft = torch.as_tensor(soft_targets(faceset))
+        self.va = torch.as_tensor(face_va(faceset)) if va else None
 
     def __len__(self) -> int:
         return len(self.faceset)
@@ -143,11 +176,14 @@ class FaceDataset(Dataset):
     def __getitem__(self, i: int):
         img = _check_image(self.faceset.image(i), f"{self.faceset.dataset} image {i}")
         x = self.transforms[img.ndim == 3](img)
-        return x.as_subclass(torch.Tensor), self.labels[i], self.soft[i]
+        x = x.as_subclass(torch.Tensor)
+        if self.va is None:
+            return x, self.labels[i], self.soft[i]
+        return x, self.labels[i], self.soft[i], self.va[i]
 
 
 def make_loader(faceset: FaceSet, train: bool, batch_size: int = 128, seed: int = 0, num_workers: int = 0, *,
-                in_size: int = DEFAULT_IN_SIZE) -> DataLoader:
+                in_size: int = DEFAULT_IN_SIZE, va: bool = False) -> DataLoader:
     """A ``DataLoader`` over a face set: shuffled and augmented for training, in order otherwise.
 
     Parameters
@@ -164,16 +200,19 @@ def make_loader(faceset: FaceSet, train: bool, batch_size: int = 128, seed: int 
         Worker processes (0: load in the main process).
     in_size : int
         Side of the student's input, pixels.
+    va : bool
+        Add each image's (valence, arousal) (:func:`face_va`) to the batches (image-mode Proto-KD).
 
     Returns
     -------
     loader : torch.utils.data.DataLoader
-        Batches ``(x (B, 1, in_size, in_size), y (B,), votes (B, 8))``.
+        Batches ``(x (B, 1, in_size, in_size), y (B,), votes (B, 8))``, with ``va=True``
+        ``(x, y, votes, va (B, 2))``.
     """
     check_positive_int("batch_size", batch_size)
     check_int("seed", seed, minimum=0)
     check_int("num_workers", num_workers, minimum=0)
-    ds = FaceDataset(faceset, train=train, in_size=in_size)
+    ds = FaceDataset(faceset, train=train, in_size=in_size, va=va)
     # a generator even without shuffling: a loader's iterator draws a seed from it, which would
     # otherwise come from (and advance) the global torch RNG that drives the augmentation
     gen = torch.Generator().manual_seed(int(seed))

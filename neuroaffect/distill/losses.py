@@ -1,14 +1,17 @@
 """The student's losses: CE, KD to the crowd votes, Proto-KD to the EEG grid, D-Geo, and their sum.
 
 Definitions and published values: ``docs/distillation.md``. KD is the training library's
-:func:`neuroaffect.training.kd_loss` (published temperature 5), re-exported here. Every loss follows
+:func:`neuroaffect.training.kd_loss` (published temperature 5), re-exported here; Proto-KD, with its
+class-anchor (published) and per-image (ours) targets, is :class:`~neuroaffect.distill.proto_kd.ProtoKD`,
+re-exported here. Every loss follows
 the training engine's conventions (:mod:`neuroaffect.training.objectives`): tensors carry a leading **model
 axis** ``M`` (1 for one student), an optional boolean ``mask`` of shape ``(M, batch)`` marks the
 real samples, and each loss returns the per-model mean over a model's valid samples, shape
 ``(M,)``.
 
 Shapes: logits ``(M, b, C)`` (C = 8 FERPlus classes), class labels ``(M, b)`` int64, vote
-distributions ``(M, b, C)`` (rows summing to 1), embeddings ``(M, b, D)``.
+distributions ``(M, b, C)`` (rows summing to 1), per-image (valence, arousal) ``(M, b, 2)``,
+embeddings ``(M, b, D)``.
 """
 
 from __future__ import annotations
@@ -20,19 +23,23 @@ import torch
 import torch.nn.functional as F
 
 from .._utils import check_option, check_real
-from ..labels import FER_CLASSES, fer_va_anchors
-from ..training import kd_loss, masked_mean
+from ..labels import FER_CLASSES
+from ..training import kd_loss
+from .proto_kd import DEFAULT_TARGET_TEMPERATURE, PROTO_MODES, ProtoKD, votes_va
 
 __all__ = [
     "ARMS",
+    "DEFAULT_TARGET_TEMPERATURE",
     "DEFAULT_WEIGHTS",
     "HIGH_VALENCE",
+    "PROTO_MODES",
     "DistillLoss",
     "ProtoKD",
     "class_weights",
     "cosine_ramp",
     "dgeo_loss",
     "kd_loss",
+    "votes_va",
     "weighted_cross_entropy",
 ]
 
@@ -100,81 +107,6 @@ def weighted_cross_entropy(logits, labels, weight=None, label_smoothing: float =
         m = mask.to(per.dtype)
         per, wy = per * m, wy * m
     return per.sum(1) / wy.sum(1).clamp_min(1e-12)
-
-
-class ProtoKD:
-    """Proto-KD: match the student's soft assignment to the prototypes with the class anchor's.
-
-    For an embedding ``e`` and prototypes ``p_k`` (``k`` over the ``n * n`` bins):
-    ``s_k = cos(e, p_k)``, ``q_stu = softmax(s / student_temperature)``; for the class ``y`` with
-    valence/arousal anchor ``va(y)`` (:func:`neuroaffect.labels.fer_va_anchors`) and bin centres
-    ``c_k``: ``q_pro,k = softmax_k(-||c_k - va(y)||^2 / target_temperature)``. The loss is
-    ``KL(q_pro || q_stu)`` per sample, averaged.
-
-    Parameters
-    ----------
-    prototypes : array-like, shape (K, D)
-        One prototype per bin, in the order of ``centres`` (e.g. ``PrototypeGrid.as_array()``).
-    centres : array-like, shape (K, 2)
-        (valence, arousal) of each bin (``PrototypeGrid.bin_centres()``), normalised units.
-    anchors : array-like, shape (C, 2) | None
-        (valence, arousal) of each class (default ``fer_va_anchors()``).
-    target_temperature : float
-        T_p, in squared normalised units (published: 5.0, which makes the target nearly uniform
-        on a 5 x 5 grid; see :meth:`target_entropy` and ``docs/distillation.md``).
-    student_temperature : float
-        Temperature of the cosine similarities (published: 0.9).
-    """
-
-    def __init__(self, prototypes, centres, anchors=None, *, target_temperature: float = 5.0,
-                 student_temperature: float = 0.9):
-        protos = torch.as_tensor(np.asarray(prototypes, dtype=np.float32))
-        centres = np.asarray(centres, dtype=np.float64)
-        anchors = fer_va_anchors() if anchors is None else np.asarray(anchors, dtype=np.float64)
-        if protos.ndim != 2 or centres.shape != (protos.shape[0], 2) or anchors.ndim != 2 or anchors.shape[1] != 2:
-            raise ValueError(f"Invalid values of 'prototypes'/'centres'/'anchors': expected shapes (K, D), (K, 2) and "
-                             f"(C, 2), but got {tuple(protos.shape)}, {centres.shape} and {anchors.shape} instead.")
-        self.target_temperature = check_real("target_temperature", target_temperature, 0.0, None, low_open=True)
-        self.student_temperature = check_real("student_temperature", student_temperature, 0.0, None, low_open=True)
-        self.prototypes = F.normalize(protos, dim=-1)
-        d2 = ((anchors[:, None, :] - centres[None]) ** 2).sum(-1)  # (C, K)
-        self.log_targets = torch.log_softmax(torch.as_tensor(-d2 / self.target_temperature), dim=-1).float()
-        self._cache: dict = {}
-
-    @property
-    def dim(self) -> int:
-        return int(self.prototypes.shape[1])
-
-    def targets(self) -> np.ndarray:
-        """The class targets ``q_pro``, shape (C, K): row ``y`` is the distribution over bins for class ``y``."""
-        return self.log_targets.exp().numpy()
-
-    def target_entropy(self) -> np.ndarray:
-        """Normalised entropy ``H(q_pro) / log K`` of each class's target, shape (C,) (1 = uniform)."""
-        q = self.targets().astype(np.float64)
-        return -(q * np.log(np.clip(q, 1e-300, None))).sum(1) / math.log(q.shape[1])
-
-    def _on(self, device):
-        key = str(device)
-        if key not in self._cache:
-            self._cache[key] = (self.prototypes.to(device), self.log_targets.to(device))
-        return self._cache[key]
-
-    def similarities(self, embedding) -> torch.Tensor:
-        """Cosine similarities ``s`` of embeddings (..., D) to the prototypes, shape (..., K)."""
-        protos, _ = self._on(embedding.device)
-        if embedding.shape[-1] != protos.shape[1]:
-            raise ValueError(f"Invalid value for the 'embedding' parameter: expected width {protos.shape[1]} (the "
-                             f"prototypes'), but got {embedding.shape[-1]} instead.")
-        return F.normalize(embedding.float(), dim=-1) @ protos.T
-
-    def __call__(self, embedding, labels, mask=None) -> torch.Tensor:
-        """Per-model loss, shape (M,), from embeddings (M, b, D) and labels (M, b)."""
-        _, log_t = self._on(embedding.device)
-        logq = F.log_softmax(self.similarities(embedding) / self.student_temperature, dim=-1)
-        lt = log_t[labels]  # (M, b, K)
-        per = (lt.exp() * (lt - logq)).sum(-1)
-        return masked_mean(per, mask)
 
 
 def dgeo_loss(embedding, labels, mask=None, *, high=HIGH_VALENCE, cap: float = 0.25,
@@ -254,7 +186,9 @@ class DistillLoss:
     - ``outputs``: the student's dict, each entry with a leading model axis:
       ``{"logits": (M, b, C), "embedding": (M, b, D)}``;
     - ``target``: ``(labels (M, b), votes (M, b, C))`` (what :func:`neuroaffect.distill.make_loader`
-      batches give), or labels alone for arm B0.
+      batches give), ``(labels, votes, va (M, b, 2))`` (``make_loader(..., va=True)``: each image's
+      valence and arousal, which image-mode Proto-KD reads; without it, the vote-weighted class
+      anchors of ``votes`` are used), or labels alone for arm B0.
 
     Returns ``{"loss": total, "ce", "kd", "proto", "geo"}`` (the terms of the arm, unweighted,
     each of shape (M,)), plus ``"geo_weight"`` (the ramp's value) for arm B3. The engine logs each
@@ -276,8 +210,12 @@ class DistillLoss:
         T of the KD term (published 5).
     proto_temperature : float
         Temperature of the student's cosine similarities (published 0.9).
-    target_temperature : float
-        T_p of the Proto-KD target (see :class:`ProtoKD`).
+    target_temperature : float | None
+        T_p of the Proto-KD target (see :class:`ProtoKD`); ``None``: the mode's default
+        (:data:`DEFAULT_TARGET_TEMPERATURE`: anchor 5.0, published; image 0.05, ours).
+    proto_mode : {"anchor", "image"}
+        Proto-KD's target: the class anchor's (the published method, default) or each image's own
+        V/A's (ours; ``docs/distillation.md``). Checked for every arm, used by B2 and B3.
     geo_cap, geo_margin : float
         D-Geo's variance cap and mean margin (see :func:`dgeo_loss`).
     ramp : (float, float)
@@ -297,9 +235,12 @@ class DistillLoss:
 
     def __init__(self, grid=None, arm: str = "B3", weights: dict | None = None, *, class_weights=None,
                  label_smoothing: float = 0.055, kd_temperature: float = 5.0, proto_temperature: float = 0.9,
-                 target_temperature: float = 5.0, geo_cap: float = 0.25, geo_margin: float = 0.5,
-                 ramp: tuple = (0.2, 0.6), n_epochs: int = 100):
+                 target_temperature: float | None = None, geo_cap: float = 0.25, geo_margin: float = 0.5,
+                 ramp: tuple = (0.2, 0.6), n_epochs: int = 100, proto_mode: str = "anchor"):
         check_option("arm", arm, tuple(ARMS))
+        self.proto_mode = check_option("proto_mode", proto_mode, PROTO_MODES)
+        if target_temperature is None:
+            target_temperature = DEFAULT_TARGET_TEMPERATURE[self.proto_mode]
         self.arm = arm
         self.terms = ARMS[arm]
         weights = dict(weights or {})
@@ -333,11 +274,16 @@ class DistillLoss:
                 raise ValueError(f"Invalid value for the 'grid' parameter: arm {arm} uses Proto-KD and needs the "
                                  "prototype grid, but got None instead.")
             self.proto = ProtoKD(grid.as_array(), grid.bin_centres(), target_temperature=target_temperature,
-                                 student_temperature=proto_temperature)
+                                 student_temperature=proto_temperature, mode=self.proto_mode)
             self.grid_sha256 = grid.sha256
-        self.target_temperature = float(target_temperature)
+        self.target_temperature = check_real("target_temperature", target_temperature, 0.0, None, low_open=True)
         self.proto_temperature = float(proto_temperature)
         self.epoch = 0
+
+    @property
+    def needs_va(self) -> bool:
+        """Whether the loss reads each image's (valence, arousal): image-mode Proto-KD (arms B2, B3)."""
+        return self.proto is not None and self.proto_mode == "image"
 
     def geo_weight(self) -> float:
         """The D-Geo ramp's value at the current :attr:`epoch` (0 before the ramp, 1 after)."""
@@ -357,13 +303,13 @@ class DistillLoss:
             raise ValueError("Invalid value for the 'outputs' parameter: expected the student's dict with 'logits' "
                              f"and 'embedding', but got {type(outputs).__name__} instead.")
         if isinstance(target, (tuple, list)):
-            labels, soft = target[0], (target[1] if len(target) > 1 else None)
+            labels, soft, va = (tuple(target) + (None, None))[:3]
         else:
-            labels, soft = target, None
-        return outputs, labels, soft
+            labels, soft, va = target, None, None
+        return outputs, labels, soft, va
 
     def __call__(self, outputs, target, mask=None) -> dict:
-        out, labels, soft = self._split(outputs, target)
+        out, labels, soft, va = self._split(outputs, target)
         logits = out["logits"]
         parts = {"ce": weighted_cross_entropy(logits, labels, self.class_weights, self.label_smoothing, mask)}
         total = parts["ce"]
@@ -373,7 +319,7 @@ class DistillLoss:
             parts["kd"] = kd_loss(logits, soft, self.kd_temperature, mask)
             total = total + self.weights["kd"] * parts["kd"]
         if "proto" in self.terms:
-            parts["proto"] = self.proto(out["embedding"], labels, mask)
+            parts["proto"] = self.proto(out["embedding"], labels, mask, va=va, votes=soft)
             total = total + self.weights["proto"] * parts["proto"]
         if "geo" in self.terms:
             parts["geo"] = dgeo_loss(out["embedding"], labels, mask, cap=self.geo_cap, margin=self.geo_margin)
@@ -385,15 +331,16 @@ class DistillLoss:
 
     def score(self, outputs, target, mask=None) -> torch.Tensor:
         """Per-model number of correct class predictions in the batch, shape (M,)."""
-        out, labels, _ = self._split(outputs, target)
+        out, labels = self._split(outputs, target)[:2]
         hit = out["logits"].argmax(-1) == labels
         return (hit if mask is None else hit & mask).sum(1).float()
 
     def __repr__(self) -> str:
         # stable across calls (the engine fingerprints it): hyper-parameters only, no mutable epoch
         cw = None if self.class_weights is None else [round(float(v), 6) for v in self.class_weights]
-        return (f"DistillLoss(arm={self.arm!r}, weights={self.weights!r}, class_weights={cw}, "
-                f"label_smoothing={self.label_smoothing!r}, kd_temperature={self.kd_temperature!r}, "
+        return (f"DistillLoss(arm={self.arm!r}, proto_mode={self.proto_mode!r}, weights={self.weights!r}, "
+                f"class_weights={cw}, label_smoothing={self.label_smoothing!r}, "
+                f"kd_temperature={self.kd_temperature!r}, "
                 f"proto_temperature={self.proto_temperature!r}, target_temperature={self.target_temperature!r}, "
                 f"geo_cap={self.geo_cap!r}, geo_margin={self.geo_margin!r}, ramp={self.ramp!r}, "
                 f"n_epochs={self.n_epochs!r}, grid={self.grid_sha256!r})")
