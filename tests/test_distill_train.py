@@ -41,15 +41,15 @@ def _same(a, b):
 def test_shuffled_grid_moves_every_prototype(data):
     g = data[2]
     s = shuffled_grid(g, seed=3)
-    perm = np.asarray(s.card["shuffled"]["permutation"])
+    perm = np.asarray(s.card["arm"]["permutation"])
     assert sorted(perm) == list(range(9)) and np.all(perm != np.arange(9))
     np.testing.assert_array_equal(s.as_array(), g.as_array()[perm])  # the same vectors, bins permuted
     assert not np.any(np.all(s.as_array() == g.as_array(), axis=1))
     np.testing.assert_array_equal(s.bin_centres(), g.bin_centres())
-    assert s.sha256 != g.sha256 and s.card["shuffled"]["source_sha256"] == g.sha256
+    assert s.sha256 != g.sha256 and s.card["arm"]["source_sha256"] == g.sha256
     np.testing.assert_array_equal(shuffled_grid(g, seed=3).prototypes, s.prototypes)  # seeded
     assert not np.array_equal(shuffled_grid(g, seed=4).prototypes, s.prototypes)
-    assert g.card.get("shuffled") is None  # the original grid is untouched
+    assert g.card.get("arm") is None  # the original grid is untouched
 
 
 @pytest.mark.slow

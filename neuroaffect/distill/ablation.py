@@ -4,35 +4,68 @@ Order of work (``docs/distillation.md``; the orchestration is :mod:`neuroaffect.
 
 1. :func:`neuroaffect.pipeline.train_arm` trains one (arm, seed): the arms of
    :data:`~neuroaffect.distill.losses.ARMS` (B0 CE, B1 + KD, B2 + Proto-KD, B3 full) and the
-   control :data:`CONTROL_ARM` (the full loss against the grid with its prototypes permuted over
-   the bins). The epoch kept is the one of best FERPlus **validation** macro-F1 (:func:`select_run`
-   picks the deployable seed the same way); nothing reads a test or cross-dataset set.
+   grid arms of :data:`GRID_ARMS`: the full loss against a grid derived from the EEG grid by
+   :func:`neuroaffect.prototypes.grid_arm` (:data:`CONTROL_ARM`, the shuffled grid: prototypes and
+   flags permuted over the bins; ``B3-coordinate``, prototypes a fixed function of the bin centres;
+   ``B3-oracle``, the simulators' shared structure G* at the bin centres). The epoch kept is the
+   one of best FERPlus **validation** macro-F1 (:func:`select_run` picks the deployable seed the
+   same way); nothing reads a test or cross-dataset set.
 2. :func:`neuroaffect.pipeline.evaluate_students` evaluates every trained student once on the
    FERPlus test split and the cross-dataset sets (AffectNet-mini, CK+), beside the majority-class
    and pixel-logistic rows.
 3. :func:`neuroaffect.report.ablation_markdown` writes the tables: mean +- std over seeds, the
-   paired comparison of B3 against B0 and B1 across seeds (:func:`paired_tests`), the published
-   figures in their own column, and what the control says about the grid.
+   paired comparison of B3 against B0, B1 and every grid arm across seeds (:func:`paired_tests`), the
+   published figures in their own column, and what the control says about the grid.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ARM_LABELS", "CONTROL_ARM", "ablation_arms", "check_arm", "paired_tests", "select_run"]
+__all__ = ["ARM_LABELS", "CONTROL_ARM", "GRID_ARMS", "ablation_arms", "arm_grid", "check_arm", "paired_tests",
+           "select_run"]
 
 #: The control arm: the full loss (B3) against the grid with its prototypes permuted over the bins.
 CONTROL_ARM = "B3-shuffled"
-#: Table labels of the arms of the ablation and the control (keys: :func:`ablation_arms`).
+#: The grid arms: the full loss (B3) against a grid of :func:`neuroaffect.prototypes.grid_arm`, by the
+#: kind of grid (the negative control, the coordinate-only grid, the positive control G*).
+GRID_ARMS = {CONTROL_ARM: "shuffled", "B3-coordinate": "coordinate", "B3-oracle": "oracle"}
+#: Table labels of the arms of the ablation and the grid arms (keys: :func:`ablation_arms`).
 ARM_LABELS = {"B0": "B0 CE", "B1": "B1 + KD", "B2": "B2 + Proto-KD", "B3": "B3 full (+ D-Geo)",
-              CONTROL_ARM: "B3 full, shuffled grid (control)"}
+              CONTROL_ARM: "B3 full, shuffled grid (control)",
+              "B3-coordinate": "B3 full, coordinate-only grid (control)",
+              "B3-oracle": "B3 full, oracle G* grid (positive control)"}
 
 
 def ablation_arms() -> tuple:
-    """The arms of the ablation: those of :data:`~neuroaffect.distill.losses.ARMS`, then :data:`CONTROL_ARM`."""
+    """The arms of the ablation: those of :data:`~neuroaffect.distill.losses.ARMS`, then :data:`GRID_ARMS`."""
     from .losses import ARMS
 
-    return (*ARMS, CONTROL_ARM)
+    return (*ARMS, *GRID_ARMS)
+
+
+def arm_grid(arm: str, seed: int) -> tuple:
+    """The loss arm and the grid an ablation arm trains against: ``(loss_arm, kind, grid_seed)``.
+
+    Parameters
+    ----------
+    arm : str
+        One of :func:`ablation_arms`.
+    seed : int
+        The run's seed.
+
+    Returns
+    -------
+    loss_arm : str
+        The arm of :data:`~neuroaffect.distill.losses.ARMS` whose loss is trained (``"B3"`` for a grid arm).
+    kind : str
+        The :func:`neuroaffect.prototypes.grid_arm` kind (``"eeg"`` for the arms of ``ARMS``).
+    grid_seed : int
+        The run's seed for the shuffled grid (a new permutation per seed), 0 for the fixed grids
+        (coordinate, oracle: one grid for every seed) and the EEG grid.
+    """
+    kind = GRID_ARMS.get(check_arm(arm), "eeg")
+    return ("B3" if arm in GRID_ARMS else arm), kind, (int(seed) if kind == "shuffled" else 0)
 
 
 def check_arm(arm: str) -> str:
@@ -53,7 +86,7 @@ def select_run(records, arm: str = "B3") -> dict:
 
 
 def paired_tests(rows, metric: str = "macro_f1", set_name: str = "ferplus-test") -> list:
-    """B3 against B0 and B1 (and against the control) across seeds: mean difference, paired t, p."""
+    """B3 against B0, B1 and every grid arm of :data:`GRID_ARMS` across seeds: mean difference, paired t, p."""
     from scipy.stats import ttest_rel
 
     by = {}
@@ -61,7 +94,7 @@ def paired_tests(rows, metric: str = "macro_f1", set_name: str = "ferplus-test")
         if r["set"] == set_name:
             by.setdefault(r["arm"], {})[r["seed"]] = r[metric]
     out = []
-    for other in ("B0", "B1", CONTROL_ARM):
+    for other in ("B0", "B1", *GRID_ARMS):
         if "B3" not in by or other not in by:
             continue
         seeds = sorted(set(by["B3"]) & set(by[other]))

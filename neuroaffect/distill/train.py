@@ -8,12 +8,11 @@ and keeps the weights of the epoch of best 8-way macro-F1 on the FERPlus validat
 (``docs/distillation.md``: selection on FERPlus validation only). :class:`ValMacroF1` is that
 metric, computed by the engine after each epoch.
 
-:func:`shuffled_grid` builds the control arm's grid: the same prototypes permuted over the bins.
+:func:`shuffled_grid` builds the control arm's grid (:func:`neuroaffect.prototypes.grid_arm`'s shuffled arm).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass, field
 
@@ -23,7 +22,8 @@ import torch
 from .._utils import check_int
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
-from ..prototypes.io import PrototypeGrid, array_sha256, load_grid
+from ..prototypes.arms import grid_arm
+from ..prototypes.io import PrototypeGrid, load_grid
 from ..training import LoaderSource, TrainConfig, fingerprint, fit, predict, resolve_device
 from .data import make_loader
 from .evaluate import fer_metrics
@@ -43,40 +43,14 @@ PAPER_CONFIG = TrainConfig(epochs=100, batch_size=128, lr=2e-4, weight_decay=0.0
 # --- the control grid ------------------------------------------------------------------------
 
 def shuffled_grid(grid: PrototypeGrid, seed: int = 0) -> PrototypeGrid:
-    """The same prototypes permuted over the bins, every prototype moved (the shuffled-grid control).
+    """The shuffled-grid control: :func:`neuroaffect.prototypes.grid_arm` ``(grid, "shuffled", seed)``.
 
-    Parameters
-    ----------
-    grid : PrototypeGrid
-    seed : int
-        Seed of the permutation (``numpy.random.default_rng``; redrawn until no bin keeps its own).
-
-    Returns
-    -------
-    shuffled : PrototypeGrid
-        ``prototypes`` permuted (bin ``k`` of the flattened (valence, arousal) order holds the
-        original bin ``perm[k]``'s vector); centres, edges, counts and filled flags unchanged. Its
-        card records ``shuffled = {"seed", "permutation", "source_sha256"}`` and the new array's
-        sha256, so :attr:`PrototypeGrid.sha256` names the shuffled grid.
+    Prototypes, ``filled`` flags and member counts permuted together over the bins, no bin keeping
+    its own vector; the card records ``arm = {"kind": "shuffled", "seed", "source_sha256",
+    "permutation"}`` (bin ``k`` of the flattened (valence, arousal) order holds the source's bin
+    ``perm[k]``) and the arm's own checksums, so :attr:`PrototypeGrid.sha256` names it.
     """
-    if not isinstance(grid, PrototypeGrid):
-        raise TypeError(f"Invalid value for the 'grid' parameter: expected a PrototypeGrid, but got "
-                        f"{type(grid).__name__} instead.")
-    seed = check_int("seed", seed, minimum=0)
-    K = grid.n * grid.n
-    if K < 2:
-        raise ValueError(f"Invalid value for the 'grid' parameter: a grid of {K} bin cannot be shuffled.")
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(K)
-    while np.any(perm == np.arange(K)):
-        perm = rng.permutation(K)
-    flat = grid.as_array()[perm]
-    protos = np.ascontiguousarray(flat.reshape(grid.prototypes.shape))
-    card = copy.deepcopy(grid.card)
-    card["shuffled"] = {"seed": seed, "permutation": perm.tolist(), "source_sha256": grid.sha256}
-    card.setdefault("arrays_sha256", {})["prototypes"] = array_sha256(protos)
-    return PrototypeGrid(prototypes=protos, centres=grid.centres, edges=grid.edges, counts=grid.counts,
-                         filled=grid.filled, card=card, path=grid.path)
+    return grid_arm(grid, "shuffled", seed)
 
 
 # --- the selection metric --------------------------------------------------------------------

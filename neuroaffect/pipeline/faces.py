@@ -41,10 +41,13 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
               **options) -> dict:
     """Train and select one (arm, seed) on FERPlus, export the student to ``out/student``.
 
-    The arm's loss is :data:`neuroaffect.distill.ARMS`' (B0 CE, B1 + KD, B2 + Proto-KD, B3 full) or
-    the control ``B3-shuffled`` (the full loss against the grid with its prototypes permuted over the
-    bins). The epoch kept is the one of best FERPlus **validation** macro-F1; the record holds only
-    validation figures. Nothing here reads a test or cross-dataset set.
+    The arm's loss is :data:`neuroaffect.distill.ARMS`' (B0 CE, B1 + KD, B2 + Proto-KD, B3 full) or,
+    for a grid arm of :data:`neuroaffect.distill.ablation.GRID_ARMS`, the full loss against the grid
+    :func:`neuroaffect.prototypes.grid_arm` derives from ``grid`` (``B3-shuffled``: prototypes and flags
+    permuted over the bins, seeded by ``seed``; ``B3-coordinate``: a fixed function of the bin centres;
+    ``B3-oracle``: G* at the bin centres; both with seed 0), written to ``out/grid`` so the student's
+    grid is a file it can load. The epoch kept is the one of best FERPlus **validation** macro-F1; the
+    record holds only validation figures. Nothing here reads a test or cross-dataset set.
 
     Parameters
     ----------
@@ -52,8 +55,8 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
         FERPlus root (read with :func:`~neuroaffect.io.faces.read_ferplus`) or the set itself, with its
         train / val / test splits; only train and val are used.
     grid : PrototypeGrid | path-like | None
-        The frozen prototype grid (used by B2, B3 and the control).
-    arm : {"B0", "B1", "B2", "B3", "B3-shuffled"}
+        The frozen prototype grid (used by B2, B3 and the grid arms, which derive theirs from it).
+    arm : {"B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle"}
     seed : int
     out : path-like
         Folder for the checkpoint, the export and ``record.json``.
@@ -69,30 +72,38 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
     Returns
     -------
     record : dict
-        Arm, seed, selected epoch, FERPlus validation metrics, the history, seconds; written to
-        ``out/record.json``.
+        Arm, seed, selected epoch, FERPlus validation metrics, the history, seconds, the grid arm
+        (``grid_arm``: its card's ``arm`` entry, ``None`` for the EEG grid); written to ``out/record.json``.
     """
     from .._utils import atomic_write_json
     from ..distill import PAPER_CONFIG
-    from ..distill.ablation import CONTROL_ARM, check_arm
+    from ..distill.ablation import arm_grid
     from ..distill.evaluate import evaluate_student
     from ..distill.export import save_student
+    from ..prototypes import grid_arm, save_grid_arm
     from ..report import student_card
     from ..distill.train import train_student
     from ..training import ProgressReporter, TrainConfig
 
-    check_arm(arm)
+    loss_arm, kind, grid_seed = arm_grid(arm, seed)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     cfg = (train or PAPER_CONFIG).replace(**{k: options.pop(k) for k in list(options) if k in fields})
     ferplus, found = _faceset(ferplus)
     faces = found if faces is None else faces
     out = Path(out)
     t0 = time.perf_counter()
-    control = arm == CONTROL_ARM
+    if kind != "eeg":
+        if grid is None:
+            raise ValueError(f"Invalid value for the 'grid' parameter: arm {arm!r} derives its grid from the EEG grid, "
+                             "but got None instead.")
+        grid = grid_arm(grid, kind, grid_seed)
+        save_grid_arm(grid, out / "grid")
     train_set, val = ferplus.select_split("train"), ferplus.select_split("val")
-    res = train_student(train_set, val, grid, "B3" if control else arm, cfg, checkpoint=out / "checkpoint.pt",
-                        seed=seed, shuffle_grid=control, shuffle_seed=seed,
+    res = train_student(train_set, val, grid, loss_arm, cfg, checkpoint=out / "checkpoint.pt", seed=seed,
                         callbacks=[ProgressReporter(f"{arm} seed {seed}")] if progress else [], **options)
+    grid_info = None if kind == "eeg" else grid.card["arm"]
+    res.record.update(arm=arm, loss_arm=loss_arm)  # the export names the ablation arm it was trained as
+    res.record["inputs"]["grid_arm"] = grid_info
     val_metrics = evaluate_student(res.model, val, device=cfg.device)
     save_student(res.model, out / "student", card=student_card, grid_sha256=res.grid_sha256,
                  metrics={"ferplus-val": val_metrics}, training=res.record, faces=faces)
@@ -100,6 +111,7 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
               "history": {k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in res.history.items()
                           if k.startswith(("train_", "val_"))},
               "proto_target_entropy": res.proto_target_entropy, "grid_sha256": res.grid_sha256,
+              "grid_arm": None if grid_info is None else {k: v for k, v in grid_info.items() if k != "permutation"},
               "record": res.record, "faces": faces, "seconds": time.perf_counter() - t0,
               "student": str(out / "student")}
     atomic_write_json(out / "record.json", record)

@@ -245,8 +245,15 @@ def distill_enabled():
     return bool(DISTILL) and prototypes_enabled() and face_enabled("ferplus")
 
 
+def student_arms():
+    """``distill.arms``, then B3 against each grid of ``distill.controls`` (without ``controls``, the
+    older ``control: true`` stands for the shuffled grid alone)."""
+    controls = DISTILL.get("controls", ["shuffled"] if DISTILL.get("control") else [])
+    return list(DISTILL.get("arms", [])) + [f"B3-{c}" for c in controls]
+
+
 def student_runs(arm=None):
-    arms = list(DISTILL.get("arms", [])) + (["B3-shuffled"] if DISTILL.get("control") else [])
+    arms = student_arms()
     return [(a, s) for a in arms for s in DISTILL.get("seeds", [0]) if arm is None or a == arm]
 
 

@@ -1,5 +1,6 @@
 # The distilled face student: simulated face sets, the ablation arms x seeds, one evaluation, the export.
-# Outputs: results/sim/<face>/, results/students/<arm>_seed<seed>/, reports/distill/, results/student/.
+# Outputs: results/sim/<face>/, results/students/<arm>_seed<seed>/ (a grid arm also writes its grid to grid/),
+# reports/distill/, results/student/.
 
 
 rule simulate_faces:
