@@ -25,7 +25,7 @@ from ..labels import FER_CLASSES
 from ..prototypes.arms import grid_arm
 from ..prototypes.io import PrototypeGrid, load_grid
 from ..training import LoaderSource, TrainConfig, fingerprint, fit, predict, resolve_device
-from .data import make_loader
+from .data import face_va, make_loader
 from .evaluate import fer_metrics
 from .losses import ARMS, DistillLoss, class_weights
 from .student import DEFAULT_ARCH, DEFAULT_IN_SIZE, FERStudent, StudentOutputs
@@ -122,7 +122,8 @@ class StudentResult:
         The grid trained against (the shuffled one's for the control; ``None`` for arms B0 and B1,
         which do not use one). Also set as ``model.grid_sha256``.
     proto_target_entropy : float | None
-        Mean normalised entropy of the Proto-KD class targets (1 = uniform).
+        Mean normalised entropy of the Proto-KD targets (1 = uniform): over the class targets in anchor
+        mode, over the training images' targets in image mode.
     record : dict
         JSON-able summary: student config, arm, loss, training config as run, data fingerprints,
         ``resumed_from_epoch`` (epochs done when a checkpoint was resumed; ``None`` for a run from
@@ -173,7 +174,9 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
     shuffle_grid : bool
         Train against :func:`shuffled_grid` (``shuffle_seed``): the control arm.
     loss_options : dict | None
-        More :class:`DistillLoss` arguments (``weights``, ``target_temperature``, ``geo_cap``, ...).
+        More :class:`DistillLoss` arguments (``proto_mode``, ``weights``, ``target_temperature``, ``geo_cap``,
+        ...). With ``proto_mode="image"`` (arms B2 and B3) the training loader also gives each image's
+        (valence, arousal) (:func:`~neuroaffect.distill.data.face_va`).
     num_workers : int
         Loader workers.
 
@@ -213,11 +216,15 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
                        small_input=small_input)
     loss = DistillLoss(grid, arm, class_weights=class_weights(train_set.labels), label_smoothing=cfg.label_smoothing,
                        n_epochs=cfg.epochs, **(loss_options or {}))
-    train_loader = make_loader(train_set, True, cfg.batch_size, cfg.seed, num_workers, in_size=in_size)
+    train_loader = make_loader(train_set, True, cfg.batch_size, cfg.seed, num_workers, in_size=in_size,
+                               va=loss.needs_va)
     val_loader = make_loader(val_set, False, cfg.eval_batch_size, 0, num_workers, in_size=in_size)
     inputs = {"train": faceset_fingerprint(train_set), "val": faceset_fingerprint(val_set), "arm": arm,
               "grid": loss.grid_sha256, "shuffle_grid": bool(shuffle_grid), "student": model.config,
               "weights": None if weights is None else str(weights), "num_workers": num_workers}
+    train_va = face_va(train_set) if loss.needs_va else None  # image-mode Proto-KD's points, (n, 2)
+    if train_va is not None:
+        inputs["train_va"] = fingerprint(train_va)
     res = fit(StudentOutputs(model), LoaderSource(train_loader, device=device), loss, cfg, checkpoint=checkpoint,
               inputs=inputs, callbacks=list(callbacks), val_metrics=ValMacroF1(val_loader, device=device, amp=cfg.amp),
               monitor=ValMacroF1.key, mode="max", select=True)
@@ -230,8 +237,10 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
     model = res.model.student  # the student itself, trained in place, with the selected epoch's weights
     model.eval()
     model.grid_sha256 = loss.grid_sha256  # what predict_faces checks a grid against (None: trained without one)
-    entropy = None if loss.proto is None else float(loss.proto.target_entropy().mean())
-    record = {"student": model.config, "arm": arm, "loss": repr(loss), "train": cfg.resolved(), "inputs": inputs,
+    # anchor mode: mean over the class targets; image mode: over the training images' targets
+    entropy = None if loss.proto is None else float(loss.proto.target_entropy(train_va).mean())
+    record = {"student": model.config, "arm": arm, "loss": repr(loss), "proto_mode": loss.proto_mode,
+              "train": cfg.resolved(), "inputs": inputs,
               "selected_epoch": best, "val_macro_f1": score,
               "proto_target_entropy": entropy, "resumed_from_epoch": res.resumed_from}
     return StudentResult(model=model, history=history, selected_epoch=int(best), val_macro_f1=float(score), fit=res,
