@@ -94,15 +94,20 @@ def test_spatial_correlation_falls_with_distance():
 
 
 def test_nan_rows_have_no_label_effect():
+    """NaN rows (baselines) get neither the linear effects nor G*: they equal the neutral state (0, 0, 0)
+    of a subject without G*. The neutral state itself carries G*(0, 0), which is not zero."""
     eff = draw_subject_effects(np.random.default_rng(0), 1, snr=3.0)
+    no_gstar = SubjectEffects(**{**eff.to_dict(), "gstar_gain": 0.0})
     nan = np.full((4, 3), np.nan)
     zero = np.zeros((4, 3))
     kw = dict(blinks=False)
     a = simulate_eeg(np.random.default_rng(5), nan, DREAMER_CH_NAMES, FS, 256, eff, **kw)
-    b = simulate_eeg(np.random.default_rng(5), zero, DREAMER_CH_NAMES, FS, 256, eff, **kw)
-    c = simulate_eeg(np.random.default_rng(5), zero + 1.0, DREAMER_CH_NAMES, FS, 256, eff, **kw)
+    b = simulate_eeg(np.random.default_rng(5), zero, DREAMER_CH_NAMES, FS, 256, no_gstar, **kw)
+    c = simulate_eeg(np.random.default_rng(5), zero + 1.0, DREAMER_CH_NAMES, FS, 256, no_gstar, **kw)
+    d = simulate_eeg(np.random.default_rng(5), zero, DREAMER_CH_NAMES, FS, 256, eff, **kw)
     np.testing.assert_allclose(a, b)
     assert not np.allclose(b, c)
+    assert not np.allclose(a, d)
 
 
 def test_onset_keeps_the_baseline_label_free_and_continuous():

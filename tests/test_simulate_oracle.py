@@ -91,7 +91,8 @@ def test_oracle_accuracy():
     _, [(eff, vad)] = draw_subjects(30, 1)
     y = vad[:, 0] >= 0
     majority = max(y.mean(), 1 - y.mean())
-    gains = ("valence_gain", "arousal_gain", "dominance_gain")
+    # Every planted effect off (the linear gains and G*'s) -> the majority-class rate.
+    gains = ("valence_gain", "arousal_gain", "dominance_gain", "gstar_gain")
     zero = SubjectEffects(**{**eff.to_dict(), **dict.fromkeys(gains, 0.0)})
     assert oracle_accuracy(zero, vad, "valence") == pytest.approx(majority)
     accs = []

@@ -11,6 +11,7 @@ effects       :class:`SubjectEffects`, :func:`draw_subject_effects`, ratings, th
 eeg           :func:`simulate_eeg`: spectrum, planted rhythms, blinks, line noise
 peripheral    :func:`simulate_peripheral`: ECG, PPG, GSR, respiration, temperature, ...
 oracle        :func:`oracle_accuracy`, :func:`oracle_accuracies`: the Bayes bound
+states        :func:`load_states`: each trial's continuous (valence, arousal), from the sidecar
 deap, ...     one writer per dataset (``seed`` also writes SEED-IV); their helpers in
               ``_write`` (scale tables, atomic MATLAB files, cross-fades, the sidecar)
 faces         :func:`simulate_faces`: FERPlus, AffectNet-mini, AffectNet and CK+ (drawn
@@ -42,12 +43,13 @@ from .effects import DEFAULT_SNR, SubjectEffects, draw_subject_effects
 from .faces import FACE_DATASETS, simulate_faces
 from .oracle import oracle_accuracies, oracle_accuracy
 from .peripheral import simulate_peripheral
+from .states import load_states
 
 __all__ = [
     "DATASETS", "FACE_DATASETS", "SCALES", "simulate", "simulate_faces", "dataset_root", "subjects",
     "write_sidecar", "oracle_accuracies",
     "DEFAULT_SNR", "SubjectEffects", "draw_subject_effects", "simulate_eeg", "simulate_peripheral",
-    "oracle_accuracy",
+    "oracle_accuracy", "load_states",
 ]
 
 #: Sizes every dataset can be simulated at: ``tiny`` (tests), ``demo`` (the default workflow),

@@ -17,6 +17,7 @@ from scipy.linalg import cholesky
 from ..channels import get_positions
 from ._core import STREAM_STATE, STREAM_TOPO
 from .effects import RHYTHMS, STATE_SHARE, SubjectEffects
+from .gstar import GSTAR_DIM, gstar
 
 # Spatial length scales (m): coherence of the signal and smoothness of trial-level noise.
 _SIGNAL_LENGTH = 0.08
@@ -26,6 +27,8 @@ _EYES = np.array([[-0.032, 0.080, -0.040], [0.032, 0.080, -0.040]])
 _BLINK_LENGTH = 0.03
 # Weight of the lateral temporal beta/gamma part of the valence effect, relative to the gain.
 _VALENCE_TEMPORAL = 0.3
+# Length (m) of the anterior-posterior gradient of the G* patterns: tanh(y / _GSTAR_GRADIENT).
+_GSTAR_GRADIENT = 0.05
 
 
 def _sigmoid(x):
@@ -57,7 +60,8 @@ def geometry(ch_names: tuple) -> dict:
         per unit of (v, a, d) before the subject's gains; ``base`` (n_chans, n_rhythms), rhythm
         peak densities in µV²/Hz before subject jitter; ``blink`` (n_chans,), blink amplitude
         relative to Fp1/Fp2; ``temporal`` (n_chans,), lateral weight in [0, 1] (1 at T7/T8, 0 on the
-        midline).
+        midline); ``gstar_weights`` (4, n_chans, n_rhythms), the patterns ``U`` that carry the
+        components of G* (:func:`gstar_weights`).
     """
     pos = get_positions(ch_names)
     x, y = pos[:, 0], pos[:, 1]
@@ -94,8 +98,45 @@ def geometry(ch_names: tuple) -> dict:
     return _readonly(
         pos=pos, dist=dist, chol_signal=chol_signal, noise_kernel=noise_kernel,
         chol_noise=cholesky(noise_kernel, lower=True), weights=w, base=base, blink=blink,
-        temporal=temporal,
+        temporal=temporal, gstar_weights=gstar_weights(pos),
     )
+
+
+def gstar_weights(pos: np.ndarray) -> np.ndarray:
+    """Spatial patterns ``U`` that carry the four components of G*, shape (4, n_chans, n_rhythms).
+
+    Smooth functions of the template head coordinates (``x`` right, ``y`` anterior, m), each on
+    one rhythm, each with values in [-1, 1] and none a pattern of the linear valence, arousal or
+    dominance effects (our choice, no literature claim):
+
+    * ``U_1``: theta, anterior-posterior gradient ``tanh(y / 0.05 m)`` (frontal theta up,
+      posterior down);
+    * ``U_2``: alpha, parietal left-right asymmetry ``lat * sigmoid((-y - 0.02) / 0.015)``;
+    * ``U_3``: beta, anterior left-right asymmetry ``lat * sigmoid(y / 0.02)``;
+    * ``U_4``: gamma, anterior-posterior gradient ``tanh(y / 0.05 m)``,
+
+    with ``lat = clip(x / 0.05 m, -1, 1)``. The asymmetries are odd in ``x``, so they are
+    orthogonal to the (even) arousal and temporal valence patterns on a symmetric montage.
+
+    Parameters
+    ----------
+    pos : ndarray, shape (n_chans, 3)
+        Template electrode positions in m.
+
+    Returns
+    -------
+    u : ndarray, shape (4, n_chans, n_rhythms)
+        ln-power change per unit of each G* component, before the subject's ``gstar_gain``.
+    """
+    x, y = pos[:, 0], pos[:, 1]
+    lat = np.clip(x / 0.05, -1.0, 1.0)
+    gradient = np.tanh(y / _GSTAR_GRADIENT)
+    u = np.zeros((GSTAR_DIM, len(pos), len(RHYTHMS)))
+    u[0, :, RHYTHMS.index("theta")] = gradient
+    u[1, :, RHYTHMS.index("alpha")] = lat * _sigmoid((-y - 0.02) / 0.015)
+    u[2, :, RHYTHMS.index("beta")] = lat * _sigmoid(y / 0.02)
+    u[3, :, RHYTHMS.index("gamma")] = gradient
+    return u
 
 
 def channel_jitter(effects: SubjectEffects, ch_names: tuple, stream: int, size: int) -> np.ndarray:
@@ -116,6 +157,41 @@ def effect_matrix(effects: SubjectEffects, geom: dict) -> np.ndarray:
     g = np.array([effects.valence_gain, effects.arousal_gain, effects.dominance_gain])
     w = geom["weights"] * g[:, None, None]
     return w.reshape(3, -1).T
+
+
+def gstar_matrix(effects: SubjectEffects, geom: dict) -> np.ndarray:
+    """Planted ln-power change per unit of each G* component, shape (n_chans * n_rhythms, 4)."""
+    return (effects.gstar_gain * geom["gstar_weights"]).reshape(GSTAR_DIM, -1).T
+
+
+def planted_effect(effects: SubjectEffects, vad: np.ndarray, geom: dict) -> np.ndarray:
+    """Planted ln-power change of each trial: linear (v, a, d) effects plus the G* term.
+
+    ``g_v v W^v + g_a a W^a + g_d d W^d + g_G (G*(v, a) @ U)``, with ``U`` the geometry's
+    ``gstar_weights``.
+
+    Parameters
+    ----------
+    effects : SubjectEffects
+    vad : ndarray, shape (n_trials, 3)
+        Continuous normalised states; a row with NaN valence or arousal gets no G* term, and
+        NaN entries no linear effect (baselines: all NaN, no effect at all).
+    geom : dict
+        :func:`geometry` of the channel set.
+
+    Returns
+    -------
+    effect : ndarray, shape (n_trials, n_chans, n_rhythms)
+        Natural-log power units.
+    """
+    n_trials = vad.shape[0]
+    n_chans, n_r = geom["base"].shape
+    effect = np.nan_to_num(vad, nan=0.0) @ effect_matrix(effects, geom).T
+    va = vad[:, :2]
+    rows = np.isfinite(va).all(axis=1)
+    if effects.gstar_gain != 0 and rows.any():
+        effect[rows] += gstar(va[rows]) @ gstar_matrix(effects, geom).T
+    return effect.reshape(n_trials, n_chans, n_r)
 
 
 def trial_noise_cov(effects: SubjectEffects, geom: dict) -> np.ndarray:
@@ -140,7 +216,7 @@ def trial_state_rng(effects: SubjectEffects, k: int) -> np.random.Generator:
 
 
 def planted_log_power(rng, effects, vad, geom, ch_names):
-    """Planted ln rhythm powers of a subject's trials (label effect plus trial-level noise).
+    """Planted ln rhythm powers of a subject's trials (label effect, G* term, trial-level noise).
 
     Parameters
     ----------
@@ -148,7 +224,7 @@ def planted_log_power(rng, effects, vad, geom, ch_names):
         Source of the trials' fresh noise (consumed).
     effects : SubjectEffects
     vad : ndarray, shape (n_trials, 3)
-        Normalised ratings; NaN rows get no label effect.
+        Continuous normalised states (:func:`planted_effect`); NaN rows get no label effect.
     geom : dict
         :func:`geometry` of ``ch_names``.
     ch_names : tuple of str, length n_chans
@@ -164,8 +240,7 @@ def planted_log_power(rng, effects, vad, geom, ch_names):
     n_chans, n_r = geom["base"].shape
     base = np.log(geom["base"]) + 0.2 * channel_jitter(effects, ch_names, STREAM_TOPO, n_r)
     base[:, RHYTHMS.index("alpha")] += np.log(effects.alpha_power)
-    labels = np.nan_to_num(vad, nan=0.0)
-    label_effect = (labels @ effect_matrix(effects, geom).T).reshape(n_trials, n_chans, n_r)
+    label_effect = planted_effect(effects, vad, geom)
     # Standard-normal drivers of epsilon per trial: n_r * n_chans (local), n_r (shared), 1 (gain).
     n_z = n_r * n_chans + n_r + 1
     z = rng.standard_normal((n_trials, n_z))

@@ -68,7 +68,8 @@ from ..io.deap import DATA_DIR, RATINGS_HEADER, RATINGS_NAME
 from ..labels import DEAP_LABELS, normalise_ratings
 from ._write import FADE_S, Scale, crossfade_join, subject_rng, write_sidecar
 from .eeg import simulate_eeg
-from .effects import draw_ratings, draw_subject_effects
+from .effects import draw_states, draw_subject_effects
+from .gstar import gstar
 from .peripheral import simulate_peripheral
 
 __all__ = ["ROOT_NAME", "SCALES", "DeapScale", "simulate_subject", "write", "write_py2_pickle"]
@@ -128,30 +129,32 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
         degC / a.u. per channel), ``labels`` (float64, shape (n_trials, 4), 1-9, two decimals),
         ``presentation`` (int, shape (n_trials,): 1-based presentation position of each
         Experiment_id), ``start_time_us`` (int64, shape (n_trials,)), ``familiarity``
-        (float, shape (n_trials,), NaN where missing) and ``effects`` (SubjectEffects).
+        (float, shape (n_trials,), NaN where missing), ``states`` (float64, shape (n_trials, 3):
+        the continuous normalised valence, arousal, dominance that drove the signals; the labels
+        are ``5 + 4 * states`` to two decimals) and ``effects`` (SubjectEffects).
     """
     sc = SCALES[scale]
     fs = DEAP_SFREQ
     rng = subject_rng(seed, "deap", subject)
     effects = draw_subject_effects(rng, subject, snr=snr)
-    labels = _round2(draw_ratings(rng, sc.n_trials, "deap"))
-    vad = normalise_ratings(labels[:, :3], "deap")
-    none = np.full_like(vad, np.nan)
+    ratings, states = draw_states(rng, sc.n_trials, "deap")
+    labels = _round2(ratings)
+    none = np.full_like(states, np.nan)
     n_base, n_stim, n_fade = int(sc.baseline_s * fs), int(sc.stim_s * fs), int(FADE_S * fs)
     n_times = sc.n_times
 
     def eeg_part(rows, n):
         return simulate_eeg(rng, rows, DEAP_EEG_CH_NAMES, fs, n, effects, **EEG_FINISH)
 
-    eeg = crossfade_join(eeg_part(none, n_base + n_fade), eeg_part(vad, n_stim), n_fade)
+    eeg = crossfade_join(eeg_part(none, n_base + n_fade), eeg_part(states, n_stim), n_fade)
     eeg -= eeg.mean(axis=1, keepdims=True)  # common average reference
 
     def split(kind, **kw):  # baseline and stimulus simulated apart, as the EEG (shared blinks)
         base = simulate_peripheral(rng, none, kind, fs, n_base + n_fade, effects, **kw)
-        return crossfade_join(base, simulate_peripheral(rng, vad, kind, fs, n_stim, effects, **kw), n_fade)
+        return crossfade_join(base, simulate_peripheral(rng, states, kind, fs, n_stim, effects, **kw), n_fade)
 
     def whole(kind):
-        return simulate_peripheral(rng, vad, kind, fs, n_times, effects)
+        return simulate_peripheral(rng, states, kind, fs, n_times, effects)
 
     periph = {
         "hEOG": split("eog", component="horizontal"), "vEOG": split("eog", component="vertical"),
@@ -175,7 +178,7 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     if subject in NO_FAMILIARITY:
         familiarity[:] = np.nan
     return {"data": data, "labels": labels, "presentation": presentation,
-            "start_time_us": start_time_us, "familiarity": familiarity, "effects": effects}
+            "start_time_us": start_time_us, "familiarity": familiarity, "states": states, "effects": effects}
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,6 +274,10 @@ def _ratings_rows(subject: int, subj: dict) -> list:
 def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> Path:
     """Write a simulated DEAP copy below ``out``; return ``out/deap`` (what ``read_deap`` takes).
 
+    ``out/simulation.json`` records per subject the ratings, their normalised values, the
+    continuous ``states`` (n_trials, 3) that drove the signals and their ``gstar`` (n_trials, 4),
+    all in ``Experiment_id`` order (the order of the ``.dat`` trials).
+
     One subject is generated and written at a time (peak memory about three times one
     ``.dat``); every file is written to a temporary name and renamed when complete.
     """
@@ -287,6 +294,7 @@ def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> 
             "ratings": subj["labels"].tolist(),
             "ratings_normalised": normalise_ratings(subj["labels"], "deap").tolist(),
             "presentation_order": subj["presentation"].tolist(),
+            "states": subj["states"].tolist(), "gstar": gstar(subj["states"][:, :2]).tolist(),
         })
         del subj
     buf = io.StringIO()

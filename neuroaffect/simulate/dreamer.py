@@ -50,7 +50,8 @@ from ..labels import DREAMER_LABELS, normalise_ratings
 from ._artefacts import EMOTIV_NOTCH, slow_drift
 from ._write import Scale, savemat_atomic, subject_rng, write_sidecar
 from .eeg import simulate_eeg
-from .effects import draw_ratings, draw_subject_effects
+from .effects import draw_states, draw_subject_effects
+from .gstar import gstar
 from .peripheral import simulate_peripheral
 
 __all__ = ["ROOT_NAME", "SCALES", "DreamerScale", "write", "simulate_subject", "make_dreamer_struct",
@@ -126,12 +127,15 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
         shape (n_times_k, 14), uV, samples x channels as stored), ``ecg_stimuli`` /
         ``ecg_baseline`` (lists of 18 arrays, shape (n_times_k, 2), uV), ``scores``
         (ndarray, shape (18, 3), integers 1..5: valence, arousal, dominance), ``vad``
-        (shape (18, 3), the scores normalised to [-1, 1]) and ``effects`` (SubjectEffects).
+        (shape (18, 3), the scores normalised to [-1, 1]), ``states`` (shape (18, 3), the
+        continuous normalised states that drove the signals; ``scores = rint(3 + 2 * states)``)
+        and ``effects`` (SubjectEffects).
     """
     sc = SCALES[scale]
     rng = subject_rng(seed, "dreamer", subject)
     effects = draw_subject_effects(rng, subject, snr=snr, device="emotiv")
-    scores = np.asarray(draw_ratings(rng, DREAMER_N_TRIALS, "dreamer"), dtype=np.float64)
+    scores, states = draw_states(rng, DREAMER_N_TRIALS, "dreamer")
+    scores = np.asarray(scores, dtype=np.float64)
     vad = normalise_ratings(scores, "dreamer")
     fs, fs_ecg = DREAMER_SFREQ, DREAMER_ECG_SFREQ
     age = str(int(rng.integers(22, 34)))
@@ -148,15 +152,15 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
 
     n_eeg = [int(clip_s * fs) for clip_s in sc.clip_s]
     n_ecg = [2 * n + int(j) for n, j in zip(n_eeg, rng.integers(-8, 9, size=len(n_eeg)))]
-    eeg = simulate_eeg(rng, vad, DREAMER_CH_NAMES, fs, max(n_eeg), effects, **EEG_FINISH)
+    eeg = simulate_eeg(rng, states, DREAMER_CH_NAMES, fs, max(n_eeg), effects, **EEG_FINISH)
     eeg_stimuli = [_as_stored(x[:, :n], rng, fs) for x, n in zip(eeg, n_eeg)]
     del eeg
-    ecg = simulate_peripheral(rng, vad, "ecg", fs_ecg, max(n_ecg), effects)
+    ecg = simulate_peripheral(rng, states, "ecg", fs_ecg, max(n_ecg), effects)
     ecg_stimuli = [_ecg_leads(rng, x[:n]) for x, n in zip(ecg, n_ecg)]
     return {
         "age": age, "gender": gender, "eeg_stimuli": eeg_stimuli, "eeg_baseline": eeg_baseline,
         "ecg_stimuli": ecg_stimuli, "ecg_baseline": ecg_baseline, "scores": scores, "vad": vad,
-        "effects": effects,
+        "states": states, "effects": effects,
     }
 
 
@@ -211,7 +215,12 @@ def write_dreamer_mat(fname, subjects, **kwargs) -> Path:
 
 
 def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
-    """Write ``out/dreamer/DREAMER.mat`` and ``out/simulation.json``; return ``out/dreamer``."""
+    """Write ``out/dreamer/DREAMER.mat`` and ``out/simulation.json``; return ``out/dreamer``.
+
+    Each subject's card records ``scores`` (1-5), ``vad`` (the scores normalised), ``states``
+    (18, 3) (the continuous normalised valence, arousal, dominance that drove each clip, in clip
+    order) and ``gstar`` (18, 4) (G* of each clip's state).
+    """
     sc = SCALES[scale]
     out = Path(out)
     root = out / ROOT_NAME
@@ -221,7 +230,8 @@ def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
         subjects.append(s)
         cards.append({
             "subject": subject, "age": s["age"], "gender": s["gender"], **s["effects"].to_dict(),
-            "scores": s["scores"].tolist(), "vad": s["vad"].tolist(),
+            "scores": s["scores"].tolist(), "vad": s["vad"].tolist(), "states": s["states"].tolist(),
+            "gstar": gstar(s["states"][:, :2]).tolist(),
         })
     write_dreamer_mat(root / DREAMER_FNAME, subjects)
     write_sidecar(out, "dreamer", scale, seed, subjects=cards, snr=snr,

@@ -19,6 +19,19 @@ spectrum buries the rhythms deeper in the background) and a subject factor
 :math:`s = \pm e^{N(0, 0.3^2)}` whose sign is negative with a small probability (10 % valence, 5 %
 arousal, 20 % dominance: frontal asymmetry is the least consistent effect across people).
 
+The gain of the shared latent structure G* (:mod:`neuroaffect.simulate.gstar`) follows the same
+knob without a subject factor or sign: :math:`g_G = \mathrm{snr}\cdot\sigma_{\mathrm{trial}}
+\cdot m_G\cdot D` with :math:`m_G` = :data:`GSTAR_NOMINAL` (no random draw, so every other
+planted quantity of a subject is what it was before G* was planted).
+
+Continuous affect state
+-----------------------
+Each trial has a continuous state ``(v, a, d)`` in :math:`[-1, 1]^3` (normalised valence,
+arousal, dominance; :func:`draw_states`); the planted EEG and peripheral effects follow it. The
+rating a dataset writes is the state on the dataset's scale, rounded as the scale records it
+(DREAMER 1-5 and MAHNOB-HCI 1-9: to the nearest integer, ``rint(mid + half * state)``; DEAP: to
+two decimals), so a written integer rating stands for an interval of states.
+
 Calibration
 -----------
 :data:`DEFAULT_SNR` is calibrated so that per-channel log band power plus logistic regression,
@@ -43,6 +56,7 @@ from ..labels import LABEL_NAMES, RATING_RANGE
 
 __all__ = [
     "DEFAULT_SNR",
+    "GSTAR_NOMINAL",
     "STATE_SHARE",
     "RHYTHMS",
     "RATING_KINDS",
@@ -51,6 +65,7 @@ __all__ = [
     "SubjectEffects",
     "draw_subject_effects",
     "draw_ratings",
+    "draw_states",
 ]
 
 #: Realistic default of the signal-to-noise knob (its meaning and calibration: module docstring).
@@ -87,6 +102,8 @@ _GAIN_SCALE = {"research": 1.0, "emotiv": 1.35}
 # Nominal label gains in units of trial_sd x snr, and the chance that a subject's sign flips.
 _NOMINAL_GAIN = {"valence": 2.4, "arousal": 1.0, "dominance": 1.0}
 _FLIP_P = {"valence": 0.10, "arousal": 0.05, "dominance": 0.20}
+#: Nominal gain of the G* term in units of trial_sd x snr (``docs/simulator.md``, "The shared structure G*").
+GSTAR_NOMINAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +178,11 @@ class SubjectEffects:
         Typical size of an electrode pop in µV.
     alpha_power : float
         Multiplier of the alpha rhythm's peak density on every channel.
+    gstar_gain : float
+        Gain ``g_G`` of the G* term: ``ln P_kcr`` moves by ``g_G (G*(v_k, a_k) @ U)_cr``
+        (:func:`neuroaffect.simulate._planted.geometry`'s ``gstar_weights`` ``U``); natural-log
+        power units per unit of G*. 0 (the default, and what sidecars written before G* read as)
+        plants no G*.
     """
 
     subject: int
@@ -193,6 +215,7 @@ class SubjectEffects:
     pop_rate: float = 0.0
     pop_uv: float = 80.0
     alpha_power: float = 1.0
+    gstar_gain: float = 0.0
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict of every field (plain ``int``/``float``)."""
@@ -234,7 +257,7 @@ def draw_subject_effects(rng: np.random.Generator, subject: int, snr: float | No
         Subject number, stored as is.
     snr : float | None
         Signal-to-noise knob (>= 0); ``None`` takes :data:`DEFAULT_SNR`. ``0`` plants no label
-        effect at all. Peripheral label effects scale with ``snr / DEFAULT_SNR``.
+        effect at all (nor G*). Peripheral label effects scale with ``snr / DEFAULT_SNR``.
     device : {'research', 'emotiv'}
         Device family (:data:`DEVICES`): the range of the 1/f exponent, the amplitude and alpha
         power scales.
@@ -244,7 +267,8 @@ def draw_subject_effects(rng: np.random.Generator, subject: int, snr: float | No
     effects : SubjectEffects
         Label gains ``snr * trial_sd * nominal * D * s`` with ``D`` the device family's scale and
         ``s = ±exp(N(0, 0.3²))`` (sign mostly positive), individual alpha frequency ~ N(10, 0.8²) Hz
-        clipped to 8-12.5 Hz, and the subject's physiology and artefacts. The draws are in a fixed
+        clipped to 8-12.5 Hz, the G* gain ``snr * trial_sd * GSTAR_NOMINAL * D`` (no draw), and the
+        subject's physiology and artefacts. The draws are in a fixed
         order whatever the ``device``, so a subject differs between families only by the
         family's ranges and scales (1/f exponent, amplitude, alpha power, label gains).
     """
@@ -288,25 +312,47 @@ def draw_subject_effects(rng: np.random.Generator, subject: int, snr: float | No
         pop_rate=float(rng.uniform(1.0, 3.0)),
         pop_uv=float(rng.uniform(50.0, 120.0)),
         alpha_power=_ALPHA_POWER[device] * float(np.exp(rng.normal(0.0, 0.2))),
+        gstar_gain=snr * trial_sd * GSTAR_NOMINAL * _GAIN_SCALE[device],
     )
 
 
 def draw_ratings(rng: np.random.Generator, n_trials: int, kind: str) -> np.ndarray:
-    """Draw self-assessment ratings of one subject.
-
-    Stimuli are balanced over the four valence/arousal quadrants (as DEAP chose its clips);
-    the felt rating lands on the intended side 85 % of the time, at a distance from the scale
-    midpoint of about half the half-range. Dominance follows valence (r ~ 0.55 before rounding),
-    liking follows it more closely (r ~ 0.75); MAHNOB's predictability is unrelated. Both halves of
-    the binary split (``>= midpoint``) are always present when ``n_trials >= 2``. The scale of
-    each kind is :data:`neuroaffect.labels.RATING_RANGE`, its columns
-    :data:`neuroaffect.labels.LABEL_NAMES`.
+    """Draw self-assessment ratings of one subject: the ratings of :func:`draw_states`.
 
     Parameters
     ----------
     rng : numpy.random.Generator
     n_trials : int
-    kind : {'deap', 'dreamer', 'mahnob'}
+    kind : {'deap', 'dreamer', 'mahnob', 'amigos'}
+
+    Returns
+    -------
+    ratings : ndarray
+        As :func:`draw_states` returns them (the same draws from ``rng``).
+    """
+    return draw_states(rng, n_trials, kind)[0]
+
+
+def draw_states(rng: np.random.Generator, n_trials: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one subject's continuous affect states and the self-assessment ratings they give.
+
+    Stimuli are balanced over the four valence/arousal quadrants (as DEAP chose its clips);
+    the felt state lands on the intended side 85 % of the time, at a distance from the scale
+    midpoint of about half the half-range. Dominance follows valence (r ~ 0.55 before rounding),
+    liking follows it more closely (r ~ 0.75); MAHNOB's predictability is unrelated. The written
+    rating is the state on the scale, ``mid + half * state``, rounded as the scale records it (to
+    the nearest integer except for DEAP's continuous sliders). Both halves of the binary split
+    (``>= midpoint``) are always present when ``n_trials >= 2``: when one half is empty, one
+    trial's rating is moved one step (0.5 on DEAP's scale) across the midpoint and its state set
+    to that rating, normalised. The scale of each kind is
+    :data:`neuroaffect.labels.RATING_RANGE`, its columns :data:`neuroaffect.labels.LABEL_NAMES`.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness (consumed; the same draws whatever is returned).
+    n_trials : int
+    kind : {'deap', 'dreamer', 'mahnob', 'amigos'}
 
     Returns
     -------
@@ -314,7 +360,12 @@ def draw_ratings(rng: np.random.Generator, n_trials: int, kind: str) -> np.ndarr
         ``'deap'``: float64, shape (n_trials, 4), continuous in [1, 9] (valence, arousal,
         dominance, liking). ``'dreamer'``: float64 integer values, shape (n_trials, 3), in 1..5
         (valence, arousal, dominance). ``'mahnob'``: int64, shape (n_trials, 4), in 1..9
-        (valence, arousal, control, predictability).
+        (valence, arousal, control, predictability). ``'amigos'``: float64 integer values,
+        shape (n_trials, 4), on its scale.
+    states : ndarray of float64, shape (n_trials, 3)
+        The continuous normalised (valence, arousal, dominance) in [-1, 1] that the ratings
+        record: ``ratings[:, :3]`` normalised differs from it by at most half a scale step
+        (DEAP: not at all, before its two-decimal rounding).
     """
     check_option("kind", kind, RATING_KINDS)
     if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
@@ -332,11 +383,12 @@ def draw_ratings(rng: np.random.Generator, n_trials: int, kind: str) -> np.ndarr
     else:
         fourth = np.clip(0.7 * va[:, 0] + rng.normal(0.0, 0.35, n), -1.0, 1.0)
     latent = np.column_stack([va, dom, fourth])
+    states = latent[:, :3].copy()
 
     lo, hi = (float(v) for v in RATING_RANGE[kind])
     n_cols = len(LABEL_NAMES[kind])
-    mid = 0.5 * (lo + hi)
-    ratings = mid + 0.5 * (hi - lo) * latent[:, :n_cols]
+    mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    ratings = mid + half * latent[:, :n_cols]
     if kind != "deap":
         ratings = np.rint(ratings)
     ratings = np.clip(ratings, lo, hi)
@@ -347,6 +399,7 @@ def draw_ratings(rng: np.random.Generator, n_trials: int, kind: str) -> np.ndarr
                 k = int(rng.integers(n))
                 step = 0.5 if kind == "deap" else 1.0
                 ratings[k, col] = mid - step if high.all() else mid + step
+                states[k, col] = (ratings[k, col] - mid) / half
     if kind == "mahnob":
-        return ratings.astype(np.int64)
-    return ratings.astype(np.float64)
+        return ratings.astype(np.int64), states
+    return ratings.astype(np.float64), states

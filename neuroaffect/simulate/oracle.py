@@ -20,8 +20,9 @@ from scipy.linalg import cholesky, solve_triangular
 from .._utils import check_option
 from ..channels import DEAP_EEG_CH_NAMES, EEG_CH_NAMES
 from ._core import check_vad, names_key
-from ._planted import effect_matrix, geometry, trial_noise_cov
+from ._planted import effect_matrix, geometry, gstar_matrix, trial_noise_cov
 from .effects import STATE_SHARE, VAD, SubjectEffects
+from .gstar import gstar
 
 __all__ = ["oracle_accuracy", "oracle_accuracies"]
 
@@ -38,22 +39,26 @@ def oracle_accuracy(
     n_draws: int = 2000,
     seed: int = 0,
     baseline: bool = False,
+    states: np.ndarray | None = None,
 ) -> float:
     """Accuracy of the Bayes-optimal classifier on the exact planted band powers.
 
     The oracle sees, for each trial, the planted ln rhythm powers ``ln P_kcr`` of every channel
     and rhythm (:mod:`neuroaffect.simulate.eeg`), i.e. the label effect plus the trial-level noise
     ``epsilon ~ N(0, Sigma)``, and knows everything else: the subject's gains, ``Sigma``, and the
-    set of this subject's ratings (its prior is uniform over the given trials). It predicts
-    ``target >= 0`` when the posterior mass of the trials with ``target >= 0`` is at least 1/2:
+    set of this subject's trials, their ratings and continuous states (its prior is uniform over
+    the given trials). It predicts ``target >= 0`` when the posterior mass of the trials whose
+    *rating* has ``target >= 0`` is at least 1/2:
 
     .. math::
 
         p(y = 1 \\mid x) = \\frac{\\sum_{j: y_j = 1} N(x; \\mu_j, \\Sigma)}{\\sum_j N(x; \\mu_j, \\Sigma)},
-        \\qquad \\mu_j = \\mu_0 + B\\,(v_j, a_j, d_j)^T.
+        \\qquad \\mu_j = \\mu_0 + B\\,(v_j, a_j, d_j)^T + G\\,G^*(v_j, a_j)^T,
 
-    Because all means lie in the 3-D span of ``B``, the whitened problem reduces exactly to
-    three dimensions (``L^{-1} B = Q R`` with ``Sigma = L L^T``); the accuracy is averaged over
+    with ``(v_j, a_j, d_j)`` the trial's continuous state and ``G`` the planted G* term
+    (``gstar_gain`` times the patterns ``U``). Because all means lie in the (at most) 7-D span of
+    ``[B, G]``, the whitened problem reduces exactly to seven dimensions
+    (``L^{-1} [B, G] = Q R`` with ``Sigma = L L^T``); the accuracy is averaged over
     ``n_draws`` noise draws per trial. Windowing, finite-length spectral estimation, background
     power in each band and artefacts, which a real classifier must also cope with, are ignored:
     this is an upper bound (in expectation) for classifiers trained on the simulated signals.
@@ -63,7 +68,8 @@ def oracle_accuracy(
     ----------
     effects : SubjectEffects
     vad : ndarray, shape (n_trials, 3)
-        Normalised ratings of the subject's trials; NaN rows are ignored.
+        Normalised ratings of the subject's trials (what the binary target is read from); NaN
+        rows are ignored.
     target : {'valence', 'arousal', 'dominance'}
         Binary target ``normalised rating >= 0`` (rating >= 5 on 1-9, score >= 3 on 1-5).
     ch_names : sequence of str | None
@@ -78,6 +84,10 @@ def oracle_accuracy(
         nuisance state correlates :data:`~neuroaffect.simulate.effects.STATE_SHARE` with the
         trial's: the noise left given the baseline is ``(1 - STATE_SHARE**2) * Sigma``. Use it
         for classifiers whose features are corrected by the baseline (DEAP, DREAMER, MAHNOB).
+    states : ndarray, shape (n_trials, 3) | None
+        The continuous normalised states that drove each trial's planted powers (the means), row
+        for row with ``vad``; None = ``vad`` (ratings that are the states, e.g. for a sidecar
+        written before states were recorded).
 
     Returns
     -------
@@ -86,7 +96,12 @@ def oracle_accuracy(
     """
     check_option("target", target, VAD)
     vad = check_vad(vad)
-    vad = vad[np.isfinite(vad).all(axis=1)]
+    states = vad if states is None else check_vad(states)
+    if states.shape != vad.shape:
+        raise ValueError(f"Invalid value for the 'states' parameter: expected one state per rating, shape "
+                         f"{vad.shape}, but got shape {states.shape} instead.")
+    keep = np.isfinite(vad).all(axis=1) & np.isfinite(states).all(axis=1)
+    vad, states = vad[keep], states[keep]
     if vad.shape[0] == 0:
         raise ValueError("vad holds no trial with finite ratings")
     geom = geometry(names_key(DEAP_EEG_CH_NAMES if ch_names is None else ch_names))
@@ -94,14 +109,15 @@ def oracle_accuracy(
     if baseline:
         cov = (1.0 - STATE_SHARE**2) * cov
     chol = cholesky(cov, lower=True)
-    whitened = solve_triangular(chol, effect_matrix(effects, geom), lower=True)
-    r = np.linalg.qr(whitened, mode="r")  # (3, 3): whitened means are R @ vad
-    means = vad @ r.T  # (n_trials, 3)
+    design = np.column_stack([effect_matrix(effects, geom), gstar_matrix(effects, geom)])
+    whitened = solve_triangular(chol, design, lower=True)
+    r = np.linalg.qr(whitened, mode="r")  # (7, 7): whitened means are R @ [state, G*(state)]
+    means = np.column_stack([states, gstar(states[:, :2])]) @ r.T  # (n_trials, 7)
     y = vad[:, VAD.index(target)] >= 0
     g = np.random.default_rng(seed)
     correct = 0.0
     for k in range(vad.shape[0]):  # loop over trials only; draws and candidates are vectorised
-        z = means[k] + g.standard_normal((int(n_draws), 3))
+        z = means[k] + g.standard_normal((int(n_draws), means.shape[1]))
         ll = -0.5 * ((z[:, None, :] - means[None, :, :]) ** 2).sum(-1)
         ll -= ll.max(axis=1, keepdims=True)
         lik = np.exp(ll)
@@ -133,7 +149,8 @@ def oracle_accuracies(sidecar, target: str, ch_names=None, baseline: bool | None
     -------
     acc : dict of int -> float
         Subject number -> oracle accuracy in [0, 1]. Empty for datasets whose labels are not
-        ratings (SEED).
+        ratings (SEED). Each subject's ``states`` (the continuous states that drove its trials)
+        give the planted means where the sidecar records them; its ratings give the target.
     """
     card = json.loads(Path(sidecar).read_text())
     names = {f.name for f in dataclasses.fields(SubjectEffects)}
@@ -146,8 +163,9 @@ def oracle_accuracies(sidecar, target: str, ch_names=None, baseline: bool | None
         if vad is None:
             continue
         vad = np.asarray(vad, dtype=float)[:, :3]
-        vad = vad[~np.isnan(vad).any(axis=1)]
+        states = np.asarray(sub["states"], dtype=float)[:, :3] if "states" in sub else vad
         effects = SubjectEffects(**{k: v for k, v in sub.items() if k in names})
         out[int(sub["subject"])] = float(oracle_accuracy(
-            effects, vad, target, ch_names or EEG_CH_NAMES[card["dataset"]], baseline=bool(baseline)))
+            effects, vad, target, ch_names or EEG_CH_NAMES[card["dataset"]], baseline=bool(baseline),
+            states=states))
     return out
