@@ -44,7 +44,8 @@ from ..io.amigos import (AMIGOS_DIR, AMIGOS_EMOTIONS, AMIGOS_LONG_VIDEOS, AMIGOS
 from ..labels import normalise_ratings
 from ._write import Scale, savemat_atomic, write_sidecar
 from .eeg import simulate_eeg
-from .effects import draw_ratings, draw_subject_effects
+from .effects import draw_states, draw_subject_effects
+from .gstar import gstar
 from .peripheral import simulate_peripheral
 
 __all__ = ["ROOT_NAME", "SCALES", "AmigosScale", "write", "simulate_subject", "make_amigos_mat",
@@ -119,13 +120,16 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
         ``joined`` (list of 20 arrays, shape (n_samples_k, 17), samples x columns as stored,
         an empty (0, 0) array for a video not watched), ``self`` (ndarray, shape (20, 12),
         as ``labels_selfassessment``; NaN rows for videos not watched), ``ext`` (list of 20
-        arrays, shape (n_windows_k, 3)), ``video_ids`` (list of 20 str), ``vad`` (shape (20, 3),
+        arrays, shape (n_windows_k, 3)), ``video_ids`` (list of 20 str), ``states`` (shape (20, 3), the
+        continuous normalised valence, arousal, dominance that drove the signals; the ratings are
+        their rounding on the scale), ``vad`` (shape (20, 3),
         normalised valence, arousal, dominance) and ``effects`` (SubjectEffects).
     """
     sc = SCALES[scale]
     rng = np.random.default_rng([int(seed), _DATASET_ID, int(subject)])
     effects = draw_subject_effects(rng, subject, snr=snr, device="emotiv")
-    ratings = np.asarray(draw_ratings(rng, 20, "amigos"), dtype=np.float64)  # valence, arousal, dominance, liking
+    ratings, states = draw_states(rng, 20, "amigos")  # valence, arousal, dominance, liking: rint of the states
+    ratings = np.asarray(ratings, dtype=np.float64)
     vad = normalise_ratings(ratings[:, :3], "amigos")
     familiarity = rng.integers(1, 10, size=20).astype(np.float64)
     self_rows = np.column_stack([ratings[:, 1], ratings[:, 0], ratings[:, 2], ratings[:, 3], familiarity,
@@ -135,9 +139,9 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     watched = 16 if subject in sc.missing_long else 20
 
     fs = AMIGOS_SFREQ
-    eeg = simulate_eeg(rng, vad[:watched], AMIGOS_CH_NAMES, fs, max(n_times[:watched]), effects, **EEG_FINISH)
-    ecg = simulate_peripheral(rng, vad[:watched], "ecg", fs, max(n_times[:watched]), effects)
-    gsr = simulate_peripheral(rng, vad[:watched], "gsr", fs, max(n_times[:watched]), effects)
+    eeg = simulate_eeg(rng, states[:watched], AMIGOS_CH_NAMES, fs, max(n_times[:watched]), effects, **EEG_FINISH)
+    ecg = simulate_peripheral(rng, states[:watched], "ecg", fs, max(n_times[:watched]), effects)
+    gsr = simulate_peripheral(rng, states[:watched], "gsr", fs, max(n_times[:watched]), effects)
     joined, ext = [], []
     for k in range(20):
         if k >= watched:
@@ -151,7 +155,7 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
         joined.append(np.column_stack([eeg[k][:, :n].T, lead, second, conductance]))
         ext.append(_ext_annotation(rng, vad[k], n))
     self_rows[watched:] = np.nan
-    return {"joined": joined, "self": self_rows, "ext": ext, "video_ids": video_ids, "vad": vad,
+    return {"joined": joined, "self": self_rows, "ext": ext, "video_ids": video_ids, "vad": vad, "states": states,
             "ratings": ratings, "effects": effects}
 
 
@@ -202,7 +206,8 @@ def write(out: Path, scale: str, seed: int, snr: float | None) -> Path:
         name = amigos_fname(subject)
         write_amigos_mat(root / AMIGOS_DIR / name[:-4] / name, s)
         cards.append({"subject": subject, **s["effects"].to_dict(), "video_ids": s["video_ids"],
-                      "ratings": s["ratings"].tolist(), "vad": s["vad"].tolist(),
+                      "ratings": s["ratings"].tolist(), "vad": s["vad"].tolist(), "states": s["states"].tolist(),
+                      "gstar": gstar(s["states"][:, :2]).tolist(),
                       "long_videos_watched": subject not in sc.missing_long})
     write_sidecar(out, "amigos", scale, seed, subjects=cards, snr=snr, short_s=list(sc.short_s),
                   long_s=list(sc.long_s), missing_long=list(sc.missing_long))

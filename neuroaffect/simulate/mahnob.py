@@ -62,7 +62,8 @@ from ..labels import MAHNOB_LABELS, normalise_ratings
 from ._artefacts import slow_drift
 from ._write import FADE_S, Scale, crossfade_join, subject_rng, write_sidecar
 from .eeg import simulate_eeg
-from .effects import draw_ratings, draw_subject_effects
+from .effects import draw_states, draw_subject_effects
+from .gstar import gstar
 from .peripheral import simulate_peripheral
 
 __all__ = ["ROOT_NAME", "SCALES", "MahnobScale", "simulate_subject", "write", "write_bdf",
@@ -139,7 +140,9 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     subj : dict
         ``signals`` (list of n_sessions arrays, shape (46, n_times_j): the BDF channels but
         Status, in file units), ``onsets`` / ``offsets`` (samples), ``ratings`` (int, shape
-        (n_sessions, 4): valence, arousal, control, predictability, 1-9), ``labeled`` (bool,
+        (n_sessions, 4): valence, arousal, control, predictability, 1-9), ``states`` (float64, shape
+        (n_sessions, 3): the continuous normalised valence, arousal, control that drove the signals;
+        ``ratings = rint(5 + 4 * states)``), ``labeled`` (bool,
         shape (n_sessions,)), ``felt_emotion`` (int), ``clips`` (indices into
         :data:`MEDIA_FILES`), ``clip_s`` (int seconds), ``age``, ``gender`` and ``effects``.
     """
@@ -148,8 +151,7 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     rng = subject_rng(seed, "mahnob", subject)
     effects = draw_subject_effects(rng, subject, snr=snr)
     n = sc.n_sessions
-    ratings = draw_ratings(rng, n, "mahnob")
-    vad = normalise_ratings(ratings[:, :3], "mahnob")
+    ratings, states = draw_states(rng, n, "mahnob")  # ratings = rint(5 + 4 * states)
     clips = rng.permutation(len(MEDIA_FILES))[:n]
     clip_s = rng.integers(sc.clip_s[0], sc.clip_s[1] + 1, n)
     labeled = np.ones(n, dtype=bool)
@@ -162,11 +164,11 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
     n_total = n_clip + 2 * n_margin
     eeg_names = MAHNOB_EEG_CH_NAMES
     margins = simulate_eeg(rng, np.full((2 * n, 3), np.nan), eeg_names, fs, n_margin + n_fade, effects)
-    clip_eeg = simulate_eeg(rng, vad, eeg_names, fs, int(n_clip.max()), effects)
-    ecg = simulate_peripheral(rng, vad, "ecg", fs, int(n_total.max()), effects)
-    gsr = simulate_peripheral(rng, vad, "gsr", fs, int(n_total.max()), effects)
-    resp = _RESP_UV * simulate_peripheral(rng, vad, "resp", fs, int(n_total.max()), effects)
-    temp = simulate_peripheral(rng, vad, "temp", fs, int(n_total.max()), effects)
+    clip_eeg = simulate_eeg(rng, states, eeg_names, fs, int(n_clip.max()), effects)
+    ecg = simulate_peripheral(rng, states, "ecg", fs, int(n_total.max()), effects)
+    gsr = simulate_peripheral(rng, states, "gsr", fs, int(n_total.max()), effects)
+    resp = _RESP_UV * simulate_peripheral(rng, states, "resp", fs, int(n_total.max()), effects)
+    temp = simulate_peripheral(rng, states, "temp", fs, int(n_total.max()), effects)
 
     row = {name: i for i, name in enumerate(MAHNOB_CH_NAMES)}
     signals, onsets, offsets = [], [], []
@@ -191,7 +193,7 @@ def simulate_subject(seed: int, subject: int, scale: str = "tiny", snr: float | 
         offsets.append(n_margin + int(n_clip[j]))
     return {
         "signals": signals, "onsets": np.array(onsets), "offsets": np.array(offsets),
-        "ratings": ratings, "labeled": labeled, "felt_emotion": felt, "clips": clips,
+        "ratings": ratings, "states": states, "labeled": labeled, "felt_emotion": felt, "clips": clips,
         "clip_s": clip_s, "age": age, "gender": gender, "effects": effects,
     }
 
@@ -300,6 +302,7 @@ def write(out, scale: str = "demo", seed: int = 0, snr: float | None = None) -> 
             **subj["effects"].to_dict(), "subject": subject,
             "ratings": subj["ratings"].tolist(),
             "ratings_normalised": normalise_ratings(subj["ratings"], "mahnob").tolist(),
+            "states": subj["states"].tolist(), "gstar": gstar(subj["states"][:, :2]).tolist(),
             "labeled": subj["labeled"].tolist(), "session_folders": folders,
             "trials": list(range(1, sc.n_sessions + 1)),
         })
