@@ -14,7 +14,7 @@ from neuroaffect.labels import FER_CLASSES, fer_va_anchors
 from neuroaffect.simulate import DATASETS, dataset_root, simulate, simulate_faces
 from neuroaffect.simulate import FACE_DATASETS as SIM_FACE_DATASETS
 from neuroaffect.simulate import _faces_draw as draw
-from neuroaffect.simulate.faces import FACE_SCALES, vote_probabilities
+from neuroaffect.simulate.faces import FACE_SCALES, TRUTH_NAME, vote_probabilities
 
 C = {c: k for k, c in enumerate(FER_CLASSES)}
 FEAR, SURPRISE = C["fear"], C["surprise"]
@@ -63,7 +63,7 @@ def test_rewrite_replaces_the_root_and_leaves_no_temporary_folder(tmp_path):
     root = simulate_faces("ferplus", "tiny", tmp_path, seed=0)
     (root / "stale.txt").write_text("x")
     simulate_faces("ferplus", "tiny", tmp_path, seed=1)
-    assert sorted(p.name for p in root.iterdir()) == [FER2013_NAME, FERPLUS_NAME]
+    assert sorted(p.name for p in root.iterdir()) == [FER2013_NAME, FERPLUS_NAME, TRUTH_NAME]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ferplus", "simulation.json", "simulation.npz"]
 
 

@@ -7,16 +7,19 @@ shape is drawn from a distance field with an edge one pixel wide (antialiased).
 
 The expression of a face is a vector of :data:`EXPRESSION_PARAMS` (action-unit-like controls);
 each class has an anchor in :data:`CLASS_EXPRESSIONS` and a face of class ``c`` at intensity ``a``
-gets ``neutral + a * (anchor_c - neutral)`` plus per-face jitter.
+and affect state ``(v, a)`` gets ``neutral + a * (anchor_c - neutral)`` plus per-face jitter plus
+``s_G G*(v, a) M`` (:data:`GSTAR_EXPRESSION`, ``s_G`` the renderer's ``gstar_strength``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .gstar import gstar
+
 __all__ = [
-    "CLASS_EXPRESSIONS", "EXPRESSION_PARAMS", "IDENTITY_PARAMS", "draw_expressions", "draw_identities",
-    "draw_looks", "draw_poses", "landmarks68", "render_faces", "render_nonfaces",
+    "CLASS_EXPRESSIONS", "EXPRESSION_PARAMS", "GSTAR_EXPRESSION", "IDENTITY_PARAMS", "draw_expressions",
+    "draw_identities", "draw_looks", "draw_poses", "gstar_offset", "landmarks68", "render_faces", "render_nonfaces",
 ]
 
 #: Expression controls, each roughly in [-1, 1.6]: brow raise (up +), inner-brow raise (inner end
@@ -43,6 +46,21 @@ CLASS_EXPRESSIONS = np.array([
 _NEUTRAL = CLASS_EXPRESSIONS[0]
 #: Per-face jitter (standard deviation) of each expression control.
 _JITTER = np.array([0.14, 0.14, 0.12, 0.16, 0.10, 0.08, 0.10, 0.12, 0.12, 0.15])
+#: M, shape (4, 10): how each component of G* (rows) moves the expression controls (columns, in
+#: :data:`EXPRESSION_PARAMS` order) at ``gstar_strength`` 1. Only controls the renderer draws on both
+#: sides of their rest value (no clipping at 0): G*_1 (the fear/surprise factor) raises the inner brows
+#: and widens the mouth, G*_2 raises the brows and opens the eyes, G*_3 curves the mouth's corners up,
+#: G*_4 lifts one corner and narrows the mouth. Each move (at most 0.25 per unit of G*) is of the
+#: order of the per-face jitter and well below the gaps between the class expressions.
+GSTAR_EXPRESSION = np.array([
+    # brow  inner  eye   curve  open  width  asym  nose  lip   press
+    [0.00, 0.25, 0.00, 0.00, 0.00, 0.12, 0.00, 0.00, 0.00, 0.00],   # G*_1
+    [0.20, 0.00, 0.15, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00],   # G*_2
+    [0.00, 0.00, 0.00, 0.25, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00],   # G*_3
+    [0.00, 0.00, 0.00, 0.00, 0.00, -0.10, 0.22, 0.00, 0.00, 0.00],  # G*_4
+], dtype=np.float64)
+for _a in (CLASS_EXPRESSIONS, GSTAR_EXPRESSION):
+    _a.setflags(write=False)
 
 #: Identity controls (face units unless stated): face half-width and half-height, eye half-spacing,
 #: eye height (from the face centre, negative = up), eye half-width and half-height, brow gap above
@@ -57,8 +75,11 @@ _IDENTITY_RANGE = np.array([
 ])
 
 
-def draw_expressions(rng, classes, intensity) -> np.ndarray:
-    """Expression controls of faces of the given classes and intensities, shape (n, 10).
+def draw_expressions(rng, classes, intensity, va=None, gstar_strength: float = 0.0) -> np.ndarray:
+    """Expression controls of faces of the given classes, intensities and affect states, shape (n, 10).
+
+    ``neutral + intensity (anchor_c - neutral) + jitter + gstar_strength G*(va) M``; the random draws
+    (the jitter) are the same whatever ``va`` and ``gstar_strength``.
 
     Parameters
     ----------
@@ -67,11 +88,30 @@ def draw_expressions(rng, classes, intensity) -> np.ndarray:
         FERPlus class indices.
     intensity : ndarray of float, shape (n,)
         0 = neutral face, 1 = the class's anchor.
+    va : ndarray, shape (n, 2) | None
+        Each face's (valence, arousal) state, normalised units; needed when ``gstar_strength`` is not 0.
+    gstar_strength : float
+        s_G, the weight of G* in the expression (:data:`GSTAR_EXPRESSION`); 0 = none.
     """
     classes = np.asarray(classes, dtype=np.int64)
     a = np.asarray(intensity, dtype=np.float64)[:, None]
     e = _NEUTRAL + a * (CLASS_EXPRESSIONS[classes] - _NEUTRAL)
-    return e + rng.normal(size=e.shape) * _JITTER
+    e = e + rng.normal(size=e.shape) * _JITTER
+    return e + gstar_offset(va, gstar_strength, len(classes))
+
+
+def gstar_offset(va, gstar_strength: float, n: int) -> np.ndarray:
+    """``gstar_strength G*(va) M``, the expression move G* makes, shape (n, 10) (zeros at strength 0)."""
+    if not np.isfinite(gstar_strength) or gstar_strength < 0:
+        raise ValueError(f"Invalid value for the 'gstar_strength' parameter: expected a finite number >= 0, but got "
+                         f"{gstar_strength!r} instead.")
+    if gstar_strength == 0:
+        return np.zeros((n, len(EXPRESSION_PARAMS)))
+    if va is None or np.shape(va) != (n, 2):
+        raise ValueError(f"Invalid value for the 'va' parameter: expected the faces' (valence, arousal) states of "
+                         f"shape ({n}, 2) with gstar_strength {gstar_strength}, but got "
+                         f"{None if va is None else np.shape(va)} instead.")
+    return gstar_strength * gstar(va) @ GSTAR_EXPRESSION
 
 
 def draw_identities(rng, n: int) -> np.ndarray:

@@ -72,18 +72,23 @@ import numpy as np
 
 from .._progress import Progress
 from .._utils import (
-    TEMP_SUFFIX, atomic_path, atomic_write_json, check_int, check_option, code_version, remove_stale_temps, temp_prefix,
+    TEMP_SUFFIX, atomic_path, atomic_write_json, check_int, check_option, check_real, code_version, remove_stale_temps, temp_prefix,
 )
 from ..io.faces import FACE_DATASETS
 from ..io.faces.affectnet import AFFECTNET_HEADER, IMAGES_DIR as AFFECTNET_IMAGES, LISTS_DIR, MANIFEST_NAME
 from ..io.faces.ckplus import EMOTION_DIR, IMAGES_DIR as CKPLUS_IMAGES
 from ..io.faces.ferplus import FER2013_HEADER, FER2013_NAME, FERPLUS_HEADER, FERPLUS_NAME
-from ..labels import AFFECTNET_TO_FER, CKPLUS_TO_FER, FER_CLASSES, fer_va_anchors
+from ..labels import AFFECTNET_TO_FER, CKPLUS_TO_FER, FER_CLASSES
 from . import _faces_draw as draw
+from ._faces_state import (
+    CLASS_REGIONS_DEG, MAX_HALF_WIDTH_DEG, MIN_RADIUS, NEUTRAL_RADIUS, REGION_FILL, TRUTH_NAME, VOTE_BOUNDARY_SCALE,
+    FaceTruth, boundary_votes, draw_states, load_face_truth, truth_arrays,
+)
 
 __all__ = [
-    "FACE_DATASETS", "FACE_ROOT_NAMES", "FACE_SCALES", "FERPLUS_PRIOR", "MINI_CLASSES", "MISREAD", "MISREAD_RATE",
-    "face_root", "simulate_faces", "vote_probabilities",
+    "CLASS_REGIONS_DEG", "DEFAULT_GSTAR_STRENGTH", "FACE_DATASETS", "FACE_ROOT_NAMES", "FACE_SCALES", "FERPLUS_PRIOR",
+    "MINI_CLASSES", "MISREAD", "MISREAD_RATE", "NEUTRAL_RADIUS", "TRUTH_NAME", "VOTE_BOUNDARY_SCALE", "FaceTruth",
+    "face_root", "load_face_truth", "simulate_faces", "vote_probabilities",
 ]
 
 #: Folder below ``out`` that each simulated dataset's reader takes.
@@ -159,6 +164,8 @@ _P_UNKNOWN, _P_NF = 0.03, 0.004
 # 6 neutral); FER2013 has no contempt, read there as disgust
 _FER_TO_FER2013 = np.array([6, 3, 5, 4, 0, 1, 2, 1])
 _RENDER_CHUNK = 1024
+#: Default weight s_G of G* in the faces' expressions (:data:`~neuroaffect.simulate._faces_draw.GSTAR_EXPRESSION`).
+DEFAULT_GSTAR_STRENGTH = 1.0
 
 
 def face_root(dataset: str, out) -> Path:
@@ -167,7 +174,8 @@ def face_root(dataset: str, out) -> Path:
     return Path(out) / FACE_ROOT_NAMES[dataset]
 
 
-def simulate_faces(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0) -> Path:
+def simulate_faces(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, *,
+                   gstar_strength: float = DEFAULT_GSTAR_STRENGTH) -> Path:
     """Write a simulated facial-expression dataset in its real on-disk layout.
 
     Parameters
@@ -181,6 +189,10 @@ def simulate_faces(dataset: str, scale: str = "demo", out="data/sim", seed: int 
         ``out/simulation.npz`` hold the ground truth.
     seed : int
         Seed; the same seed writes byte-identical files (``simulation.json`` records the code version).
+    gstar_strength : float
+        s_G >= 0, the weight of G* in each face's expression (``docs/simulator.md``, "Faces"); 0 = no G*
+        in the pixels. Every random draw is the same whatever its value: two strengths with one seed
+        differ only in the faces' expressions (and the pixels drawn from them).
 
     Returns
     -------
@@ -190,6 +202,7 @@ def simulate_faces(dataset: str, scale: str = "demo", out="data/sim", seed: int 
     check_option("dataset", dataset, FACE_DATASETS)
     check_option("scale", scale, _SCALES)
     seed = check_int("seed", seed, 0)
+    gstar_strength = check_real("gstar_strength", gstar_strength, 0.0)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     root = face_root(dataset, out)
@@ -197,7 +210,7 @@ def simulate_faces(dataset: str, scale: str = "demo", out="data/sim", seed: int 
     writer = {"ferplus": _write_ferplus, "affectnet-mini": _write_mini, "affectnet": _write_affectnet,
               "ckplus": _write_ckplus}[dataset]
     with _atomic_tree(root) as tmp:
-        truth, facts = writer(tmp, FACE_SCALES[dataset][scale], rng)
+        truth, facts = writer(tmp, FACE_SCALES[dataset][scale], rng, gstar_strength)
     _write_npz(out / "simulation.npz", truth)
     atomic_write_json(out / "simulation.json", {
         "dataset": dataset, "scale": scale, "seed": seed, "code_version": code_version(),
@@ -205,6 +218,7 @@ def simulate_faces(dataset: str, scale: str = "demo", out="data/sim", seed: int 
         "class_expressions": {"params": list(draw.EXPRESSION_PARAMS),
                               "anchors": np.round(draw.CLASS_EXPRESSIONS, 4).tolist()},
         "ground_truth": {"file": "simulation.npz", "arrays": {k: list(v.shape) for k, v in truth.items()}},
+        "affect_state": _state_facts(gstar_strength),
         **facts,
     })
     return root
@@ -252,9 +266,11 @@ def _write_npz(fname: Path, arrays: dict) -> Path:
     return fname
 
 
-def _render(rng, classes, intensity, identity, pose, looks, size, colour, occluded_big=None) -> np.ndarray:
-    """Draw faces in chunks (bounded memory); every random draw happens before, in ``rng`` order."""
-    expr = draw.draw_expressions(rng, classes, intensity)
+def _render(rng, classes, intensity, va, gstar_strength, identity, pose, looks, size, colour) -> tuple:
+    """Draw faces in chunks (bounded memory); every random draw happens before, in ``rng`` order.
+
+    Returns the images, uint8 (n, size, size[, 3]), and their expression controls, (n, 10)."""
+    expr = draw.draw_expressions(rng, classes, intensity, va, gstar_strength)
     noise_rng = np.random.default_rng(rng.integers(2**63))
     n = len(classes)
     out = None
@@ -283,12 +299,21 @@ def _class_sequence(rng, classes, per_class: int) -> np.ndarray:
     return rng.permutation(np.repeat(np.asarray(classes), per_class))
 
 
-def _va(rng, classes, intensity) -> tuple:
-    """Valence and arousal of each face: its class's circumplex anchor, scaled by intensity, plus noise."""
-    anchors = fer_va_anchors()[classes]
-    va = anchors * (0.5 + 0.5 * intensity)[:, None] + rng.normal(0.0, 0.15, anchors.shape)
-    va = np.clip(va, -1.0, 1.0)
-    return np.round(va[:, 0], 3), np.round(va[:, 1], 3)
+def _state_facts(gstar_strength: float) -> dict:
+    """What ``simulation.json`` records of the faces' affect states, G* rendering and the truth file."""
+    return {
+        "truth_file": f"<root>/{TRUTH_NAME} (neuroaffect.simulate.faces.load_face_truth)",
+        "regions_deg": {c: list(v) for c, v in CLASS_REGIONS_DEG.items()},
+        "region_fill": REGION_FILL, "max_half_width_deg": MAX_HALF_WIDTH_DEG, "neutral_radius": NEUTRAL_RADIUS,
+        "radius": f"clip(0.8 * (0.35 + 0.65 * intensity) + N(0, 0.04^2), {MIN_RADIUS}, 0.95)",
+        "gstar_strength": gstar_strength,
+        "gstar_expression": {"params": list(draw.EXPRESSION_PARAMS), "matrix": draw.GSTAR_EXPRESSION.tolist()},
+        "vote_boundary_scale": VOTE_BOUNDARY_SCALE,
+    }
+
+
+def _write_truth(root: Path, dataset: str, key, va, classes, intensity, gstar_strength: float) -> None:
+    _write_npz(root / TRUTH_NAME, truth_arrays(dataset, key, va, classes, intensity, gstar_strength))
 
 
 def _save_png(fname: Path, img: np.ndarray) -> None:
@@ -306,8 +331,14 @@ def _save_jpeg(fname: Path, img: np.ndarray) -> None:
 # --------------------------------------------------------------------------------------------
 # FERPlus
 # --------------------------------------------------------------------------------------------
-def vote_probabilities(classes, intensity, kind) -> np.ndarray:
+def vote_probabilities(classes, intensity, kind, va=None) -> np.ndarray:
     """Probability of each of FERPlus's 10 vote columns for one annotator, shape (n, 10).
+
+    An annotator misreads a face with probability ``MISREAD_RATE[c] + 0.45 (1 - intensity)`` (at most
+    0.75), as :data:`MISREAD`'s row of its class or, for weak faces, as neutral; otherwise the reading
+    follows the face's state: the emotional classes share it by
+    :func:`~neuroaffect.simulate._faces_state.boundary_votes` (a softmax over ``-||va - anchor_k||^2 /
+    s^2``), so a face near a class boundary gets split votes and one near its anchor does not.
 
     Parameters
     ----------
@@ -317,6 +348,9 @@ def vote_probabilities(classes, intensity, kind) -> np.ndarray:
         Expression intensity (0-1); weak expressions are misread more, mostly as neutral.
     kind : ndarray of int, shape (n,)
         0 a face, 1 a face hidden by an occluder (votes mostly ``unknown``), 2 not a face (``NF``).
+    va : ndarray, shape (n, 2) | None
+        The faces' (valence, arousal) states, normalised units; None: every face at its class's
+        anchor, read as its class.
 
     Returns
     -------
@@ -330,7 +364,8 @@ def vote_probabilities(classes, intensity, kind) -> np.ndarray:
     to_neutral = np.where(classes == 0, 0.0, 0.6 * (1.0 - a))[:, None]
     wrong = (1.0 - to_neutral) * MISREAD[classes] + to_neutral * np.eye(_K)[0]
     p = np.zeros((n, _K + 2))
-    p[:, :_K] = (1.0 - m - _P_UNKNOWN - _P_NF)[:, None] * np.eye(_K)[classes] + m[:, None] * wrong
+    right = np.eye(_K)[classes] if va is None else boundary_votes(classes, va)
+    p[:, :_K] = (1.0 - m - _P_UNKNOWN - _P_NF)[:, None] * right + m[:, None] * wrong
     p[:, _K], p[:, _K + 1] = _P_UNKNOWN, _P_NF
     hidden = kind == 1
     p[hidden, :_K] *= 0.3 / p[hidden, :_K].sum(axis=1, keepdims=True)
@@ -359,7 +394,7 @@ def _pixel_strings(images: np.ndarray) -> list:
     return buf.tobytes().decode("ascii").split("\n")[:-1]
 
 
-def _write_ferplus(root: Path, sc: _Ferplus, rng):
+def _write_ferplus(root: Path, sc: _Ferplus, rng, gstar_strength: float):
     sizes = {"Training": sc.n_train, "PublicTest": sc.n_val, "PrivateTest": sc.n_test}
     tiny = sc.n_train < 100
     usage, classes, kind, identity_id = [], [], [], []
@@ -390,16 +425,17 @@ def _write_ferplus(root: Path, sc: _Ferplus, rng):
     people = draw.draw_identities(rng, id_offset)
     identity = people[identity_id]
     intensity = rng.uniform(0.4, 1.0, n)
+    va = draw_states(rng, classes, intensity)
     pose = draw.draw_poses(rng, n, rot_deg=9.0, shift=0.07, scale=(1.08, 1.32))
     pose[:, 2] -= 0.03  # FER2013 crops are tight: hair line near the top edge, chin near the bottom one
     looks = draw.draw_looks(rng, n, colour=False, noise=(0.02, 0.07), occlusion=0.12, light=0.4)
     hidden = np.flatnonzero(kind == 1)
     _big_occluders(rng, looks, hidden)
-    images, expr = _render(rng, classes, intensity, identity, pose, looks, 48, False)
+    images, expr = _render(rng, classes, intensity, va, gstar_strength, identity, pose, looks, 48, False)
     nonface = np.flatnonzero(kind == 2)
     if len(nonface):
         images[nonface] = draw.render_nonfaces(rng, len(nonface), 48)
-    p = vote_probabilities(classes, intensity, kind)
+    p = vote_probabilities(classes, intensity, kind, va)
     votes = rng.multinomial(10, p)
     # FER2013's own label: one more annotator's reading, on its 7 classes
     cdf = np.cumsum(p[:, :_K], axis=1) / p[:, :_K].sum(axis=1, keepdims=True)
@@ -417,6 +453,7 @@ def _write_ferplus(root: Path, sc: _Ferplus, rng):
     vote_text = [",".join(map(str, r)) for r in votes.tolist()]
     lines += [f"{u},{nm},{v}\n" for u, nm, v in zip(usage.tolist(), names.tolist(), vote_text)]
     (root / FERPLUS_NAME).write_text("".join(lines), encoding="ascii")
+    _write_truth(root, "ferplus", np.arange(n), va, classes, intensity, gstar_strength)
 
     truth = {"true_class": classes.astype(np.int8), "kind": kind.astype(np.int8),
              "identity": identity_id.astype(np.int32), "intensity": intensity.astype(np.float32),
@@ -443,27 +480,29 @@ def _affectnet_looks(rng, n):
     return pose, looks
 
 
-def _write_mini(root: Path, sc: _Mini, rng):
+def _write_mini(root: Path, sc: _Mini, rng, gstar_strength: float):
     classes = _class_sequence(rng, [_C[c] for c in MINI_CLASSES], sc.per_class)
     n = len(classes)
     identity = draw.draw_identities(rng, n)
     intensity = rng.uniform(0.5, 1.0, n)
+    va = draw_states(rng, classes, intensity)  # the V/A labels are the states themselves
+    valence, arousal = va[:, 0], va[:, 1]
     pose, looks = _affectnet_looks(rng, n)
-    images, expr = _render(rng, classes, intensity, identity, pose, looks, 96, True)
-    valence, arousal = _va(rng, classes, intensity)
+    images, expr = _render(rng, classes, intensity, va, gstar_strength, identity, pose, looks, 96, True)
     (root / "images").mkdir()
     rows = ["path,label,valence,arousal\n"]
-    for i in range(n):
-        rel = f"images/{i + 1:06d}.jpg"
+    rels = [f"images/{i + 1:06d}.jpg" for i in range(n)]
+    for i, rel in enumerate(rels):
         _save_jpeg(root / rel, images[i])
         rows.append(f"{rel},{FER_CLASSES[classes[i]]},{valence[i]:.3f},{arousal[i]:.3f}\n")
     (root / MANIFEST_NAME).write_text("".join(rows), encoding="ascii")
+    _write_truth(root, "affectnet-mini", np.array(rels), va, classes, intensity, gstar_strength)
     truth = {"true_class": classes.astype(np.int8), "identity": np.arange(n, dtype=np.int32),
              "intensity": intensity.astype(np.float32), "pose": pose.astype(np.float32),
              "expression": expr.astype(np.float32), "occluded": looks["occluded"],
              "valence": valence.astype(np.float32), "arousal": arousal.astype(np.float32)}
     facts = {"image_size": [96, 96], "colour": True, "format": "JPEG", "present_classes": list(MINI_CLASSES),
-             "va_model": "fer_va_anchors() * (0.5 + 0.5 * intensity) + N(0, 0.15), clipped to [-1, 1]",
+             "va_model": "the affect state (affect_state: within the class's region, radius following intensity)",
              "pose_columns": ["rotation_deg", "shift_x", "shift_y", "scale"]}
     return truth, facts
 
@@ -471,7 +510,7 @@ def _write_mini(root: Path, sc: _Mini, rng):
 _FER_TO_AFFECTNET = {v: k for k, v in AFFECTNET_TO_FER.items()}
 
 
-def _write_affectnet(root: Path, sc: _AffectNet, rng):
+def _write_affectnet(root: Path, sc: _AffectNet, rng, gstar_strength: float):
     canvas, face = 144, 96
     lists = root / LISTS_DIR
     lists.mkdir()
@@ -484,11 +523,11 @@ def _write_affectnet(root: Path, sc: _AffectNet, rng):
         classes = np.where(code < 8, fer, rng.integers(0, _K, n))  # "none": some other expression
         intensity = np.where(code == 8, rng.uniform(0.1, 0.4, n), rng.uniform(0.5, 1.0, n))
         identity = draw.draw_identities(rng, n)
+        va = draw_states(rng, classes, intensity)  # the V/A labels (-2 for codes 9 and 10) are the states
         pose, looks = _affectnet_looks(rng, n)
         _big_occluders(rng, looks, np.flatnonzero(code == 9))
-        valence, arousal = _va(rng, classes, intensity)
-        valence = np.where(code >= 9, -2.0, valence)
-        arousal = np.where(code >= 9, -2.0, arousal)
+        valence = np.where(code >= 9, -2.0, va[:, 0])
+        arousal = np.where(code >= 9, -2.0, va[:, 1])
         offset = rng.integers(0, canvas - face + 1, (n, 2))
         n_dirs = max(1, n // 500)
         sub = rng.integers(1, n_dirs + 1, n)
@@ -498,7 +537,8 @@ def _write_affectnet(root: Path, sc: _AffectNet, rng):
         for a in range(0, n, _RENDER_CHUNK):
             sl = slice(a, min(a + _RENDER_CHUNK, n))
             lk = {k: v[sl] for k, v in looks.items()}
-            faces, expr = _render(rng, classes[sl], intensity[sl], identity[sl], pose[sl], lk, face, True)
+            faces, expr = _render(rng, classes[sl], intensity[sl], va[sl], gstar_strength, identity[sl], pose[sl], lk,
+                                  face, True)
             expr_all[sl] = expr
             backs = draw.render_nonfaces(rng, sl.stop - sl.start, canvas, colour=True)
             nonface = code[sl] == 10
@@ -516,10 +556,14 @@ def _write_affectnet(root: Path, sc: _AffectNet, rng):
                 lm = ";".join(f"{p:.2f}" for p in pts.ravel())
                 rows.append(f'{rel},{x0},{y0},{face},{face},{lm},{code[i]},{valence[i]:.3f},{arousal[i]:.3f}\n')
         (lists / list_name).write_text("".join(rows), encoding="ascii")
-        truth_parts.append({"true_class": classes, "expression_code": code, "intensity": intensity,
+        truth_parts.append({"true_class": classes, "expression_code": code, "intensity": intensity, "va": va,
+                            "key": np.char.add(f"{AFFECTNET_IMAGES}/", np.array([f"{s}/{m}" for s, m in zip(sub, names)])),
                             "pose": pose, "expression": expr_all, "occluded": looks["occluded"],
                             "list": np.full(n, 0 if list_name == "training.csv" else 1)})
     truth = {k: np.concatenate([t[k] for t in truth_parts]) for k in truth_parts[0]}
+    _write_truth(root, "affectnet", truth.pop("key"), truth["va"], truth["true_class"], truth["intensity"],
+                 gstar_strength)
+    del truth["va"]
     dtypes = {"true_class": np.int8, "expression_code": np.int8, "intensity": np.float32, "pose": np.float32,
               "expression": np.float32, "list": np.int8}
     truth = {k: v.astype(dtypes.get(k, v.dtype)) for k, v in truth.items()}
@@ -539,7 +583,7 @@ _CK_FULL_COUNTS = (45, 18, 59, 25, 69, 28, 83)
 _FER_TO_CK = {v: k for k, v in CKPLUS_TO_FER.items()}
 
 
-def _write_ckplus(root: Path, sc: _CKPlus, rng):
+def _write_ckplus(root: Path, sc: _CKPlus, rng, gstar_strength: float):
     size = 96
     if sum(_CK_FULL_COUNTS) == sc.n_labelled:
         ck_codes = np.repeat(np.arange(1, 8), _CK_FULL_COUNTS)
@@ -564,15 +608,19 @@ def _write_ckplus(root: Path, sc: _CKPlus, rng):
     img_root, emo_root = root / CKPLUS_IMAGES, root / EMOTION_DIR
     fr_seq, fr_idx, fr_int = [], [], []
     frames_all = []
+    peaks = np.empty(n_seq)
     for q in range(n_seq):
         f = int(n_frames[q])
-        peak = rng.uniform(0.85, 1.0)
+        peaks[q] = peak = rng.uniform(0.85, 1.0)
         ramp = peak * (0.5 - 0.5 * np.cos(np.pi * np.arange(f) / (f - 1)))
         fr_seq.append(np.full(f, q))
         fr_idx.append(np.arange(1, f + 1))
         fr_int.append(ramp)
     fr_seq, fr_idx, fr_int = np.concatenate(fr_seq), np.concatenate(fr_idx), np.concatenate(fr_int)
     fer_class = np.array([CKPLUS_TO_FER[int(c)] for c in codes])
+    # the sequence's state at its peak; each frame moves from the origin (neutral) to it with the ramp
+    seq_va = draw_states(rng, fer_class, peaks)
+    va = np.round(seq_va[fr_seq] * (fr_int / peaks[fr_seq])[:, None], 3)
     n_fr = len(fr_seq)
     # the sequence's own expression offset, shared by its frames; small head motion per frame
     seq_jitter = rng.normal(size=(n_seq, len(draw.EXPRESSION_PARAMS))) * 0.08
@@ -583,7 +631,8 @@ def _write_ckplus(root: Path, sc: _CKPlus, rng):
     identity = people[owner[fr_seq]]
     neutral = draw.CLASS_EXPRESSIONS[0]
     anchor = draw.CLASS_EXPRESSIONS[fer_class[fr_seq]]
-    expr = neutral + fr_int[:, None] * (anchor - neutral) + seq_jitter[fr_seq]
+    expr = neutral + fr_int[:, None] * (anchor - neutral) + seq_jitter[fr_seq] \
+        + draw.gstar_offset(va, gstar_strength, n_fr)
     noise_rng = np.random.default_rng(rng.integers(2**63))
     for a in range(0, n_fr, _RENDER_CHUNK):
         sl = slice(a, min(a + _RENDER_CHUNK, n_fr))
@@ -591,6 +640,7 @@ def _write_ckplus(root: Path, sc: _CKPlus, rng):
         frames_all.append(draw.render_faces(noise_rng, identity[sl], expr[sl], pose[sl], lk, size, False))
     frames = np.concatenate(frames_all)
     emo_root.mkdir()
+    keys = np.empty(n_fr, dtype=object)
     for q in range(n_seq):
         subj = f"S{s_numbers[owner[q]]:03d}"
         seq = f"{seq_no[q]:03d}"
@@ -598,13 +648,18 @@ def _write_ckplus(root: Path, sc: _CKPlus, rng):
         d.mkdir(parents=True)
         mine = np.flatnonzero(fr_seq == q)
         for i in mine:
-            _save_png(d / f"{subj}_{seq}_{fr_idx[i]:08d}.png", frames[i])
+            name = f"{subj}_{seq}_{fr_idx[i]:08d}.png"
+            _save_png(d / name, frames[i])
+            keys[i] = f"{CKPLUS_IMAGES}/{subj}/{seq}/{name}"
         if labelled[q] or q % 2 == 0:  # the release has empty Emotion folders for some unlabelled sequences
             (emo_root / subj / seq).mkdir(parents=True)
         if labelled[q]:
             last = fr_idx[mine[-1]]
             (emo_root / subj / seq / f"{subj}_{seq}_{last:08d}_emotion.txt").write_text(
                 f"   {float(codes[q]):.7e}\n", encoding="ascii")
+    # a first frame (intensity 0) is a neutral face at the origin, as the reader labels it
+    frame_class = np.where(fr_int == 0, _C["neutral"], fer_class[fr_seq])
+    _write_truth(root, "ckplus", keys.astype(str), va, frame_class, fr_int, gstar_strength)
     truth = {"frame_sequence": fr_seq.astype(np.int32), "frame_number": fr_idx.astype(np.int32),
              "frame_intensity": fr_int.astype(np.float32), "frame_pose": pose.astype(np.float32),
              "frame_expression": expr.astype(np.float32),
