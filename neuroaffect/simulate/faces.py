@@ -1,19 +1,24 @@
 """Simulated facial-expression datasets in the exact on-disk layouts of FERPlus, AffectNet and CK+.
 
-``simulate_faces(dataset, scale, out, seed)`` writes ``out/<root>/`` (what the dataset's reader in
-:mod:`neuroaffect.io.faces` takes) plus ``out/simulation.json`` (the generator's settings) and
-``out/simulation.npz`` (per-image ground truth: true class, intensity, identity, pose, ...).
+``simulate_faces(dataset, scale, out, seed, gstar_strength=1.0)`` writes ``out/<root>/`` (what the
+dataset's reader in :mod:`neuroaffect.io.faces` takes) plus ``out/simulation.json`` (the generator's
+settings) and ``out/simulation.npz`` (per-image ground truth: true class, intensity, identity, pose, ...).
+The root also holds ``simulation_truth.npz`` (ignored by the readers; :func:`load_face_truth`): every
+image's continuous affect state (v, a), drawn within its class's region of the valence/arousal plane,
+and G*(v, a), the shared structure of :mod:`neuroaffect.simulate.gstar` (``docs/simulator.md``, "Faces:
+affect state, G* and votes").
 
 Faces are drawn procedurally (:mod:`neuroaffect.simulate._faces_draw`): an ellipse head with hair,
 brows, eyes, nose and mouth whose geometry follows the class (action-unit-like controls: brow raise
 and inner-brow angle, eye opening, mouth curvature, opening, width and one-sided corner, nose
-wrinkle, upper-lip raise, lip press), at a random intensity, with per-face jitter, on a random
-identity (face shape, feature spacing, skin and hair tone), pose (rotation, shift, scale), lighting
+wrinkle, upper-lip raise, lip press), at a random intensity, with per-face jitter and a move
+``gstar_strength * G*(v, a) @ M`` that follows the face's state, on a random identity (face shape, feature spacing, skin and hair tone), pose (rotation, shift, scale), lighting
 (directional gradient, contrast, gamma, colour tint), occluders and pixel noise.
 
 Planted confusion: fear and surprise share raised brows, wide eyes and an open mouth, differing
 only by the inner brows and the mouth's shape; FERPlus's simulated annotators also misread each as
-the other more than any other pair (:data:`MISREAD`).
+the other more than any other pair (:data:`MISREAD`). The votes follow the state: a face near the
+boundary between two classes' regions gets votes split between them.
 
 =================  ================================================================================
 dataset            what is written
@@ -24,7 +29,7 @@ ferplus            ``fer2013.csv`` (emotion,pixels,Usage; 48 x 48 grey) and ``fe
                    index) and occluded rows with a majority of ``unknown`` votes
 affectnet-mini     ``labels.csv`` (path,label,valence,arousal) over ``images/NNNNNN.jpg``: 96 x 96
                    colour JPEGs, looser crops, stronger and tinted light, 7 classes (no contempt),
-                   valence/arousal from each class's circumplex anchor plus noise
+                   valence/arousal = the faces' states (ground truth, not from the anchors)
 affectnet          ``Manually_Annotated_file_lists/{training,validation}.csv`` over
                    ``Manually_Annotated_Images/<dir>/<name>.jpg``: 144 x 144 colour photographs
                    with a 96 x 96 face at a random place (the face box) and its 68 landmarks;
@@ -48,11 +53,12 @@ ckplus          3 subjects, 9 sequences       12 subjects, 36 sequences   123 su
 
 FERPlus demo: 3,000 training images are enough for a small CNN to learn the classes while the
 whole set is written in seconds; 400 validation and test rows keep per-class estimates usable. With
-seed 0 (``benchmarks/calibrate_faces.py``, test rows, majority-vote labels; chance 0.28): logistic
-regression on raw pixels 0.35 accuracy, gradient boosting on 24 x 24 pixels 0.40, a small CNN 0.81
-(macro-F1 0.76), whose largest error on fear is surprise (8 of 18). Pose, identity and lighting
-variation keep pixel-wise learners low; the votes' noise keeps the majority label equal to the
-generator's class for 94 % of the rows. AffectNet-mini and CK+
+seed 0, before the affect states (``benchmarks/calibrate_faces.py``, test rows, majority-vote labels;
+chance 0.28): logistic regression on raw pixels 0.35 accuracy, gradient boosting on 24 x 24 pixels
+0.40, a small CNN 0.81 (macro-F1 0.76), whose largest error on fear is surprise (8 of 18). Pose,
+identity and lighting variation keep pixel-wise learners low; the votes' noise keeps the majority
+label equal to the generator's class for 94 % of the rows (92.4-92.9 % with the states' split votes,
+seeds 0-2; pixel-logistic macro-F1 0.22-0.25 against 0.25-0.26 before, ``docs/simulator.md``). AffectNet-mini and CK+
 are cross-dataset test sets, sized like a few hundred evaluation images.
 """
 
