@@ -305,6 +305,8 @@ def test_votes_va_is_the_vote_weighted_anchor():
     assert t.dtype == torch.float32 and torch.allclose(t, torch.as_tensor(votes_va(votes), dtype=torch.float32))
     with pytest.raises(ValueError, match="'votes' parameter"):
         votes_va(np.ones((2, 7)))
+    with pytest.raises(ValueError, match=r"expected shape \(\.\.\., 8\)"):
+        votes_va(torch.ones(2, 7))
 
 
 def test_default_target_temperatures_and_their_entropy(tmp_path):

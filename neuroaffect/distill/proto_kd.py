@@ -56,14 +56,14 @@ def votes_va(votes, anchors=None):
         array is float64.
     """
     anchors = fer_va_anchors() if anchors is None else np.asarray(anchors, dtype=np.float64)
-    if isinstance(votes, torch.Tensor):
-        w = votes.float() if not votes.is_floating_point() else votes
+    w = votes if isinstance(votes, torch.Tensor) else np.asarray(votes, dtype=np.float64)
+    if tuple(w.shape[-1:]) != anchors.shape[:1]:
+        raise ValueError(f"Invalid value for the 'votes' parameter: expected shape (..., {anchors.shape[0]}), but got "
+                         f"{tuple(w.shape)} instead.")
+    if isinstance(w, torch.Tensor):
+        w = w if w.is_floating_point() else w.float()
         a = torch.as_tensor(anchors, dtype=w.dtype, device=w.device)
         return (w / w.sum(-1, keepdim=True).clamp_min(1e-12)) @ a
-    w = np.asarray(votes, dtype=np.float64)
-    if w.shape[-1:] != anchors.shape[:1]:
-        raise ValueError(f"Invalid value for the 'votes' parameter: expected shape (..., {anchors.shape[0]}), but got "
-                         f"{w.shape} instead.")
     return (w / np.maximum(w.sum(-1, keepdims=True), 1e-12)) @ anchors
 
 
@@ -128,7 +128,7 @@ class ProtoKD:
         return torch.log_softmax(-((va[..., None, :] - c) ** 2).sum(-1) / self.target_temperature, dim=-1)
 
     def targets(self, va=None) -> np.ndarray:
-        """Targets ``q_pro`` over the bins, float64.
+        """Targets ``q_pro`` over the bins.
 
         Parameters
         ----------
@@ -138,8 +138,8 @@ class ProtoKD:
 
         Returns
         -------
-        q : ndarray, shape (n, K), or (C, K) for the class anchors (row ``y`` is class ``y``'s target,
-            the same in both modes).
+        q : ndarray, shape (n, K) float64, or (C, K) float32 for the class anchors (row ``y`` is class
+            ``y``'s target, the same in both modes).
         """
         if va is None:
             return self.log_targets.exp().numpy()
