@@ -19,9 +19,10 @@ from .._utils import check_option
 
 __all__ = ["STATE_DATASETS", "find_simulation_card", "load_states"]
 
-#: Datasets whose ``simulation.json`` records one state per trial, in the order of the reader's
-#: trials (``Recording.trial_ids`` 1..n_trials: DEAP's ``Experiment_id``, DREAMER's clip number).
-STATE_DATASETS = ("deap", "dreamer")
+#: Datasets whose ``simulation.json`` records one state per trial, row ``k`` for the trial the
+#: reader numbers ``k + 1`` (``Recording.trial_ids``: DEAP's ``Experiment_id``, DREAMER's clip
+#: number, MAHNOB-HCI's ``Trial<k>``).
+STATE_DATASETS = ("deap", "dreamer", "mahnob")
 
 
 def find_simulation_card(root) -> Path:
@@ -55,17 +56,19 @@ def load_states(root, dataset: str) -> dict[int, np.ndarray]:
     root : path-like
         The simulated dataset's root (what its reader takes, e.g. ``out/dreamer``) or the
         simulation's ``out`` folder; ``simulation.json`` is looked for there and above.
-    dataset : {'deap', 'dreamer'}
+    dataset : {'deap', 'dreamer', 'mahnob'}
         The dataset the sidecar must describe (:data:`STATE_DATASETS`).
 
     Returns
     -------
     states : dict of int -> ndarray of float64, shape (n_trials, 2)
-        Subject number -> normalised (valence, arousal) in [-1, 1], one row per trial in the
-        order the reader returns the subject's trials: row ``k`` is the trial whose
-        ``Recording.trial_ids`` is ``k + 1`` (DEAP: ``Experiment_id``, the ``.dat`` order, not
-        the presentation order; DREAMER: clip number). The written ratings are these states
-        rounded on the scale (DREAMER: ``rint(3 + 2 v)``).
+        Subject number -> normalised (valence, arousal) in [-1, 1], one row per trial: row ``k``
+        is the trial whose ``Recording.trial_ids`` is ``k + 1`` (DEAP: ``Experiment_id``, the
+        ``.dat`` order, not the presentation order; DREAMER: clip number; MAHNOB-HCI: the
+        ``Trial<k>`` number, sessions without felt ratings included), so
+        ``states[rec.subject][rec.trial_ids - 1]`` is aligned with a reader's ``Recording`` (the
+        reader's order is this order unless it drops trials). The written ratings are these
+        states rounded on the scale (DREAMER: ``rint(3 + 2 v)``, MAHNOB-HCI: ``rint(5 + 4 v)``).
 
     Raises
     ------
