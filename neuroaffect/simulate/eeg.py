@@ -36,11 +36,12 @@ The rhythm powers carry the planted effects, linearly in log power:
 
     \ln P_{kcr} = \ln P^0_{cr}
         + g_v v_k\, W^{v}_{cr} + g_a a_k\, W^{a}_{cr} + g_d d_k\, W^{d}_{cr}
-        + \epsilon_{kcr},
+        + g_G\, (G^*(v_k, a_k)\, U)_{cr} + \epsilon_{kcr},
 
-where :math:`(v_k, a_k, d_k) \in [-1, 1]^3` are the trial's normalised ratings and the spatial
-weights are built from the electrodes' head coordinates (``x`` right, ``y`` anterior, metres),
-so they hold for any channel set (DEAP 32, DREAMER 14, SEED 62):
+where :math:`(v_k, a_k, d_k) \in [-1, 1]^3` is the trial's continuous affect state (its written
+rating is the state rounded on the dataset's scale, :func:`neuroaffect.simulate.effects.draw_states`)
+and the spatial weights are built from the electrodes' head coordinates (``x`` right, ``y``
+anterior, metres), so they hold for any channel set (DEAP 32, DREAMER 14, SEED 62):
 
 * **valence** (``valence_gain`` :math:`g_v`) - frontal alpha asymmetry, the approach/withdrawal
   model (Davidson 1992; Coan & Allen 2004): pleasant states go with relatively more left frontal
@@ -67,7 +68,14 @@ so they hold for any channel set (DEAP 32, DREAMER 14, SEED 62):
   Putman et al. 2010): :math:`W^d_{c,\beta} = -W^d_{c,\theta} = \tfrac12\,\mathrm{fc}_c`, with
   :math:`\mathrm{fc}_c` a Gaussian bump around FCz (4 cm wide). This mapping is our choice.
 
-Rows of ``vad`` that are NaN (baseline segments, no stimulus) get no label effect.
+* **G*** (``gstar_gain`` :math:`g_G`) - the shared latent structure
+  :func:`neuroaffect.simulate.gstar.gstar`, not a linear function of :math:`(v, a)`, written into
+  four smooth patterns :math:`U` (one per component and rhythm: a theta and a gamma
+  anterior-posterior gradient, a parietal alpha and an anterior beta left-right asymmetry;
+  :func:`neuroaffect.simulate._planted.gstar_weights`), with :math:`g_G` following the snr
+  (:mod:`neuroaffect.simulate.effects`). Our choice, ``docs/simulator.md``.
+
+Rows of ``vad`` that are NaN (baseline segments, no stimulus) get no label effect and no G*.
 
 The trial-level variability, unrelated to the labels, is what keeps accuracy well below 100 %:
 
@@ -187,8 +195,8 @@ def simulate_eeg(
     rng : numpy.random.Generator
         Source of randomness (consumed); the same state gives the same array.
     vad : ndarray, shape (n_trials, 3)
-        Normalised valence, arousal, dominance in [-1, 1]; a NaN row means "no stimulus"
-        (baseline segment) and gets no label effect.
+        Each trial's continuous state: normalised valence, arousal, dominance in [-1, 1]; a NaN
+        row means "no stimulus" (baseline segment) and gets no label effect and no G*.
     ch_names : sequence of str, length n_chans
         EEG channel names with a 10-05 template position (case-insensitive; CB1/CB2 allowed).
     sfreq : float
