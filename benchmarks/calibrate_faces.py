@@ -107,6 +107,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", default="demo", choices=["tiny", "demo", "full"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gstar-strength", type=float, default=1.0,
+                    help="weight of G* in the faces' expressions (0: none; docs/simulator.md, 'Faces')")
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--hgb", action="store_true", help="also fit gradient boosting on 24 x 24 pixels")
     ap.add_argument("--no-cnn", action="store_true")
@@ -116,14 +118,15 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         t0 = time.perf_counter()
-        root = simulate_faces("ferplus", args.scale, out, seed=args.seed)
+        root = simulate_faces("ferplus", args.scale, out, seed=args.seed, gstar_strength=args.gstar_strength)
         t_sim = time.perf_counter() - t0
         t0 = time.perf_counter()
         fs = read_ferplus(root)
         t_read = time.perf_counter() - t0
         truth = np.load(out / "simulation.npz")
         card = json.loads((out / "simulation.json").read_text())
-    print(f"simulated FERPlus ({args.scale}, seed {args.seed}) in {t_sim:.1f} s, read in {t_read:.1f} s: {fs}")
+    print(f"simulated FERPlus ({args.scale}, seed {args.seed}, gstar_strength {args.gstar_strength:g}) in "
+          f"{t_sim:.1f} s, read in {t_read:.1f} s: {fs}")
     print(f"dropped rows: {fs.meta['dropped']}")
     true = truth["true_class"][fs.meta["row"]]
     print(f"majority label == generator's class: {np.mean(true == fs.labels):.3f}")
