@@ -4,7 +4,8 @@ Every simulated EEG trial and every simulated face carries a continuous affect s
 (normalised valence and arousal in [-1, 1]). Besides the effects that are linear in ``(v, a)`` (the
 EEG's frontal asymmetry and arousal patterns, the faces' class expressions), both simulators write
 a second, shared structure into their signals: ``G*(v, a)``, a fixed non-linear map of the plane
-into :data:`GSTAR_DIM` numbers (``docs/simulator.md``, "The shared structure G*"):
+into :data:`GSTAR_DIM` numbers (``docs/simulator.md``, "G* in the EEG" and "Faces: affect state, G* and
+votes"):
 
 .. math::
 
