@@ -12,9 +12,13 @@ Metrics (``docs/distillation.md``), all from scikit-learn, predictions always 8-
 ``confusion``               8 x 8 counts, rows true class, columns predicted class
 ==========================  ===============================================================
 
-Reference rows computed with the same metrics: the **majority class** of the training set, and a
+Reference rows computed with the same metrics: the **majority class** of the training set, a
 **pixel-logistic** model (scikit-learn ``LogisticRegression`` on standardised, downsampled grey
-pixels, fitted on the FERPlus training split).
+pixels, fitted on the FERPlus training split), and, when a training budget is given, the
+**small CNN** (:data:`SMALL_CNN_ARCH`: a plain 3-block CNN, ``docs/distillation.md``) trained by
+:func:`train_small_cnn` with the students' data, input size, epochs and optimiser and the B0
+objective (the cross-entropy term alone), its epoch selected on FERPlus validation like theirs: the
+reference a student must beat to show that its recipe, not only its loss, learns.
 """
 
 from __future__ import annotations
@@ -24,17 +28,20 @@ import warnings
 import numpy as np
 import torch
 
-from .._utils import check_positive_int
+from .._utils import check_int, check_positive_int
 from ..io.faces import FaceSet
 from ..labels import FER_CLASSES
-from ..training import classification_metrics, predict, resolve_device
+from ..training import TrainConfig, classification_metrics, predict, resolve_device
 from .data import make_loader
-from .student import StudentOutputs
+from .student import DEFAULT_IN_SIZE, StudentOutputs
 
-__all__ = ["baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic", "majority_metrics",
-           "pixel_features", "predict_outputs"]
+__all__ = ["SMALL_CNN", "SMALL_CNN_ARCH", "baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic",
+           "majority_metrics", "pixel_features", "predict_outputs", "small_cnn_budget", "train_small_cnn"]
 
 _C = len(FER_CLASSES)
+#: The small-CNN reference: its :class:`~neuroaffect.distill.FERStudent` backbone and its rows' method name.
+SMALL_CNN_ARCH = "cnn3"
+SMALL_CNN = "small-cnn"
 
 
 def fer_metrics(y_true, y_pred) -> dict:
@@ -139,8 +146,81 @@ def _predict_8way(clf, X) -> np.ndarray:
     return np.asarray(clf.classes_)[clf.predict_proba(X).argmax(1)].astype(np.int64)
 
 
+def train_small_cnn(train_set: FaceSet, val_set: FaceSet, cfg: TrainConfig, *, in_size: int = DEFAULT_IN_SIZE,
+                    seed: int = 0, checkpoint=None):
+    """Train the small-CNN reference with a student's budget, selected on FERPlus validation.
+
+    :func:`~neuroaffect.distill.train_student` with ``arch=`` :data:`SMALL_CNN_ARCH` and arm ``"B0"``
+    (the cross-entropy term alone: class weights and label smoothing as the students'), so the data,
+    loader and augmentation, optimiser, schedule, epochs and selection are the students' own and
+    only the backbone differs.
+
+    Parameters
+    ----------
+    train_set, val_set : FaceSet
+        FERPlus training and validation splits.
+    cfg : TrainConfig
+        The students' training configuration (``patience`` None).
+    in_size : int
+        The students' input side, pixels.
+    seed : int
+        Initialisation, shuffling and augmentation seed.
+    checkpoint : path-like | None
+        The engine's checkpoint (exact resume).
+
+    Returns
+    -------
+    result : StudentResult
+        ``model`` the selected epoch's small CNN (eval mode), ``val_macro_f1``, ``selected_epoch``,
+        ``fit.seconds``.
+    """
+    from .train import train_student  # train imports this module (the selection metric)
+
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"Invalid value for the 'cfg' parameter: expected a TrainConfig, but got {type(cfg).__name__} "
+                        "instead.")
+    return train_student(train_set, val_set, None, "B0", cfg, arch=SMALL_CNN_ARCH,
+                         in_size=check_positive_int("in_size", in_size), seed=check_int("seed", seed, minimum=0),
+                         checkpoint=checkpoint)
+
+
+def small_cnn_budget(records, *, device: str | None = None) -> dict:
+    """The small CNN's training budget from the records of trained students: :func:`baseline_rows` arguments.
+
+    Parameters
+    ----------
+    records : list of dict
+        :func:`neuroaffect.pipeline.train_arm` records (``record["record"]["train"]``: the training
+        configuration as run; ``record["record"]["student"]["in_size"]``). The first B0 record's
+        budget is taken (else the first record's), with the smallest seed of the records.
+    device : str | None
+        Replaces the recorded device (the evaluation's); ``None`` keeps it.
+
+    Returns
+    -------
+    budget : dict
+        ``{"small_cnn": TrainConfig, "in_size": int, "seed": int}``; ``{}`` when no record holds
+        its training configuration (then no small-CNN row is trained).
+    """
+    recs = [r for r in records if isinstance(r.get("record"), dict) and "train" in r["record"]]
+    if not recs:
+        return {}
+    rec = next((r for r in recs if r.get("arm") == "B0"), recs[0])
+    try:
+        cfg = TrainConfig.from_dict(rec["record"]["train"])
+        in_size = int(rec["record"]["student"]["in_size"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"Invalid value for the 'records' parameter: the {rec.get('arm')!r} record's training "
+                         f"configuration and student input size could not be read ({type(err).__name__}: {err}).") \
+            from None
+    if device is not None:
+        cfg = cfg.replace(device=device)
+    return {"small_cnn": cfg, "in_size": in_size, "seed": min(int(r.get("seed", 0)) for r in recs)}
+
+
 def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: float = 1.0, max_iter: int = 300,
-                  model=None, device: str = "auto") -> list:
+                  model=None, device: str = "auto", small_cnn: TrainConfig | None = None, val_set: FaceSet | None = None,
+                  in_size: int = DEFAULT_IN_SIZE, seed: int = 0) -> list:
     """Rows of metrics for the reference methods (and the student) on each evaluation set.
 
     Parameters
@@ -154,14 +234,31 @@ def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: flo
     model : FERStudent | None
         When given, a ``"student"`` row per set too.
     device : str
-        For the student's predictions.
+        For the student's and the small CNN's predictions.
+    small_cnn : TrainConfig | None
+        The students' training budget: when given, the small CNN is trained with it
+        (:func:`train_small_cnn`, selected on ``val_set``; :func:`small_cnn_budget` reads it from the
+        students' records) and gets a row per set too.
+    val_set : FaceSet | None
+        FERPlus validation split (required with ``small_cnn``).
+    in_size, seed : int
+        The small CNN's input side (the students') and seed.
 
     Returns
     -------
     rows : list of dict
-        ``{"method": "majority" | "pixel-logistic" | "student", "set": name, **fer_metrics}``;
-        pixel-logistic rows also carry ``converged``.
+        ``{"method": "majority" | "pixel-logistic" | "small-cnn" | "student", "set": name, **fer_metrics}``;
+        pixel-logistic rows also carry ``converged``; small-CNN rows ``val`` (its FERPlus validation
+        metrics), ``selected_epoch``, ``epochs`` and ``seconds`` (training).
     """
+    cnn = None
+    if small_cnn is not None:
+        if not isinstance(val_set, FaceSet):
+            raise ValueError(f"Invalid value for the 'val_set' parameter: the small CNN is selected on FERPlus "
+                             f"validation and needs its FaceSet, but got {type(val_set).__name__} instead.")
+        res = train_small_cnn(train_set, val_set, small_cnn, in_size=in_size, seed=seed)
+        cnn = {"model": res.model, "val": evaluate_student(res.model, val_set, device=device),
+               "selected_epoch": res.selected_epoch, "epochs": small_cnn.epochs, "seconds": float(res.fit.seconds)}
     clf = fit_pixel_logistic(train_set, size=size, C=C, max_iter=max_iter)
     rows = []
     for name, fs in eval_sets.items():
@@ -169,6 +266,9 @@ def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: flo
         pred = _predict_8way(clf, pixel_features(fs, size))
         rows.append({"method": "pixel-logistic", "set": name, **fer_metrics(fs.labels, pred),
                      "converged": clf.converged_})
+        if cnn is not None:
+            rows.append({"method": SMALL_CNN, "set": name, **evaluate_student(cnn["model"], fs, device=device),
+                         **{k: v for k, v in cnn.items() if k != "model"}})
         if model is not None:
             rows.append({"method": "student", "set": name, **evaluate_student(model, fs, device=device)})
     return rows

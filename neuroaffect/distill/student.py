@@ -1,4 +1,4 @@
-"""The face-expression student: a torchvision ResNet trained from scratch, with two heads.
+"""The face-expression student: a ResNet trained from scratch, with two heads.
 
 Design: ``docs/distillation.md``. The student reads **grey** faces. Its input is a float tensor
 of pixels in [0, 1], shape ``(B, 1, H, W)`` (grey) or ``(B, 3, H, W)``; three channels are first
@@ -11,7 +11,18 @@ Callers therefore feed **un-normalised** pixels in [0, 1] (what
 ``torchvision.transforms.v2.ToDtype(torch.float32, scale=True)`` gives); the exported ONNX graph
 takes the same input.
 
-Heads on the pooled features (512-d for ResNet-18, 2048-d for ResNet-50):
+Backbones (``arch``, :data:`ARCHS`):
+
+- ``"resnet18"``, ``"resnet50"``: torchvision's, for the full configuration (GPU);
+- ``"resnet8"``: a narrow CIFAR-style ResNet for CPU work (:class:`ResNet8`): a 3 x 3 stem, three
+  stages of one torchvision ``BasicBlock`` each (widths 32, 64, 128; strides 1, 2, 2), global average
+  pooling; about 0.3 M parameters. A 48 x 48 face reaches its last stage at 12 x 12;
+- ``"cnn3"``: the plain 3-block CNN of the small-CNN reference row (:class:`SmallCNN`):
+  (3 x 3 convolution, batch norm, ReLU, 2 x 2 max-pool) x 3 with widths 32, 64, 128, global average
+  pooling; no residual connections, no stem.
+
+Heads on the pooled features (128-d for ResNet-8 and the small CNN, 512-d for ResNet-18, 2048-d for
+ResNet-50):
 
 - ``final_layer``: ``Linear(features -> n_outputs)``, the 8 FERPlus logits;
 - ``projector``: ``Linear(features -> proj_dim)`` followed by L2 normalisation: the embedding that
@@ -21,7 +32,9 @@ Small inputs: FERPlus faces are 48 x 48. ImageNet's stem (7 x 7 convolution with
 max-pool) would shrink them to 12 x 12 before the first residual stage and to 2 x 2 at the last;
 with ``small_input=True`` (the default for ``in_size <= 64``) the stem is a 3 x 3 convolution with
 stride 1 and no max-pool, as in CIFAR-style ResNets, so a 48 x 48 face reaches the last stage at
-6 x 6. Weights of an ImageNet-stem ResNet do not fit this stem.
+6 x 6. Weights of an ImageNet-stem ResNet do not fit this stem. ResNet-8's stem is always a 3 x 3
+convolution, with stride 1 when ``small_input`` and stride 2 otherwise; the small CNN has no stem and
+ignores ``small_input``.
 
 Memory layout: the convolutions run on channels-last (NHWC) tensors, weights and activations
 alike (:meth:`FERStudent.set_memory_format`). It is the layout oneDNN's CPU convolutions work in;
@@ -47,10 +60,13 @@ from torch import nn
 from .._utils import check_option, check_positive_int, check_real
 from ..labels import FER_CLASSES
 
-__all__ = ["ARCHS", "DEFAULT_ARCH", "DEFAULT_IN_SIZE", "LUMA", "FERStudent", "StudentOutputs", "build_student"]
+__all__ = ["ARCHS", "DEFAULT_ARCH", "DEFAULT_IN_SIZE", "LUMA", "FERStudent", "ResNet8", "SmallCNN", "StudentOutputs",
+           "build_student"]
 
 #: Backbones and the width of their pooled features.
-ARCHS = {"resnet18": 512, "resnet50": 2048}
+ARCHS = {"resnet8": 128, "cnn3": 128, "resnet18": 512, "resnet50": 2048}
+#: The backbones torchvision builds (``torchvision.models.<arch>``); the others are defined here.
+TORCHVISION_ARCHS = ("resnet18", "resnet50")
 #: The student's default backbone and input side in pixels (FERPlus faces are 48 x 48): the one place they
 #: are spelled; the trainer, the loaders and the command line take them from here.
 DEFAULT_ARCH = "resnet18"
@@ -59,29 +75,142 @@ DEFAULT_IN_SIZE = 48
 LUMA = (0.299, 0.587, 0.114)
 
 
+def _init_conv_bn(module: nn.Module) -> None:
+    """torchvision's ResNet initialisation: Kaiming-normal convolutions (fan out, ReLU), batch norm 1 and 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class ResNet8(nn.Module):
+    """A narrow CIFAR-style ResNet-8 backbone: pooled features of 3-channel images.
+
+    ``conv1`` (3 x 3, ``stem_stride``) -> batch norm -> ReLU, then ``layer1``, ``layer2``, ``layer3``:
+    one torchvision ``BasicBlock`` each (two 3 x 3 convolutions with batch norm and a residual
+    connection; a 1 x 1 convolution with batch norm on the shortcut where the width or stride
+    changes), strides 1, 2, 2; then global average pooling. Eight weighted layers along the
+    longest path (stem, 3 x 2 convolutions, the head). Initialised as torchvision's ResNets.
+
+    Parameters
+    ----------
+    widths : tuple of 3 int
+        Channels of the three stages.
+    stem_stride : {1, 2}
+        Stride of the stem convolution.
+
+    Shapes: input (B, 3, H, W); output (B, widths[-1]); the last stage's maps are H / 4 x W / 4
+    (stem stride 1).
+    """
+
+    def __init__(self, widths: tuple = (32, 64, 128), stem_stride: int = 1):
+        super().__init__()
+        from torchvision.models.resnet import BasicBlock, conv1x1
+
+        widths = tuple(check_positive_int("widths", w) for w in widths)
+        if len(widths) != 3:
+            raise ValueError(f"Invalid value for the 'widths' parameter: expected 3 stage widths, but got {widths!r}.")
+        check_option("stem_stride", stem_stride, (1, 2))
+        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=3, stride=stem_stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        stages, c_in = [], widths[0]
+        for i, w in enumerate(widths):
+            stride = 1 if i == 0 else 2
+            down = (nn.Sequential(conv1x1(c_in, w, stride), nn.BatchNorm2d(w)) if stride != 1 or c_in != w
+                    else None)
+            stages.append(nn.Sequential(BasicBlock(c_in, w, stride, down)))
+            c_in = w
+        self.layer1, self.layer2, self.layer3 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.num_features = widths[-1]
+        _init_conv_bn(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, widths[-1]) of images (B, 3, H, W)."""
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return torch.flatten(self.avgpool(x), 1)
+
+
+class SmallCNN(nn.Module):
+    """The plain 3-block CNN of the small-CNN reference row: pooled features of 3-channel images.
+
+    ``features``: (3 x 3 convolution without bias -> batch norm -> ReLU -> 2 x 2 max-pool) x 3, then
+    global average pooling. No residual connections. Initialised as torchvision's ResNets.
+
+    Parameters
+    ----------
+    widths : tuple of int
+        Channels of the blocks (one block each).
+
+    Shapes: input (B, 3, H, W); output (B, widths[-1]); the last block's maps are H / 8 x W / 8.
+    """
+
+    def __init__(self, widths: tuple = (32, 64, 128)):
+        super().__init__()
+        widths = tuple(check_positive_int("widths", w) for w in widths)
+        if not widths:
+            raise ValueError("Invalid value for the 'widths' parameter: expected at least one block width, but got ().")
+        layers, c_in = [], 3
+        for w in widths:
+            layers += [nn.Conv2d(c_in, w, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(w),
+                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c_in = w
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.num_features = widths[-1]
+        _init_conv_bn(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, widths[-1]) of images (B, 3, H, W)."""
+        return torch.flatten(self.avgpool(self.features(x)), 1)
+
+
+def _backbone(arch: str, small_input: bool) -> nn.Module:
+    """The backbone of ``arch`` (pooled features out), with the stem ``small_input`` asks for."""
+    if arch == "resnet8":
+        return ResNet8(stem_stride=1 if small_input else 2)
+    if arch == "cnn3":
+        return SmallCNN()
+    from torchvision import models as tvm
+
+    backbone = getattr(tvm, arch)(weights=None)
+    if small_input:
+        backbone.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        nn.init.kaiming_normal_(backbone.conv1.weight, mode="fan_out", nonlinearity="relu")
+        backbone.maxpool = nn.Identity()
+    backbone.fc = nn.Identity()
+    return backbone
+
+
 class FERStudent(nn.Module):
-    """ResNet-18/50 face-expression student with a class head and a prototype projection.
+    """Face-expression student (ResNet-8/18/50 or the small CNN) with a class head and a prototype projection.
 
     Parameters
     ----------
     n_outputs : int
         Number of logits (8: :data:`neuroaffect.labels.FER_CLASSES`).
-    arch : {"resnet18", "resnet50"}
-        torchvision backbone, built with ``weights=None`` (randomly initialised, following the
-        global torch seed).
+    arch : {"resnet8", "cnn3", "resnet18", "resnet50"}
+        Backbone (see the module docstring), randomly initialised following the global torch seed
+        (torchvision's with ``weights=None``).
     proj_dim : int
         Width D of the embedding (the prototype grid's dimension).
     in_size : int
         Side of the square input the student is trained on, pixels (48 for FERPlus). Other sizes
         run (the pooling is adaptive) but are outside what it was trained on.
     small_input : bool | None
-        3 x 3 stride-1 stem without max-pool (see the module docstring); ``None``: ``in_size <= 64``.
+        3 x 3 stride-1 stem without max-pool (ResNet-8: stride 1 rather than 2; the small CNN: no
+        effect; see the module docstring); ``None``: ``in_size <= 64``.
     mean, std : float
         Normalisation of the grey pixels inside the model, ``(x - mean) / std``.
     weights : path-like | None
         Optional ``state_dict`` file (``torch.save``; loaded with ``weights_only=True``): either a
         whole :class:`FERStudent`'s (keys ``backbone.*``, ``final_layer.*``, ``projector.*``) or a
-        torchvision ResNet's of the same architecture and stem (its ``fc.*`` is ignored). ``None``:
+        backbone's (a torchvision ResNet's of the same architecture and stem, whose ``fc.*`` is
+        ignored). ``None``:
         trained from scratch.
 
     Attributes
@@ -108,8 +237,6 @@ class FERStudent(nn.Module):
                  in_size: int = DEFAULT_IN_SIZE, small_input: bool | None = None, mean: float = 0.5, std: float = 0.25,
                  weights=None):
         super().__init__()
-        from torchvision import models as tvm
-
         self.n_outputs = check_positive_int("n_outputs", n_outputs)
         check_option("arch", arch, tuple(ARCHS))
         self.proj_dim = check_positive_int("proj_dim", proj_dim)
@@ -128,13 +255,7 @@ class FERStudent(nn.Module):
         self.class_names = FER_CLASSES if self.n_outputs == len(FER_CLASSES) else tuple(
             f"class_{k}" for k in range(self.n_outputs))
 
-        backbone = getattr(tvm, arch)(weights=None)
-        if small_input:
-            backbone.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
-            nn.init.kaiming_normal_(backbone.conv1.weight, mode="fan_out", nonlinearity="relu")
-            backbone.maxpool = nn.Identity()
-        backbone.fc = nn.Identity()
-        self.backbone = backbone
+        self.backbone = _backbone(arch, small_input)
         self.num_features = ARCHS[arch]
         self.final_layer = nn.Linear(self.num_features, self.n_outputs)
         self.projector = nn.Linear(self.num_features, self.proj_dim)
@@ -215,7 +336,7 @@ class FERStudent(nn.Module):
                              f"(a dict of tensors), but got {type(sd).__name__} instead.")
         own = any(k.startswith(("backbone.", "final_layer.", "projector.")) for k in sd)
         target = self if own else self.backbone
-        if not own:  # a torchvision ResNet's state_dict: its ImageNet classifier is not ours
+        if not own:  # a backbone's state_dict (a torchvision ResNet's ImageNet classifier is not ours)
             sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
         expected = target.state_dict()
         missing = sorted(set(expected) - set(sd))
@@ -223,12 +344,14 @@ class FERStudent(nn.Module):
         shapes = [f"{k} {tuple(sd[k].shape)} (expected {tuple(expected[k].shape)})"
                   for k in expected if k in sd and sd[k].shape != expected[k].shape]
         if missing or unexpected or shapes:
-            what = "an FERStudent" if own else f"a torchvision {self.arch}"
+            what = ("an FERStudent" if own else f"a torchvision {self.arch}" if self.arch in TORCHVISION_ARCHS
+                    else f"a {self.arch} backbone")
             parts = [f"{len(missing)} missing key(s) (first: {missing[:3]})" if missing else "",
                      f"{len(unexpected)} unexpected key(s) (first: {unexpected[:3]})" if unexpected else "",
                      f"shape mismatches: {'; '.join(shapes[:3])}" if shapes else ""]
             hint = (" A 7 x 7 'conv1' belongs to the ImageNet stem: build the student with small_input=False."
-                    if any(s.startswith("conv1.") or s.startswith("backbone.conv1.") for s in shapes) else "")
+                    if self.arch in TORCHVISION_ARCHS
+                    and any(s.startswith(("conv1.", "backbone.conv1.")) for s in shapes) else "")
             raise ValueError(f"Invalid value for the 'weights' parameter: {fname} does not fit {what} built with "
                              f"{self.config}: " + ", ".join(p for p in parts if p) + "." + hint)
         target.load_state_dict(sd)

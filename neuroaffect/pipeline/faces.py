@@ -150,10 +150,10 @@ def _evaluate_runs(records, ferplus, cross_sets: dict, *, device="cpu") -> dict:
     -------
     results : dict
         ``runs``: one row per (arm, seed, set) with :func:`~neuroaffect.distill.fer_metrics`;
-        ``baselines``: majority and pixel-logistic rows per set; ``sets``: names and sizes and the
-        classes present in each set.
+        ``baselines``: majority, pixel-logistic and small-CNN (trained with the B0 record's budget)
+        rows per set; ``sets``: names and sizes and the classes present in each set.
     """
-    from ..distill.evaluate import baseline_rows, evaluate_student
+    from ..distill.evaluate import baseline_rows, evaluate_student, small_cnn_budget
     from ..distill.export import load_student
     from ..labels import FER_CLASSES
 
@@ -164,7 +164,8 @@ def _evaluate_runs(records, ferplus, cross_sets: dict, *, device="cpu") -> dict:
         for name, fs in sets.items():
             m = evaluate_student(model, fs, device=device)
             rows.append({"arm": r["arm"], "seed": r["seed"], "set": name, **_plain(m)})
-    base = [_plain(b) for b in baseline_rows(ferplus.select_split("train"), sets)]
+    base = [_plain(b) for b in baseline_rows(ferplus.select_split("train"), sets, val_set=ferplus.select_split("val"),
+                                             device=device, **small_cnn_budget(records, device=device))]
     info = {name: {"n": len(fs), "classes": [FER_CLASSES[k] for k in fs.present_classes]} for name, fs in sets.items()}
     return {"runs": rows, "baselines": base, "sets": info}
 

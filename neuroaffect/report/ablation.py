@@ -1,6 +1,7 @@
 """The face student's ablation tables (``ablation.md``): FERPlus validation and test per arm beside
-the published method's figures, the cross-dataset sets, the paired comparison across seeds and what
-the shuffled-grid control says (``docs/distillation.md``).
+the published method's figures and the reference rows (majority class, pixel-logistic, the small CNN
+trained with the students' budget), whether every arm beats the references, the cross-dataset sets,
+the paired comparison across seeds and what the shuffled-grid control says (``docs/distillation.md``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ PUBLISHED = {
     "ckplus": {"B3": (64.93, 49.33, 52.46)},
 }
 _SCORES = ("accuracy", "macro_f1", "balanced_accuracy")
+#: Table labels of the reference rows (``method`` of :func:`neuroaffect.distill.baseline_rows`' rows).
+REFERENCE_LABELS = {"majority": "majority (reference)", "pixel-logistic": "pixel-logistic (reference)",
+                    "small-cnn": "small CNN, the students' budget (reference)"}
+
+
+def _reference_label(method: str) -> str:
+    return REFERENCE_LABELS.get(method, f"{method} (reference)")
+
+
+def _references(results: dict, set_name: str) -> list:
+    """The reference rows of one set, in the order they were computed."""
+    return [b for b in results["baselines"] if b["set"] == set_name]
 
 
 def _ms(values, pct=True) -> str:
@@ -45,11 +58,33 @@ def _ferplus_lines(records, results: dict, arms) -> list[str]:
                     + [" / ".join(f"{x:.2f}" for x in pub) if pub else ""])
     lines = table_lines(rows, ["arm", "val acc", "val macro-F1", "val bACC", "test acc", "test macro-F1", "test bACC",
                                "published val acc / macro-F1 / bACC"])
-    for b in results["baselines"]:
-        if b["set"] == "ferplus-test":
-            lines.append(table_row([f"{b['method']} (reference)", "", "", ""] + [f"{100 * b[k]:.1f}" for k in _SCORES]
-                                   + [""], tight_empty=True))
+    for b in _references(results, "ferplus-test"):
+        val = [f"{100 * b['val'][k]:.1f}" for k in _SCORES] if isinstance(b.get("val"), dict) else ["", "", ""]
+        lines.append(table_row([_reference_label(b["method"])] + val + [f"{100 * b[k]:.1f}" for k in _SCORES]
+                               + [""], tight_empty=True))
     return lines
+
+
+def _reference_check_lines(results: dict, arms) -> list[str]:
+    """Whether every arm's mean FERPlus test macro-F1 is above pixel-logistic's and the small CNN's."""
+    out = []
+    for b in _references(results, "ferplus-test"):
+        if b["method"] not in ("pixel-logistic", "small-cnn"):
+            continue
+        below = []
+        for a in arms:
+            vals = [r["macro_f1"] for r in results["runs"] if r["arm"] == a and r["set"] == "ferplus-test"]
+            if vals and not np.mean(vals) > b["macro_f1"]:
+                below.append(ARM_LABELS[a])
+        n = sum(any(r["arm"] == a and r["set"] == "ferplus-test" for r in results["runs"]) for a in arms)
+        name = "the small CNN" if b["method"] == "small-cnn" else b["method"]
+        out.append(f"Arms above {name} ({100 * b['macro_f1']:.1f}) on FERPlus test macro-F1: {n - len(below)} of {n}"
+                   + (f" (not: {', '.join(below)})" if below else "") + ".")
+    if any(b["method"] == "small-cnn" for b in _references(results, "ferplus-test")):
+        out.append("The small CNN is a plain 3-block CNN trained with the students' data, input size, epochs, "
+                   "optimiser and selection and B0's loss: an arm below it learns less than the smallest network "
+                   "given the same budget.")
+    return ["", " ".join(out)] if out else []
 
 
 def _cross_lines(results: dict, arms, cross) -> list[str]:
@@ -62,8 +97,9 @@ def _cross_lines(results: dict, arms, cross) -> list[str]:
             rs = [r for r in results["runs"] if r["arm"] == a and r["set"] == s]
             cells += [_ms([r[k] for r in rs]) for k in keys]
         rows.append(cells)
-    for method in ("majority", "pixel-logistic"):
-        cells = [f"{method} (reference)"]
+    methods = list(dict.fromkeys(b["method"] for b in results["baselines"] if b["set"] in cross))
+    for method in methods:
+        cells = [_reference_label(method)]
         for s in cross:
             b = next((b for b in results["baselines"] if b["method"] == method and b["set"] == s), None)
             cells += ["" if b is None else f"{100 * b[k]:.1f}" for k in keys]
@@ -129,6 +165,7 @@ def ablation_markdown(records, results: dict, *, scale_note: str = "") -> str:
               "Figures: mean +- std over seeds, %. The published column is the published method's own "
               "(FERPlus validation), not ours.", "", "## FERPlus", ""]
     lines += _ferplus_lines(records, results, arms)
+    lines += _reference_check_lines(results, arms)
     cross = [s for s in results["sets"] if s != "ferplus-test"]
     if cross:
         lines += _cross_lines(results, arms, cross)
