@@ -12,8 +12,9 @@ Faces are drawn procedurally (:mod:`neuroaffect.simulate._faces_draw`): an ellip
 brows, eyes, nose and mouth whose geometry follows the class (action-unit-like controls: brow raise
 and inner-brow angle, eye opening, mouth curvature, opening, width and one-sided corner, nose
 wrinkle, upper-lip raise, lip press), at a random intensity, with per-face jitter and a move
-``gstar_strength * G*(v, a) @ M`` that follows the face's state, on a random identity (face shape, feature spacing, skin and hair tone), pose (rotation, shift, scale), lighting
-(directional gradient, contrast, gamma, colour tint), occluders and pixel noise.
+``gstar_strength * G*(v, a) @ M`` that follows the face's state, on a random identity (face shape,
+feature spacing, skin and hair tone), pose (rotation, shift, scale), lighting (directional
+gradient, contrast, gamma, colour tint), occluders and pixel noise.
 
 Planted confusion: fear and surprise share raised brows, wide eyes and an open mouth, differing
 only by the inner brows and the mouth's shape; FERPlus's simulated annotators also misread each as
@@ -78,7 +79,8 @@ import numpy as np
 
 from .._progress import Progress
 from .._utils import (
-    TEMP_SUFFIX, atomic_path, atomic_write_json, check_int, check_option, check_real, code_version, remove_stale_temps, temp_prefix,
+    TEMP_SUFFIX, atomic_path, atomic_write_json, check_int, check_option, check_real, code_version, remove_stale_temps,
+    temp_prefix,
 )
 from ..io.faces import FACE_DATASETS
 from ..io.faces.affectnet import AFFECTNET_HEADER, IMAGES_DIR as AFFECTNET_IMAGES, LISTS_DIR, MANIFEST_NAME
@@ -563,7 +565,7 @@ def _write_affectnet(root: Path, sc: _AffectNet, rng, gstar_strength: float):
                 rows.append(f'{rel},{x0},{y0},{face},{face},{lm},{code[i]},{valence[i]:.3f},{arousal[i]:.3f}\n')
         (lists / list_name).write_text("".join(rows), encoding="ascii")
         truth_parts.append({"true_class": classes, "expression_code": code, "intensity": intensity, "va": va,
-                            "key": np.char.add(f"{AFFECTNET_IMAGES}/", np.array([f"{s}/{m}" for s, m in zip(sub, names)])),
+                            "key": np.array([f"{AFFECTNET_IMAGES}/{s}/{m}" for s, m in zip(sub, names)]),
                             "pose": pose, "expression": expr_all, "occluded": looks["occluded"],
                             "list": np.full(n, 0 if list_name == "training.csv" else 1)})
     truth = {k: np.concatenate([t[k] for t in truth_parts]) for k in truth_parts[0]}
