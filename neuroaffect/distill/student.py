@@ -21,6 +21,12 @@ Backbones (``arch``, :data:`ARCHS`):
   (3 x 3 convolution, batch norm, ReLU, 2 x 2 max-pool) x 3 with widths 32, 64, 128, global average
   pooling; no residual connections, no stem.
 
+Both small backbones first **standardise each image** (:class:`ImageStandardize`: zero mean and unit
+standard deviation over its own pixels), the contrast normalisation FER pipelines apply: the simulated
+faces vary widely in brightness and contrast, and without it neither small network left chance within
+the demo's budget (``docs/distillation.md``, "The demo's student"). The torchvision ResNets keep the
+fixed normalisation alone.
+
 Heads on the pooled features (128-d for ResNet-8 and the small CNN, 512-d for ResNet-18, 2048-d for
 ResNet-50):
 
@@ -60,7 +66,7 @@ from torch import nn
 from .._utils import check_option, check_positive_int, check_real
 from ..labels import FER_CLASSES
 
-__all__ = ["ARCHS", "DEFAULT_ARCH", "DEFAULT_IN_SIZE", "LUMA", "FERStudent", "ResNet8", "SmallCNN", "StudentOutputs",
+__all__ = ["ARCHS", "DEFAULT_ARCH", "DEFAULT_IN_SIZE", "LUMA", "FERStudent", "ImageStandardize", "ResNet8", "SmallCNN", "StudentOutputs",
            "build_student"]
 
 #: Backbones and the width of their pooled features.
@@ -73,6 +79,29 @@ DEFAULT_ARCH = "resnet18"
 DEFAULT_IN_SIZE = 48
 #: ITU-R BT.601 luma weights (R, G, B): colour input is reduced to grey with these.
 LUMA = (0.299, 0.587, 0.114)
+
+
+class ImageStandardize(nn.Module):
+    """Per-image standardisation: ``(x - mean) / (std + eps)``, mean and std over each image's channels and pixels.
+
+    Parameter-free; the same in training and evaluation. Shapes: (B, C, H, W) -> (B, C, H, W).
+
+    Parameters
+    ----------
+    eps : float
+        Added to the standard deviation (a flat image becomes zeros).
+    """
+
+    def __init__(self, eps: float = 1e-3):
+        super().__init__()
+        self.eps = check_real("eps", eps, 0.0, None, low_open=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        centred = x - x.mean(dim=(1, 2, 3), keepdim=True)
+        return centred / (centred.square().mean(dim=(1, 2, 3), keepdim=True).sqrt() + self.eps)
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps:g}"
 
 
 def _init_conv_bn(module: nn.Module) -> None:
@@ -88,7 +117,8 @@ def _init_conv_bn(module: nn.Module) -> None:
 class ResNet8(nn.Module):
     """A narrow CIFAR-style ResNet-8 backbone: pooled features of 3-channel images.
 
-    ``conv1`` (3 x 3, ``stem_stride``) -> batch norm -> ReLU, then ``layer1``, ``layer2``, ``layer3``:
+    ``standardize`` (:class:`ImageStandardize`), ``conv1`` (3 x 3, ``stem_stride``) -> batch norm -> ReLU, then
+    ``layer1``, ``layer2``, ``layer3``:
     one torchvision ``BasicBlock`` each (two 3 x 3 convolutions with batch norm and a residual
     connection; a 1 x 1 convolution with batch norm on the shortcut where the width or stride
     changes), strides 1, 2, 2; then global average pooling. Eight weighted layers along the
@@ -113,6 +143,7 @@ class ResNet8(nn.Module):
         if len(widths) != 3:
             raise ValueError(f"Invalid value for the 'widths' parameter: expected 3 stage widths, but got {widths!r}.")
         check_option("stem_stride", stem_stride, (1, 2))
+        self.standardize = ImageStandardize()
         self.conv1 = nn.Conv2d(3, widths[0], kernel_size=3, stride=stem_stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
@@ -130,7 +161,7 @@ class ResNet8(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled features (B, widths[-1]) of images (B, 3, H, W)."""
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.relu(self.bn1(self.conv1(self.standardize(x))))
         x = self.layer3(self.layer2(self.layer1(x)))
         return torch.flatten(self.avgpool(x), 1)
 
@@ -138,8 +169,8 @@ class ResNet8(nn.Module):
 class SmallCNN(nn.Module):
     """The plain 3-block CNN of the small-CNN reference row: pooled features of 3-channel images.
 
-    ``features``: (3 x 3 convolution without bias -> batch norm -> ReLU -> 2 x 2 max-pool) x 3, then
-    global average pooling. No residual connections. Initialised as torchvision's ResNets.
+    ``standardize`` (:class:`ImageStandardize`), then ``features``: (3 x 3 convolution without bias ->
+    batch norm -> ReLU -> 2 x 2 max-pool) x 3, then global average pooling. No residual connections. Initialised as torchvision's ResNets.
 
     Parameters
     ----------
@@ -159,6 +190,7 @@ class SmallCNN(nn.Module):
             layers += [nn.Conv2d(c_in, w, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(w),
                        nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             c_in = w
+        self.standardize = ImageStandardize()
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.num_features = widths[-1]
@@ -166,7 +198,7 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled features (B, widths[-1]) of images (B, 3, H, W)."""
-        return torch.flatten(self.avgpool(self.features(x)), 1)
+        return torch.flatten(self.avgpool(self.features(self.standardize(x))), 1)
 
 
 def _backbone(arch: str, small_input: bool) -> nn.Module:
