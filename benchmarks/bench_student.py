@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     print(f"start: {machine_line()}; torch {torch.__version__}, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, oneDNN {torch.backends.mkldnn.is_available()}", flush=True)
-    head = (f"{'student':<9}{'threads':>8}{'GFLOP/img':>10}{'plain img/s':>12}{'ch-last img/s':>14}{'x':>6}"
+    head = (f"{'student':<11}{'threads':>8}{'GFLOP/img':>10}{'plain img/s':>12}{'ch-last img/s':>14}{'x':>6}"
             f"{'GFLOP/s':>9}" + (f"{'bf16 img/s':>11}" if args.bf16 else "") + f"{'load before/after':>19}")
     print(head, flush=True)
     rows = []
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                  **measure(stem, t, args.batch, args.steps, args.bf16, args.in_size)}
             rows.append(r)
             ips = r["images_per_s"]
-            print(f"{stem:<9}{t:>8}{fpi:>10.3f}{ips['plain']:>12.1f}{ips['channels-last']:>14.1f}"
+            print(f"{stem:<11}{t:>8}{fpi:>10.3f}{ips['plain']:>12.1f}{ips['channels-last']:>14.1f}"
                   f"{ips['channels-last'] / ips['plain']:>6.2f}{fpi * ips['channels-last']:>9.1f}"
                   + (f"{ips['channels-last bf16']:>11.1f}" if args.bf16 else "")
                   + f"{r['load_before']:>10.2f}{r['load_after']:>9.2f}", flush=True)
