@@ -2,7 +2,8 @@
 
 Design: ``docs/distillation.md``.
 
-- :class:`FERStudent` (``student``): torchvision ResNet-18/50 from scratch, grey input; its
+- :class:`FERStudent` (``student``): ResNet-8 (:class:`ResNet8`, the CPU demo's), the small CNN
+  (:class:`SmallCNN`) or torchvision ResNet-18/50, from scratch, grey input; its
   forward gives the 8 logits, ``forward_outputs`` the logits and a unit-norm embedding compared
   with the prototypes (:class:`StudentOutputs`: the module of that dict, trained and predicted).
 - Losses (``losses``): :func:`weighted_cross_entropy`, :func:`kd_loss`, :class:`ProtoKD`,
@@ -15,7 +16,8 @@ Design: ``docs/distillation.md``.
   (:class:`ValMacroF1`);
   :func:`shuffled_grid` for the control arm.
 - Evaluation (``evaluate``): :func:`evaluate_student`, :func:`fer_metrics` (incl. present-only
-  macro-F1), the majority and pixel-logistic rows (:func:`baseline_rows`).
+  macro-F1), the majority, pixel-logistic and small-CNN rows (:func:`baseline_rows`,
+  :func:`train_small_cnn`).
 - Deployment (``export``, ``predict``): :func:`save_student` / :func:`load_student`,
   :func:`export_onnx` / :func:`check_onnx`, :func:`predict_faces` with its face detector
   (``detect``: :func:`detect_faces`, :func:`align_face`) and :func:`load_predictor`.
@@ -31,14 +33,15 @@ import importlib
 _LAZY = {
     **dict.fromkeys(["FaceDataset", "eval_transform", "make_loader", "soft_targets", "train_transform"], "data"),
     **dict.fromkeys(["baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic", "majority_metrics",
-                     "pixel_features", "predict_outputs"], "evaluate"),
+                     "pixel_features", "predict_outputs", "small_cnn_budget", "train_small_cnn"], "evaluate"),
     **dict.fromkeys(["EXPORT_FORMAT", "check_onnx", "export_onnx", "load_student", "save_student"], "export"),
     **dict.fromkeys(["ARMS", "DEFAULT_WEIGHTS", "HIGH_VALENCE", "DistillLoss", "ProtoKD", "class_weights",
                      "cosine_ramp", "dgeo_loss", "kd_loss", "weighted_cross_entropy"], "losses"),
     **dict.fromkeys(["FacePrediction", "as_images", "load_predictor", "predict_faces"], "predict"),
     **dict.fromkeys(["Face", "align_face", "detect_faces"], "detect"),
     **dict.fromkeys(["GSTAR_PAIR", "pair_accuracy", "rsa_score", "va_readout_ccc"], "endpoints"),
-    **dict.fromkeys(["ARCHS", "FERStudent", "StudentOutputs", "build_student"], "student"),
+    **dict.fromkeys(["ARCHS", "FERStudent", "ImageStandardize", "ResNet8", "SmallCNN", "StudentOutputs",
+                     "build_student"], "student"),
     **dict.fromkeys(["PAPER_CONFIG", "StudentResult", "ValMacroF1", "faceset_fingerprint", "shuffled_grid",
                      "train_student"], "train"),
 }
