@@ -9,7 +9,8 @@ import torch
 
 from neuroaffect.distill import FERStudent, build_student, check_onnx, export_onnx, load_student, save_student
 from neuroaffect.distill.evaluate import SMALL_CNN, baseline_rows, small_cnn_budget, train_small_cnn
-from neuroaffect.distill.student import ARCHS, ResNet8, SmallCNN
+from neuroaffect.distill.backbones import ResNet8, SmallCNN
+from neuroaffect.distill.student import ARCHS
 from neuroaffect.io.faces import FaceSet
 from neuroaffect.report import ablation_markdown, student_card
 from neuroaffect.training import TrainConfig

@@ -3,7 +3,7 @@
 Design: ``docs/distillation.md``.
 
 - :class:`FERStudent` (``student``): ResNet-8 (:class:`ResNet8`, the CPU demo's), the small CNN
-  (:class:`SmallCNN`) or torchvision ResNet-18/50, from scratch, grey input; its
+  (:class:`SmallCNN`; both in ``backbones``) or torchvision ResNet-18/50, from scratch, grey input; its
   forward gives the 8 logits, ``forward_outputs`` the logits and a unit-norm embedding compared
   with the prototypes (:class:`StudentOutputs`: the module of that dict, trained and predicted).
 - Losses (``losses``): :func:`weighted_cross_entropy`, :func:`kd_loss`, :class:`ProtoKD`,
@@ -40,8 +40,8 @@ _LAZY = {
     **dict.fromkeys(["FacePrediction", "as_images", "load_predictor", "predict_faces"], "predict"),
     **dict.fromkeys(["Face", "align_face", "detect_faces"], "detect"),
     **dict.fromkeys(["GSTAR_PAIR", "pair_accuracy", "rsa_score", "va_readout_ccc"], "endpoints"),
-    **dict.fromkeys(["ARCHS", "FERStudent", "ImageStandardize", "ResNet8", "SmallCNN", "StudentOutputs",
-                     "build_student"], "student"),
+    **dict.fromkeys(["ARCHS", "FERStudent", "StudentOutputs", "build_student"], "student"),
+    **dict.fromkeys(["ImageStandardize", "ResNet8", "SmallCNN"], "backbones"),
     **dict.fromkeys(["PAPER_CONFIG", "StudentResult", "ValMacroF1", "faceset_fingerprint", "shuffled_grid",
                      "train_student"], "train"),
 }

@@ -219,8 +219,8 @@ def small_cnn_budget(records, *, device: str | None = None) -> dict:
 
 
 def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: float = 1.0, max_iter: int = 300,
-                  model=None, device: str = "auto", small_cnn: TrainConfig | None = None, val_set: FaceSet | None = None,
-                  in_size: int = DEFAULT_IN_SIZE, seed: int = 0) -> list:
+                  model=None, device: str = "auto", small_cnn: TrainConfig | None = None,
+                  val_set: FaceSet | None = None, in_size: int = DEFAULT_IN_SIZE, seed: int = 0) -> list:
     """Rows of metrics for the reference methods (and the student) on each evaluation set.
 
     Parameters
