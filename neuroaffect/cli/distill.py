@@ -27,11 +27,12 @@ def _train_args(p):
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="gradient-norm clip")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--arch", default=_student_default("arch"), choices=list(ARCHS), help="torchvision ResNet")
+    p.add_argument("--arch", default=_student_default("arch"), choices=list(ARCHS),
+                   help="backbone: resnet8 (the CPU demo's), cnn3 (the small-CNN reference), torchvision resnet18/50")
     p.add_argument("--in-size", type=int, default=_student_default("in_size"), help="input side in pixels")
     p.add_argument("--imagenet-stem", action="store_true",
                    help="keep ResNet's 7x7 stride-2 stem and max-pool (about 13x cheaper at 48 x 48) instead of the "
-                   "small-input stem")
+                   "small-input stem; for resnet8 a 3x3 stride-2 stem instead of stride 1")
     p.add_argument("--loss-options", default="{}", help="JSON of DistillLoss options (weights, temperatures, D-Geo)")
 
 
