@@ -41,25 +41,26 @@ def _load() -> str:
     return "load average %.2f / %.2f / %.2f" % os.getloadavg()
 
 
-def eeg_grid(work: Path, snr: float, args) -> Path:
-    """The teacher pipeline's grid on simulated DREAMER (+ MAHNOB-HCI support) at EEG ``snr`` (cached)."""
+def eeg_grid(work: Path, snr: float, args, *, support: bool = True) -> Path:
+    """The teacher pipeline's grid on simulated DREAMER at EEG ``snr`` (cached): with the MAHNOB-HCI
+    support windows (the exported grid), or labelled-only (``support=False``, the same teacher)."""
     from neuroaffect.pipeline import export_prototypes, train_teacher
     from neuroaffect.simulate import simulate
     from neuroaffect.training import TrainConfig
 
-    out = work / f"grid_snr{snr:g}"
+    out = work / (f"grid_snr{snr:g}" + ("" if support else "_labelled"))
     if (out / "card.json").is_file():
         return out
-    sim = work / f"sim_snr{snr:g}"
+    sim, teacher = work / f"sim_snr{snr:g}", work / f"teacher_snr{snr:g}"
     d = simulate("dreamer", args.eeg_scale, sim / "dreamer", seed=0, snr=snr)
-    m = simulate("mahnob", args.eeg_scale, sim / "mahnob", seed=0, snr=snr)
     cfg = {"holdout": 0.5, "cv_folds": 0, "model_kwargs": {"width": 8}}
-    train_teacher(work / f"teacher_snr{snr:g}", "dreamer", root=d, feature_params={"physio": False}, config=cfg,
-                  train_cfg=TrainConfig(epochs=args.teacher_epochs, batch_size=32, lr=2e-3, weight_decay=1e-2,
-                                        device="cpu"))
-    export_prototypes(out, work / f"teacher_snr{snr:g}", "dreamer", root=d, support_root=m,
-                      feature_params={"physio": False}, support_params={"physio": False, "window": 256, "stride": 256},
-                      config=cfg)
+    if not (teacher / "teacher.json").is_file():
+        train_teacher(teacher, "dreamer", root=d, feature_params={"physio": False}, config=cfg,
+                      train_cfg=TrainConfig(epochs=args.teacher_epochs, batch_size=32, lr=2e-3, weight_decay=1e-2,
+                                            device="cpu"))
+    m = simulate("mahnob", args.eeg_scale, sim / "mahnob", seed=0, snr=snr) if support else None
+    export_prototypes(out, teacher, "dreamer", root=d, support_root=m, feature_params={"physio": False},
+                      support_params={"physio": False, "window": 256, "stride": 256}, config=cfg)
     return out
 
 
@@ -70,7 +71,9 @@ def make_grids(work: Path, args) -> dict:
     grids = {"B1": None}
     for snr in args.snrs:
         grids[f"eeg-snr{snr:g}"] = eeg_grid(work, snr, args)
-    source = load_grid(grids[f"eeg-snr{max(args.snrs):g}"])
+    top = max(args.snrs)
+    grids[f"eeg-snr{top:g}-labelled"] = eeg_grid(work, top, args, support=False)
+    source = load_grid(grids[f"eeg-snr{top:g}"])
     for kind in ("shuffled", "coordinate", "oracle"):
         out = work / f"grid_{kind}"
         if not (out / "card.json").is_file():
@@ -148,7 +151,7 @@ def _by(rows, arm, key, seeds):
 
 def comparisons(arms) -> list:
     """The comparisons of each endpoint's family (docs/distillation.md), as (a, b) arm pairs."""
-    eeg = [a for a in arms if a.startswith("eeg-")]
+    eeg = [a for a in arms if a.startswith("eeg-") and not a.endswith("-labelled")]
     pairs = [("oracle", "coordinate"), ("coordinate", "shuffled")]
     pairs += [(e, "coordinate") for e in eeg] + [(e, "shuffled") for e in eeg]
     pairs += [(eeg[-1], "B1")] if eeg else []
@@ -170,7 +173,7 @@ def analyse(rows, arms, seeds) -> dict:
             for t, p in zip(tests, adj):
                 t[name] = float(p)
         out["tests"][key] = tests
-        eeg = [a for a in arms if a.startswith("eeg-")]
+        eeg = [a for a in arms if a.startswith("eeg-") and not a.endswith("-labelled")]
         if len(eeg) >= 2:
             snr = np.array([float(a[len("eeg-snr"):]) for a in eeg])
             gaps = np.stack([_by(rows, a, key, seeds) - _by(rows, "coordinate", key, seeds) for a in eeg], 1)
@@ -222,7 +225,7 @@ def verdict(res: dict, arms) -> str:
              f"(difference {100 * power['mean_difference']:+.2f} points, p (Holm) {power['p_holm']:.3g})."]
     if not ok:
         return "\n".join(lines + ["No verdict on the EEG grid: the experiment could not have seen an effect."])
-    for a in [x for x in arms if x.startswith("eeg-")]:
+    for a in [x for x in arms if x.startswith("eeg-") and not x.endswith("-labelled")]:
         if (a, "coordinate") not in tests or (a, "shuffled") not in tests:
             continue
         c, s = tests[(a, "coordinate")], tests[(a, "shuffled")]
@@ -256,7 +259,8 @@ def main(argv=None) -> int:
     print(machine_line(), "|", _load(), flush=True)
     grids = make_grids(work, args)
     roots = make_faces(work, args)
-    arms = ["B1"] + [f"eeg-snr{s:g}" for s in args.snrs] + ["shuffled", "coordinate", "oracle"]
+    arms = (["B1"] + [f"eeg-snr{s:g}" for s in args.snrs] + [f"eeg-snr{max(args.snrs):g}-labelled"]
+            + ["shuffled", "coordinate", "oracle"])
     arms = [a for a in arms if args.arms is None or a in args.arms]
     seeds = list(range(args.seeds))
     jobs = [{"arm": a, "seed": s, "grid": None if grids[a] is None else str(grids[a]), "roots": roots,
