@@ -29,9 +29,11 @@ def _config(**loss_options):
     return cfg
 
 
-def test_demo_config_keeps_the_published_anchor_mode():
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    assert cfg["distill"]["loss_options"]["proto_mode"] == "anchor"
+def test_demo_uses_the_per_image_mode_and_the_full_config_the_published_one():
+    demo = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    full = yaml.safe_load((ROOT / "config/full.yaml").read_text())
+    assert demo["distill"]["loss_options"]["proto_mode"] == "image"
+    assert full["distill"].get("loss_options", {}).get("proto_mode", "anchor") == "anchor"
 
 
 @pytest.mark.slow
