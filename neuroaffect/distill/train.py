@@ -141,6 +141,25 @@ class StudentResult:
     record: dict = field(default_factory=dict)
 
 
+def _checked_config(train_set, val_set, arm: str, cfg, seed) -> TrainConfig:
+    """:func:`train_student`'s arguments checked; its training configuration, with ``seed`` in place."""
+    if not isinstance(train_set, FaceSet) or not isinstance(val_set, FaceSet):
+        raise TypeError(f"Invalid value for the 'train_set'/'val_set' parameters: expected FaceSets, but got "
+                        f"{type(train_set).__name__} and {type(val_set).__name__} instead.")
+    if arm not in ARMS:
+        raise ValueError(f"Invalid value for the 'arm' parameter. Allowed values are {', '.join(map(repr, ARMS))}, but "
+                         f"got {arm!r} instead.")
+    cfg = PAPER_CONFIG if cfg is None else cfg
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"Invalid value for the 'cfg' parameter: expected a TrainConfig, but got {type(cfg).__name__}.")
+    if cfg.patience is not None:
+        raise ValueError(f"Invalid value for the 'cfg' parameter: train_student selects the epoch of best validation "
+                         f"macro-F1 and needs patience=None, but got patience={cfg.patience!r} instead.")
+    if seed is not None:
+        cfg = cfg.replace(seed=check_int("seed", seed, minimum=0))
+    return cfg
+
+
 def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B3", cfg: TrainConfig | None = None, *,
                   arch: str = DEFAULT_ARCH, in_size: int = DEFAULT_IN_SIZE, proj_dim: int | None = None, weights=None,
                   small_input: bool | None = None,
@@ -184,20 +203,7 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
     -------
     result : StudentResult
     """
-    if not isinstance(train_set, FaceSet) or not isinstance(val_set, FaceSet):
-        raise TypeError(f"Invalid value for the 'train_set'/'val_set' parameters: expected FaceSets, but got "
-                        f"{type(train_set).__name__} and {type(val_set).__name__} instead.")
-    if arm not in ARMS:
-        raise ValueError(f"Invalid value for the 'arm' parameter. Allowed values are {', '.join(map(repr, ARMS))}, but "
-                         f"got {arm!r} instead.")
-    cfg = PAPER_CONFIG if cfg is None else cfg
-    if not isinstance(cfg, TrainConfig):
-        raise TypeError(f"Invalid value for the 'cfg' parameter: expected a TrainConfig, but got {type(cfg).__name__}.")
-    if cfg.patience is not None:
-        raise ValueError(f"Invalid value for the 'cfg' parameter: train_student selects the epoch of best validation "
-                         f"macro-F1 and needs patience=None, but got patience={cfg.patience!r} instead.")
-    if seed is not None:
-        cfg = cfg.replace(seed=check_int("seed", seed, minimum=0))
+    cfg = _checked_config(train_set, val_set, arm, cfg, seed)
     if grid is not None and not isinstance(grid, PrototypeGrid):
         grid = load_grid(grid)
     if shuffle_grid:
