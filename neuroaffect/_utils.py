@@ -41,6 +41,7 @@ __all__ = [
     "code_version",
     "config_hash",
     "content_sha256",
+    "find_sidecar",
     "load_json_bounded",
     "loads_json_bounded",
     "remove_stale_temps",
@@ -501,3 +502,17 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serialisable")
+
+
+def find_sidecar(root):
+    """The simulator's ``simulation.json`` for a dataset root (or a file below it): in ``root`` or up to
+    three folders above it; ``None`` when there is none (the data were not simulated)."""
+    from pathlib import Path
+
+    root = Path(root)
+    for folder in (root, *root.parents[:3]):
+        f = folder / "simulation.json"
+        if f.is_file():
+            return f
+    return None
+

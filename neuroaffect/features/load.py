@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._progress import Progress, progress_enabled
-from .._utils import DatasetFormatError, sha256_file
+from .._utils import DatasetFormatError, find_sidecar, sha256_file
 
 __all__ = ["LoadedFeatures", "feature_provenance", "find_sidecar", "load_features", "resolve_feature_files",
            "simulation_of"]
@@ -51,16 +51,6 @@ class LoadedFeatures:
     simulated: bool | None = None
     snr: float | None = None
     inputs: dict = field(default_factory=dict)
-
-
-def find_sidecar(root) -> Path | None:
-    """The simulator's ``simulation.json`` for a dataset root (or a file below it), if it was simulated."""
-    root = Path(root)
-    for folder in (root, *root.parents[:3]):
-        f = folder / "simulation.json"
-        if f.is_file():
-            return f
-    return None
 
 
 def simulation_of(root) -> tuple[bool, float | None]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import check_option
+from .._utils import check_option, find_sidecar
 
 __all__ = ["STATE_DATASETS", "find_simulation_card", "load_states"]
 
@@ -39,11 +39,9 @@ def find_simulation_card(root) -> Path:
     FileNotFoundError
         If no ``simulation.json`` is found (the data were not simulated).
     """
-    root = Path(root)
-    for folder in (root, *root.parents[:3]):
-        card = folder / "simulation.json"
-        if card.is_file():
-            return card
+    card = find_sidecar(root)
+    if card is not None:
+        return card
     raise FileNotFoundError(f"No simulation.json in {root} or the three folders above it: expected the "
                             f"simulator's ground-truth sidecar beside a simulated dataset.")
 
