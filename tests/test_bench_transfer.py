@@ -43,6 +43,8 @@ def test_power_check_passes_only_when_the_oracle_beats_coordinate(bench):
     seeds = list(range(10))
     strong = bench.analyse(_rows({"oracle": 0.05}), ARMS, seeds)
     assert "Power check (oracle > coordinate on macro-F1, Holm p < 0.05): PASSED" in bench.verdict(strong, ARMS)
+    worse = bench.analyse(_rows({"oracle": -0.05}), ARMS, seeds)  # significant, but the wrong way
+    assert "FAILED" in bench.verdict(worse, ARMS)
     null = bench.analyse(_rows({}), ARMS, seeds)
     text = bench.verdict(null, ARMS)
     assert "FAILED" in text and "No verdict on the EEG grid" in text

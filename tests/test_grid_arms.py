@@ -193,6 +193,9 @@ def test_no_verdict_on_the_eeg_grid_when_the_power_check_fails():
     assert "did not beat" in failed and "nothing is concluded" in failed and "shuffled" not in failed
     passed = "\n".join(_control_lines({"B3-oracle - B3-coordinate": t(0.05, 0.001), "B3 - B3-shuffled": t(0.0, 0.9)}))
     assert "beat the coordinate-only" in passed and "no difference detected" in passed and "not shown" in passed
+    reversed_ = "\n".join(_control_lines({"B3-oracle - B3-coordinate": t(-0.05, 0.001),
+                                           "B3 - B3-shuffled": t(0.0, 0.9)}))
+    assert "did not beat" in reversed_ and "nothing is concluded" in reversed_
 
 
 def _faces(n, seed, size=10):
