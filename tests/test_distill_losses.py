@@ -68,6 +68,33 @@ def test_kd_loss_by_hand():
     p2 = torch.tensor([[[0.5, 0.5]]])
     kl = 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)
     assert float(kd_loss(z2, p2, 2.0)) == pytest.approx(4.0 * kl, rel=1e-6)
+    # the targets are tempered too: p = (.8, .2) at T = 2 is (2/3, 1/3); z = (2 ln 2, 0) gives z / T with
+    # softmax (2/3, 1/3), so the loss is 0 (the older student-only form gave 4 KL((.8, .2) || (2/3, 1/3)) > 0)
+    z3 = torch.tensor([[[2 * math.log(2.0), 0.0]]])
+    assert float(kd_loss(z3, torch.tensor([[[0.8, 0.2]]]), 2.0)) == pytest.approx(0.0, abs=1e-6)
+    # at T = 1: KL(p || softmax(z)) = cross-entropy to the votes minus their entropy
+    p4, z4 = torch.tensor([[[0.7, 0.3]]]), torch.tensor([[[0.5, -0.25]]])
+    q4 = torch.softmax(z4, -1)
+    ce = -(p4 * q4.log()).sum() + (p4 * p4.log()).sum()
+    assert float(kd_loss(z4, p4, 1.0)) == pytest.approx(float(ce), rel=1e-6)
+
+
+def test_kd_optimum_is_the_votes_at_every_temperature():
+    # the issue's case: votes 0.7 / 0.3; with the student alone tempered at T = 5 the optimum was 0.986 / 0.014
+    p = torch.tensor([[[0.7, 0.3]]])
+    for t in (1.0, 5.0):
+        z = torch.zeros(1, 1, 2, requires_grad=True)
+        opt = torch.optim.LBFGS([z], lr=1.0, max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-14)
+
+        def closure():
+            opt.zero_grad()
+            loss = kd_loss(z, p, t)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        np.testing.assert_allclose(torch.softmax(z.detach(), -1)[0, 0].numpy(), [0.7, 0.3], atol=1e-4)
+        assert float(kd_loss(p.log(), p, t)) == pytest.approx(0.0, abs=1e-5)  # float32, times T^2
 
 
 def test_proto_kd_by_hand():
@@ -176,7 +203,7 @@ def test_distill_loss_arms_and_weights(tmp_path):
         assert set(res[arm]) >= {"loss", *ARMS[arm]} and all(v.shape == (1,) for v in res[arm].values())
     r = res["B3"]
     ce = weighted_cross_entropy(logits, y, torch.as_tensor(cw), 0.055)
-    kd = kd_loss(logits, votes, 5.0)
+    kd = kd_loss(logits, votes, 1.0)  # DistillLoss's KD temperature (1: the votes' own cross-entropy)
     assert torch.allclose(r["ce"], ce) and torch.allclose(r["kd"], kd)
     assert torch.allclose(res["B0"]["loss"], ce)
     assert torch.allclose(res["B1"]["loss"], ce + 0.30 * kd)

@@ -1,7 +1,8 @@
 """The student's losses: CE, KD to the crowd votes, Proto-KD to the EEG grid, D-Geo, and their sum.
 
 Definitions and published values: ``docs/distillation.md``. KD is the training library's
-:func:`neuroaffect.training.kd_loss` (published temperature 5), re-exported here; Proto-KD, with its
+:func:`neuroaffect.training.kd_loss` (targets and student tempered alike; T = 1 here, the FERPlus
+soft-label cross-entropy), re-exported here; Proto-KD, with its
 class-anchor (published) and per-image (ours) targets, is :class:`~neuroaffect.distill.proto_kd.ProtoKD`,
 re-exported here. Every loss follows
 the training engine's conventions (:mod:`neuroaffect.training.objectives`): tensors carry a leading **model
@@ -207,7 +208,8 @@ class DistillLoss:
     label_smoothing : float
         CE label smoothing (published 0.055).
     kd_temperature : float
-        T of the KD term (published 5).
+        T of the KD term, applied to the student and the votes alike (:func:`kd_loss`; default 1, the
+        FERPlus soft-label cross-entropy; the published configuration's 5 has no stated form).
     proto_temperature : float
         Temperature of the student's cosine similarities (published 0.9).
     target_temperature : float | None
@@ -234,7 +236,7 @@ class DistillLoss:
     score_name = "acc"
 
     def __init__(self, grid=None, arm: str = "B3", weights: dict | None = None, *, class_weights=None,
-                 label_smoothing: float = 0.055, kd_temperature: float = 5.0, proto_temperature: float = 0.9,
+                 label_smoothing: float = 0.055, kd_temperature: float = 1.0, proto_temperature: float = 0.9,
                  target_temperature: float | None = None, geo_cap: float = 0.25, geo_margin: float = 0.5,
                  ramp: tuple = (0.2, 0.6), n_epochs: int = 100, proto_mode: str = "anchor"):
         check_option("arm", arm, tuple(ARMS))

@@ -33,7 +33,7 @@ from .protocols import (
     split_validation,
 )
 from .results import FoldPrediction, SweepResult
-from .stats import holm, mean_ci, paired_test, tost_paired
+from .stats import bootstrap_ci, detectable_difference, holm, mean_ci, paired_test, tost_paired
 from .sweep import BatchedTrainResult, run_sweep, train_batched, unstack_model
 
 __all__ = [
@@ -63,11 +63,13 @@ __all__ = [
     "apply_smote",
     "assign_trial_folds",
     "average_trials",
+    "bootstrap_ci",
     "build_model",
     "ccc",
     "chance_metrics",
     "classification_metrics",
     "compute_leakage",
+    "detectable_difference",
     "fingerprint",
     "fit",
     "fold_seed",

@@ -79,18 +79,25 @@ class CrossEntropy(Objective):
 
 
 def kd_loss(logits, soft, temperature: float = 1.0, mask=None) -> torch.Tensor:
-    """Knowledge distillation to soft targets: ``T^2 KL(p || softmax(z / T))`` per sample, averaged.
+    """Knowledge distillation to soft targets, both sides tempered: ``T^2 KL(p_T || softmax(z / T))``.
 
-    ``KL(p || q) = sum_k p_k (log p_k - log q_k)`` with ``0 log 0 = 0``; the ``T^2`` keeps the
-    gradient's size comparable across temperatures. It differs from the cross-entropy against
-    ``p`` by the entropy of ``p`` only (a constant of the targets): the same gradients, and 0 when
-    the prediction equals the targets.
+    ``p_T = softmax(log(p) / T)``, i.e. ``p_T,k = p_k^(1/T) / sum_j p_j^(1/T)`` (a zero target stays
+    zero): the target at the student's temperature, as a teacher with logits ``log p`` would give
+    it (Hinton, Vinyals and Dean, 2015, "Distilling the knowledge in a neural network",
+    arXiv:1503.02531; ``T^2`` keeps the gradient's size comparable across temperatures). The loss is
+    0 exactly when ``softmax(z) = p``, at every T: the optimum is the targets themselves, never a
+    sharper or flatter copy. At ``T = 1`` it is ``KL(p || softmax(z))``, which differs from the
+    cross-entropy against ``p`` by the entropy of ``p`` only (a constant of the targets, the same
+    gradients): the soft-label cross-entropy of FERPlus (Barsoum et al., 2016, ICMI, "Training
+    deep networks for facial expression recognition with crowd-sourced label distribution").
+    ``KL(p || q) = sum_k p_k (log p_k - log q_k)`` with ``0 log 0 = 0``. (``docs/distillation.md``,
+    "Loss".)
 
     Parameters
     ----------
     logits : Tensor, shape (M, b, C)
     soft : Tensor, shape (M, b, C)
-        Target distributions (rows summing to 1), e.g. crowd votes.
+        Target distributions (rows summing to 1, entries >= 0), e.g. crowd votes.
     temperature : float
         T > 0.
     mask : Tensor of bool, shape (M, b) | None
@@ -101,6 +108,9 @@ def kd_loss(logits, soft, temperature: float = 1.0, mask=None) -> torch.Tensor:
     """
     t = float(temperature)
     p = soft.float()
+    if t != 1.0:
+        p = p.clamp_min(0.0).pow(1.0 / t)
+        p = p / p.sum(-1, keepdim=True).clamp_min(1e-30)
     logq = F.log_softmax(logits.float() / t, dim=-1)
     per = (torch.xlogy(p, p) - p * logq).sum(-1) * (t * t)
     return masked_mean(per, mask)

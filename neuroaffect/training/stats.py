@@ -2,16 +2,18 @@
 
 Used where two arms are compared run by run (each seed trains both, so the runs pair up): a paired
 t-test for "is there a difference", Holm's step-down correction across the comparisons of one table,
-and two one-sided tests (TOST) for "no difference larger than a stated margin". Standard deviations
-use ``ddof=1`` (the sample standard deviation) throughout. Definitions: ``docs/distillation.md``
-("Statistics").
+and two one-sided tests (TOST) for "no difference larger than a stated margin"; the smallest
+difference a paired t-test over so many runs detects with a stated power
+(:func:`detectable_difference`); a percentile bootstrap over test items (:func:`bootstrap_ci`) for
+the part of the uncertainty that comes from a small test set. Standard deviations use ``ddof=1``
+(the sample standard deviation) throughout. Definitions: ``docs/distillation.md`` ("Statistics").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["holm", "mean_ci", "paired_test", "tost_paired"]
+__all__ = ["bootstrap_ci", "detectable_difference", "holm", "mean_ci", "paired_test", "tost_paired"]
 
 
 def _vector(name: str, x) -> np.ndarray:
@@ -149,3 +151,92 @@ def holm(pvalues) -> np.ndarray:
     adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
     out[order] = np.maximum.accumulate(adj)
     return out
+
+
+def detectable_difference(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest mean difference a two-sided paired t-test over ``n`` pairs detects with ``power``.
+
+    Solves ``P(|T| > t_{1 - alpha/2, n-1}) = power`` for ``delta``, with ``T`` noncentral t with
+    ``n - 1`` degrees of freedom and noncentrality ``delta sqrt(n) / sd`` (``scipy.stats.nct``). For
+    large ``n`` it tends to ``(z_{1 - alpha/2} + z_{power}) sd / sqrt(n)`` (2.80 sd / sqrt(n) at the
+    defaults). A difference smaller than this is, at this spread and number of seeds, undetectable
+    rather than shown to be absent.
+
+    Parameters
+    ----------
+    sd : float
+        Standard deviation of the paired differences (ddof=1), in the units of the difference.
+    n : int
+        Number of pairs (seeds).
+    alpha : float
+        Two-sided level of the test, in (0, 1).
+    power : float
+        Probability of detection, in (alpha, 1).
+
+    Returns
+    -------
+    delta : float
+        In the units of ``sd``; NaN when ``n < 2`` or ``sd`` is not finite, 0 when ``sd`` is 0.
+    """
+    from scipy import optimize, stats
+
+    if not (0.0 < alpha < 1.0 and alpha < power < 1.0):
+        raise ValueError(f"Invalid values of 'alpha' and 'power': expected 0 < alpha < power < 1, but got "
+                         f"alpha={alpha!r}, power={power!r}.")
+    if isinstance(n, bool) or int(n) != n or n < 2 or not np.isfinite(sd) or sd < 0:
+        return float("nan")
+    if sd == 0.0:
+        return 0.0
+    df, crit = int(n) - 1, float(stats.t.ppf(1.0 - alpha / 2.0, int(n) - 1))
+
+    def gap(nc):
+        return stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc) - power
+
+    hi = 1.0
+    while gap(hi) < 0:
+        hi *= 2.0
+    return float(optimize.brentq(gap, 0.0, hi, xtol=1e-10) * sd / np.sqrt(int(n)))
+
+
+def bootstrap_ci(statistic, data, *, n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """Percentile bootstrap interval of a statistic of paired samples (``scipy.stats.bootstrap``).
+
+    The items (e.g. test images) are resampled with replacement, every array of ``data`` with the
+    same indices (``paired=True``); the interval is the ``(1 - level) / 2`` and ``(1 + level) / 2``
+    quantiles of the resampled statistic (``method="percentile"``).
+
+    Parameters
+    ----------
+    statistic : callable
+        ``statistic(*arrays, axis=-1) -> value``, vectorised over the leading axes (scipy's
+        ``vectorized=True`` convention): each array has the items on ``axis``.
+    data : sequence of array-like, each shape (n_items,)
+        Paired samples (the same item at the same index).
+    n_resamples : int
+    level : float
+        Coverage, in (0, 1).
+    seed : int
+        Seed of the resampling (the interval is reproducible).
+
+    Returns
+    -------
+    result : dict
+        ``estimate`` (the statistic on the data), ``ci_low``, ``ci_high``, ``n_items``,
+        ``n_resamples``, ``method`` (``"percentile"``); NaN bounds with fewer than 2 items.
+    """
+    from scipy import stats
+
+    arrays = [np.asarray(d) for d in data]
+    n = len(arrays[0]) if arrays else 0
+    if not arrays or any(a.ndim != 1 or len(a) != n for a in arrays):
+        raise ValueError("Invalid value for the 'data' parameter: expected 1-d arrays of equal length, but got shapes "
+                         f"{[a.shape for a in arrays]}.")
+    est = float(statistic(*arrays, axis=-1))
+    out = {"estimate": est, "ci_low": float("nan"), "ci_high": float("nan"), "n_items": n,
+           "n_resamples": int(n_resamples), "method": "percentile"}
+    if n < 2:
+        return out
+    res = stats.bootstrap(tuple(arrays), statistic, n_resamples=int(n_resamples), vectorized=True, paired=True,
+                          confidence_level=float(level), method="percentile", rng=np.random.default_rng(seed),
+                          batch=max(1, min(int(n_resamples), 2_000_000 // max(n, 1))))
+    return {**out, "ci_low": float(res.confidence_interval.low), "ci_high": float(res.confidence_interval.high)}
