@@ -13,7 +13,9 @@ file                     content
                          ``config_sha256`` (:func:`config_sha256`: the checksum of all the rest)
 ``README.md``            model card (written by :func:`neuroaffect.report.student_card`): YAML
                          front matter (library, licence, datasets, metrics), intended input,
-                         evaluation table, licence note (its sha256 is the config's ``card_sha256``)
+                         evaluation table, limitations (simulated training faces, what is
+                         ours, the unvalidated valence/arousal read-out), licence note (its
+                         sha256 is the config's ``card_sha256``)
 ``model.onnx``           optional (:func:`export_onnx`; its sha256 is the config's ``onnx_sha256``)
 =======================  ====================================================================
 
@@ -74,8 +76,14 @@ def _check_model(model) -> FERStudent:
     return model
 
 
+#: Scalar fields of an evaluation row that are no metrics (its size and the run's seed): left out of the
+#: card's metrics and its evaluation table.
+NOT_METRICS = frozenset({"n", "seed"})
+
+
 def _metric_rows(metrics: dict | None) -> list:
-    """``{set: {metric: value}}`` -> rows of scalar metrics (confusion matrices and lists dropped)."""
+    """``{set: {metric: value}}`` -> rows of scalar metrics (confusion matrices, lists and
+    :data:`NOT_METRICS` dropped)."""
     rows = []
     for name, m in (metrics or {}).items():
         if not isinstance(m, dict):
@@ -83,7 +91,7 @@ def _metric_rows(metrics: dict | None) -> list:
                              f"but got {type(m).__name__} for {name!r} instead.")
         rows.append((str(name), {k: float(v) for k, v in m.items()
                                  if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
-                                 and k != "n"}))
+                                 and k not in NOT_METRICS}))
     return rows
 
 

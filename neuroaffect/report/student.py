@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .markdown import table_lines
 
-__all__ = ["FACE_SOURCE_NOTES", "student_card"]
+__all__ = ["FACE_SOURCE_NOTES", "limitations", "student_card"]
 
 #: What the card says of each source.
 FACE_SOURCE_NOTES = {
@@ -18,6 +18,30 @@ FACE_SOURCE_NOTES = {
 
 def _cell(v) -> str:
     return "" if v is None else f"{v:.4f}"
+
+
+def limitations(config: dict) -> list[str]:
+    """The card's "Limitations" items for an export config (:func:`neuroaffect.distill.save_student`'s):
+    where its training faces came from, what of the model is ours, its scope, and the unvalidated
+    valence/arousal read-out (``docs/distillation.md``)."""
+    kw = config["kwargs"]
+    training = config.get("training") if isinstance(config.get("training"), dict) else {}
+    seed = training["train"].get("seed") if isinstance(training.get("train"), dict) else None
+    run = "" if training.get("arm") is None else (f" It is the run of arm {training['arm']}"
+                                                 + ("" if seed is None else f", seed {seed}") + ".")
+    out = [FACE_SOURCE_NOTES[config.get("trained_on_faces", "unknown")],
+           f"Ours, not the published model: {kw['arch']} trained from scratch (no pretrained weights) on "
+           f"{kw['in_size']} x {kw['in_size']} grey faces; the published method's student is evaluated at 224 px "
+           "with pretraining we could not verify, so these figures are not comparable with the published ones." + run,
+           "Eight FERPlus expression classes, one roughly frontal face per input; the classes are labelled "
+           "expressions, not felt emotions, and nothing here has been measured on faces unlike its training "
+           "set's (age, pose, lighting, population). Not for decisions about people."]
+    if config.get("grid_sha256") is not None:
+        out.append("The valence/arousal read-out (the embedding's soft assignment to the grid's bins, "
+                   "`predict-faces --grid`) is unvalidated: it has not been compared with rated faces, and until the "
+                   "transfer experiment (docs/distillation.md) shows that the grid carries valence/arousal into the "
+                   "student it is not a measurement of affect.")
+    return out
 
 
 def student_card(config: dict, datasets, rows) -> str:
@@ -70,8 +94,6 @@ def student_card(config: dict, datasets, rows) -> str:
         lines += table_lines([{"set": name, **{k: m.get(k) for k in names}} for name, m in rows],
                              ["set", *names], formats={k: _cell for k in names})
         lines.append("")
-    lines += ["## Limitations", "", FACE_SOURCE_NOTES[config.get("trained_on_faces", "unknown")],
-              "Trained from scratch (no pretrained weights); the valence/arousal read-out through the grid is not "
-              "validated against rated faces.", ""]
+    lines += ["## Limitations", ""] + [f"- {x}" for x in limitations(config)] + [""]
     lines += ["## Licence", "", LICENCE_NOTE, ""]
     return "\n".join(lines)
