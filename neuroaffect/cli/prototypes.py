@@ -85,6 +85,8 @@ def add_export_prototypes(sub):
                    help="folder of a trained teacher (teacher.pt, teacher.json; train-teacher writes it)")
     p.add_argument("--report", type=Path, default=None, help="folder for the grid's figures and summary.md")
     p.add_argument("--deap-cv", type=Path, default=None, help="teacher.json of a second source's CV, for the report")
+    p.add_argument("--labelled-out", type=Path, default=None,
+                   help="also export the same teacher's labelled-only grid (no support windows) to this folder")
     p.set_defaults(func=_export_prototypes)
 
 
@@ -102,8 +104,10 @@ def _export_prototypes(args):
                             support_root=args.support_root, support_features=args.support_features,
                             feature_params=parse_params(args.feature_params, "--feature-params"),
                             support_params=parse_params(args.support_params, "--support-params"),
-                            config=config, report=args.report, deap_cv=args.deap_cv)
+                            config=config, report=args.report, deap_cv=args.deap_cv, labelled_out=args.labelled_out)
     grid = load_grid(args.out)  # read back: the export is checked before the command succeeds
+    if args.labelled_out is not None:
+        load_grid(args.labelled_out)
     o = res.ordering
     print(f"{grid.n} x {grid.n} grid, D = {grid.dim}, prototypes sha256 {grid.sha256[:12]}; occupied bins "
           f"{int((~grid.filled).sum())}; ordering rho {o['grid']['rho']:.3f} (p {o['grid']['p_value']:.4f}); "
@@ -111,5 +115,6 @@ def _export_prototypes(args):
           + (f"; shuffled-label control {o['control']['rho']:.3f} (p {o['control']['p_value']:.4f})"
              if "control" in o else ""))
     print(f"wrote {args.out}/grid.safetensors, grid.npz, card.json" + (f"; report in {args.report}" if args.report
-                                                                      else ""))
+                                                                      else "")
+          + (f"; the labelled-only grid in {args.labelled_out}" if args.labelled_out else ""))
     return 0

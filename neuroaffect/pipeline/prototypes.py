@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["export_prototypes", "feature_datasets", "train_teacher"]
+__all__ = ["export_prototypes", "feature_datasets", "labelled_only_card", "train_teacher"]
 
 
 def feature_datasets(dataset: str, *, root=None, features=None, params=None, progress=False):
@@ -54,9 +54,14 @@ def train_teacher(out, dataset: str = "dreamer", *, root=None, features=None, fe
 
 def export_prototypes(out, teacher, dataset: str = "dreamer", *, root=None, features=None, support: str = "mahnob",
                       support_root=None, support_features=None, feature_params=None, support_params=None,
-                      config=None, report=None, deap_cv=None):
+                      config=None, report=None, deap_cv=None, labelled_out=None):
     """Build the grid from the final teacher in ``teacher``, export it to ``out``, and (with ``report``)
     write its figures and summary there.
+
+    With ``labelled_out``, the same teacher's **labelled-only grid** (its held-out labelled windows
+    alone, no support window; ``GridResult.labelled_only``, built in the same pass) is exported there
+    too, with the card of :func:`labelled_only_card`: the grid of the face student's ``B3-labelled``
+    arm (``docs/distillation.md``, "Grid arms"). It costs no second pass over the data.
 
     Returns
     -------
@@ -75,8 +80,41 @@ def export_prototypes(out, teacher, dataset: str = "dreamer", *, root=None, feat
     result = make_grid(teacher, labelled, dataset, cfg, support=sup, support_name=support,
                        inputs={dataset: inputs, support: sup_inputs})
     export_prototype_grid(result, out)
+    if labelled_out is not None:
+        from ..prototypes.io import write_grid_files
+
+        card = labelled_only_card(result)
+        write_grid_files(labelled_out, result.labelled_only.arrays(card["sources"]), card)
     if report is not None:
         summary = read_teacher_summary(Path(teacher) / "teacher.json")
         extra = read_teacher_summary(deap_cv) if deap_cv else None
         write_prototype_report(result, report, teacher_summary=summary, deap_cv=extra)
     return result
+
+
+
+def labelled_only_card(result) -> dict:
+    """The card of the labelled-only grid (``result.labelled_only``) from the exported grid's (``result.card``).
+
+    The same teacher, bins, configuration and provenance; ``sources`` only the labelled dataset, with
+    the labelled-only grid's ``counts`` and ``filled``; the support gate recorded as unused (no window
+    seen or passed); ``ordering`` the labelled-only grid's own (:func:`neuroaffect.prototypes.grid.ordering_test`);
+    ``inputs`` the labelled dataset's; and ``labelled_only: true``.
+
+    Parameters
+    ----------
+    result : GridResult
+        Of :func:`neuroaffect.prototypes.build.make_grid`.
+
+    Returns
+    -------
+    card : dict
+        A new dict, before the checksums :func:`neuroaffect.prototypes.io.write_grid_files` adds.
+    """
+    card, grid = result.card, result.labelled_only
+    dataset = card["sources"][0]
+    gate = {k: v for k, v in card["support_gate"].items() if k in ("method", "samples", "quantile", "threshold")}
+    return {**card, "sources": [dataset], "counts": {dataset: grid.counts[dataset].tolist()},
+            "filled": grid.filled.astype(int).tolist(), "ordering": {"grid": result.ordering["labelled_only"]},
+            "inputs": {dataset: (card.get("inputs") or {}).get(dataset)},
+            "support_gate": {**gate, "windows": 0, "passed": 0, "used": False}, "labelled_only": True}
