@@ -153,8 +153,9 @@ def test_arm_errors_name_the_problem(eeg):
 
 def test_ablation_arms_and_labels_include_the_grid_arms():
     arms = ablation_arms()
-    assert arms == ("B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle")
-    assert CONTROL_ARM == "B3-shuffled" and set(GRID_ARMS) == set(arms[4:]) and list(ARM_LABELS) == list(arms)
+    assert arms == ("B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle", "B3-labelled")
+    assert CONTROL_ARM == "B3-shuffled" and set(GRID_ARMS) == set(arms[4:7]) and list(ARM_LABELS) == list(arms)
+    assert arm_grid("B3-labelled", 7) == ("B3", "eeg", 0)  # the labelled-only grid, trained against as given
     assert arm_grid("B3-shuffled", 7) == ("B3", "shuffled", 7)  # a new permutation per seed
     assert arm_grid("B3-oracle", 7) == ("B3", "oracle", 0) and arm_grid("B3-coordinate", 7) == ("B3", "coordinate", 0)
     assert arm_grid("B2", 7) == ("B2", "eeg", 0)

@@ -22,26 +22,33 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ARM_LABELS", "CONTROL_ARM", "GRID_ARMS", "ablation_arms", "arm_grid", "check_arm", "paired_tests",
-           "select_run"]
+__all__ = ["ARM_LABELS", "CONTROL_ARM", "GRID_ARMS", "SOURCE_GRID_ARMS", "ablation_arms", "arm_grid", "check_arm",
+           "paired_tests", "select_run"]
 
 #: The control arm: the full loss (B3) against the grid with its prototypes permuted over the bins.
 CONTROL_ARM = "B3-shuffled"
 #: The grid arms: the full loss (B3) against a grid of :func:`neuroaffect.prototypes.grid_arm`, by the
 #: kind of grid (the negative control, the coordinate-only grid, the positive control G*).
 GRID_ARMS = {CONTROL_ARM: "shuffled", "B3-coordinate": "coordinate", "B3-oracle": "oracle"}
+#: Arms of the full loss (B3) against another grid of the teacher pipeline, given as the run's grid as it
+#: is (not derived from the EEG grid): ``B3-labelled``, the labelled-only grid (the same teacher, no
+#: support windows; ``export-prototypes --labelled-out``). Described beside the others, outside the
+#: paired tests' family (``docs/distillation.md``, "Grid arms").
+SOURCE_GRID_ARMS = {"B3-labelled": "labelled"}
 #: Table labels of the arms of the ablation and the grid arms (keys: :func:`ablation_arms`).
 ARM_LABELS = {"B0": "B0 CE", "B1": "B1 + KD", "B2": "B2 + Proto-KD", "B3": "B3 full (+ D-Geo)",
               CONTROL_ARM: "B3 full, shuffled grid (control)",
               "B3-coordinate": "B3 full, coordinate-only grid (control)",
-              "B3-oracle": "B3 full, oracle G* grid (positive control)"}
+              "B3-oracle": "B3 full, oracle G* grid (positive control)",
+              "B3-labelled": "B3 full, labelled-only EEG grid (no support windows)"}
 
 
 def ablation_arms() -> tuple:
-    """The arms of the ablation: those of :data:`~neuroaffect.distill.losses.ARMS`, then :data:`GRID_ARMS`."""
+    """The arms of the ablation: those of :data:`~neuroaffect.distill.losses.ARMS`, :data:`GRID_ARMS`, then
+    :data:`SOURCE_GRID_ARMS`."""
     from .losses import ARMS
 
-    return (*ARMS, *GRID_ARMS)
+    return (*ARMS, *GRID_ARMS, *SOURCE_GRID_ARMS)
 
 
 def arm_grid(arm: str, seed: int) -> tuple:
@@ -59,13 +66,15 @@ def arm_grid(arm: str, seed: int) -> tuple:
     loss_arm : str
         The arm of :data:`~neuroaffect.distill.losses.ARMS` whose loss is trained (``"B3"`` for a grid arm).
     kind : str
-        The :func:`neuroaffect.prototypes.grid_arm` kind (``"eeg"`` for the arms of ``ARMS``).
+        The :func:`neuroaffect.prototypes.grid_arm` kind (``"eeg"`` for the arms of ``ARMS`` and of
+        :data:`SOURCE_GRID_ARMS`: the grid given is trained against as it is).
     grid_seed : int
         The run's seed for the shuffled grid (a new permutation per seed), 0 for the fixed grids
         (coordinate, oracle: one grid for every seed) and the EEG grid.
     """
     kind = GRID_ARMS.get(check_arm(arm), "eeg")
-    return ("B3" if arm in GRID_ARMS else arm), kind, (int(seed) if kind == "shuffled" else 0)
+    loss_arm = "B3" if arm in GRID_ARMS or arm in SOURCE_GRID_ARMS else arm
+    return loss_arm, kind, (int(seed) if kind == "shuffled" else 0)
 
 
 def check_arm(arm: str) -> str:
