@@ -55,9 +55,9 @@ def test_prototypes_by_hand_and_filled_bins():
 
 
 def test_mc_dropout_spread_comes_from_dropout_alone():
-    """MC-dropout passes keep dropout on: a teacher with dropout gives a spread that shrinks as
-    its dropout does, reproducible from the seed; without dropout every pass equals the eval-mode
-    prediction and the spread is 0. The teacher is left in eval mode."""
+    """MC-dropout passes keep dropout on: a teacher with dropout (in its blocks and before its head)
+    gives a spread that shrinks as its dropout does, reproducible from the seed; without dropout every
+    pass equals the eval-mode prediction and the spread is 0. The teacher is left in eval mode."""
     import torch
 
     from neuroaffect.models import create_model
@@ -68,7 +68,7 @@ def test_mc_dropout_spread_comes_from_dropout_alone():
     for p in (0.0, 0.1, 0.5):
         torch.manual_seed(0)
         model = create_model("topoteacher", n_chans=1, n_bands=4, n_outputs=2, size=16, width=4, embed_dim=8,
-                             dropout=p)
+                             dropout=p, block_dropout=p)
         mean, std = mc_dropout_predict(model, X, n_samples=30, seed=3)
         assert mean.shape == std.shape == (6, 2) and not model.training
         spreads[p] = float(std.mean())

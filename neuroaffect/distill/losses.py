@@ -276,7 +276,8 @@ class DistillLoss:
                 raise ValueError(f"Invalid value for the 'grid' parameter: arm {arm} uses Proto-KD and needs the "
                                  "prototype grid, but got None instead.")
             self.proto = ProtoKD(grid.as_array(), grid.bin_centres(), target_temperature=target_temperature,
-                                 student_temperature=proto_temperature, mode=self.proto_mode)
+                                 student_temperature=proto_temperature, mode=self.proto_mode,
+                                 filled=grid.filled.reshape(-1))  # copied bins are not evidence
             self.grid_sha256 = grid.sha256
         self.target_temperature = check_real("target_temperature", target_temperature, 0.0, None, low_open=True)
         self.proto_temperature = float(proto_temperature)

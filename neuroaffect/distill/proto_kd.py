@@ -10,7 +10,9 @@ Two modes (``docs/distillation.md``, "Proto-KD: class-anchor and per-image targe
   varies within a class and the grid's geometry reaches what the backbone learns.
 
 Both use ``q_pro,k = softmax_k(-||c_k - va||^2 / T_p)`` over the bin centres ``c_k``; only the point
-``va`` differs. Shapes follow the training engine's conventions (:mod:`neuroaffect.training.objectives`):
+``va`` differs. Bins whose prototype was copied from a neighbour (an empty bin, ``filled``) are left out of
+both distributions: the target gives them no mass and the student's softmax runs over the other bins.
+Shapes follow the training engine's conventions (:mod:`neuroaffect.training.objectives`):
 a leading model axis ``M``, an optional boolean ``mask`` ``(M, b)``, a per-model loss ``(M,)``.
 """
 
@@ -80,6 +82,10 @@ class ProtoKD:
 
     The loss is ``KL(q_pro || q_stu)`` per sample, averaged over the valid samples.
 
+    Copied bins (``filled``: empty bins whose prototype duplicates a neighbour's) are not evidence: both
+    softmaxes run over the other bins only, so a copied bin gets zero target mass and its prototype
+    does not enter the loss (``docs/distillation.md``, "Empty bins").
+
     Parameters
     ----------
     prototypes : array-like, shape (K, D)
@@ -96,10 +102,13 @@ class ProtoKD:
         Temperature of the cosine similarities (published: 0.9).
     mode : {"anchor", "image"}
         Where the target's point comes from (see above).
+    filled : array-like of bool, shape (K,) | None
+        Bins whose prototype is a copy (``PrototypeGrid.filled.reshape(-1)``), left out of the target and
+        the student's softmax; ``None``: every bin is used.
     """
 
     def __init__(self, prototypes, centres, anchors=None, *, target_temperature: float | None = None,
-                 student_temperature: float = 0.9, mode: str = "anchor"):
+                 student_temperature: float = 0.9, mode: str = "anchor", filled=None):
         self.mode = check_option("mode", mode, PROTO_MODES)
         protos = torch.as_tensor(np.asarray(prototypes, dtype=np.float32))
         centres = np.asarray(centres, dtype=np.float64)
@@ -111,21 +120,33 @@ class ProtoKD:
             target_temperature = DEFAULT_TARGET_TEMPERATURE[self.mode]
         self.target_temperature = check_real("target_temperature", target_temperature, 0.0, None, low_open=True)
         self.student_temperature = check_real("student_temperature", student_temperature, 0.0, None, low_open=True)
+        filled = np.zeros(protos.shape[0], dtype=bool) if filled is None else np.asarray(filled).astype(bool)
+        if filled.shape != (protos.shape[0],) or filled.all():
+            raise ValueError(f"Invalid value for the 'filled' parameter: expected {protos.shape[0]} flags (one per "
+                             f"bin) with at least one bin not copied, but got shape {filled.shape} with "
+                             f"{int(filled.sum())} set.")
         self.prototypes = F.normalize(protos, dim=-1)
         self.centres = torch.as_tensor(centres)
         self.anchors = anchors
+        self.kept = torch.as_tensor(np.flatnonzero(~filled))  # the bins the loss uses
+        self._excluded = torch.as_tensor(filled)
         d2 = ((anchors[:, None, :] - centres[None]) ** 2).sum(-1)  # (C, K)
-        self.log_targets = torch.log_softmax(torch.as_tensor(-d2 / self.target_temperature), dim=-1).float()
+        self.log_targets = self._log_softmax_kept(torch.as_tensor(-d2 / self.target_temperature)).float()
         self._cache: dict = {}
 
     @property
     def dim(self) -> int:
         return int(self.prototypes.shape[1])
 
+    def _log_softmax_kept(self, x: torch.Tensor) -> torch.Tensor:
+        """``log_softmax`` over the kept bins of the last axis (K); copied bins get ``-inf``."""
+        return torch.log_softmax(x.masked_fill(self._excluded.to(x.device), float("-inf")), dim=-1)
+
     def log_targets_at(self, va) -> torch.Tensor:
-        """``log q_pro(va)``, shape (..., K), of points ``va`` (Tensor (..., 2)), in ``va``'s dtype and device."""
+        """``log q_pro(va)``, shape (..., K), of points ``va`` (Tensor (..., 2)), in ``va``'s dtype and device
+        (``-inf`` on copied bins)."""
         c = self._on(va.device)[2].to(va.dtype)
-        return torch.log_softmax(-((va[..., None, :] - c) ** 2).sum(-1) / self.target_temperature, dim=-1)
+        return self._log_softmax_kept(-((va[..., None, :] - c) ** 2).sum(-1) / self.target_temperature)
 
     def targets(self, va=None) -> np.ndarray:
         """Targets ``q_pro`` over the bins.
@@ -139,7 +160,7 @@ class ProtoKD:
         Returns
         -------
         q : ndarray, shape (n, K) float64, or (C, K) float32 for the class anchors (row ``y`` is class
-            ``y``'s target, the same in both modes).
+            ``y``'s target, the same in both modes); 0 on copied bins.
         """
         if va is None:
             return self.log_targets.exp().numpy()
@@ -150,14 +171,15 @@ class ProtoKD:
         return self.log_targets_at(torch.as_tensor(va)).exp().numpy()
 
     def target_entropy(self, va=None) -> np.ndarray:
-        """Normalised entropy ``H(q_pro) / log K`` of each target of :meth:`targets` (1 = uniform).
+        """Normalised entropy ``H(q_pro) / log K'`` of each target of :meth:`targets` (1 = uniform over the
+        ``K'`` bins the loss uses, the ones not copied).
 
         Returns
         -------
         h : ndarray, shape (n,) for points ``va`` (n, 2), or (C,) for the class anchors
         """
         q = self.targets(va).astype(np.float64)
-        return -(q * np.log(np.clip(q, 1e-300, None))).sum(1) / math.log(q.shape[1])
+        return -(q * np.log(np.clip(q, 1e-300, None))).sum(1) / math.log(max(int(self.kept.numel()), 2))
 
     def _on(self, device):
         key = str(device)
@@ -213,11 +235,13 @@ class ProtoKD:
         va, votes : Tensor, shapes (M, b, 2) and (M, b, C) | None
             Image mode: each image's (valence, arousal), or its votes (see :meth:`log_targets_for`).
         """
-        logq = F.log_softmax(self.similarities(embedding) / self.student_temperature, dim=-1)
-        lt = self.log_targets_for(labels, va=va, votes=votes)  # (M, b, K)
+        kept = self.kept.to(embedding.device)
+        logq = F.log_softmax(self.similarities(embedding)[..., kept] / self.student_temperature, dim=-1)
+        lt = self.log_targets_for(labels, va=va, votes=votes)[..., kept]  # (M, b, K') over the bins not copied
         per = (lt.exp() * (lt - logq)).sum(-1)
         return masked_mean(per, mask)
 
     def __repr__(self) -> str:
         return (f"ProtoKD(mode={self.mode!r}, target_temperature={self.target_temperature!r}, "
-                f"student_temperature={self.student_temperature!r}, K={self.prototypes.shape[0]}, dim={self.dim})")
+                f"student_temperature={self.student_temperature!r}, K={self.prototypes.shape[0]}, "
+                f"copied={int(self._excluded.sum())}, dim={self.dim})")

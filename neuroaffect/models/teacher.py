@@ -10,12 +10,14 @@ from ._base import TokenModel, _check_positive_int, _check_probability, register
 __all__ = ["TopoTeacher"]
 
 
-def _block(c_in: int, c_out: int, groups: int) -> nn.Sequential:
+def _block(c_in: int, c_out: int, groups: int, dropout: float) -> nn.Sequential:
+    # dropout last, so that the convolution and GroupNorm keep their state-dict names (trunk.i.0, trunk.i.1)
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, kernel_size=3, padding=1),
         nn.GroupNorm(min(groups, c_out), c_out),
         nn.GELU(),
         nn.AvgPool2d(2),
+        nn.Dropout(dropout),
     )
 
 
@@ -23,16 +25,24 @@ def _block(c_in: int, c_out: int, groups: int) -> nn.Sequential:
 class TopoTeacher(TokenModel):
     r"""Compact CNN over band-wise scalp maps; its penultimate layer is the EEG embedding.
 
-    Three convolution stages (a 3 x 3 convolution, GroupNorm and GELU, then 2 x 2 average
-    pooling) take the ``(n_bands, size, size)`` maps to ``(4 width, size / 8, size / 8)``;
-    a linear layer and GELU make the embedding of width ``embed_dim``
-    (:meth:`forward_features`), and after dropout ``final_layer`` maps it to the outputs (two for
-    normalised valence and arousal). GroupNorm instead of BatchNorm keeps every forward pass a
+    Three convolution stages (a 3 x 3 convolution, GroupNorm and GELU, 2 x 2 average pooling, then
+    element-wise dropout ``block_dropout``) take the ``(n_bands, size, size)`` maps to
+    ``(4 width, size / 8, size / 8)``; a linear layer and GELU make the embedding of width ``embed_dim``
+    (:meth:`forward_features`), and after dropout ``dropout`` ``final_layer`` maps it to the outputs
+    (two for normalised valence and arousal). GroupNorm instead of BatchNorm keeps every forward pass a
     pure function of its inputs, so many fold models train at once under ``torch.vmap`` and
     MC-dropout passes need no running statistics. Pixels outside the head are zero in the maps
     (``outside="zero"`` features) and carry no signal.
 
-    Defaults: ``width=32`` (32, 64, 128 channels), ``embed_dim=128``, ``dropout=0.3``, ``size=32``.
+    MC dropout (``docs/prototypes.md``, "Support gate"): with ``block_dropout > 0`` every stochastic pass
+    draws a different embedding, so the spread of the outputs reflects how stable the convolutional
+    features of an input are. With ``block_dropout = 0`` only the head's dropout is sampled and the
+    spread of output ``k`` is a deterministic function of the embedding ``z``,
+    ``sqrt(p / (1 - p) * sum_j W_kj^2 z_j^2)`` (``p = dropout``, ``W`` the head's weights): a weighted
+    norm of the embedding, not an uncertainty.
+
+    Defaults: ``width=32`` (32, 64, 128 channels), ``embed_dim=128``, ``dropout=0.3``,
+    ``block_dropout=0.1``, ``size=32``.
 
     Parameters
     ----------
@@ -49,7 +59,10 @@ class TopoTeacher(TokenModel):
     embed_dim : int
         Width ``D`` of the embedding.
     dropout : float
-        Dropout before ``final_layer`` (also what MC-dropout samples).
+        Dropout before ``final_layer``.
+    block_dropout : float
+        Element-wise dropout at the end of each convolution stage (what makes MC-dropout passes
+        differ in their embedding; 0 leaves only the head's dropout).
 
     Shapes:
         - **input:** ``(batch, n_bands, size, size)`` maps
@@ -64,7 +77,8 @@ class TopoTeacher(TokenModel):
     MAX_PARAMETERS = 64_000_000
 
     @classmethod
-    def check_arguments(cls, n_chans, n_bands, n_outputs, *, size=32, width=32, embed_dim=128, dropout=0.3) -> int:
+    def check_arguments(cls, n_chans, n_bands, n_outputs, *, size=32, width=32, embed_dim=128, dropout=0.3,
+                        block_dropout=0.1) -> int:
         """Check constructor arguments against :attr:`LIMITS` without building anything.
 
         Returns
@@ -88,6 +102,7 @@ class TopoTeacher(TokenModel):
             raise ValueError(f"Invalid value for the 'size' parameter: expected a multiple of 8 (three 2 x 2 "
                              f"poolings), but got {size!r} instead.")
         _check_probability("dropout", dropout)
+        _check_probability("block_dropout", block_dropout)
         w = (n_bands, width, 2 * width, 4 * width)
         n = sum(9 * a * b + 3 * b for a, b in zip(w[:-1], w[1:]))  # 3 x 3 convolutions and GroupNorm affine
         n += (4 * width * (size // 8) ** 2 + 1) * embed_dim + (embed_dim + 1) * n_outputs
@@ -97,8 +112,9 @@ class TopoTeacher(TokenModel):
         return int(n)
 
     def __init__(self, n_chans: int, n_bands: int, n_outputs: int, *, size: int = 32, width: int = 32,
-                 embed_dim: int = 128, dropout: float = 0.3):
-        self.check_arguments(n_chans, n_bands, n_outputs, size=size, width=width, embed_dim=embed_dim, dropout=dropout)
+                 embed_dim: int = 128, dropout: float = 0.3, block_dropout: float = 0.1):
+        self.check_arguments(n_chans, n_bands, n_outputs, size=size, width=width, embed_dim=embed_dim, dropout=dropout,
+                             block_dropout=block_dropout)
         super().__init__(n_chans, n_bands, n_outputs)
         self.size = _check_positive_int("size", size)
         width = _check_positive_int("width", width)
@@ -106,8 +122,9 @@ class TopoTeacher(TokenModel):
         self.num_features = self.embed_dim
         self.head_hidden_size = self.embed_dim
         groups = 8
-        self.trunk = nn.Sequential(_block(n_bands, width, groups), _block(width, 2 * width, groups),
-                                   _block(2 * width, 4 * width, groups))
+        bd = self.block_dropout = _check_probability("block_dropout", block_dropout)
+        self.trunk = nn.Sequential(_block(n_bands, width, groups, bd), _block(width, 2 * width, groups, bd),
+                                   _block(2 * width, 4 * width, groups, bd))
         self.embed = nn.Sequential(nn.Flatten(), nn.Linear(4 * width * (self.size // 8) ** 2, self.embed_dim),
                                    nn.GELU())
         self.drop = nn.Dropout(_check_probability("dropout", dropout))

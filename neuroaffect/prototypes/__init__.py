@@ -2,7 +2,8 @@
 
 - :func:`load_grid` / :class:`PrototypeGrid` (``io``): read and verify an exported grid with numpy
   alone; lookup and soft assignment of (valence, arousal) points.
-- :func:`build_grid`, :func:`ordering_test` (``grid``): binning, empty-bin filling, the ordering figure.
+- :func:`build_grid`, :func:`ordering_test` (``grid``): binning, empty-bin filling, the ordering figure;
+  :func:`axis_ordering` and :func:`bootstrap_ordering`: the per-axis figures and trial-bootstrap intervals.
 - :func:`grid_arm`, :func:`save_grid_arm` (``arms``): the transfer experiment's grid arms (shuffled,
   coordinate-only, oracle) derived from a real grid, in the exported format.
 - :func:`make_teacher`, :func:`make_grid`, :func:`export_prototype_grid` (``build``, needs torch):
@@ -18,7 +19,7 @@ from __future__ import annotations
 import importlib
 
 from .arms import ARM_KINDS, grid_arm, save_grid_arm
-from .grid import GridBuild, build_grid, ordering_test, pairwise_cosine
+from .grid import GridBuild, axis_ordering, bootstrap_ordering, build_grid, ordering_test, pairwise_cosine
 from .io import ARRAYS, SCHEMA_VERSION, GridFormatError, PrototypeGrid, array_sha256, check_grid_content, load_grid
 
 _LAZY = {
@@ -29,8 +30,8 @@ _LAZY = {
 }
 
 __all__ = ["ARM_KINDS", "ARRAYS", "SCHEMA_VERSION", "GridBuild", "GridFormatError", "PrototypeGrid", "array_sha256",
-           "build_grid", "check_grid_content", "grid_arm", "load_grid", "ordering_test", "pairwise_cosine",
-           "save_grid_arm", *_LAZY]
+           "axis_ordering", "bootstrap_ordering", "build_grid", "check_grid_content", "grid_arm", "load_grid",
+           "ordering_test", "pairwise_cosine", "save_grid_arm", *_LAZY]
 
 
 def __getattr__(name):

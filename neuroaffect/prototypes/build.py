@@ -7,11 +7,13 @@ The design (``docs/prototypes.md``):
 2. **One** final teacher trains on a fraction of each dataset's trials; its embedding space is
    the grid's. The trials it never saw (``holdout``) fill the bins with their true
    valence/arousal. Embeddings of different models live in different spaces and are never mixed.
-3. Unlabelled support (MAHNOB-HCI): the teacher predicts valence/arousal with MC dropout; a window
+3. Unlabelled support (MAHNOB-HCI): the teacher predicts valence/arousal with MC dropout (dropout in
+   its convolutional blocks and before its head, so the passes differ in their embedding); a window
    joins the bin of its predicted (v, a) when its predictive spread (mean std over v and a) is no
    larger than the ``gate_quantile`` quantile of the spreads on the labelled held-out windows, i.e.
    when the teacher is at least as sure of it as of a typical window it was tested on. Our
-   design: the published method does not say how it used MAHNOB.
+   design: the published method does not say how it used MAHNOB. The card records the pass rate of
+   each source and where the passing windows land (inner or outer bins).
 4. Control: the same procedure with (valence, arousal) permuted across trials before anything is
    trained; its grid must not come out ordered.
 """
@@ -25,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import DatasetFormatError, check_int, check_real, code_version, config_hash, sha256_file
+from ..labels import grid_cells
 from ..training import predict
-from .grid import GridBuild, build_grid, ordering_test
+from .grid import GridBuild, axis_ordering, bootstrap_ordering, build_grid, ordering_test
 from .io import LICENCE_NOTE, write_grid_files
 from .teacher import (
     ROLES, cross_validate_teacher, embed, fit_topo_teacher, load_teacher, mc_dropout_predict, read_teacher_summary,
@@ -64,6 +67,9 @@ class PrototypeConfig:
         labelled held-out windows' spreads.
     n_permutations : int
         Permutations of the ordering test.
+    n_bootstrap : int
+        Resamples of the trial bootstrap of the ordering statistics (hold-out trials resampled within
+        each subject; :func:`~neuroaffect.prototypes.grid.bootstrap_ordering`).
     seed : int
         Seeds the hold-out split, the control's label permutation, MC dropout and the permutations.
     model_kwargs : dict
@@ -77,6 +83,7 @@ class PrototypeConfig:
     mc_samples: int = 20
     gate_quantile: float = 0.5
     n_permutations: int = 1000
+    n_bootstrap: int = 200
     seed: int = 0
     model_kwargs: dict = field(default_factory=dict)
 
@@ -90,13 +97,15 @@ class PrototypeConfig:
         check_int("mc_samples", self.mc_samples, minimum=2)
         check_real("gate_quantile", self.gate_quantile, 0.0, 1.0)
         check_int("n_permutations", self.n_permutations, minimum=1)
+        check_int("n_bootstrap", self.n_bootstrap, minimum=1)
         check_int("seed", self.seed, minimum=0)
         object.__setattr__(self, "ablation_sizes", tuple(int(n) for n in self.ablation_sizes))
 
     def to_dict(self) -> dict:
         return {"grid_size": self.grid_size, "ablation_sizes": list(self.ablation_sizes), "holdout": self.holdout,
                 "cv_folds": self.cv_folds, "mc_samples": self.mc_samples, "gate_quantile": self.gate_quantile,
-                "n_permutations": self.n_permutations, "seed": self.seed, "model_kwargs": dict(self.model_kwargs)}
+                "n_permutations": self.n_permutations, "n_bootstrap": self.n_bootstrap, "seed": self.seed,
+                "model_kwargs": dict(self.model_kwargs)}
 
 
 def _held_pairs(ws, idx) -> list:
@@ -163,12 +172,17 @@ class GridResult:
     ablation : dict of int -> GridBuild
         Grids of the other sizes (same members).
     ordering : dict of str -> dict
-        :func:`~neuroaffect.prototypes.grid.ordering_test` of ``grid``, ``labelled_only``, ``control``.
+        :func:`~neuroaffect.prototypes.grid.ordering_test` and
+        :func:`~neuroaffect.prototypes.grid.axis_ordering` of ``grid``, ``labelled_only``, ``control``; for
+        ``grid`` and ``labelled_only`` also ``bootstrap``
+        (:func:`~neuroaffect.prototypes.grid.bootstrap_ordering`, ``None`` without two hold-out trials of a
+        subject).
     held : dict
         Held-out labelled windows: ``true`` (n, 2), ``pred`` (n, 2), ``mc_mean`` (n, 2), ``std`` (n, 2),
         ``embedding`` (n, D).
     support : dict
-        Per support source: windows seen, passed the gate, threshold.
+        Per support source: windows seen, passed the gate, threshold, median spread and where all and the
+        passing windows land (``_gate_summary``).
     card : dict
         Provenance for the export.
     """
@@ -185,11 +199,46 @@ class GridResult:
 
 def _grid(members: dict, n: int, cfg: PrototypeConfig, *, order: bool = True):
     """The grid of ``members`` (:func:`~neuroaffect.prototypes.grid.build_grid`) and, with ``order``, its
-    ordering test over the non-empty bins (``None`` otherwise)."""
+    ordering test and per-axis ordering over the non-empty bins (``None`` otherwise)."""
     g = build_grid(members, n)
     if not order:
         return g, None
-    return g, ordering_test(g.prototypes, g.centres, ~g.filled, n_permutations=cfg.n_permutations, seed=cfg.seed)
+    return g, {**ordering_test(g.prototypes, g.centres, ~g.filled, n_permutations=cfg.n_permutations, seed=cfg.seed),
+               **axis_ordering(g.prototypes, g.centres, ~g.filled)}
+
+
+def _bootstrap(emb, true, ws, held_idx, cfg: PrototypeConfig, fixed=None) -> dict | None:
+    """Trial bootstrap (within subject) of the ordering statistics of the grid of the held-out windows (plus the
+    ``fixed`` members); ``None`` when no subject has two hold-out trials to resample."""
+    trials, subjects = ws.trial[held_idx], ws.subject[held_idx]
+    if max((np.unique(trials[subjects == s]).size for s in np.unique(subjects)), default=0) < 2:
+        return None
+    return bootstrap_ordering(emb, true[:, 0], true[:, 1], trials, strata=subjects, fixed=fixed, n=cfg.grid_size,
+                              n_resamples=cfg.n_bootstrap, seed=cfg.seed)
+
+
+def _where(va: np.ndarray, n: int, keep=None) -> dict:
+    """How many of the points ``va`` (m, 2) (those with ``keep``, shape (m,) bool) fall in the inner bins (neither
+    index on the border), the outer ring of bins, or outside the plane ``[-1, 1]^2``."""
+    iv, ia = grid_cells(va[:, 0].astype(np.float64), va[:, 1].astype(np.float64), n)
+    keep = np.ones(len(iv), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    inside = keep & (iv >= 0)
+    inner = inside & (iv > 0) & (iv < n - 1) & (ia > 0) & (ia < n - 1)
+    return {"inner": int(inner.sum()), "outer": int((inside & ~inner).sum()), "outside": int((keep & ~inside).sum())}
+
+
+def _gate_summary(std: np.ndarray, mean: np.ndarray, threshold: float, n: int, true=None) -> dict:
+    """One source's gate figures: windows, windows passing (spread ``std`` (m, 2) averaged over v and a at most
+    ``threshold``), median spread, and where all and the passing windows land by their MC-mean prediction
+    ``mean`` (m, 2) (and by ``true`` (m, 2), their labels, when given)."""
+    spread = std.mean(axis=1)
+    keep = spread <= threshold
+    out = {"windows": int(len(spread)), "passed": int(keep.sum()),
+           "spread_median": float(np.median(spread)) if len(spread) else float("nan"),
+           "bins_all": _where(mean, n), "bins_passed": _where(mean, n, keep)}
+    if true is not None:
+        out.update(bins_all_true=_where(true, n), bins_passed_true=_where(true, n, keep))
+    return out
 
 
 def _gate(std: np.ndarray, cfg: PrototypeConfig) -> float:
@@ -198,31 +247,33 @@ def _gate(std: np.ndarray, cfg: PrototypeConfig) -> float:
 
 
 def _support_members(teacher, sources, ch_names, cfg, threshold):
-    """Embeddings and predicted (v, a) of the support windows that pass the gate."""
+    """Embeddings and predicted (v, a) of the support windows that pass the gate (``None`` when none does), and
+    the gate's figures for them (:func:`_gate_summary`, ``threshold``)."""
     import xarray as xr
 
     from ..features import read_features, valid_mask
 
-    emb, pv, pa, seen, kept = [], [], [], 0, 0
+    emb, pv, pa, stds, means = [], [], [], [], []
     for src in sources:
         ds = src if isinstance(src, xr.Dataset) else read_features(src)
         maps = remap_maps(ds, ch_names, size=teacher.size)
         ok = valid_mask(ds)
         X = np.ascontiguousarray(maps[ok], dtype=np.float32)
-        seen += len(X)
         if not len(X):
             continue
         mean, std = mc_dropout_predict(teacher, X, n_samples=cfg.mc_samples, seed=cfg.seed)
         keep = std.mean(axis=1) <= threshold
-        kept += int(keep.sum())
+        stds.append(std)
+        means.append(mean)
         if keep.any():
             emb.append(embed(teacher, X[keep]))
             pv.append(mean[keep, 0])
             pa.append(mean[keep, 1])
+    std, mean = (np.concatenate(stds), np.concatenate(means)) if stds else (np.zeros((0, 2)), np.zeros((0, 2)))
+    info = {**_gate_summary(std, mean, threshold, cfg.grid_size), "threshold": float(threshold)}
     if not emb:
-        return None, {"windows": seen, "passed": 0, "threshold": float(threshold)}
-    return ((np.concatenate(emb), np.concatenate(pv), np.concatenate(pa)),
-            {"windows": seen, "passed": kept, "threshold": float(threshold)})
+        return None, info
+    return (np.concatenate(emb), np.concatenate(pv), np.concatenate(pa)), info
 
 
 def _final_teacher(teacher_dir: Path, dataset: str):
@@ -272,9 +323,11 @@ def _control_grids(teacher_dir: Path, labelled, dataset: str, held_idx, cfg: Pro
 
 
 def _card(teacher, prov: dict, summary: dict, grid: GridBuild, cfg: PrototypeConfig, *, dataset: str,
-          support_name: str, n_held: tuple, sup_info: dict, ordering: dict, inputs: dict | None) -> dict:
+          support_name: str, n_held: tuple, sup_info: dict, ordering: dict, inputs: dict | None,
+          labelled_gate: dict) -> dict:
     """The export's provenance (``card.json`` less the checksums :func:`write_grid_files` adds);
-    ``n_held``: (hold-out trials, hold-out windows)."""
+    ``n_held``: (hold-out trials, hold-out windows); ``labelled_gate``: :func:`_gate_summary` of the labelled
+    hold-out windows (``support_gate["labelled"]``, beside the support's figures at its top level)."""
     spec = teacher.checkpoint_spec
     arch = {"name": spec["name"], "kwargs": {k: v for k, v in spec["kwargs"].items() if not hasattr(v, "shape")}}
     return {
@@ -287,8 +340,11 @@ def _card(teacher, prov: dict, summary: dict, grid: GridBuild, cfg: PrototypeCon
                     summary["train_config"], "dataset": dataset, "holdout_fraction": cfg.holdout,
                     "n_holdout_trials": n_held[0], "n_holdout_windows": n_held[1],
                     "cv": summary.get("cv")},
-        "support_gate": {"method": "MC dropout", "samples": cfg.mc_samples, "quantile": cfg.gate_quantile,
-                         **sup_info},
+        "support_gate": {"method": "MC dropout" if getattr(teacher, "block_dropout", 0.0) > 0 else
+                         "MC dropout of the head only (a weighted norm of the embedding)",
+                         "block_dropout": float(getattr(teacher, "block_dropout", 0.0)),
+                         "head_dropout": float(teacher.drop.p), "samples": cfg.mc_samples,
+                         "quantile": cfg.gate_quantile, **sup_info, "labelled": labelled_gate},
         "ordering": ordering, "config": cfg.to_dict(), "config_hash": config_hash(cfg.to_dict()),
         "inputs": inputs or {}, "code_version": code_version(), "licence": LICENCE_NOTE,
     }
@@ -318,7 +374,8 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
     threshold = _gate(pred_std, cfg)
     labelled_members = {dataset: (emb, true[:, 0], true[:, 1])}
     ch_names = [str(c) for c in _channels(labelled)]
-    sup_members, sup_info = (None, {"windows": 0, "passed": 0, "threshold": threshold})
+    sup_members, sup_info = None, {**_gate_summary(np.zeros((0, 2)), np.zeros((0, 2)), threshold, cfg.grid_size),
+                                   "threshold": threshold}
     if support:
         sup_members, sup_info = _support_members(teacher, support, ch_names, cfg, threshold)
     members = {**labelled_members, support_name: sup_members if sup_members is not None else (
@@ -326,6 +383,9 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
     grid, ordering_grid = _grid(members, cfg.grid_size, cfg)
     labelled_only, ordering_labelled = _grid(labelled_members, cfg.grid_size, cfg)
     ablation = {k: _grid(members, k, cfg, order=False)[0] for k in cfg.ablation_sizes}
+    ordering_labelled["bootstrap"] = _bootstrap(emb, true, ws, held_idx, cfg)
+    ordering_grid["bootstrap"] = _bootstrap(emb, true, ws, held_idx, cfg, fixed=None if sup_members is None else
+                                            {support_name: sup_members})
     ordering = {"grid": ordering_grid, "labelled_only": ordering_labelled}
     control = None
     if has_control:
@@ -334,7 +394,8 @@ def make_grid(teacher_dir, labelled, dataset: str, cfg: PrototypeConfig, *, supp
         ordering.update(control_ordering)
     n_held = (len({tuple(p) for p in summary["holdout_trials"]}), int(held_idx.size))
     card = _card(teacher, prov, summary, grid, cfg, dataset=dataset, support_name=support_name, n_held=n_held,
-                 sup_info=sup_info, ordering=ordering, inputs=inputs)
+                 sup_info=sup_info, ordering=ordering, inputs=inputs,
+                 labelled_gate=_gate_summary(pred_std, pred_mean, threshold, cfg.grid_size, true))
     return GridResult(grid=grid, labelled_only=labelled_only, control=control, ablation=ablation, ordering=ordering,
                       held={"true": true, "pred": pred, "mc_mean": pred_mean, "std": pred_std, "embedding": emb},
                       support={support_name: sup_info}, card=card)

@@ -53,10 +53,25 @@ def _grid_markdown(counts, centres) -> list[str]:
     return table_lines(rows, ["arousal \\ valence"] + [f"{c:+.1f}" for c in centres])
 
 
+def _ci(o, key: str) -> str:
+    """``[low, high]`` of the bootstrap interval of statistic ``key`` of an ordering result (empty without one)."""
+    boot = (o or {}).get("bootstrap") or {}
+    c = boot.get(key)
+    return f"[{c['ci_low']:.3f}, {c['ci_high']:.3f}]" if c and np.isfinite(c["ci_low"]) else ""
+
+
 def _ordering_line(name, o) -> str:
     if o is None:
-        return table_row([name, "", "", ""], tight_empty=True)
-    return table_row([name, f"{o['rho']:.3f}", f"{o['p_value']:.4f}", o["n_bins"]])
+        return table_row([name, "", "", "", ""], tight_empty=True)
+    return table_row([name, f"{o['rho']:.3f}", _ci(o, "pooled"), f"{o['p_value']:.4f}", o["n_bins"]])
+
+
+def _axis_line(name, o) -> str:
+    cells = [name]
+    for key in ("valence_given_arousal", "arousal_given_valence"):
+        a = (o or {}).get(key)
+        cells += ["", "", ""] if a is None else [f"{a['rho']:.3f}", _ci(o, key), a["n_pairs"]]
+    return table_row(cells, tight_empty=True)
 
 
 def _figures(result, out: Path) -> tuple[list[Path], list]:
@@ -89,24 +104,76 @@ def _figures(result, out: Path) -> tuple[list[Path], list]:
     return files, metrics
 
 
+def _gate_row(name: str, g: dict, by: str = "prediction") -> list:
+    """One source's row of the gate table (``_gate_summary`` figures of ``prototypes.build``)."""
+    key = "" if by == "prediction" else "_true"
+    rate = f"{100 * g['passed'] / g['windows']:.1f} %" if g.get("windows") else "-"
+    where = [f"{g[f'bins_{w}{key}']['inner']} / {g[f'bins_{w}{key}']['outer']}" if f"bins_{w}{key}" in g else "-"
+             for w in ("all", "passed")]
+    med = g.get("spread_median", float("nan"))
+    return [name, by, g.get("windows", 0), g.get("passed", 0), rate, "-" if not np.isfinite(med) else f"{med:.4f}",
+            *where]
+
+
+def _gate_lines(result) -> list[str]:
+    """The support gate: how it samples, pass rates per source and where the passing windows land."""
+    card = result.card
+    gate, labelled = card["support_gate"], card["support_gate"].get("labelled")
+    dataset, support = card["sources"][0], card["sources"][-1]
+    bd = gate.get("block_dropout", 0.0)
+    how = (f"dropout p {bd:g} after each convolution stage and p {gate.get('head_dropout', 0):g} before the head: "
+           "the passes differ in their embedding" if bd > 0 else
+           "dropout before the head only: the spread is a deterministic weighted norm of the embedding, "
+           "sqrt(p / (1 - p) sum_j W_kj^2 z_j^2), not an uncertainty")
+    lines = ["", "## Support gate", "",
+             f"{gate['passed']} of {gate['windows']} support windows passed (MC dropout, {gate['samples']} passes, "
+             f"{how}; mean std over valence and arousal <= {gate['threshold']:.4f}, the {gate['quantile']:g} "
+             "quantile on the labelled held-out windows, so about that share of them passes by construction).", ""]
+    rows = [] if labelled is None else [_gate_row(f"{dataset} (labelled, held out)", labelled),
+                                        _gate_row(f"{dataset} (labelled, held out)", labelled, "label")]
+    rows.append(_gate_row(f"{support} (support)", gate))
+    lines += table_lines(rows, ["source", "bins by", "windows", "passed", "pass rate", "median spread",
+                                "all: inner / outer", "passed: inner / outer"])
+    lines += ["", "Inner bins: the (n - 2)^2 bins off the border; outer: the ring of 4 (n - 1) border bins; windows "
+              "whose prediction leaves [-1, 1]^2 are counted in neither. Support windows are placed by the teacher's "
+              "MC-mean prediction. A support pass rate far from the labelled one, or a higher median spread, is "
+              "what a gate that registers the shift between the two recordings shows."]
+    return lines
+
+
 def _support_and_ordering(result) -> list[str]:
-    """The support gate, the ordering table and the with/without-support comparison."""
+    """The support gate, the ordering tables (pooled with bootstrap intervals, per axis) and the with/without-support
+    comparison."""
     g, card = result.grid, result.card
     with_sup = pairwise_cosine(g.prototypes)
     only = pairwise_cosine(result.labelled_only.prototypes)
     same_bin = np.sum(g.prototypes.reshape(-1, g.dim) * result.labelled_only.prototypes.reshape(-1, g.dim), axis=1)
-    gate = card["support_gate"]
-    return ["", "## Support gate", "",
-            f"{gate['passed']} of {gate['windows']} support windows passed (MC dropout, {gate['samples']} passes; "
-            f"mean std <= {gate['threshold']:.4f}, the {gate['quantile']:g} quantile on labelled held-out windows).",
-            "", "## Ordering", "",
+    o = result.ordering
+    boot = (o.get("labelled_only") or {}).get("bootstrap") or {}
+    names = [("exported (labelled + support)", "grid"), ("labelled only", "labelled_only"),
+             ("shuffled-label control", "control"), ("shuffled-label control + its support", "control_with_support")]
+    unit = (f"{boot['n_resamples']} resamples of the {boot['n_groups']} hold-out trials within each of "
+            f"{boot['n_strata']} subjects" if boot else "not computed: no subject with two hold-out trials")
+    return [*_gate_lines(result), "", "## Ordering", "",
             "Spearman rho between bin distance on the valence/arousal plane and prototype cosine distance, over "
-            f"non-empty bins; one-sided permutation p ({card['config']['n_permutations']} shuffles of bin "
-            "positions).", "", *table_lines([], ["grid", "rho", "p", "bins"]),
-            _ordering_line("exported (labelled + support)", result.ordering.get("grid")),
-            _ordering_line("labelled only", result.ordering.get("labelled_only")),
-            _ordering_line("shuffled-label control", result.ordering.get("control")),
-            _ordering_line("shuffled-label control + its support", result.ordering.get("control_with_support")), "",
+            f"non-empty bins; 95 % percentile bootstrap interval ({unit}; support members held fixed); one-sided "
+            f"permutation p ({card['config']['n_permutations']} shuffles of bin positions).", "",
+            *table_lines([], ["grid", "rho", "95 % interval", "p", "bins"]),
+            *[_ordering_line(label, o.get(key)) for label, key in names], "",
+            "Per axis: valence given arousal is the same rho over the pairs of bins in one arousal row (distance "
+            "|v_i - v_j|), the rows pooled; arousal given valence over the pairs in one valence column. The pooled "
+            "rho mixes the two: it can be large while one axis carries no order.", "",
+            *table_lines([], ["grid", "valence given arousal: rho", "95 % interval", "pairs",
+                              "arousal given valence: rho", "95 % interval", "pairs"]),
+            *[_axis_line(label, o.get(key)) for label, key in names], "",
+            "What the permutation p can claim: that the prototypes are not a random assignment of these vectors to "
+            "these bin positions. It cannot claim that EEG orders valence and arousal in people: the null treats the "
+            f"{(o.get('labelled_only') or {}).get('n_bins', '?')} non-empty bins as exchangeable, but they are built "
+            f"from {card['teacher']['n_holdout_trials']} hold-out trials of "
+            f"{boot.get('n_strata', 'a few')} subjects, so neighbouring bins share subjects and trials, and "
+            "support members sit in the bins of the teacher's own predictions. The bootstrap interval is the spread "
+            "over these subjects' trials; with this few subjects no interval over subjects is possible, and neither "
+            "figure generalises to other people.", "",
             "The labelled-only row is the test of the EEG: its members sit in the bins of their true ratings. Support "
             "members sit in the bins of the teacher's own predictions, which are a linear read-out of the same "
             "embedding, so they order a grid by construction: the control with its support shows how much.", "",
