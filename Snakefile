@@ -59,7 +59,7 @@ wildcard_constraints:
     model="[a-z0-9_]+",
     protocol="trial-holdout|seed-9-6|loso|rbt-pooled|cross-session",
     face="ferplus|affectnet-mini|ckplus",
-    arm="B0|B1|B2|B3|B3-shuffled|B3-coordinate|B3-oracle",
+    arm="B0|B1|B2|B3|B3-shuffled|B3-coordinate|B3-oracle|B3-labelled",
     seed=r"\d+",
 
 

@@ -234,7 +234,7 @@ def test_schema_takes_the_controls_list():
     from snakemake.utils import validate
 
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    assert cfg["distill"]["controls"] == ["shuffled", "coordinate", "oracle"]
+    assert cfg["distill"]["controls"] == ["shuffled", "coordinate", "oracle", "labelled"]
     schema = str(ROOT / "workflow/schemas/config.schema.yaml")
     validate(cfg, schema)
     for bad in (["snr0"], ["oracle", "oracle"], "oracle"):
@@ -245,7 +245,8 @@ def test_schema_takes_the_controls_list():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("distill, arms", [
-    ({}, ["B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle"]),  # as shipped
+    ({}, ["B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle", "B3-labelled"]),  # as shipped
+    ({"controls": ["labelled"], "arms": ["B3"]}, ["B3", "B3-labelled"]),  # the labelled-only grid's arm
     ({"controls": None, "control": True}, ["B0", "B1", "B2", "B3", "B3-shuffled"]),  # the older switch
     ({"controls": ["oracle"], "arms": ["B3"]}, ["B3", "B3-oracle"]),
 ])
@@ -265,3 +266,5 @@ def test_workflow_plans_one_student_per_arm_and_control(tmp_path, distill, arms)
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
     planned = sorted(set(re.findall(r"train-student .*?--arm (\S+)", res.stdout)))
     assert planned == sorted(arms)
+    grids = set(re.findall(r"train-student .*?--grid (\S+) --arm B3-labelled", res.stdout))
+    assert grids == ({"results/prototypes/grid_labelled"} if "B3-labelled" in arms else set())

@@ -247,9 +247,17 @@ def distill_enabled():
 
 def student_arms():
     """``distill.arms``, then B3 against each grid of ``distill.controls`` (without ``controls``, the
-    older ``control: true`` stands for the shuffled grid alone)."""
+    older ``control: true`` stands for the shuffled grid alone). ``labelled`` (the labelled-only grid)
+    only with a support set: without one the exported grid is the labelled-only grid already."""
     controls = DISTILL.get("controls", ["shuffled"] if DISTILL.get("control") else [])
-    return list(DISTILL.get("arms", [])) + [f"B3-{c}" for c in controls]
+    return list(DISTILL.get("arms", [])) + [f"B3-{c}" for c in controls
+                                            if c != "labelled" or prototype_support()]
+
+
+def student_grid(arm):
+    """The grid folder a student arm trains against: the labelled-only grid for ``B3-labelled``, else the
+    exported grid (the grid arms derive theirs from it)."""
+    return "results/prototypes/grid_labelled" if arm == "B3-labelled" else "results/prototypes/grid"
 
 
 def student_runs(arm=None):

@@ -1,5 +1,6 @@
 # The valence/arousal prototype grid: teacher (CV, final, control), a second source's CV, the export.
-# Outputs: results/prototypes/{teacher,cv_<dataset>,grid}/ and reports/prototypes/.
+# Outputs: results/prototypes/{teacher,cv_<dataset>,grid,grid_labelled}/ and reports/prototypes/
+# (grid_labelled: the same teacher's grid without the support windows, for the B3-labelled student arm).
 # The teacher's checkpoints (teacher.pt, control.pt) are written after every epoch and are no declared
 # output, like the students' checkpoints: Snakemake removes a declared output before a job reruns, and a
 # killed or failed teacher job then resumes from its last epoch (teacher_resumed_from_epoch in
@@ -67,6 +68,9 @@ rule export_prototypes:
         safetensors="results/prototypes/grid/grid.safetensors",
         npz="results/prototypes/grid/grid.npz",
         card="results/prototypes/grid/card.json",
+        labelled_safetensors="results/prototypes/grid_labelled/grid.safetensors",
+        labelled_npz="results/prototypes/grid_labelled/grid.npz",
+        labelled_card="results/prototypes/grid_labelled/card.json",
         summary="reports/prototypes/summary.md",
         occupancy=report("reports/prototypes/occupancy.png", caption="../report/prototypes_occupancy.rst",
                          category="Prototype grid"),
@@ -96,4 +100,5 @@ rule export_prototypes:
     shell:
         "neuroaffect export-prototypes --dataset {params.dataset:q} --features results/features/{params.dataset:q}"
         " {params.support:q} --teacher results/prototypes/teacher --out results/prototypes/grid"
+        " --labelled-out results/prototypes/grid_labelled"
         " --report reports/prototypes {params.second:q} --config {params.config:q} > {log} 2>&1"
