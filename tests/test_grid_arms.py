@@ -171,8 +171,9 @@ def test_paired_tests_compare_b3_with_every_grid_arm_and_the_table_shows_them():
     rows = [{"arm": a, "seed": s, "set": "ferplus-test", "macro_f1": 0.5 + 0.01 * i + 0.01 * rng.random(),
              "accuracy": 0.5, "balanced_accuracy": 0.5} for i, a in enumerate(arms) for s in range(3)]
     tests = paired_tests(rows)
-    assert [t["comparison"] for t in tests] == ["B3 - B0", "B3 - B1", "B3 - B3-shuffled", "B3 - B3-coordinate",
-                                                "B3 - B3-oracle", "B3-oracle - B3-coordinate"]
+    assert [t["comparison"] for t in tests] == ["B3 - B0", "B3 - B1", "B1 - B0", "B3 - B3-shuffled",
+                                                "B3 - B3-coordinate", "B3 - B3-oracle", "B3-oracle - B3-coordinate"]
+    assert all(t["detectable"] > 0 for t in tests)  # the smallest difference these 3 seeds could detect
     assert all(t["n_seeds"] == 3 and np.isfinite(t["p"]) for t in tests)
     assert all(t["p"] <= t["p_holm"] <= 1 for t in tests)
     records = [{"arm": a, "seed": s, "val": {"accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": 0.5}}
@@ -193,7 +194,7 @@ def test_no_verdict_on_the_eeg_grid_when_the_power_check_fails():
     failed = "\n".join(_control_lines({"B3-oracle - B3-coordinate": t(0.001, 0.6), "B3 - B3-shuffled": t(0.0, 0.9)}))
     assert "did not beat" in failed and "nothing is concluded" in failed and "shuffled" not in failed
     passed = "\n".join(_control_lines({"B3-oracle - B3-coordinate": t(0.05, 0.001), "B3 - B3-shuffled": t(0.0, 0.9)}))
-    assert "beat the coordinate-only" in passed and "no difference detected" in passed and "not shown" in passed
+    assert "beat the coordinate-only" in passed and "undetectable at this power" in passed and "not shown" in passed
     reversed_ = "\n".join(_control_lines({"B3-oracle - B3-coordinate": t(-0.05, 0.001),
                                            "B3 - B3-shuffled": t(0.0, 0.9)}))
     assert "did not beat" in reversed_ and "nothing is concluded" in reversed_

@@ -10,6 +10,13 @@ Metrics (``docs/distillation.md``), all from scikit-learn, predictions always 8-
 ``present_macro_f1``        F1 averaged over the classes present in the targets only (the
                             cross-dataset figure: a class the set lacks does not enter)
 ``confusion``               8 x 8 counts, rows true class, columns predicted class
+``per_class``               precision, recall, F1 and support of each of the 8 classes
+                            (``precision_recall_fscore_support``, an undefined ratio is 0)
+``ece``, ``nll``            from the class probabilities (:func:`calibration_metrics`):
+                            expected calibration error of the top-class confidence over 15
+                            equal-width bins, and the mean negative log-likelihood (nats)
+``pred``                    the predicted class of every image, in order (for the bootstrap
+                            over test images of :mod:`neuroaffect.distill.ablation`)
 ==========================  ===============================================================
 
 Reference rows computed with the same metrics: the **majority class** of the training set, a
@@ -35,13 +42,18 @@ from ..training import TrainConfig, classification_metrics, predict, resolve_dev
 from .data import make_loader
 from .student import DEFAULT_IN_SIZE, StudentOutputs
 
-__all__ = ["SMALL_CNN", "SMALL_CNN_ARCH", "baseline_rows", "evaluate_student", "fer_metrics", "fit_pixel_logistic",
-           "majority_metrics", "pixel_features", "predict_outputs", "small_cnn_budget", "train_small_cnn"]
+__all__ = ["ECE_BINS", "SMALL_CNN", "SMALL_CNN_ARCH", "baseline_rows", "calibration_metrics", "evaluate_student",
+           "fer_metrics", "fit_pixel_logistic", "majority_metrics", "pixel_features", "predict_outputs",
+           "small_cnn_budget", "train_small_cnn"]
 
 _C = len(FER_CLASSES)
 #: The small-CNN reference: its :class:`~neuroaffect.distill.FERStudent` backbone and its rows' method name.
 SMALL_CNN_ARCH = "cnn3"
 SMALL_CNN = "small-cnn"
+#: Equal-width confidence bins of the expected calibration error (Guo et al., 2017, used 15).
+ECE_BINS = 15
+#: A prediction counts as over-confident above this top-class probability (``overconfident``).
+OVERCONFIDENT = 0.99
 
 
 def fer_metrics(y_true, y_pred) -> dict:
@@ -58,9 +70,67 @@ def fer_metrics(y_true, y_pred) -> dict:
     -------
     metrics : dict
         ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``present_macro_f1`` (floats in [0, 1]),
-        ``confusion`` (list of 8 lists of int), ``present_classes`` (list of int), ``n`` (int).
+        ``confusion`` (list of 8 lists of int), ``present_classes`` (list of int), ``n`` (int),
+        ``per_class`` (``{"precision", "recall", "f1": lists of 8 floats in [0, 1], "support": list of
+        8 int}``, scikit-learn's ``precision_recall_fscore_support`` with ``zero_division=0``).
     """
-    return classification_metrics(y_true, y_pred, n_classes=_C, present=True)
+    from sklearn.metrics import precision_recall_fscore_support
+
+    m = classification_metrics(y_true, y_pred, n_classes=_C, present=True)
+    prec, rec, f1, sup = precision_recall_fscore_support(np.asarray(y_true), np.asarray(y_pred), labels=np.arange(_C),
+                                                         zero_division=0)
+    m["per_class"] = {"precision": prec.tolist(), "recall": rec.tolist(), "f1": f1.tolist(),
+                      "support": sup.astype(int).tolist()}
+    return m
+
+
+def calibration_metrics(y_true, proba, *, n_bins: int = ECE_BINS) -> dict:
+    """Calibration of class probabilities: expected calibration error, NLL, and the reliability bins.
+
+    With ``conf_i = max_k proba_ik`` and ``correct_i`` whether its arg-max is ``y_i``, the
+    confidences fall into ``n_bins`` equal-width bins ``((m - 1) / M, m / M]`` (a confidence of 0 in
+    the first) and ``ECE = sum_m (n_m / n) |acc_m - conf_m|``, ``acc_m`` and ``conf_m`` the mean
+    correctness and confidence of bin ``m`` (Guo et al., 2017, "On calibration of modern neural
+    networks", with M = 15). NLL is scikit-learn's ``log_loss`` (natural log, probabilities clipped
+    away from 0) over the columns' classes.
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,)
+        Class indices, ``0 .. K - 1``.
+    proba : array-like of float, shape (n, K)
+        Class probabilities (rows are renormalised to sum to 1).
+    n_bins : int
+
+    Returns
+    -------
+    calibration : dict
+        ``ece``, ``nll`` (nats per image), ``overconfident`` (fraction of top-class probabilities
+        above :data:`OVERCONFIDENT`), ``mean_confidence``, and ``reliability``: ``{"edges": n_bins + 1
+        floats, "count": n_bins int, "confidence_sum": n_bins floats, "correct": n_bins int}``
+        (sums, so that runs pool by adding).
+    """
+    from sklearn.metrics import log_loss
+
+    y = np.asarray(y_true)
+    p = np.asarray(proba, dtype=np.float64)
+    if p.ndim != 2 or y.shape != (p.shape[0],) or p.shape[0] == 0 or y.dtype.kind not in "iu" \
+            or y.min() < 0 or y.max() >= p.shape[1] or not np.isfinite(p).all() or (p < 0).any():
+        raise ValueError(f"Invalid values of 'y_true' and 'proba': expected n class indices below K and an (n, K) "
+                         f"array of finite probabilities, but got {y.dtype} of shape {y.shape} and shape {p.shape}.")
+    n_bins = check_positive_int("n_bins", n_bins)
+    p = p / p.sum(1, keepdims=True)
+    conf, correct = p.max(1), p.argmax(1) == y
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    count = np.bincount(idx, minlength=n_bins)
+    conf_sum = np.bincount(idx, weights=conf, minlength=n_bins)
+    hits = np.bincount(idx, weights=correct.astype(np.float64), minlength=n_bins)
+    ece = float(np.abs(hits - conf_sum).sum() / len(y))
+    return {"ece": ece, "nll": float(log_loss(y, p, labels=np.arange(p.shape[1]))),
+            "overconfident": float(np.mean(conf > OVERCONFIDENT)), "mean_confidence": float(conf.mean()),
+            "reliability": {"edges": edges.tolist(), "count": count.tolist(), "confidence_sum": conf_sum.tolist(),
+                            "correct": hits.astype(int).tolist()}}
 
 
 def predict_outputs(model, data, *, batch_size: int = 512, device: str = "auto", amp: bool = True,
@@ -101,16 +171,27 @@ def predict_outputs(model, data, *, batch_size: int = 512, device: str = "auto",
             "proba": proba.astype(np.float32)}
 
 
+def _scored(y_true, pred, proba) -> dict:
+    """:func:`fer_metrics` of ``pred``, :func:`calibration_metrics` of ``proba`` (when given), ``pred``."""
+    m = fer_metrics(y_true, pred)
+    if proba is not None:
+        m.update(calibration_metrics(y_true, proba))
+    m["pred"] = np.asarray(pred).astype(int).tolist()
+    return m
+
+
 def evaluate_student(model, faceset: FaceSet, *, batch_size: int = 512, device: str = "auto", amp: bool = True) -> dict:
-    """:func:`fer_metrics` of the student's argmax predictions on a face set."""
+    """:func:`fer_metrics` of the student's argmax predictions on a face set, with
+    :func:`calibration_metrics` of its softmax probabilities and the predictions (``pred``)."""
     out = predict_outputs(model, faceset, batch_size=batch_size, device=device, amp=amp)
-    return fer_metrics(faceset.labels, out["logits"].argmax(1))
+    return _scored(faceset.labels, out["logits"].argmax(1), out["proba"])
 
 
 def majority_metrics(train_labels, faceset: FaceSet) -> dict:
-    """:func:`fer_metrics` of always predicting the most frequent training class (ties: lowest index)."""
+    """:func:`fer_metrics` of always predicting the most frequent training class (ties: lowest index), and
+    ``pred`` (no calibration: it gives no probabilities)."""
     k = int(np.argmax(np.bincount(np.asarray(train_labels), minlength=_C)))
-    return fer_metrics(faceset.labels, np.full(len(faceset), k, dtype=np.int64))
+    return _scored(faceset.labels, np.full(len(faceset), k, dtype=np.int64), None)
 
 
 def pixel_features(faceset: FaceSet, size: int = 24, *, batch_size: int = 1024) -> np.ndarray:
@@ -141,9 +222,11 @@ def fit_pixel_logistic(train_set: FaceSet, *, size: int = 24, C: float = 1.0, ma
     return clf
 
 
-def _predict_8way(clf, X) -> np.ndarray:
-    """Class predictions of a fitted classifier, mapped back to FER class indices."""
-    return np.asarray(clf.classes_)[clf.predict_proba(X).argmax(1)].astype(np.int64)
+def _proba_8way(clf, X) -> np.ndarray:
+    """Class probabilities of a fitted classifier in the 8 FER columns (classes it never saw: 0), (n, 8)."""
+    proba = np.zeros((len(X), _C))
+    proba[:, np.asarray(clf.classes_, dtype=np.int64)] = clf.predict_proba(X)
+    return proba
 
 
 def train_small_cnn(train_set: FaceSet, val_set: FaceSet, cfg: TrainConfig, *, in_size: int = DEFAULT_IN_SIZE,
@@ -263,8 +346,8 @@ def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: flo
     rows = []
     for name, fs in eval_sets.items():
         rows.append({"method": "majority", "set": name, **majority_metrics(train_set.labels, fs)})
-        pred = _predict_8way(clf, pixel_features(fs, size))
-        rows.append({"method": "pixel-logistic", "set": name, **fer_metrics(fs.labels, pred),
+        proba = _proba_8way(clf, pixel_features(fs, size))
+        rows.append({"method": "pixel-logistic", "set": name, **_scored(fs.labels, proba.argmax(1), proba),
                      "converged": clf.converged_})
         if cnn is not None:
             rows.append({"method": SMALL_CNN, "set": name, **evaluate_student(cnn["model"], fs, device=device),

@@ -166,23 +166,25 @@ def _evaluate_runs(records, ferplus, cross_sets: dict, *, device="cpu") -> dict:
             rows.append({"arm": r["arm"], "seed": r["seed"], "set": name, **_plain(m)})
     base = [_plain(b) for b in baseline_rows(ferplus.select_split("train"), sets, val_set=ferplus.select_split("val"),
                                              device=device, **small_cnn_budget(records, device=device))]
-    info = {name: {"n": len(fs), "classes": [FER_CLASSES[k] for k in fs.present_classes]} for name, fs in sets.items()}
+    info = {name: {"n": len(fs), "classes": [FER_CLASSES[k] for k in fs.present_classes],
+                   "labels": np.asarray(fs.labels).astype(int).tolist()} for name, fs in sets.items()}
     return {"runs": rows, "baselines": base, "sets": info}
 
 
 def evaluate_students(runs, ferplus_root, out, *, affectnet_mini=None, ckplus=None, scale_note: str = "",
                       device: str = "cpu") -> str:
-    """Evaluate every run once, write ``out/ablation.md``, ``out/ablation.json`` and ``out/confusion.png``.
+    """Evaluate every run once, write ``out/ablation.md``, ``out/ablation.json``, ``out/confusion.png`` and
+    ``out/reliability.png`` (the arms' reliability diagram on FERPlus test).
 
     Every trained student is evaluated once on the FERPlus test split and the cross-dataset sets
     (AffectNet-mini, CK+), beside the majority-class and pixel-logistic rows, after all training.
     Returns the Markdown.
     """
-    from ..distill.ablation import select_run
+    from ..distill.ablation import pooled_reliability, select_run
     from ..io.faces import read_affectnet_mini, read_ckplus, read_ferplus
     from ..labels import FER_CLASSES
     from ..report import write_ablation
-    from ..viz import plot_confusions
+    from ..viz import plot_confusions, plot_reliability
 
     records = _records(runs)
     cross = {}
@@ -197,6 +199,8 @@ def evaluate_students(runs, ferplus_root, out, *, affectnet_mini=None, ckplus=No
     cms = {r["set"]: r["confusion"] for r in results["runs"] if r["arm"] == arm and r["seed"] == best["seed"]}
     plot_confusions(cms, Path(out) / "confusion.png", class_names=FER_CLASSES,
                     title=f"{arm} seed {best['seed']} (best FERPlus validation macro-F1): test and cross-dataset sets")
+    plot_reliability(pooled_reliability(results["runs"]), Path(out) / "reliability.png",
+                     title="FERPlus test, every arm (seeds pooled)")
     return (Path(out) / "ablation.md").read_text()
 
 

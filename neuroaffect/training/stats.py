@@ -189,8 +189,8 @@ def detectable_difference(sd: float, n: int, *, alpha: float = 0.05, power: floa
         return 0.0
     df, crit = int(n) - 1, float(stats.t.ppf(1.0 - alpha / 2.0, int(n) - 1))
 
-    def gap(nc):
-        return stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc) - power
+    def gap(nc):  # the lower tail is negligible where scipy cannot evaluate it (NaN at df = 1)
+        return stats.nct.sf(crit, df, nc) + np.nan_to_num(stats.nct.cdf(-crit, df, nc), nan=0.0) - power
 
     hi = 1.0
     while gap(hi) < 0:
