@@ -17,6 +17,7 @@ from ..distill.ablation import ARM_LABELS, image_intervals, paired_tests, select
 from ..labels import FER_CLASSES
 from ..training import mean_ci
 from .markdown import format_cell, table_lines, table_row
+from .proto_targets import proto_target_lines
 
 __all__ = ["PUBLISHED", "ablation_markdown", "write_ablation"]
 
@@ -335,6 +336,7 @@ def ablation_markdown(records, results: dict, *, scale_note: str = "") -> str:
               "method's own (FERPlus validation), not ours.", "", "## FERPlus", ""]
     lines += _ferplus_lines(records, results, arms, iv)
     lines += _reference_check_lines(results, arms)
+    lines += proto_target_lines(records)
     lines += _calibration_lines(results, arms)
     cross = [s for s in results["sets"] if s != "ferplus-test"]
     if cross:
