@@ -61,6 +61,8 @@ rule evaluate_students:
         json="reports/distill/ablation.json",
         confusion=report("reports/distill/confusion.png", caption="../report/distill_confusion.rst",
                          category="Face student"),
+        reliability=report("reports/distill/reliability.png", caption="../report/distill_reliability.rst",
+                           category="Face student"),
     params:
         runs=lambda wc: [str(Path(r).parent) for r in student_records()],
         ferplus=lambda wc: face_root("ferplus"),
