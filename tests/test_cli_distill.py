@@ -79,6 +79,13 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
     ev = json.loads((report / "ablation.json").read_text())
     assert {r["set"] for r in ev["runs"]} == {"ferplus-test", "affectnet-mini", "ckplus"}
     assert (report / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert (report / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    for text in ("## Calibration (ferplus-test)", "## Per-class precision / recall / F1 (ckplus", "| true class |",
+                 "test macro-F1 95 % CI, images"):
+        assert text in md, text
+    ck_row = next(r for r in ev["runs"] if r["set"] == "ckplus")
+    assert {"ece", "nll", "per_class", "pred"} <= set(ck_row) and len(ck_row["pred"]) == ev["sets"]["ckplus"]["n"]
+    assert set(ev["image_intervals"]["ckplus"]["arms"]) == {"B0", "B3", "B3-shuffled"}
 
     student = tmp_path / "student"
     res = _run("export-student", "--runs", str(runs[1]), "--evaluation", str(report / "ablation.json"), "--out",
