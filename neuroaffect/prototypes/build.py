@@ -32,7 +32,7 @@ from ..training import predict
 from .grid import GridBuild, axis_ordering, bootstrap_ordering, build_grid, ordering_test
 from .io import LICENCE_NOTE, write_grid_files
 from .teacher import (
-    ROLES, cross_validate_teacher, embed, fit_topo_teacher, load_teacher, mc_dropout_predict, read_teacher_summary,
+    ROLES, VA, cross_validate_teacher, embed, fit_topo_teacher, load_teacher, mc_dropout_predict, read_teacher_summary,
     remap_maps, split_holdout, teacher_windows, write_teacher_summary,
 )
 
@@ -120,10 +120,13 @@ def make_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *
 
     Writes ``out/teacher.pt``, ``out/control.pt`` (engine checkpoints of
     :func:`~neuroaffect.prototypes.teacher.fit_topo_teacher` that :func:`neuroaffect.training.load_model`
-    rebuilds) and ``out/teacher.json`` (the CV table, the fields of ``cfg`` it used
+    rebuilds) and ``out/teacher.json`` (the CV table, ``holdout``: the final teacher beside the mean
+    predictor and ridge on its held-out windows (:func:`~neuroaffect.prototypes.teacher_eval.holdout_table`),
+    the fields of ``cfg`` it used
     (:data:`TEACHER_FIELDS`), the hold-out trials, timings, ``<name>_resumed_from_epoch``: the epochs a
     resumed checkpoint had done, ``None`` for a run from scratch). Returns the JSON's content.
-    ``final=False`` only cross-validates (e.g. a second source such as DEAP).
+    ``final=False`` only cross-validates (e.g. a second source such as DEAP), without the shuffled-label row
+    of the CV table (it doubles the CV's cost; the grid's teacher has it).
     """
     from ..training import ProgressReporter
 
@@ -136,7 +139,7 @@ def make_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *
                "subjects": ws.subjects.tolist(), "code_version": code_version()}
     if cfg.cv_folds:
         cv = cross_validate_teacher(ws, train_cfg.replace(seed=cfg.seed), n_folds=cfg.cv_folds,
-                                    model_kwargs=cfg.model_kwargs, progress=progress)
+                                    model_kwargs=cfg.model_kwargs, control=final, progress=progress)
         summary["cv"] = cv.table
     summary["seconds_cv"] = time.perf_counter() - t0
     fit_idx, held_idx = split_holdout(ws, cfg.holdout, cfg.seed)
@@ -147,11 +150,16 @@ def make_teacher(labelled, dataset: str, out, cfg: PrototypeConfig, train_cfg, *
         prov = {"dataset": dataset, "role": name, "shuffle_seed": shuffle, "holdout_trials": summary["holdout_trials"],
                 "inputs": inputs or {}}
         cb = [ProgressReporter(f"{name}")] if progress else []
-        _, res = fit_topo_teacher(w, fit_idx, train_cfg.replace(seed=cfg.seed), model_kwargs=cfg.model_kwargs,
-                                  checkpoint=out / f"{name}.pt", inputs=prov, callbacks=cb)
+        model, res = fit_topo_teacher(w, fit_idx, train_cfg.replace(seed=cfg.seed), model_kwargs=cfg.model_kwargs,
+                                      checkpoint=out / f"{name}.pt", inputs=prov, callbacks=cb)
         summary[f"seconds_{name}"] = time.perf_counter() - t1
         summary[f"{name}_final_train_loss"] = res.history["train_loss"][-1]
         summary[f"{name}_resumed_from_epoch"] = res.resumed_from  # None: trained from scratch
+        if shuffle is None:  # the final teacher beside the mean predictor and ridge on its held-out windows
+            from .teacher_eval import holdout_table
+
+            pred = predict(model, ws.X[held_idx], device="cpu", batch_size=max(held_idx.size, 1), amp=False)[0]
+            summary["holdout"] = holdout_table(ws, fit_idx, held_idx, pred, VA, seed=cfg.seed)
     summary["inputs"] = inputs or {}
     summary["checkpoints_sha256"] = {name: sha256_file(out / f"{name}.pt") for name in ROLES if final}
     return write_teacher_summary(out / "teacher.json", summary)

@@ -18,10 +18,10 @@ import torch
 from .._utils import DatasetFormatError, config_hash, load_json_bounded, loads_json_bounded, sha256_file
 from ..labels import check_target
 from ..training import (
-    TrainConfig, WindowSet, average_trials, build_model, predict, regression_metrics, run_sweep, split_validation,
-    train_model, windows_from_features,
+    TrainConfig, WindowSet, build_model, predict, split_validation, train_model, windows_from_features,
 )
 from ..training.folds import shuffle_trial_labels
+from .teacher_eval import cv_table
 
 __all__ = [
     "TEACHER",
@@ -206,46 +206,44 @@ def remap_maps(ds, ch_names, size: int | None = None) -> np.ndarray:
 
 @dataclass
 class TeacherCV:
-    """Cross-validated error of the teacher (trial-holdout), per target, against the mean baseline.
+    """Cross-validated error of the teacher (trial-holdout within subject) and of its baselines.
 
-    ``table`` rows: target x level x row (``teacher``, ``mean``) with RMSE, Pearson r and CCC as
-    mean and std over subjects (the Markdown: :func:`neuroaffect.report.teacher_cv_markdown`).
+    ``table`` rows (:func:`~neuroaffect.prototypes.teacher_eval.cv_table`): target x level x row
+    (``teacher``, ``ridge``, ``mean``, ``shuffled labels``) with RMSE, Pearson r and CCC from each
+    subject's pooled out-of-fold predictions, as mean, sample SD (ddof=1) and 95 % t interval over
+    subjects, and the baselines' paired comparison with the teacher (the Markdown:
+    :func:`neuroaffect.report.teacher_cv_markdown`). ``predictions``: the out-of-fold predictions per row,
+    shape (n_windows, 2).
     """
 
     table: list
-    sweep: object = None
+    predictions: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 
 def cross_validate_teacher(windows: WindowSet, cfg: TrainConfig, *, n_folds: int = 5, model_kwargs=None,
-                           progress=False) -> TeacherCV:
+                           control: bool = True, progress=False) -> TeacherCV:
     """k-fold over trials per subject (a trial's windows never split): RMSE, r and CCC per target.
 
+    Every window gets one out-of-fold prediction; each subject's are pooled before r and CCC are
+    computed (``docs/prototypes.md``, "The teacher's error"). On the same folds: the mean predictor,
+    ridge on the flattened maps and (``control``) the shuffled-label teacher, same seeds and epochs.
     These fold models only measure the teacher's error; none of them makes the grid.
     """
-    kw = {"size": int(windows.X.shape[-1]), **(model_kwargs or {})}
-    sw = run_sweep(windows, TEACHER, kw, "trial-holdout", n_folds, cfg, baselines=("mean",), progress=progress)
-    rows = {}
-    for pred in sw.predictions:
-        trial = windows.trial[pred.test_idx]
-        for j, target in enumerate(VA):
-            for name in ("teacher", "mean"):
-                yp = np.asarray(pred.y_pred[TEACHER if name == "teacher" else "mean"])[:, j]
-                yt = pred.y_true[:, j]
-                for level in ("window", "trial"):
-                    a, b = (yt, yp) if level == "window" else average_trials(trial, yt, yp)[1:]
-                    rows.setdefault((target, level, name), {}).setdefault(pred.subject, []).append(
-                        regression_metrics(a, b))
-    table = []
-    for (target, level, name), per_subject in rows.items():
-        subj = {s: {k: float(np.mean([m[k] for m in ms])) for k in ms[0]} for s, ms in per_subject.items()}
-        row = {"target": target, "level": level, "row": name, "n_subjects": len(subj)}
-        for k in ("rmse", "pearson_r", "ccc"):
-            v = np.array([m[k] for m in subj.values()])
-            row[f"{k}_mean"], row[f"{k}_std"] = float(v.mean()), float(v.std())
-        table.append(row)
-    table.sort(key=lambda r: (VA.index(r["target"]), r["level"] != "window", r["row"] != "teacher"))
-    return TeacherCV(table=table, sweep=sw)
+    from ..training import make_folds
+    from ..training.sweep import auto_group_size
+    from .teacher_eval import fold_baselines, fold_model_predictions
+
+    folds = make_folds(windows, "trial-holdout", n_folds=n_folds)
+    n_models = len(folds) * (2 if control else 1)
+    nn = fold_model_predictions(windows, folds, cfg, TEACHER, model_kwargs, control=control,
+                                group_size=auto_group_size(n_models, cfg), progress=progress)
+    base = fold_baselines(windows, folds)
+    preds = {"teacher": nn["model"], "ridge": base["ridge"], "mean": base["mean"]}
+    if control:
+        preds["shuffled labels"] = nn["shuffled labels"]
+    return TeacherCV(table=cv_table(windows, preds, VA), predictions=preds,
+                     extra={"n_folds": n_folds, "n_models": n_models})
 
 
 def load_teacher(path, role: str):
@@ -337,12 +335,13 @@ def _plain(o):
     return str(o)
 
 
-def _in_range(x, correlation: bool, non_negative: bool) -> bool:
-    """A CV figure: a number (NaN allowed for an undefined correlation), >= 0 or in [-1, 1] as it must be."""
+def _in_range(x, correlation: bool, non_negative: bool, nan: bool = False) -> bool:
+    """A CV figure: a number (NaN allowed for an undefined correlation, or with ``nan``: a standard
+    deviation over one subject), >= 0 or in [-1, 1] as it must be."""
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return False
     if np.isnan(x):
-        return correlation
+        return correlation or nan
     return bool(np.isfinite(x) and (not non_negative or x >= 0) and (not correlation or -1 <= x <= 1))
 
 
@@ -375,8 +374,9 @@ def read_teacher_summary(path, *, checkpoints=()) -> dict:
         raise DatasetFormatError(path, f"content sha256 {summary[SUMMARY_KEY]}",
                                  f"{found} (teacher.json was changed after it was written)")
     for row in summary.get("cv") or []:
-        ok = isinstance(row, dict) and all(_in_range(row.get(f"{k}_{m}"), k != "rmse", m == "std" or k == "rmse")
-                                           for k in ("rmse", "pearson_r", "ccc") for m in ("mean", "std"))
+        ok = isinstance(row, dict) and all(_in_range(row.get(f"{k}_{m}"), k != "rmse", m == "std" or k == "rmse",
+                                                     nan=m == "std") for k in ("rmse", "pearson_r", "ccc")
+                                           for m in ("mean", "std"))
         if not ok:
             raise DatasetFormatError(path, "field 'cv': rows with a finite RMSE >= 0 and r, CCC in [-1, 1] "
                                      "(NaN where undefined)", f"{str(row)[:120]!r}")

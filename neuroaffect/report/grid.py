@@ -10,31 +10,9 @@ import numpy as np
 from .._utils import atomic_write_text
 from ..prototypes.grid import pairwise_cosine
 from .markdown import table_lines, table_row
+from .teacher import teacher_cv_markdown, teacher_holdout_markdown
 
 __all__ = ["grid_summary_markdown", "teacher_cv_markdown", "write_prototype_report"]
-
-
-def teacher_cv_markdown(table: list, title: str = "") -> str:
-    """The teacher's cross-validated error as Markdown (``cv_markdown`` of ``teacher.json``).
-
-    Parameters
-    ----------
-    table : list of dict
-        :class:`~neuroaffect.prototypes.teacher.TeacherCV` ``table``: per target, level and row
-        (``teacher``, ``mean``), ``rmse``, ``pearson_r`` and ``ccc`` as ``_mean`` and ``_std``
-        over subjects (normalised valence/arousal units).
-    title : str
-        A ``###`` heading above the table (none when empty).
-
-    Returns
-    -------
-    md : str
-    """
-    rows = [[r["target"], r["level"], r["row"]] + [f"{r[m + '_mean']:.3f} +- {r[m + '_std']:.3f}"
-                                                    for m in ("rmse", "pearson_r", "ccc")] for r in table]
-    lines = [f"### {title}", ""] if title else []
-    lines += table_lines(rows, ["target", "level", "row", "RMSE", "Pearson r", "CCC"])
-    return "\n".join(lines) + "\n"
 
 
 def _occupancy_table(counts: dict, total_filled) -> list[str]:
@@ -207,13 +185,17 @@ def grid_summary_markdown(result, metrics: list, *, teacher_summary: dict | None
              "geometry.png, geometry_control.png, teacher_fit.png.", ""]
     src = teacher_summary or {}
     if src.get("cv_markdown"):
-        lines += [f"## Teacher error, {src.get('dataset')} ({card['config']['cv_folds']}-fold over trials, mean +- "
-                  "std over subjects)", "", src["cv_markdown"]]
+        lines += [f"## Teacher error, {src.get('dataset')} ({card['config']['cv_folds']}-fold over trials within "
+                  "subject, pooled out-of-fold predictions)", "", src["cv_markdown"]]
     if deap_cv and deap_cv.get("cv_markdown"):
         lines += [f"## Teacher error, second source: {deap_cv.get('dataset')}", "", deap_cv["cv_markdown"]]
     lines += ["## Final teacher on its held-out windows", ""]
-    lines += table_lines([[name, f"{m['rmse']:.3f}", f"{m['pearson_r']:.3f}", f"{m['ccc']:.3f}"]
-                          for name, m in zip(("valence", "arousal"), metrics)], ["target", "RMSE", "Pearson r", "CCC"])
+    if src.get("holdout"):
+        lines += [teacher_holdout_markdown(src["holdout"]).rstrip("\n")]
+    else:
+        lines += table_lines([[name, f"{m['rmse']:.3f}", f"{m['pearson_r']:.3f}", f"{m['ccc']:.3f}"]
+                              for name, m in zip(("valence", "arousal"), metrics)],
+                             ["target", "RMSE", "Pearson r", "CCC"])
     lines += ["", "## Occupancy", ""] + _occupancy_table(g.counts, g.filled) + ["", "All members:", ""]
     lines += _grid_markdown(g.total_counts(), g.centres)
     for k, b in sorted(result.ablation.items()):
