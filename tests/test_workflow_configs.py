@@ -56,7 +56,7 @@ def test_full_config_plans_the_papers_settings_at_real_sizes(tmp_path):
     assert jobs["simulate"] == 4 and jobs["simulate_faces"] == 3
     assert jobs["extract_features"] == 32 + 23 + 15 + 27  # the real subject counts
     assert jobs["run_sweep"] == len(cfg["training"]["sweeps"])
-    assert jobs["train_student"] == 7 * 3  # 4 arms and the 3 grid arms, 3 seeds
+    assert jobs["train_student"] == 8 * 3  # 4 arms, the 3 grid arms and the labelled-only grid's arm, 3 seeds
     assert len(cfg["distill"]["seeds"]) >= 3
     students = [line for line in out.splitlines() if "neuroaffect train-student" in line]
     assert students and all("--epochs 100 --batch-size 128" in s and "--imagenet-stem" not in s for s in students)
@@ -93,7 +93,7 @@ def test_real_config_runs_on_a_tree_in_the_real_layouts(tmp_path, sim_root, face
     assert "check_data_root" not in jobs and "check_face_root" not in jobs
     assert jobs["extract_features"] == 2 * 4  # two subjects in each stub
     assert jobs["run_sweep"] == len(cfg["training"]["sweeps"]) and jobs["train_teacher"] == 1
-    assert jobs["train_student"] == 7 * 3 and jobs["evaluate_students"] == 1
+    assert jobs["train_student"] == 8 * 3 and jobs["evaluate_students"] == 1
     for d in EEG:
         assert f"--root {cfg['data'][d]['root']}" in out, d
     evaluate = next(line for line in out.splitlines() if "neuroaffect evaluate-students" in line)
