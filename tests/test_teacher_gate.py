@@ -72,3 +72,24 @@ def test_block_dropout_is_checked_and_keeps_state_dict_names():
     a, b = _teacher(block_dropout=0.0), _teacher(block_dropout=0.2)
     assert list(a.state_dict()) == list(b.state_dict())
     b.load_state_dict(a.state_dict())
+
+
+def test_gate_summary_by_hand():
+    """Five windows on a 5 x 5 grid (inner bins: both indices 1-3, i.e. |v|, |a| < 0.6): predictions at
+    (0, 0) inner, (0.1, -0.5) inner, (0.9, 0) outer, (-0.7, 0.7) outer, (1.5, 0) outside the plane, so in the
+    border bin the grid puts it in; spreads 0.1, 0.3, 0.2, 0.4, 0.05 with threshold 0.2 pass windows 1, 3 and 5
+    (one inner, two outer). Absolute errors 0.0, 0.1, 0.2, 0.3, 0.4 against the spreads' ranks (2, 4, 3, 5, 1)
+    and (1, ..., 5): rho = 1 - 6 * (1 + 4 + 0 + 1 + 16) / (5 * 24) = -0.1."""
+    from neuroaffect.prototypes.build import _gate_summary
+
+    mean = np.array([[0.0, 0.0], [0.1, -0.5], [0.9, 0.0], [-0.7, 0.7], [1.5, 0.0]])
+    std = np.repeat(np.array([0.1, 0.3, 0.2, 0.4, 0.05])[:, None], 2, axis=1)
+    true = mean + np.array([0.0, 0.1, 0.2, 0.3, 0.4])[:, None]
+    g = _gate_summary(std, mean, 0.2, 5, true)
+    assert g["windows"] == 5 and g["passed"] == 3 and g["spread_median"] == pytest.approx(0.2)
+    assert g["bins_all"] == {"inner": 2, "outer": 3}
+    assert g["bins_passed"] == {"inner": 1, "outer": 2}
+    assert g["spread_error_rho"] == pytest.approx(-0.1)
+    # by label: (0, 0) and (0.2, -0.4) inner; (1.1, 0.2), (-0.4, 1.0) and (1.9, 0.4) outer
+    assert g["bins_all_true"] == {"inner": 2, "outer": 3}
+    assert g["bins_passed_true"] == {"inner": 1, "outer": 2}

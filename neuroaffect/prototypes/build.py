@@ -227,25 +227,31 @@ def _bootstrap(emb, true, ws, held_idx, cfg: PrototypeConfig, fixed=None) -> dic
 
 def _where(va: np.ndarray, n: int, keep=None) -> dict:
     """How many of the points ``va`` (m, 2) (those with ``keep``, shape (m,) bool) fall in the inner bins (neither
-    index on the border), the outer ring of bins, or outside the plane ``[-1, 1]^2``."""
+    index on the border) and in the outer ring of bins; a point outside ``[-1, 1]^2`` counts in the edge bin
+    :func:`~neuroaffect.labels.grid_cells` gives it (where the grid puts its member), a NaN point in neither."""
     iv, ia = grid_cells(va[:, 0].astype(np.float64), va[:, 1].astype(np.float64), n)
     keep = np.ones(len(iv), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     inside = keep & (iv >= 0)
     inner = inside & (iv > 0) & (iv < n - 1) & (ia > 0) & (ia < n - 1)
-    return {"inner": int(inner.sum()), "outer": int((inside & ~inner).sum()), "outside": int((keep & ~inside).sum())}
+    return {"inner": int(inner.sum()), "outer": int((inside & ~inner).sum())}
 
 
 def _gate_summary(std: np.ndarray, mean: np.ndarray, threshold: float, n: int, true=None) -> dict:
     """One source's gate figures: windows, windows passing (spread ``std`` (m, 2) averaged over v and a at most
     ``threshold``), median spread, and where all and the passing windows land by their MC-mean prediction
-    ``mean`` (m, 2) (and by ``true`` (m, 2), their labels, when given)."""
+    ``mean`` (m, 2) (and by ``true`` (m, 2), their labels, when given, with ``spread_error_rho``: Spearman's rho
+    between the spread and the absolute error of ``mean`` averaged over v and a, NaN under 3 windows)."""
     spread = std.mean(axis=1)
     keep = spread <= threshold
     out = {"windows": int(len(spread)), "passed": int(keep.sum()),
            "spread_median": float(np.median(spread)) if len(spread) else float("nan"),
            "bins_all": _where(mean, n), "bins_passed": _where(mean, n, keep)}
     if true is not None:
-        out.update(bins_all_true=_where(true, n), bins_passed_true=_where(true, n, keep))
+        from scipy.stats import spearmanr
+
+        err = np.abs(mean - true).mean(axis=1)
+        rho = float(spearmanr(spread, err)[0]) if len(spread) >= 3 else float("nan")
+        out.update(bins_all_true=_where(true, n), bins_passed_true=_where(true, n, keep), spread_error_rho=rho)
     return out
 
 

@@ -112,8 +112,13 @@ def _gate_lines(result) -> list[str]:
     rows.append(_gate_row(f"{support} (support)", gate))
     lines += table_lines(rows, ["source", "bins by", "windows", "passed", "pass rate", "median spread",
                                 "all: inner / outer", "passed: inner / outer"])
-    lines += ["", "Inner bins: the (n - 2)^2 bins off the border; outer: the ring of 4 (n - 1) border bins; windows "
-              "whose prediction leaves [-1, 1]^2 are counted in neither. Support windows are placed by the teacher's "
+    rho = (labelled or {}).get("spread_error_rho")
+    if rho is not None:
+        lines += ["", "On the labelled held-out windows, Spearman's rho between the MC spread and the absolute error "
+                  f"of the MC-mean prediction (mean over valence and arousal) is {rho:.3f}: an uncertainty that tells "
+                  "which windows the teacher gets wrong gives a clearly positive value."]
+    lines += ["", "Inner bins: the (n - 2)^2 bins off the border; outer: the ring of 4 (n - 1) border bins (a "
+              "prediction outside [-1, 1]^2 counts in the border bin the grid puts it in). Support windows are placed by the teacher's "
               "MC-mean prediction. A support pass rate far from the labelled one, or a higher median spread, is "
               "what a gate that registers the shift between the two recordings shows."]
     return lines
