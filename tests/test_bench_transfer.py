@@ -20,14 +20,17 @@ def bench():
 ARMS = ["B1", "eeg-snr0", "eeg-snr1", "eeg-snr2", "shuffled", "coordinate", "oracle"]
 
 
-def _rows(effects: dict, n_seeds=10, sd=0.005, seed=0):
+def _rows(effects: dict, n_seeds=10, sd=0.005, seed=0, only=None):
+    """Rows with the arm effects on every endpoint, or on the endpoint ``only`` (the others: no effect)."""
     rng = np.random.default_rng(seed)
     base = rng.normal(0.4, 0.02, n_seeds)  # the seed's own level, shared by every arm (the pairing)
     rows = []
     for a in ARMS:
         for s in range(n_seeds):
             v = base[s] + effects.get(a, 0.0) + rng.normal(0, sd)
-            rows.append({"arm": a, "seed": s, "macro_f1": v, "ccc": v, "rsa": v, "pair_acc": v})
+            null = base[s] + rng.normal(0, sd)
+            rows.append({"arm": a, "seed": s, **{k: v if only in (None, k) else null
+                                                 for k in ("gstar_ccc", "macro_f1", "ccc", "rsa", "pair_acc")}})
     return rows
 
 
@@ -41,8 +44,12 @@ def test_the_family_holds_the_preregistered_comparisons(bench):
 
 def test_power_check_passes_only_when_the_oracle_beats_coordinate(bench):
     seeds = list(range(10))
+    assert bench.PRIMARY == "gstar_ccc"
     strong = bench.analyse(_rows({"oracle": 0.05}), ARMS, seeds)
-    assert "Power check (oracle > coordinate on macro-F1, Holm p < 0.05): PASSED" in bench.verdict(strong, ARMS)
+    assert "Power check (oracle > coordinate on (e) G* read-out CCC, Holm p < 0.05): PASSED" in bench.verdict(strong, ARMS)
+    # the power check reads the primary endpoint only: an effect on macro-F1 alone does not pass it
+    assert "FAILED" in bench.verdict(bench.analyse(_rows({"oracle": 0.05}, only="macro_f1"), ARMS, seeds), ARMS)
+    assert "PASSED" in bench.verdict(bench.analyse(_rows({"oracle": 0.05}, only="gstar_ccc"), ARMS, seeds), ARMS)
     worse = bench.analyse(_rows({"oracle": -0.05}), ARMS, seeds)  # significant, but the wrong way
     assert "FAILED" in bench.verdict(worse, ARMS)
     null = bench.analyse(_rows({}), ARMS, seeds)
@@ -62,3 +69,38 @@ def test_holm_tost_and_dose_response(bench):
     assert slope["mean_difference"] == pytest.approx(0.02, abs=0.005) and slope["p"] < 0.05
     md = bench.markdown(res, ARMS, 10)
     assert "| oracle |" in md and "Dose-response" in md and "PASSED" in md
+
+
+def test_the_eeg_grid_helps_only_with_the_whole_ordering_and_a_slope(bench):
+    seeds = list(range(10))
+    full = {"oracle": 0.08, "coordinate": 0.02, "eeg-snr1": 0.04, "eeg-snr2": 0.06}
+    assert "The EEG grid helps (EEG > coordinate > shuffled, rising with snr): yes." in bench.verdict(
+        bench.analyse(_rows(full), ARMS, seeds), ARMS)
+    for missing in ({**full, "coordinate": 0.0},                 # coordinate not above shuffled
+                    {**full, "eeg-snr1": 0.06, "eeg-snr0": 0.06},  # no rise with snr
+                    {**full, "eeg-snr2": 0.02, "eeg-snr1": 0.01}):  # EEG not above coordinate
+        text = bench.verdict(bench.analyse(_rows(missing), ARMS, seeds), ARMS)
+        assert "PASSED" in text and "helps (EEG > coordinate > shuffled, rising with snr): not shown" in text
+
+
+def test_grid_rsa_finds_gstar_in_the_oracle_grid_only(bench, tmp_path):
+    from neuroaffect.labels import grid_centres, grid_edges
+    from neuroaffect.prototypes import grid_arm, load_grid, save_grid_arm
+    from neuroaffect.prototypes.io import write_grid_files
+
+    p = np.random.default_rng(0).standard_normal((5, 5, 16))
+    counts, filled = np.ones((1, 5, 5), np.int64), np.zeros((5, 5), np.uint8)
+    card = {"dim": 16, "grid_size": 5, "sources": ["dreamer"], "bin_edges": grid_edges(5).tolist(),
+            "bin_centres": grid_centres(5).tolist(), "filled": filled.tolist(), "counts": {"dreamer": counts[0].tolist()},
+            "ordering": {"grid": {"rho": 0.5}}, "teacher": {"dataset": "dreamer"}}
+    write_grid_files(tmp_path / "eeg", {"prototypes": (p / np.linalg.norm(p, axis=-1, keepdims=True)).astype(np.float32),
+                                        "centres": grid_centres(5), "edges": grid_edges(5), "counts": counts,
+                                        "filled": filled}, card)
+    paths = {}
+    for kind in ("coordinate", "oracle"):
+        paths[kind] = tmp_path / kind
+        save_grid_arm(grid_arm(load_grid(tmp_path / "eeg"), kind, seed=0), paths[kind])
+    rsa = bench.grid_rsa({"B1": None, **paths})
+    assert set(rsa) == {"coordinate", "oracle"} and rsa["oracle"]["bins"] == 25
+    assert rsa["oracle"]["gstar"] > 0.9 and rsa["coordinate"]["coordinates"] > 0.9
+    assert rsa["coordinate"]["gstar"] < 0.5 and rsa["oracle"]["coordinates"] < 0.5

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from neuroaffect.distill.endpoints import GSTAR_PAIR, pair_accuracy, rsa_score, va_readout_ccc
+from neuroaffect.distill.endpoints import (GSTAR_PAIR, gstar_readout_ccc, pair_accuracy, readout_ccc, rsa_score,
+                                          va_readout_ccc)
 from neuroaffect.labels import FER_CLASSES
 
 
@@ -34,3 +35,22 @@ def test_pair_accuracy_uses_the_two_logits_only():
     assert pair_accuracy(z, np.array([fear, surprise, 0])) == 1.0
     assert pair_accuracy(z, np.array([surprise, fear, 0])) == 0.0
     assert np.isnan(pair_accuracy(z, np.array([0, 0, 0])))
+
+
+def test_readout_ccc_by_hand_and_the_gstar_readout():
+    # a read-out that is exact on a line: y = 2x, ridge with alpha ~0 recovers it, CCC 1
+    x = np.arange(6, dtype=float)[:, None]
+    assert readout_ccc(x[:4], 2 * x[:4], x[4:], 2 * x[4:], alpha=1e-9) == pytest.approx([1.0])
+    # a constant prediction has CCC 0 (the training targets are all 1: the ridge predicts 1 everywhere)
+    assert readout_ccc(x[:4], np.ones((4, 1)), x[4:], np.array([[0.0], [2.0]]))[0] == pytest.approx(0.0)
+    from neuroaffect.simulate.gstar import gstar
+
+    rng = np.random.default_rng(0)
+    va = rng.uniform(-1, 1, (600, 2))
+    g = gstar(va)
+    holds = np.c_[g, rng.normal(size=(600, 12))] @ rng.normal(size=(16, 16))  # G* mixed linearly into 16 dims
+    linear = np.c_[va, rng.normal(size=(600, 14))]                             # (v, a) only: G* is not linear in it
+    assert gstar_readout_ccc(holds[:300], g[:300], holds[300:], g[300:]) > 0.95
+    assert gstar_readout_ccc(linear[:300], g[:300], linear[300:], g[300:]) < 0.2
+    with pytest.raises(ValueError, match="read-out inputs"):
+        readout_ccc(x[:4], np.ones((4, 1)), x[4:], np.ones((2, 2)))
