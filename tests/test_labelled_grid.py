@@ -65,3 +65,16 @@ def test_the_labelled_only_grid_is_the_grid_of_an_export_without_support(sim_roo
     np.testing.assert_array_equal(labelled.counts[0], grid.counts[0])  # the same labelled members
     card = json.loads((tmp_path / "labelled" / "card.json").read_text())
     assert card["sources"] == ["dreamer"] and card["teacher"] == grid.card["teacher"]
+
+
+def test_the_labelled_arm_refuses_a_grid_that_is_not_the_labelled_only_one(random_grid, tmp_path):
+    from neuroaffect.io.faces import FaceSet
+    from neuroaffect.pipeline import train_arm
+
+    faces = FaceSet("ferplus", labels=np.arange(16) % 8, split=["train"] * 8 + ["val"] * 8,
+                    images=np.zeros((16, 8, 8), np.uint8))
+    grid = random_grid(dim=4)  # a grid whose card does not say labelled_only
+    for g in (grid, grid.path, None):
+        with pytest.raises(ValueError, match="'grid' parameter.*'B3-labelled'.*labelled-only grid"):
+            train_arm(faces, g, "B3-labelled", 0, tmp_path / "run", epochs=1, device="cpu", in_size=8)
+    assert not (tmp_path / "run" / "record.json").exists()

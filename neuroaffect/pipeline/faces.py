@@ -37,6 +37,22 @@ def _faceset(ferplus):
     return read_ferplus(ferplus), "simulated" if find_sidecar(ferplus) is not None else "real"
 
 
+def _labelled_only_grid(grid, arm: str):
+    """The grid of the ``B3-labelled`` arm, loaded; refused unless its card says it is the labelled-only
+    grid (``labelled_only: true``, :func:`neuroaffect.pipeline.prototypes.labelled_only_card`)."""
+    from ..prototypes import PrototypeGrid, load_grid
+
+    what = "the labelled-only grid (export-prototypes --labelled-out; its card says labelled_only: true)"
+    if grid is None:
+        raise ValueError(f"Invalid value for the 'grid' parameter: arm {arm!r} trains against {what}, but got None "
+                         "instead.")
+    grid = grid if isinstance(grid, PrototypeGrid) else load_grid(grid)
+    if grid.card.get("labelled_only") is not True:
+        raise ValueError(f"Invalid value for the 'grid' parameter: arm {arm!r} trains against {what}, but got "
+                         f"{grid.path or 'a grid'}, whose card does not say labelled_only: true.")
+    return grid
+
+
 def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=False, faces: str | None = None,
               **options) -> dict:
     """Train and select one (arm, seed) on FERPlus, export the student to ``out/student``.
@@ -56,7 +72,8 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
         train / val / test splits; only train and val are used.
     grid : PrototypeGrid | path-like | None
         The frozen prototype grid (used by B2, B3 and the grid arms, which derive theirs from it).
-    arm : {"B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle"}
+    arm : {"B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle", "B3-labelled"}
+        ``B3-labelled``: the full loss against ``grid`` as it is, which must be the labelled-only grid.
     seed : int
     out : path-like
         Folder for the checkpoint, the export and ``record.json``.
@@ -77,7 +94,7 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
     """
     from .._utils import atomic_write_json
     from ..distill import PAPER_CONFIG
-    from ..distill.ablation import arm_grid
+    from ..distill.ablation import SOURCE_GRID_ARMS, arm_grid
     from ..distill.evaluate import evaluate_student
     from ..distill.export import save_student
     from ..prototypes import grid_arm, save_grid_arm
@@ -98,6 +115,8 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
                              "but got None instead.")
         grid = grid_arm(grid, kind, grid_seed)
         save_grid_arm(grid, out / "grid")
+    elif arm in SOURCE_GRID_ARMS:
+        grid = _labelled_only_grid(grid, arm)
     train_set, val = ferplus.select_split("train"), ferplus.select_split("val")
     res = train_student(train_set, val, grid, loss_arm, cfg, checkpoint=out / "checkpoint.pt", seed=seed,
                         callbacks=[ProgressReporter(f"{arm} seed {seed}")] if progress else [], **options)
