@@ -139,3 +139,30 @@ def test_ablation_shows_calibration_per_class_confusion_and_image_intervals():
     assert "| B1 - B0 | 2 |" in md and "KD (B1 - B0):" in md
     ferplus = next(line for line in md.splitlines() if line.startswith("| B0 CE |"))
     assert ferplus.count("[") == 2  # the interval over seeds and the one over the 56 images
+
+
+def test_per_class_precision_recall_f1_by_hand():
+    from neuroaffect.distill.evaluate import fer_metrics
+
+    pc = fer_metrics([0, 0, 1, 1], [0, 1, 1, 1])["per_class"]
+    # class 0: precision 1/1, recall 1/2, F1 2/3; class 1: precision 2/3, recall 2/2, F1 0.8; others 0
+    assert pc["precision"][:2] == pytest.approx([1.0, 2 / 3]) and pc["recall"][:2] == pytest.approx([0.5, 1.0])
+    assert pc["f1"][:2] == pytest.approx([2 / 3, 0.8]) and pc["support"] == [2, 2, 0, 0, 0, 0, 0, 0]
+    assert pc["f1"][2:] == [0.0] * 6
+
+
+@pytest.mark.slow  # torch and the face loader
+def test_reference_rows_carry_calibration_where_there_are_probabilities():
+    from neuroaffect.distill.evaluate import baseline_rows
+    from neuroaffect.io.faces import FaceSet
+
+    def faces(n, seed):
+        rng = np.random.default_rng(seed)
+        y = np.arange(n) % 4
+        img = np.clip(y[:, None, None] * 30 + rng.normal(10, 5, (n, 8, 8)), 0, 255).astype(np.uint8)
+        return FaceSet("ferplus", labels=y, split=["train"] * n, images=img)
+
+    rows = {r["method"]: r for r in baseline_rows(faces(40, 0), {"test": faces(16, 1)}, size=8)}
+    assert "ece" not in rows["majority"] and len(rows["majority"]["pred"]) == 16
+    lr = rows["pixel-logistic"]
+    assert 0 <= lr["ece"] <= 1 and lr["nll"] > 0 and lr["pred"] == [0, 1, 2, 3] * 4  # brightness tells the class

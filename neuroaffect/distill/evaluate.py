@@ -330,8 +330,9 @@ def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: flo
     Returns
     -------
     rows : list of dict
-        ``{"method": "majority" | "pixel-logistic" | "small-cnn" | "student", "set": name, **fer_metrics}``;
-        pixel-logistic rows also carry ``converged``; small-CNN rows ``val`` (its FERPlus validation
+        ``{"method": "majority" | "pixel-logistic" | "small-cnn" | "student", "set": name, **fer_metrics,
+        "pred": predictions}``; the rows with class probabilities (all but majority) also carry
+        :func:`calibration_metrics`; pixel-logistic rows also carry ``converged``; small-CNN rows ``val`` (its FERPlus validation
         metrics), ``selected_epoch``, ``epochs`` and ``seconds`` (training).
     """
     cnn = None
