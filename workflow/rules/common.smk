@@ -143,7 +143,7 @@ def sweep_sidecars():
 
 PROTO = config.get("prototypes", {})
 PROTO_KEYS = ("grid_size", "ablation_sizes", "holdout", "cv_folds", "mc_samples", "gate_quantile", "n_permutations",
-              "seed")
+              "n_bootstrap", "seed")
 
 
 def prototypes_enabled():
