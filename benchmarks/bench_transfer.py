@@ -111,6 +111,16 @@ def _sets(roots: dict):
     return _CACHE["sets"]
 
 
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, ask for SIGTERM when the benchmark's process dies, so that a killed
+    benchmark leaves no training workers behind (elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def run_one(job: dict) -> dict:
     """Train one (arm, seed) and score it on the four endpoints; cached as JSON."""
     import torch
@@ -326,7 +336,7 @@ def main(argv=None) -> int:
           flush=True)
     import multiprocessing as mp
 
-    with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn"), initializer=_die_with_parent) as pool:
         rows = []
         for row in pool.map(run_one, jobs):
             rows.append(row)

@@ -36,6 +36,8 @@ def test_simulate_dispatches_face_datasets(tmp_path):
     assert root == dataset_root("ckplus", tmp_path) and (root / "Emotion").is_dir()
     with pytest.raises(ValueError, match="'snr' parameter: it applies to the EEG datasets only"):
         simulate("ferplus", scale="tiny", out=tmp_path, snr=2.0)
+    with pytest.raises(ValueError, match="'gstar_strength' parameter: it applies to the face datasets only"):
+        simulate("deap", scale="tiny", out=tmp_path / "eeg", gstar_strength=2.0)
     with pytest.raises(ValueError, match="Allowed values are 'ferplus', 'affectnet-mini', 'affectnet', 'ckplus'"):
         simulate_faces("deap", "tiny", tmp_path)
 
@@ -220,3 +222,18 @@ def test_votes_confuse_fear_and_surprise():
     kind = np.repeat([1, 2], 200)
     v = rng.multinomial(10, vote_probabilities(np.zeros(400, int), np.ones(400), kind))
     assert (v[kind == 1].argmax(1) == 8).mean() > 0.8 and (v[kind == 2].argmax(1) == 9).mean() > 0.95
+
+
+def test_simulate_and_the_cli_pass_the_gstar_strength(tmp_path):
+    """simulate() and ``neuroaffect simulate --gstar-strength`` reach the face simulator: the truth file
+    records the strength, and s_G 0 writes other pixels than s_G 2 from the same seed."""
+    from neuroaffect.cli import main
+    from neuroaffect.simulate.faces import load_face_truth
+
+    strong = simulate("ckplus", scale="tiny", out=tmp_path / "s2", seed=1, gstar_strength=2.0)
+    assert main(["simulate", "--dataset", "ckplus", "--scale", "tiny", "--out", str(tmp_path / "s0"), "--seed", "1",
+                 "--gstar-strength", "0", "--no-progress"]) == 0
+    none = dataset_root("ckplus", tmp_path / "s0")
+    assert load_face_truth(strong).gstar_strength == 2.0 and load_face_truth(none).gstar_strength == 0.0
+    a, b = sorted(strong.rglob("*.png")), sorted(none.rglob("*.png"))
+    assert len(a) == len(b) > 0 and any(x.read_bytes() != y.read_bytes() for x, y in zip(a, b))

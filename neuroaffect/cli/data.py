@@ -30,6 +30,8 @@ def add_simulate(sub):
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--snr", type=float, default=None,
                    help="planted effect size (unitless; 1 = the realistic default, used when omitted)")
+    p.add_argument("--gstar-strength", type=float, default=None,
+                   help="face datasets: weight of the planted G* in the expression (1 when omitted; 0 = none)")
     p.add_argument("--no-progress", action="store_true",
                    help="no per-subject progress on stderr (a bar on a terminal, else one line per subject)")
     p.set_defaults(func=_simulate)
@@ -40,7 +42,7 @@ def _simulate(args):
 
     t0 = time.perf_counter()
     root = simulate(args.dataset, scale=args.scale, out=args.out, seed=args.seed, snr=args.snr,
-                    progress=not args.no_progress)
+                    gstar_strength=args.gstar_strength, progress=not args.no_progress)
     size = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
     print(f"wrote {args.dataset} ({args.scale}) to {root}: {size / 2**20:.1f} MiB in "
           f"{time.perf_counter() - t0:.1f} s")

@@ -83,7 +83,7 @@ def subjects(dataset: str, scale: str) -> list[int]:
 
 
 def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, snr: float | None = None, *,
-             progress: bool = False) -> Path:
+             gstar_strength: float | None = None, progress: bool = False) -> Path:
     """Write a simulated copy of ``dataset`` in its real on-disk layout.
 
     Parameters
@@ -100,6 +100,9 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
     snr : float | None
         Signal-to-noise knob of the planted label effects (None = realistic default,
         :data:`DEFAULT_SNR`). EEG datasets only: must be None for a face dataset.
+    gstar_strength : float | None
+        s_G, the weight of G* in a simulated face's expression (None = the default, 1; 0 = none;
+        ``docs/simulator.md``). Face datasets only: must be None for an EEG dataset, whose G* follows ``snr``.
     progress : bool
         Report each subject written (faces: each chunk of images drawn) on stderr: a tqdm bar on a
         terminal, else one line per step.
@@ -115,8 +118,13 @@ def simulate(dataset: str, scale: str = "demo", out="data/sim", seed: int = 0, s
         if snr is not None:
             raise ValueError(f"Invalid value for the 'snr' parameter: it applies to the EEG datasets only, but got "
                              f"snr={snr!r} for {dataset!r}.")
+        kw = {} if gstar_strength is None else {"gstar_strength": gstar_strength}
         with progress_enabled(progress):
-            return simulate_faces(dataset, scale=scale, out=out, seed=seed)
+            return simulate_faces(dataset, scale=scale, out=out, seed=seed, **kw)
+    if gstar_strength is not None:
+        raise ValueError(f"Invalid value for the 'gstar_strength' parameter: it applies to the face datasets only "
+                         f"(an EEG dataset's G* follows snr), but got gstar_strength={gstar_strength!r} for "
+                         f"{dataset!r}.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with progress_enabled(progress):
