@@ -171,3 +171,15 @@ def test_cv_markdown_writes_intervals_comparisons_and_older_rows():
             "rmse_std": 0.1, "pearson_r_mean": 0.3, "pearson_r_std": 0.1, "ccc_mean": 0.2, "ccc_std": 0.05}]
     assert "| valence | window | teacher | 0.500 +- 0.100 | 0.300 +- 0.100 | 0.200 +- 0.050 | | |" in \
         teacher_cv_markdown(old)
+
+
+def test_teacher_summary_refuses_held_out_figures_out_of_range(tmp_path):
+    from neuroaffect._utils import DatasetFormatError
+    from neuroaffect.prototypes.teacher import read_teacher_summary, write_teacher_summary
+
+    row = {"target": "valence", "level": "window", "row": "teacher", "rmse": 0.5, "pearson_r": 0.2, "ccc": 0.1}
+    write_teacher_summary(tmp_path / "teacher.json", {"holdout": [row], "cv": []})
+    assert read_teacher_summary(tmp_path / "teacher.json")["holdout"][0]["rmse"] == 0.5
+    write_teacher_summary(tmp_path / "teacher.json", {"holdout": [{**row, "ccc": 1.5}]})
+    with pytest.raises(DatasetFormatError, match="field 'holdout': rows with a finite RMSE >= 0"):
+        read_teacher_summary(tmp_path / "teacher.json")

@@ -36,8 +36,10 @@ def add_train_teacher(sub):
         "train-teacher", help="cross-validate the topomap teacher; train the final teacher and its control",
         formatter_class=_FMT,
         description="Cross-validate the topomap teacher (valence/arousal regression, k-fold over trials: RMSE, "
-        "Pearson r and CCC against the predict-the-mean row), then train the one final teacher on part of the "
-        "trials and its shuffled-label control. Writes OUT/teacher.pt, OUT/control.pt and OUT/teacher.json. "
+        "Pearson r and CCC from each subject's pooled out-of-fold predictions, beside ridge, the mean predictor "
+        "and, without --cv-only, a shuffled-label teacher on the same folds), then train the one final teacher on "
+        "part of the trials (scored on the rest beside the mean predictor and ridge) and its shuffled-label "
+        "control. Writes OUT/teacher.pt, OUT/control.pt and OUT/teacher.json. "
         "Example: neuroaffect train-teacher --root data/sim/dreamer/dreamer --out results/prototypes/teacher",
     )
     _add_data(p, support=False)

@@ -361,7 +361,7 @@ def read_teacher_summary(path, *, checkpoints=()) -> dict:
     DatasetFormatError
         A missing, oversized or deeply nested file, one written before summaries carried their
         checksum, a summary whose content differs from its ``summary_sha256`` (e.g. edited CV
-        figures), CV figures out of their ranges, or a checkpoint other than the recorded one.
+        figures), CV or held-out figures out of their ranges, or a checkpoint other than the recorded one.
     """
     path = Path(path)
     what = "the teacher's summary (teacher.json)"
@@ -380,6 +380,11 @@ def read_teacher_summary(path, *, checkpoints=()) -> dict:
         if not ok:
             raise DatasetFormatError(path, "field 'cv': rows with a finite RMSE >= 0 and r, CCC in [-1, 1] "
                                      "(NaN where undefined)", f"{str(row)[:120]!r}")
+    for row in summary.get("holdout") or []:
+        if not (isinstance(row, dict) and all(_in_range(row.get(k), k != "rmse", k == "rmse")
+                                              for k in ("rmse", "pearson_r", "ccc"))):
+            raise DatasetFormatError(path, "field 'holdout': rows with a finite RMSE >= 0 and r, CCC in [-1, 1]",
+                                     f"{str(row)[:120]!r}")
     recorded = summary.get("checkpoints_sha256") or {}
     for role in checkpoints:
         ckpt = path.parent / f"{role}.pt"
