@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def student():
     torch.manual_seed(0)
-    return FERStudent(in_size=16, proj_dim=6).eval()
+    return FERStudent(arch="resnet8", in_size=16, proj_dim=6).eval()  # small: a fast fixture
 
 
 def _export(student, out, **kw):
