@@ -35,7 +35,8 @@ FIXED_ARMS = ("B1", "shuffled", "coordinate", "oracle")
 #: Endpoints: key, label, TOST margin (fixed in docs/distillation.md).
 ENDPOINTS = (("gstar_ccc", "(e) G* read-out CCC", 0.05), ("macro_f1", "(a) FERPlus test macro-F1", 0.010),
              ("ccc", "(b) V/A read-out CCC", 0.05), ("rsa", "(c) RSA with G*", 0.05),
-             ("pair_acc", "(d) fear vs surprise acc.", 0.02))
+             ("pair_acc", "(d) fear vs surprise acc.", 0.02),
+             ("gstar_ccc_backbone", "(f) G* read-out from the backbone, post hoc", 0.05))
 #: The endpoint that decides, the power check's included (docs/distillation.md, "Amendment").
 PRIMARY = "gstar_ccc"
 
@@ -121,6 +122,22 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _backbone_readout(model, fer, truth) -> float:
+    """(f): the G* read-out of (e) from the backbone's pooled features instead of the projected embedding,
+    z-scored with the validation images' mean and SD (the projector, which Proto-KD trains, left out)."""
+    import copy
+
+    from neuroaffect.distill import gstar_readout_ccc, predict_outputs
+
+    feats = copy.copy(model)  # the same modules; its own ``project``, the identity, gives pooled features
+    feats.project = lambda f: f
+    v = predict_outputs(feats, fer.select_split("val"), device="cpu")["embedding"]
+    t = predict_outputs(feats, fer.select_split("test"), device="cpu")["embedding"]
+    mu, sd = v.mean(0), v.std(0) + 1e-6
+    return gstar_readout_ccc((v - mu) / sd, truth.gstar[fer.split == "val"], (t - mu) / sd,
+                             truth.gstar[fer.split == "test"])
+
+
 def run_one(job: dict) -> dict:
     """Train one (arm, seed) and score it on the four endpoints; cached as JSON."""
     import torch
@@ -159,7 +176,8 @@ def run_one(job: dict) -> dict:
            "rsa": rsa_score(o["embedding"], truth.gstar[fer.split == "test"]),
            "gstar_ccc": gstar_readout_ccc(v["embedding"], truth.gstar[fer.split == "val"], o["embedding"],
                                           truth.gstar[fer.split == "test"]),
-           "pair_acc": pair_accuracy(o["logits"], test.labels), "seconds": time.perf_counter() - t0}
+           "pair_acc": pair_accuracy(o["logits"], test.labels),
+           "gstar_ccc_backbone": _backbone_readout(res.model, fer, truth), "seconds": time.perf_counter() - t0}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(row, indent=1))
@@ -168,7 +186,7 @@ def run_one(job: dict) -> dict:
 
 
 def _by(rows, arm, key, seeds):
-    d = {r["seed"]: r[key] for r in rows if r["arm"] == arm}
+    d = {r["seed"]: r.get(key, np.nan) for r in rows if r["arm"] == arm}
     return np.array([d.get(s, np.nan) for s in seeds])
 
 
@@ -186,7 +204,7 @@ def analyse(rows, arms, seeds) -> dict:
     from neuroaffect.training import holm, mean_ci, paired_test, tost_paired
 
     out = {"summary": {}, "tests": {}, "slope": {}}
-    for key, _, margin in ENDPOINTS:
+    for key, _, margin in [e for e in ENDPOINTS if any(e[0] in r for r in rows)]:
         out["summary"][key] = {a: mean_ci(_by(rows, a, key, seeds)) for a in arms}
         tests = [{"a": a, "b": b, **paired_test(_by(rows, a, key, seeds), _by(rows, b, key, seeds)),
                   "tost_p": tost_paired(_by(rows, a, key, seeds), _by(rows, b, key, seeds), margin)["p"]}
@@ -217,13 +235,14 @@ def _fmt(s: dict, pct: bool) -> str:
 
 def markdown(res: dict, arms, n_seeds: int) -> str:
     """The arms x endpoints table, the tests and the verdicts, in Markdown."""
+    ends = [e for e in ENDPOINTS if e[0] in res["summary"]]  # endpoints the runs scored
     lines = [f"Arms x endpoints, mean [95 % t interval] over {n_seeds} paired seeds (macro-F1 and accuracy in %):", "",
-             "| arm | " + " | ".join(label for _, label, _ in ENDPOINTS) + " |",
-             "|---|" + "---|" * len(ENDPOINTS)]
+             "| arm | " + " | ".join(label for _, label, _ in ends) + " |",
+             "|---|" + "---|" * len(ends)]
     for a in arms:
         lines.append(f"| {a} | " + " | ".join(_fmt(res["summary"][k][a], k in ("macro_f1", "pair_acc"))
-                                             for k, _, _ in ENDPOINTS) + " |")
-    for key, label, margin in ENDPOINTS:
+                                             for k, _, _ in ends) + " |")
+    for key, label, margin in ends:
         lines += ["", f"Paired tests on {label} (Holm within the family; TOST margin {margin:g}):", "",
                   "| comparison | mean difference [95 % CI] | p | p (Holm) | TOST p (Holm) |", "|---|---|---|---|---|"]
         for t in res["tests"][key]:

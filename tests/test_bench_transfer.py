@@ -30,7 +30,7 @@ def _rows(effects: dict, n_seeds=10, sd=0.005, seed=0, only=None):
             v = base[s] + effects.get(a, 0.0) + rng.normal(0, sd)
             null = base[s] + rng.normal(0, sd)
             rows.append({"arm": a, "seed": s, **{k: v if only in (None, k) else null
-                                                 for k in ("gstar_ccc", "macro_f1", "ccc", "rsa", "pair_acc")}})
+                                                 for k in ("gstar_ccc", "macro_f1", "ccc", "rsa", "pair_acc", "gstar_ccc_backbone")}})
     return rows
 
 
@@ -104,3 +104,11 @@ def test_grid_rsa_finds_gstar_in_the_oracle_grid_only(bench, tmp_path):
     assert set(rsa) == {"coordinate", "oracle"} and rsa["oracle"]["bins"] == 25
     assert rsa["oracle"]["gstar"] > 0.9 and rsa["coordinate"]["coordinates"] > 0.9
     assert rsa["coordinate"]["gstar"] < 0.5 and rsa["oracle"]["coordinates"] < 0.5
+
+
+def test_an_endpoint_no_run_scored_is_left_out(bench):
+    rows = [{k: v for k, v in r.items() if k != "gstar_ccc_backbone"} for r in _rows({"oracle": 0.05})]
+    res = bench.analyse(rows, ARMS, list(range(10)))
+    assert "gstar_ccc_backbone" not in res["summary"] and "gstar_ccc" in res["summary"]
+    md = bench.markdown(res, ARMS, 10)
+    assert "(f) G* read-out from the backbone" not in md and "(e) G* read-out CCC" in md
