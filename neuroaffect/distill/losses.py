@@ -124,8 +124,8 @@ def dgeo_loss(embedding, labels, mask=None, *, high=HIGH_VALENCE, cap: float = 0
       both present, ``max(0, margin - ||mu_h - mu_o||)``, averaged over the pairs.
 
     The loss is the sum of the two averages (an average over no class or pair is 0). The published
-    method names the hinges but not their constants; ``cap`` and ``margin`` are ours, to be chosen
-    on FERPlus validation (``docs/distillation.md``).
+    method names the hinges but not their constants; ``cap`` and ``margin`` are ours, fixed
+    defaults not tuned on any split (``docs/distillation.md``).
 
     Parameters
     ----------

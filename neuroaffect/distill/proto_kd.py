@@ -36,7 +36,8 @@ PROTO_MODES = ("anchor", "image")
 #: Default T_p of each mode, squared normalised units. ``anchor``: the published 5.0 (a near-uniform
 #: target, normalised entropy > 0.99 on a 5 x 5 grid); ``image``: ours, 0.05 (normalised entropy about
 #: 0.3 on a 5 x 5 grid: the target sits on the one to four bins around the image's V/A and moves with it).
-#: Both are hyper-parameters to choose on FERPlus validation (``docs/distillation.md``).
+#: Both are fixed defaults, not tuned on any split; ``target_temperature`` overrides them
+#: (``docs/distillation.md``).
 DEFAULT_TARGET_TEMPERATURE = MappingProxyType({"anchor": 5.0, "image": 0.05})
 
 
