@@ -31,7 +31,7 @@ def add_simulate(sub):
     p.add_argument("--snr", type=float, default=None,
                    help="planted effect size (unitless; 1 = the realistic default, used when omitted)")
     p.add_argument("--gstar-strength", type=float, default=None,
-                   help="face datasets: weight of the planted G* in the expression (1 when omitted; 0 = none)")
+                   help="face datasets: weight of the planted G* in the expression (unitless; 1 when omitted; 0 = none)")
     p.add_argument("--no-progress", action="store_true",
                    help="no per-subject progress on stderr (a bar on a terminal, else one line per subject)")
     p.set_defaults(func=_simulate)
