@@ -153,6 +153,12 @@ def test_holdout_markdown_says_when_the_teacher_is_worse_than_the_mean():
     assert ("**The final teacher is worse than the mean predictor** on valence (window level): RMSE difference "
             "teacher - mean 0.109 [0.050, 0.170].") in md
     assert "Ridge on the same maps has a lower RMSE than the teacher on valence (window level): 0.600" in md
+    # above the mean's, but the interval holds 0: not called worse
+    table[2].update(rmse_diff=0.001, rmse_diff_ci_low=-0.036, rmse_diff_ci_high=0.043)
+    md = teacher_holdout_markdown(table)
+    assert "worse than the mean predictor**" not in md
+    assert ("RMSE is above the mean predictor's on valence (window level), by 0.001 [-0.036, 0.043]: an interval "
+            "that holds 0, so not shown to be worse.") in md
     table[2]["teacher_worse_than_mean"] = False
     assert "below the mean predictor's on every target and level" in teacher_holdout_markdown(table)
 

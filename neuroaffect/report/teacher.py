@@ -105,8 +105,13 @@ def teacher_holdout_markdown(table: list) -> str:
     worse = [r for r in table if r["row"] == "mean" and r.get("teacher_worse_than_mean")]
     for r in worse:
         diff = _interval(r["rmse_diff"], r.get("rmse_diff_ci_low"), r.get("rmse_diff_ci_high"))
-        lines.append(f"- **The final teacher is worse than the mean predictor** on {r['target']} ({r['level']} "
-                     f"level): RMSE difference teacher - mean {diff}.")
+        low = r.get("rmse_diff_ci_low")
+        if low is not None and math.isfinite(low) and low > 0:  # the whole interval above 0
+            lines.append(f"- **The final teacher is worse than the mean predictor** on {r['target']} ({r['level']} "
+                         f"level): RMSE difference teacher - mean {diff}.")
+        else:
+            lines.append(f"- The final teacher's RMSE is above the mean predictor's on {r['target']} ({r['level']} "
+                         f"level), by {diff}: an interval that holds 0, so not shown to be worse.")
     if not worse:
         lines.append("- The final teacher's RMSE is below the mean predictor's on every target and level.")
     teacher = {(r["target"], r["level"]): r for r in table if r["row"] == "teacher"}
