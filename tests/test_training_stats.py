@@ -34,6 +34,8 @@ def test_holm_hand_case():
     assert adj == pytest.approx([0.06, 0.04, 0.06, 0.06])
     assert np.isnan(holm([np.nan, 0.5])[0]) and holm([np.nan, 0.5])[1] == 0.5
     assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])
+    # three p-values: 0.01 x3 = 0.03; 0.03 x2 = 0.06; 0.04 x1 = 0.04 -> monotone 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
 
 
 def test_tost_detects_equivalence_only_inside_the_margin():
