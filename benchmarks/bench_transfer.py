@@ -3,9 +3,12 @@
 Runs the experiment fixed in docs/distillation.md ("The transfer experiment") on simulated data, on CPU:
 the teacher pipeline's grid on simulated DREAMER at EEG snr 0, 1 and 2; the shuffled, coordinate-only
 and oracle grids; B1 without a grid. Every arm trains the same small student (B2 loss, per-image
-Proto-KD targets) for each of ``--seeds`` paired seeds, keeps the epoch of best FERPlus validation
-macro-F1, and is scored once on the four endpoints. Prints the arms x endpoints table (mean and 95 %
-interval over seeds), the power check (oracle vs coordinate), the EEG grid's position at each snr with
+Proto-KD targets; by default the second design of docs/distillation.md, "Amendment after the first
+run": V/A-labelled training faces, Proto-KD weight 1, faces at G* strength 2) for each of ``--seeds``
+paired seeds, keeps the epoch of best FERPlus validation macro-F1, and is scored once on every endpoint
+((e), the G* read-out, is the primary one). Prints each grid's own RSA with G* and with the bin
+coordinates, the arms x endpoints table (mean and 95 % interval over seeds), the power check (oracle vs
+coordinate on the primary endpoint), the EEG grid's position at each snr with
 Holm-corrected paired tests, TOST equivalence tests and the dose-response slope, with the load average,
 the machine calibration and the wall time.
 
