@@ -8,9 +8,14 @@ in the form it was trained on. Faces are expected pre-cropped (as the datasets s
 image that is not square is resized so that its shorter side is ``in_size`` and its centre square
 is kept.
 
-Training augmentation (``torchvision.transforms.v2``): random resized crop (scale 0.8-1, aspect
-0.9-1.1), horizontal flip, rotation by up to +-10 degrees, and, for colour images only, colour
-jitter (brightness, contrast, saturation 0.2) before the grey conversion. The random draws come
+Training augmentation: random resized crop (scale 0.8-1, aspect 0.9-1.1), horizontal flip, rotation
+by up to +-10 degrees (corners outside the rotated crop are 0), and, for colour images only,
+brightness and contrast jitter (0.2). :func:`train_transform` does it one image at a time with
+``torchvision.transforms.v2`` (colour jitter before the grey conversion); the loaders of
+:func:`make_loader` do it to a whole batch at once (:class:`FaceBatches`): every image is decoded,
+grey-converted and resized once, and each batch's crop, flip and rotation are one affine resampling
+(``torch.nn.functional.grid_sample``, bilinear), the jitter one multiply-add, on the grey pixels
+(a saturation jitter leaves the grey image unchanged, so it is not drawn). The random draws come
 from the torch RNG (the global one with ``num_workers=0``, which the training engine seeds and
 checkpoints; worker RNGs otherwise, seeded from the loader's generator), so a seeded run is
 reproducible and resumes exactly.
@@ -32,7 +37,7 @@ from ..labels import FER_CLASSES
 from .proto_kd import votes_va
 from .student import DEFAULT_IN_SIZE
 
-__all__ = ["FaceDataset", "eval_transform", "face_va", "make_loader", "soft_targets", "train_transform"]
+__all__ = ["FaceBatches", "FaceDataset", "eval_transform", "face_va", "make_loader", "soft_targets", "train_transform"]
 
 
 def _v2():
@@ -182,9 +187,124 @@ class FaceDataset(Dataset):
         return x, self.labels[i], self.soft[i], self.va[i]
 
 
+class FaceBatches(Dataset):
+    """A :class:`~neuroaffect.io.faces.FaceSet` as whole batches: index it with a sequence of image indices.
+
+    Every image is decoded and checked once, converted to grey, resized so that its shorter side is
+    ``in_size`` and centre-cropped (:func:`eval_transform`), and kept as uint8 ``(n, 1, in_size,
+    in_size)``. Training batches are augmented together (the module's notes): per image a random
+    resized crop, flip and rotation as one affine map, and for colour images a brightness and contrast
+    jitter.
+
+    Parameters
+    ----------
+    faceset : FaceSet
+    train : bool
+        Augment (the random draws come from the torch RNG) or give the images as they are.
+    in_size : int
+        Side of the student's input, pixels.
+    va : bool
+        Also give each image's (valence, arousal) (:func:`face_va`), for image-mode Proto-KD.
+    scale, ratio : (float, float)
+        Area fraction and aspect ratio (width / height) of the random resized crop.
+    rotation : float
+        Largest rotation, degrees (either way).
+    jitter : float
+        Brightness and contrast jitter of colour images (factors drawn from ``[1 - jitter, 1 + jitter]``).
+
+    Notes
+    -----
+    ``batches[idx]`` for a sequence ``idx`` of ``b`` indices is ``(x, y, p)``: ``x`` float32
+    ``(b, 1, in_size, in_size)`` grey pixels in [0, 1], ``y`` int64 ``(b,)``, ``p`` float32 ``(b, 8)``
+    (:func:`soft_targets`); with ``va=True`` also ``v`` float32 ``(b, 2)``. ``len()`` is the number of images.
+    """
+
+    def __init__(self, faceset: FaceSet, train: bool = False, *, in_size: int = DEFAULT_IN_SIZE, va: bool = False,
+                 scale=(0.8, 1.0), ratio=(0.9, 1.1), rotation: float = 10.0, jitter: float = 0.2):
+        if not isinstance(faceset, FaceSet):
+            raise TypeError(f"Invalid value for the 'faceset' parameter: expected a FaceSet, but got "
+                            f"{type(faceset).__name__} instead.")
+        self.faceset = faceset
+        self.train = bool(train)
+        self.in_size = check_positive_int("in_size", in_size)
+        lo, hi = (float(v) for v in scale)
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"Invalid value for the 'scale' parameter: expected 0 < low <= high <= 1, but got {scale!r}.")
+        rlo, rhi = (float(v) for v in ratio)
+        if not 0 < rlo <= rhi:
+            raise ValueError(f"Invalid value for the 'ratio' parameter: expected 0 < low <= high, but got {ratio!r}.")
+        self.scale, self.ratio = (lo, hi), (rlo, rhi)
+        self.rotation, self.jitter = float(rotation), float(jitter)
+        grey, colour = eval_transform(self.in_size, colour=False), eval_transform(self.in_size, colour=True)
+        n = len(faceset)
+        pixels = torch.empty((n, 1, self.in_size, self.in_size), dtype=torch.uint8)
+        is_colour = torch.zeros(n, dtype=torch.bool)
+        for i in range(n):
+            img = _check_image(faceset.image(i), f"{faceset.dataset} image {i}")
+            is_colour[i] = img.ndim == 3
+            if img.shape == (self.in_size, self.in_size):  # grey at the input size already: the transform is a copy
+                pixels[i, 0] = torch.from_numpy(img)
+                continue
+            x = (colour if img.ndim == 3 else grey)(img).as_subclass(torch.Tensor)
+            pixels[i] = (x * 255.0).round_().to(torch.uint8)
+        self.pixels, self.colour = pixels, is_colour
+        self.labels = torch.as_tensor(faceset.labels, dtype=torch.int64)
+        self.soft = torch.as_tensor(soft_targets(faceset))
+        self.va = torch.as_tensor(face_va(faceset)) if va else None
+
+    def __len__(self) -> int:
+        return len(self.faceset)
+
+    def __getitem__(self, idx):
+        idx = torch.as_tensor(idx, dtype=torch.int64).reshape(-1)
+        x = self.pixels[idx].to(torch.float32).mul_(1.0 / 255.0)  # as v2.ToDtype(..., scale=True)
+        if self.train and len(idx):
+            x = self._augment(x, self.colour[idx])
+        out = (x, self.labels[idx], self.soft[idx])
+        return out if self.va is None else out + (self.va[idx],)
+
+    def _augment(self, x: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
+        """Crop, flip and rotate ``x`` (b, 1, S, S) in one resampling; jitter the colour images."""
+        import torch.nn.functional as F
+
+        b, S = x.shape[0], self.in_size
+        u = torch.rand(b, 7)
+        area = self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 0]
+        log_r = np.log(self.ratio[0]) + (np.log(self.ratio[1]) - np.log(self.ratio[0])) * u[:, 1]
+        w = torch.sqrt(area * torch.exp(log_r)).clamp(max=1.0)  # crop width and height, fractions of S
+        h = torch.sqrt(area / torch.exp(log_r)).clamp(max=1.0)
+        cx = (1.0 - w) * (2.0 * u[:, 2] - 1.0)  # crop centre, normalised coordinates ([-1, 1])
+        cy = (1.0 - h) * (2.0 * u[:, 3] - 1.0)
+        flip = torch.where(u[:, 4] < 0.5, -1.0, 1.0)
+        theta = torch.deg2rad(self.rotation * (2.0 * u[:, 5] - 1.0))
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        # output point p -> unrotated crop point q = R(-theta) p -> unflipped -> input point c + diag(w, h) q
+        A = torch.zeros(b, 2, 3)
+        A[:, 0, 0], A[:, 0, 1], A[:, 0, 2] = w * flip * cos, w * flip * sin, cx
+        A[:, 1, 0], A[:, 1, 1], A[:, 1, 2] = -h * sin, h * cos, cy
+        grid = F.affine_grid(A, (b, 1, S, S), align_corners=False)
+        out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        # the rotation's corners: output points whose unrotated crop point falls outside the crop are 0
+        base = F.affine_grid(torch.eye(2, 3).expand(b, 2, 3), (b, 1, S, S), align_corners=False)
+        qx = base[..., 0] * cos[:, None, None] + base[..., 1] * sin[:, None, None]
+        qy = -base[..., 0] * sin[:, None, None] + base[..., 1] * cos[:, None, None]
+        out = out * ((qx.abs() <= 1.0) & (qy.abs() <= 1.0)).unsqueeze(1)
+        if self.jitter > 0 and bool(colour.any()):
+            j = self.jitter
+            bright = torch.where(colour, 1.0 + j * (2.0 * u[:, 6] - 1.0), 1.0)[:, None, None, None]
+            out = (out * bright).clamp_(0.0, 1.0)
+            contrast = torch.where(colour, 1.0 + j * (2.0 * torch.rand(b) - 1.0), 1.0)[:, None, None, None]
+            mean = out.mean(dim=(1, 2, 3), keepdim=True)
+            out = (mean + contrast * (out - mean)).clamp_(0.0, 1.0)
+        return out
+
+
 def make_loader(faceset: FaceSet, train: bool, batch_size: int = 128, seed: int = 0, num_workers: int = 0, *,
                 in_size: int = DEFAULT_IN_SIZE, va: bool = False) -> DataLoader:
     """A ``DataLoader`` over a face set: shuffled and augmented for training, in order otherwise.
+
+    Batches come whole from :class:`FaceBatches` (every image decoded once; a batch's augmentation in
+    a few tensor operations), not image by image.
 
     Parameters
     ----------
@@ -209,12 +329,15 @@ def make_loader(faceset: FaceSet, train: bool, batch_size: int = 128, seed: int 
         Batches ``(x (B, 1, in_size, in_size), y (B,), votes (B, 8))``, with ``va=True``
         ``(x, y, votes, va (B, 2))``.
     """
+    from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
     check_positive_int("batch_size", batch_size)
     check_int("seed", seed, minimum=0)
     check_int("num_workers", num_workers, minimum=0)
-    ds = FaceDataset(faceset, train=train, in_size=in_size, va=va)
+    ds = FaceBatches(faceset, train=train, in_size=in_size, va=va)
     # a generator even without shuffling: a loader's iterator draws a seed from it, which would
     # otherwise come from (and advance) the global torch RNG that drives the augmentation
     gen = torch.Generator().manual_seed(int(seed))
-    return DataLoader(ds, batch_size=batch_size, shuffle=bool(train), generator=gen, num_workers=num_workers,
-                      drop_last=False, persistent_workers=False)
+    order = RandomSampler(ds, generator=gen) if train else SequentialSampler(ds)
+    return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None,
+                      generator=gen, num_workers=num_workers, persistent_workers=False)

@@ -365,7 +365,9 @@ def _prepare(model, data, loss_fn, cfg, *, val, eval_loss, score_fn, seeds, chec
     fprint = fingerprint(*source.fingerprint_arrays(),
                          *([] if val_source is None else val_source.fingerprint_arrays()), extra=extra)
     torch.manual_seed(cfg.seed)
-    opt = torch.optim.AdamW(trainable.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # the fused kernel (CPU and CUDA): one pass over each tensor instead of a dozen elementwise ops per step
+    opt = torch.optim.AdamW(trainable.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            fused=device.type in ("cpu", "cuda") or None)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.min_lr)
     es = {"best_score": torch.full((M,), math.inf if mode == "min" else -math.inf, dtype=torch.float64),
           "best_epoch": torch.full((M,), -1, dtype=torch.int64),

@@ -254,10 +254,24 @@ def student_arms():
                                             if c != "labelled" or prototype_support()]
 
 
+#: Arms whose loss uses no grid (CE, CE + KD): they train without waiting for the teacher.
+GRIDLESS_ARMS = ("B0", "B1")
+
+
 def student_grid(arm):
-    """The grid folder a student arm trains against: the labelled-only grid for ``B3-labelled``, else the
-    exported grid (the grid arms derive theirs from it)."""
+    """The grid folder a student arm trains against: none for B0 and B1, the labelled-only grid for
+    ``B3-labelled``, else the exported grid (the grid arms derive theirs from it)."""
+    if arm in GRIDLESS_ARMS:
+        return None
     return "results/prototypes/grid_labelled" if arm == "B3-labelled" else "results/prototypes/grid"
+
+
+def student_grid_args(arm):
+    """``--grid <folder>`` (none for B0 and B1) and the embedding width every arm shares (the teacher's
+    ``embed_dim``, the grid's prototype dimension), a list of arguments."""
+    grid = student_grid(arm)
+    dim = PROTO.get("model", {}).get("embed_dim")
+    return (["--grid", grid] if grid else []) + (["--proj-dim", str(dim)] if dim else [])
 
 
 def student_runs(arm=None):

@@ -26,12 +26,12 @@ rule simulate_faces:
 
 rule train_student:
     input:
-        grid=lambda wc: f"{student_grid(wc.arm)}/card.json",
+        grid=lambda wc: [f"{student_grid(wc.arm)}/card.json"] if student_grid(wc.arm) else [],
         ferplus=lambda wc: face_input("ferplus"),
     output:
         record="results/students/{arm}_seed{seed}/record.json",
     params:
-        grid=lambda wc: student_grid(wc.arm),
+        grid=lambda wc: student_grid_args(wc.arm),
         ferplus=lambda wc: face_root("ferplus"),
         train=lambda wc: student_train_args(),
         out=lambda wc: f"results/students/{wc.arm}_seed{wc.seed}",
@@ -47,7 +47,7 @@ rule train_student:
     conda:
         "../envs/neuroaffect.yaml"
     shell:
-        "neuroaffect train-student --ferplus {params.ferplus:q} --grid {params.grid:q} --arm {wildcards.arm}"
+        "neuroaffect train-student --ferplus {params.ferplus:q} {params.grid:q} --arm {wildcards.arm}"
         " --seed {wildcards.seed} --out {params.out:q} {params.train:q} > {log} 2>&1"
 
 
