@@ -63,6 +63,10 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+# Scheduling: the longest chain (simulate and featurize the teacher's data, teacher and its second-source CV,
+# the grid, the students trained against it, their evaluation) goes first (`priority: 20`, then 10 for the
+# students); the sweeps (priority 0) fill the cores it leaves free, so that the run takes about its total
+# compute over the cores rather than the chain plus the sweeps.
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/summarize.smk"
 include: "workflow/rules/features.smk"

@@ -66,6 +66,17 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
         runs.append(out)
     assert json.loads((runs[1] / "record.json").read_text())["grid_sha256"] != \
         json.loads((runs[2] / "record.json").read_text())["grid_sha256"]  # the control's grid is another one
+    # B0 and B1 use no grid (the workflow trains them without one, before the teacher): B0 without --grid, at the
+    # grid's embedding width, is the same student; an arm that needs the grid says so
+    gridless = [a for a in common if a not in ("--grid", str(grid))] + ["--proj-dim", "16"]  # _grid: 16-d
+    res = _run("train-student", *gridless, "--arm", "B0", "--seed", "0", "--out", str(tmp_path / "B0_nogrid"),
+               cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rec0, rec = (json.loads((d / "record.json").read_text()) for d in (runs[0], tmp_path / "B0_nogrid"))
+    assert rec["val"] == rec0["val"] and rec["grid_sha256"] is None and rec["history"] == rec0["history"]
+    res = _run("train-student", *gridless, "--arm", "B2", "--seed", "0", "--out", str(tmp_path / "B2_nogrid"),
+               cwd=tmp_path)
+    assert res.returncode == 2 and "needs the prototype grid, but got None" in res.stderr
 
     report = tmp_path / "report"
     res = _run("evaluate-students", "--runs", *map(str, runs), "--ferplus", str(ferplus), "--affectnet-mini",

@@ -10,6 +10,7 @@ rule simulate_faces:
         out=lambda wc: f"{SIM}/{wc.face}",
         scale=FACES.get("scale", "demo"),
         seed=FACES.get("seed", 0),
+    priority: 10
     log:
         "logs/simulate/{face}.log",
     benchmark:
@@ -35,6 +36,7 @@ rule train_student:
         ferplus=lambda wc: face_root("ferplus"),
         train=lambda wc: student_train_args(),
         out=lambda wc: f"results/students/{wc.arm}_seed{wc.seed}",
+    priority: 10
     log:
         "logs/students/{arm}_seed{seed}.log",
     benchmark:
@@ -68,6 +70,7 @@ rule evaluate_students:
         ferplus=lambda wc: face_root("ferplus"),
         cross=lambda wc: cross_face_args(),
         note=DISTILL.get("scale_note", ""),
+    priority: 10
     log:
         "logs/students/evaluate.log",
     benchmark:
@@ -93,6 +96,7 @@ rule export_student:
         onnx="results/student/model.onnx",
     params:
         runs=lambda wc: [str(Path(r).parent) for r in student_records(arm="B3")],
+    priority: 10
     log:
         "logs/students/export.log",
     benchmark:

@@ -11,6 +11,7 @@ rule extract_features:
         root=lambda wc: data_root(wc.dataset),
         features=lambda wc: feature_params(wc.dataset),
         custom=lambda wc: custom_args(wc.dataset),
+    priority: 20
     log:
         "logs/features/{dataset}/{subject}.log",
     benchmark:

@@ -17,6 +17,7 @@ rule train_teacher:
         dataset=PROTO.get("dataset"),
         config=lambda wc: teacher_config(),
         train=lambda wc: teacher_train_args(),
+    priority: 20
     log:
         "logs/prototypes/train_teacher.log",
     benchmark:
@@ -41,6 +42,7 @@ rule cross_validate_teacher:
     params:
         config=lambda wc: teacher_config(),
         train=lambda wc: teacher_train_args(),
+    priority: 20
     log:
         "logs/prototypes/cv_{dataset}.log",
     benchmark:
@@ -87,6 +89,7 @@ rule export_prototypes:
         config=lambda wc: prototype_config(),
         support=lambda wc: ["--support-features", f"results/features/{PROTO['support']}"] if prototype_support() else [],
         second=lambda wc, input: ["--deap-cv", input.second[0]] if input.second else [],
+    priority: 20
     log:
         "logs/prototypes/export_prototypes.log",
     benchmark:

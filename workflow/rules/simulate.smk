@@ -8,6 +8,7 @@ rule simulate:
         out=lambda wc: f"{SIM}/{wc.dataset}",
         sim=config["simulate"],
         snr=[] if config["simulate"].get("snr") is None else ["--snr", str(config["simulate"]["snr"])],
+    priority: 20
     log:
         "logs/simulate/{dataset}.log",
     benchmark:
