@@ -67,6 +67,27 @@ def test_full_config_plans_the_papers_settings_at_real_sizes(tmp_path):
     assert "Smoke scale" not in out and "--epochs 2 " not in out
 
 
+@pytest.mark.slow
+def test_demo_plans_b0_and_b1_without_the_grid_and_the_teacher_chain_first(tmp_path):
+    res = _snakemake(tmp_path, "-n", "-p", "--configfile", str(ROOT / "config/config.yaml"))
+    out = res.stdout
+    assert res.returncode == 0, out[-5000:]
+    blocks = [b for b in out.split("\n\n") if re.search(r"^(local)?rule train_student:", b, re.M)]
+    by_arm = {re.search(r"wildcards: arm=([\w-]+)", b).group(1): b for b in blocks}
+    assert set(by_arm) >= {"B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle", "B3-labelled"}
+    for arm, b in by_arm.items():
+        cmd = next(line for line in b.splitlines() if "neuroaffect train-student" in line)
+        # every arm at the grid's width (the teacher's embed_dim, 128 in the demo); B0 and B1 neither read
+        # nor wait for a grid, so they can run beside the teacher
+        assert "--proj-dim 128" in cmd
+        gridless = arm in ("B0", "B1")
+        assert ("--grid" in cmd) != gridless and ("results/prototypes/" in b.split("output:")[0]) != gridless
+    # the longest chain's rules are scheduled before the sweeps
+    rules = (ROOT / "workflow/rules/prototypes.smk").read_text() + (ROOT / "workflow/rules/training.smk").read_text()
+    prio = dict(re.findall(r"^rule (\w+):(?:(?!^rule ).)*?^    priority: (\d+)", rules, re.M | re.S))
+    assert {"train_teacher", "cross_validate_teacher", "export_prototypes"} <= set(prio) and "run_sweep" not in prio
+
+
 def _stub_roots(real_cfg, sim_root, face_roots):
     """real.yaml's roots moved onto stub trees, keeping the form each shipped root has (a folder, or the
     file inside it such as DREAMER.mat, data_preprocessed_python/ or labels.csv)."""

@@ -21,7 +21,7 @@ __all__ = ["benchmark_table", "benchmarks_markdown", "machine_calibration", "mac
 _BENCH_COLUMNS = ("s", "max_rss", "cpu_time")
 #: Columns of :func:`benchmark_table` -> their titles in :func:`benchmarks_markdown`.
 _BENCH_TITLES = {"rule": "rule", "jobs": "jobs", "wall_s_total": "wall s (total)", "wall_s_max": "wall s (longest job)",
-                 "max_rss_mb": "max RSS MB", "cpu_s_total": "CPU s (total)"}
+                 "max_rss_mb": "max RSS MB", "cpu_s_total": "CPU s (total, lower bound)"}
 
 
 def machine_calibration(n: int = 1024, repeats: int = 5) -> dict:
@@ -134,7 +134,10 @@ def benchmarks_markdown(df: pd.DataFrame, machine: str | None = None) -> str:
     lines = ["# Performance: wall time and peak memory per workflow rule", "",
              "From the `benchmark:` file of every job (Snakemake's own measurement). Wall time adds up jobs that "
              "may have run in parallel, so the total is the compute spent, not the time the run took; max RSS is "
-             "the largest peak resident memory of one job of the rule (`-`: a job too short to sample).", ""]
+             "the largest peak resident memory of one job of the rule (`-`: a job too short to sample). CPU s is a "
+             "lower bound: Snakemake samples a job's processes every 0.5 s for its first 15 s, then every 30 s, and "
+             "keeps the last sample, so up to 30 s at the end of each job go uncounted (a 45-s student job shows "
+             "about 15 s); with no more jobs than cores, a job's wall time is the better measure of its compute.", ""]
     lines += table_lines(df, _BENCH_TITLES, {"jobs": lambda v: str(int(v)), "wall_s_total": ".1f",
                                              "wall_s_max": ".1f", "max_rss_mb": ".0f", "cpu_s_total": ".1f"})
     if not df.empty:
