@@ -141,7 +141,25 @@ def _check_image(img: np.ndarray, where: str) -> np.ndarray:
     return img if img.flags.writeable else img.copy()
 
 
-class FaceDataset(Dataset):
+class _FaceSetData(Dataset):
+    """What both face datasets hold: the checked set, its labels, votes and (with ``va``) V/A, and its size."""
+
+    def __init__(self, faceset: FaceSet, train: bool, in_size: int, va: bool):
+        if not isinstance(faceset, FaceSet):
+            raise TypeError(f"Invalid value for the 'faceset' parameter: expected a FaceSet, but got "
+                            f"{type(faceset).__name__} instead.")
+        self.faceset = faceset
+        self.train = bool(train)
+        self.in_size = check_positive_int("in_size", in_size)
+        self.labels = torch.as_tensor(faceset.labels, dtype=torch.int64)
+        self.soft = torch.as_tensor(soft_targets(faceset))
+        self.va = torch.as_tensor(face_va(faceset)) if va else None
+
+    def __len__(self) -> int:
+        return len(self.faceset)
+
+
+class FaceDataset(_FaceSetData):
     """A :class:`~neuroaffect.io.faces.FaceSet` as ``(image, label, votes)`` or ``(image, label, votes, va)`` samples.
 
     Parameters
@@ -163,20 +181,9 @@ class FaceDataset(Dataset):
     """
 
     def __init__(self, faceset: FaceSet, train: bool = False, *, in_size: int = DEFAULT_IN_SIZE, va: bool = False):
-        if not isinstance(faceset, FaceSet):
-            raise TypeError(f"Invalid value for the 'faceset' parameter: expected a FaceSet, but got "
-                            f"{type(faceset).__name__} instead.")
-        self.faceset = faceset
-        self.train = bool(train)
-        self.in_size = check_positive_int("in_size", in_size)
+        super().__init__(faceset, train, in_size, va)
         make = train_transform if self.train else eval_transform
         self.transforms = {False: make(self.in_size, colour=False), True: make(self.in_size, colour=True)}
-        self.labels = torch.as_tensor(faceset.labels, dtype=torch.int64)
-        self.soft = torch.as_tensor(soft_targets(faceset))
-        self.va = torch.as_tensor(face_va(faceset)) if va else None
-
-    def __len__(self) -> int:
-        return len(self.faceset)
 
     def __getitem__(self, i: int):
         img = _check_image(self.faceset.image(i), f"{self.faceset.dataset} image {i}")
@@ -187,7 +194,7 @@ class FaceDataset(Dataset):
         return x, self.labels[i], self.soft[i], self.va[i]
 
 
-class FaceBatches(Dataset):
+class FaceBatches(_FaceSetData):
     """A :class:`~neuroaffect.io.faces.FaceSet` as whole batches: index it with a sequence of image indices.
 
     Every image is decoded and checked once, converted to grey, resized so that its shorter side is
@@ -221,12 +228,7 @@ class FaceBatches(Dataset):
 
     def __init__(self, faceset: FaceSet, train: bool = False, *, in_size: int = DEFAULT_IN_SIZE, va: bool = False,
                  scale=(0.8, 1.0), ratio=(0.9, 1.1), rotation: float = 10.0, jitter: float = 0.2):
-        if not isinstance(faceset, FaceSet):
-            raise TypeError(f"Invalid value for the 'faceset' parameter: expected a FaceSet, but got "
-                            f"{type(faceset).__name__} instead.")
-        self.faceset = faceset
-        self.train = bool(train)
-        self.in_size = check_positive_int("in_size", in_size)
+        super().__init__(faceset, train, in_size, va)
         lo, hi = (float(v) for v in scale)
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"Invalid value for the 'scale' parameter: expected 0 < low <= high <= 1, but got {scale!r}.")
@@ -248,12 +250,6 @@ class FaceBatches(Dataset):
             x = (colour if img.ndim == 3 else grey)(img).as_subclass(torch.Tensor)
             pixels[i] = (x * 255.0).round_().to(torch.uint8)
         self.pixels, self.colour = pixels, is_colour
-        self.labels = torch.as_tensor(faceset.labels, dtype=torch.int64)
-        self.soft = torch.as_tensor(soft_targets(faceset))
-        self.va = torch.as_tensor(face_va(faceset)) if va else None
-
-    def __len__(self) -> int:
-        return len(self.faceset)
 
     def __getitem__(self, idx):
         idx = torch.as_tensor(idx, dtype=torch.int64).reshape(-1)
