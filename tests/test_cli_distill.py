@@ -66,9 +66,10 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
         runs.append(out)
     assert json.loads((runs[1] / "record.json").read_text())["grid_sha256"] != \
         json.loads((runs[2] / "record.json").read_text())["grid_sha256"]  # the control's grid is another one
-    # B0 and B1 use no grid (the workflow trains them without one, before the teacher): B0 without --grid, at the
-    # grid's embedding width, is the same student; an arm that needs the grid says so
-    gridless = [a for a in common if a not in ("--grid", str(grid))] + ["--proj-dim", "16"]  # _grid: 16-d
+    # B0 and B1 use no grid (the workflow trains them without one, before the teacher): B0 without --grid (its
+    # projector then 128-d, against the grid's 16) is the same student, since neither its loss nor its classifier
+    # reads the projector; an arm that needs the grid says so
+    gridless = [a for a in common if a not in ("--grid", str(grid))]
     res = _run("train-student", *gridless, "--arm", "B0", "--seed", "0", "--out", str(tmp_path / "B0_nogrid"),
                cwd=tmp_path)
     assert res.returncode == 0, res.stderr

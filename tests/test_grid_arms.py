@@ -267,5 +267,5 @@ def test_workflow_plans_one_student_per_arm_and_control(tmp_path, distill, arms)
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
     planned = sorted(set(re.findall(r"train-student .*?--arm (\S+)", res.stdout)))
     assert planned == sorted(arms)
-    grids = set(re.findall(r"train-student .*?--grid (\S+) (?:--proj-dim \d+ )?--arm B3-labelled", res.stdout))
+    grids = set(re.findall(r"train-student .*?--grid (\S+) --arm B3-labelled", res.stdout))
     assert grids == ({"results/prototypes/grid_labelled"} if "B3-labelled" in arms else set())

@@ -77,9 +77,7 @@ def test_demo_plans_b0_and_b1_without_the_grid_and_the_teacher_chain_first(tmp_p
     assert set(by_arm) >= {"B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle", "B3-labelled"}
     for arm, b in by_arm.items():
         cmd = next(line for line in b.splitlines() if "neuroaffect train-student" in line)
-        # every arm at the grid's width (the teacher's embed_dim, 128 in the demo); B0 and B1 neither read
-        # nor wait for a grid, so they can run beside the teacher
-        assert "--proj-dim 128" in cmd
+        # B0 and B1 neither read nor wait for a grid, so they can run beside the teacher
         gridless = arm in ("B0", "B1")
         assert ("--grid" in cmd) != gridless and ("results/prototypes/" in b.split("output:")[0]) != gridless
     # the longest chain's rules are scheduled before the sweeps

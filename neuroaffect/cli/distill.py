@@ -51,8 +51,6 @@ def add_train_student(sub):
     p.add_argument("--grid", type=Path, default=None,
                    help="exported prototype grid (folder); every arm but B0 and B1 (which use none) needs it")
     p.add_argument("--arm", required=True, choices=ablation_arms())
-    p.add_argument("--proj-dim", type=int, default=None,
-                   help="width of the student's embedding (default: the grid's prototype dimension, else 128)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and augmentation")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, student/, record.json)")
     _train_args(p)
@@ -68,7 +66,6 @@ def _train_student(args):
                     batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
                     device=args.device, arch=args.arch, in_size=args.in_size,
                     small_input=False if args.imagenet_stem else None,
-                    **({} if args.proj_dim is None else {"proj_dim": args.proj_dim}),
                     loss_options=parse_params(args.loss_options, "--loss-options"), progress=not args.no_progress)
     v = rec["val"]
     print(f"{args.arm} seed {args.seed}: selected epoch {rec['selected_epoch'] + 1}; FERPlus validation accuracy "

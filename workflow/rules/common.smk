@@ -267,11 +267,9 @@ def student_grid(arm):
 
 
 def student_grid_args(arm):
-    """``--grid <folder>`` (none for B0 and B1) and the embedding width every arm shares (the teacher's
-    ``embed_dim``, the grid's prototype dimension), a list of arguments."""
+    """``--grid <folder>``, or no argument for B0 and B1, a list of arguments."""
     grid = student_grid(arm)
-    dim = PROTO.get("model", {}).get("embed_dim")
-    return (["--grid", grid] if grid else []) + (["--proj-dim", str(dim)] if dim else [])
+    return ["--grid", grid] if grid else []
 
 
 def student_runs(arm=None):
