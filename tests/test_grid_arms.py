@@ -235,9 +235,12 @@ def test_schema_takes_the_controls_list():
     from snakemake.utils import validate
 
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    assert cfg["distill"]["controls"] == ["shuffled", "coordinate", "oracle", "labelled"]
+    full = yaml.safe_load((ROOT / "config/full.yaml").read_text())
+    assert cfg["distill"]["controls"] == ["shuffled", "coordinate", "oracle"]  # the demo: labelled is full's
+    assert full["distill"]["controls"] == ["shuffled", "coordinate", "oracle", "labelled"]
     schema = str(ROOT / "workflow/schemas/config.schema.yaml")
     validate(cfg, schema)
+    validate(full, schema)
     for bad in (["snr0"], ["oracle", "oracle"], "oracle"):
         cfg["distill"]["controls"] = bad
         with pytest.raises(WorkflowError):
@@ -246,7 +249,9 @@ def test_schema_takes_the_controls_list():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("distill, arms", [
-    ({}, ["B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle", "B3-labelled"]),  # as shipped
+    ({}, ["B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle"]),  # as shipped
+    ({"controls": ["shuffled", "coordinate", "oracle", "labelled"]},
+     ["B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle", "B3-labelled"]),  # as config/full.yaml
     ({"controls": ["labelled"], "arms": ["B3"]}, ["B3", "B3-labelled"]),  # the labelled-only grid's arm
     ({"controls": None, "control": True}, ["B0", "B1", "B2", "B3", "B3-shuffled"]),  # the older switch
     ({"controls": ["oracle"], "arms": ["B3"]}, ["B3", "B3-oracle"]),

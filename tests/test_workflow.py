@@ -232,7 +232,9 @@ TRAINING_RULES = {"run_sweep", "cross_dataset", "train_teacher", "cross_validate
 def test_slurm_profile_requests_gpus_for_training_only(tmp_path):
     """A dry run through the SLURM executor's profile (no cluster needed): every training rule asks for a GPU
     with the standard `gpu` resource, every other rule does not, and each declares memory and runtime."""
-    res = _snakemake(_workdir(tmp_path), "-n", "--profile", str(ROOT / "profiles/slurm"))
+    # with a second source, so that every training rule is planned (the demo has none)
+    res = _snakemake(_workdir(tmp_path, **{"prototypes.second_source": "deap"}), "-n", "--profile",
+                     str(ROOT / "profiles/slurm"))
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", res.stdout, re.M)
     seen = {}

@@ -180,10 +180,16 @@ def _scored(y_true, pred, proba) -> dict:
     return m
 
 
-def evaluate_student(model, faceset: FaceSet, *, batch_size: int = 512, device: str = "auto", amp: bool = True) -> dict:
+def evaluate_student(model, faceset: FaceSet, *, batch_size: int = 512, device: str = "auto", amp: bool = True,
+                     loader=None) -> dict:
     """:func:`fer_metrics` of the student's argmax predictions on a face set, with
-    :func:`calibration_metrics` of its softmax probabilities and the predictions (``pred``)."""
-    out = predict_outputs(model, faceset, batch_size=batch_size, device=device, amp=amp)
+    :func:`calibration_metrics` of its softmax probabilities and the predictions (``pred``).
+
+    ``loader``: the face set's evaluation loader at ``model.in_size`` (``make_loader(faceset, False, ...)``),
+    built once when several students are evaluated on the same set; ``None`` builds one here.
+    """
+    out = predict_outputs(model, faceset if loader is None else loader, batch_size=batch_size, device=device,
+                          amp=amp)
     return _scored(faceset.labels, out["logits"].argmax(1), out["proba"])
 
 

@@ -172,16 +172,20 @@ def _evaluate_runs(records, ferplus, cross_sets: dict, *, device="cpu") -> dict:
         ``baselines``: majority, pixel-logistic and small-CNN (trained with the B0 record's budget)
         rows per set; ``sets``: names and sizes and the classes present in each set.
     """
+    from ..distill.data import make_loader
     from ..distill.evaluate import baseline_rows, evaluate_student, small_cnn_budget
     from ..distill.export import load_student
     from ..labels import FER_CLASSES
 
     sets = {"ferplus-test": ferplus.select_split("test"), **cross_sets}
-    rows = []
+    rows, loaders = [], {}  # each set decoded once per input size, not once per student
     for r in records:
         model = load_student(r["student"], record=r)  # the export must be the run the record describes
         for name, fs in sets.items():
-            m = evaluate_student(model, fs, device=device)
+            key = (name, model.in_size)
+            if key not in loaders:
+                loaders[key] = make_loader(fs, False, 512, in_size=model.in_size)
+            m = evaluate_student(model, fs, device=device, loader=loaders[key])
             rows.append({"arm": r["arm"], "seed": r["seed"], "set": name, **_plain(m)})
     base = [_plain(b) for b in baseline_rows(ferplus.select_split("train"), sets, val_set=ferplus.select_split("val"),
                                              device=device, **small_cnn_budget(records, device=device))]
