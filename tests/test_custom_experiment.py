@@ -73,6 +73,7 @@ def test_hand_built_features_written_are_read_back(eyes_features, tmp_path):
                                   windows_from_features(ds, "eyes", "binary").y)
 
 
+@pytest.mark.slow
 def test_pipeline_experiment_takes_custom_roots_and_in_memory_datasets(eyes_features):
     from neuroaffect.training import TrainConfig
 

@@ -68,6 +68,7 @@ def test_reference_rows(student):
     assert all({"accuracy", "macro_f1", "balanced_accuracy", "present_macro_f1", "confusion"} <= set(r) for r in rows)
 
 
+@pytest.mark.slow
 def test_export_and_reload_give_identical_outputs(student, grid, tmp_path):
     metrics = {"ferplus-val": fer_metrics([0, 1, 2], [0, 1, 1])}
     paths = save_student(student, tmp_path / "exp", card=student_card, grid_sha256=grid.sha256, metrics=metrics,
@@ -153,6 +154,7 @@ def test_predict_faces_grey_colour_and_files(student, grid, tmp_path):
         predict_faces(student, [np.zeros((4, 4, 2), np.uint8)])
 
 
+@pytest.mark.slow
 def test_predict_faces_refuses_another_grid(student, grid, tmp_path):
     from neuroaffect.distill import shuffled_grid
 

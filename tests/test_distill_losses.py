@@ -79,6 +79,7 @@ def test_kd_loss_by_hand():
     assert float(kd_loss(z4, p4, 1.0)) == pytest.approx(float(ce), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_kd_optimum_is_the_votes_at_every_temperature():
     # the case: votes 0.7 / 0.3; with the student alone tempered at T = 5 the optimum was 0.986 / 0.014
     p = torch.tensor([[[0.7, 0.3]]])

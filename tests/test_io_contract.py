@@ -16,7 +16,8 @@ DATASETS.append("seed-v")
 DATASETS.append("amigos")
 
 
-@pytest.fixture(params=DATASETS)
+#: SEED-V's simulated CNT files take the longest to write and read (2-4 s a test): its cases are in the slow tier.
+@pytest.fixture(params=[pytest.param(d, marks=pytest.mark.slow) if d == "seed-v" else d for d in DATASETS])
 def dataset(request):
     return request.param
 

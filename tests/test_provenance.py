@@ -36,6 +36,7 @@ def _handler(command):
     return commands.command_handlers([command])[command]
 
 
+@pytest.mark.slow
 def test_each_command_runs_its_own_stage_and_not_the_others():
     features = provenance.function_code(_handler("features"))
     assert {"neuroaffect.features.bde", "neuroaffect.io.deap", "neuroaffect.cli.data"} <= set(features)
@@ -94,6 +95,7 @@ def test_the_hash_cache_is_kept_beside_snakemake_state_not_in_the_package():
     assert provenance.CACHE.parts[0] == ".snakemake" and not provenance.CACHE.is_absolute()
 
 
+@pytest.mark.slow
 def test_hashes_are_kept_while_no_source_file_changes(tmp_path):
     import json
 

@@ -73,6 +73,7 @@ def test_experiment_json_records_its_one_subject(feature_dir, sim_root, tmp_path
     assert meta["subject"] == 2 and meta["subjects"] == [2] and meta["train_config"] == cfg.resolved()
 
 
+@pytest.mark.slow
 def test_cli_sweep_resumes_from_its_checkpoints(feature_dir, tmp_path, capsys):
     """`neuroaffect sweep --checkpoints DIR`: one checkpoint per group of fold models; the same
     command again resumes every fold from its finished checkpoint, records it in the JSON, and

@@ -87,6 +87,7 @@ def test_default_snr_is_realistic():
     assert overall < oracle + 0.02
 
 
+@pytest.mark.slow
 def test_oracle_accuracy():
     _, [(eff, vad)] = draw_subjects(30, 1)
     y = vad[:, 0] >= 0

@@ -293,6 +293,7 @@ def test_shuffled_label_control_sits_at_chance():
     assert model.mean() > 0.8 and (model.mean() - 0.5) / (model.std(ddof=1) / np.sqrt(model.size)) > 10
 
 
+@pytest.mark.slow
 def test_shuffled_label_control_rows_and_isolation():
     """The control trains beside the main models, adds its own rows (no second chance row), and
     leaves the main models' results unchanged."""

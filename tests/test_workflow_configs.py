@@ -85,6 +85,12 @@ def test_demo_plans_b0_and_b1_without_the_grid_and_the_teacher_chain_first(tmp_p
     rules = (ROOT / "workflow/rules/prototypes.smk").read_text() + (ROOT / "workflow/rules/training.smk").read_text()
     prio = dict(re.findall(r"^rule (\w+):(?:(?!^rule ).)*?^    priority: (\d+)", rules, re.M | re.S))
     assert {"train_teacher", "cross_validate_teacher", "export_prototypes"} <= set(prio) and "run_sweep" not in prio
+    # among the sweeps (below the students' 10), the costliest first: RBTransformer's (~40 x DGCNN per window)
+    sweeps = [b for b in out.split("\n\n") if re.search(r"^(local)?rule run_sweep:", b, re.M)]
+    sweep_prio = {re.search(r"model=(\w+), protocol=([\w-]+)", b).groups(): int((re.findall(r"priority: (\d+)", b)
+                                                                                   or [0])[0]) for b in sweeps}
+    assert len(sweep_prio) == len(sweeps) >= 2 and max(sweep_prio.values()) < 10
+    assert sweep_prio[("rbtransformer", "trial-holdout")] == max(sweep_prio.values()) > min(sweep_prio.values())
 
 
 def _stub_roots(real_cfg, sim_root, face_roots):

@@ -101,6 +101,25 @@ def sweep_params(wc):
     return {k: entry.get(k, config["training"][k]) for k in TRAIN_KEYS}
 
 
+#: Rough training cost per fold-epoch relative to DGCNN's on the CPU (the demo's sweeps: RBTransformer about
+#: 40 x per window, RGNN's DREAMER sweep about 0.1 x DGCNN's DEAP one), for the order of the sweeps only.
+MODEL_COST = {"rbtransformer": 40, "rgnn": 0.1}
+
+
+def sweep_priority(wc):
+    """The sweep's scheduling priority, 0-9 (below the teacher chain and the students): the costlier
+    sweeps (epochs x folds x 2 with the shuffled-label control x :data:`MODEL_COST`) start first, so that
+    the others fill the core beside the longest rather than it running alone at the end."""
+    def cost(entry):
+        p = {k: entry.get(k, config["training"][k]) for k in TRAIN_KEYS}
+        return p["epochs"] * p["folds"] * (2 if p["control"] else 1) * MODEL_COST.get(entry["model"], 1)
+
+    name = f"{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}"
+    costs = sorted({cost(s) for s in config["training"]["sweeps"]})
+    mine = cost(next(s for s in config["training"]["sweeps"] if _sweep_name(s) == name))
+    return round(9 * costs.index(mine) / max(len(costs) - 1, 1))
+
+
 def readable():
     """The configured datasets whose data can be read (the others get only their check job)."""
     return [d for d in DATASETS if not root_problem(d)]

@@ -21,6 +21,7 @@ rule run_sweep:
         "logs/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.log",
     benchmark:
         "results/benchmarks/sweeps/{dataset}/{target}_{task}_{model}_{protocol}.tsv"
+    priority: sweep_priority
     threads: 1
     resources:
         gpu=lambda wc: gpus(sweep_params(wc)["device"]),
