@@ -67,6 +67,7 @@ def test_a_flipped_byte_in_any_variable_of_a_feature_file_is_refused(feature_fil
             assert "content sha256" in str(info.value), name
 
 
+@pytest.mark.slow
 def test_corrupted_hdf5_metadata_gives_the_projects_error(feature_file, tmp_path):
     """A flipped byte outside the data: the file is refused with DatasetFormatError (never h5py's
     KeyError or RuntimeError), or it reads exactly as the intact file."""

@@ -109,6 +109,7 @@ def test_refusals():
         drift_windows(reg, 0)
 
 
+@pytest.mark.slow
 def test_fold_count_follows_the_smallest_half():
     """12 trials per condition give halves of 6 trials: 10 folds asked, 6 made (one trial of each
     half per test fold); 4 asked, 4 made."""

@@ -99,6 +99,7 @@ def test_file_layout_equals_h5netcdf(tmp_path, params, lengths):
         assert ea == eb, name
 
 
+@pytest.mark.slow
 def test_datasets_outside_the_direct_path_are_written_by_xarray(tmp_path):
     ds = extract_features(_recording(), FeatureParams(physio=False, topo=False))
     read_back = read_features(write_features(ds, tmp_path / "a.nc"))  # carries file encodings

@@ -54,6 +54,7 @@ def test_reader_contract(dataset, sim_root):
         assert rec.fnames and all(f.exists() for f in rec.fnames)
 
 
+@pytest.mark.slow
 def test_sidecar_records_the_planted_effect_size(dataset, tmp_path):
     from neuroaffect.simulate import DEFAULT_SNR, simulate
 
@@ -86,6 +87,7 @@ def test_subject_listing_matches_reader(dataset, sim_root):
     assert [r.subject for r in read_dataset(dataset, root, subjects=subjects[-1:])] == subjects[-1:]
 
 
+@pytest.mark.slow
 def test_simulate_is_deterministic(dataset, sim_root, tmp_path):
     from neuroaffect.simulate import simulate
 

@@ -32,7 +32,8 @@ def _single_roots(dataset, root):
     return [(session, 2), (session / "Part_2_S_Trial2_emotion.bdf", 2)]
 
 
-@pytest.mark.parametrize("dataset", sorted(READERS))
+@pytest.mark.parametrize("dataset", [pytest.param(d, marks=pytest.mark.slow) if d == "seed-v" else d  # 1.8 s
+                                     for d in sorted(READERS)])
 def test_every_reader_returns_a_list_for_every_root_form(dataset, sim_root):
     reader = getattr(nio, READERS[dataset])
     root = sim_root(dataset)

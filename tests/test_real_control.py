@@ -140,6 +140,7 @@ def test_eye_state_folder_and_its_alpha_figures(tmp_path):
     assert np.isfinite([a["diff"], a["cohen_d"], a["p"]]).all()
 
 
+@pytest.mark.slow
 def test_drift_control_through_the_experiment_api(control):
     """``pipeline.experiment(..., drift_control=True)`` adds the same drift rows as the control;
     a protocol that holds out whole subjects is refused before any training."""
@@ -160,6 +161,7 @@ def test_drift_control_through_the_experiment_api(control):
                             drift_control=True)
 
 
+@pytest.mark.slow
 def test_drift_control_from_the_command_line(tmp_path, capsys):
     """``neuroaffect experiment --drift-control`` prints the drift rows and the verdict and writes
     them into the result files; with ``--protocol loso`` it stops before reading anything."""

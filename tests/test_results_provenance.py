@@ -48,6 +48,7 @@ def _check_provenance(meta, feature_files, sim_root):
     assert meta["config_hash"] == hashlib.sha256(blob).hexdigest()
 
 
+@pytest.mark.slow
 def test_sweep_json_records_inputs_parameters_code_and_config(feature_dir, sim_root, tmp_path):
     cfg = TrainConfig(epochs=1, batch_size=32, device="cpu")
     res = pipeline.sweep("deap", "valence", "binary", "dgcnn", features=feature_dir, n_folds=2, train_cfg=cfg,

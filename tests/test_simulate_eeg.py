@@ -198,6 +198,7 @@ def test_frontal_alpha_asymmetry_follows_valence(ch_names):
         assert check(rs), (snr, rs)
 
 
+@pytest.mark.slow
 def test_posterior_alpha_falls_and_beta_gamma_rise_with_arousal():
     """Posterior alpha anti-correlates with arousal; whole-head beta+gamma correlates with it
     (signed by the subject's planted gain). Per-subject r is ~-0.5 (alpha) at the default snr."""

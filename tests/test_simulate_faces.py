@@ -45,6 +45,7 @@ def test_simulate_dispatches_face_datasets(tmp_path):
 # --------------------------------------------------------------------------------------------
 # determinism and atomic writes
 # --------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", FACE_DATASETS)
 def test_same_seed_same_bytes(tmp_path, dataset):
     a = simulate_faces(dataset, "tiny", tmp_path / "a", seed=5).parent

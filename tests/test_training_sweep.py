@@ -28,7 +28,8 @@ def _windows(n_trials=11, seed=0, effect=0.8, n_windows=8):
                                   effect=effect, seed=seed)
 
 
-@pytest.mark.parametrize("name, patience", [("dgcnn", None), ("rbtransformer", 2), ("rgnn", None), ("rgnn", 2)])
+@pytest.mark.parametrize("name, patience", [("dgcnn", None), pytest.param("rbtransformer", 2, marks=pytest.mark.slow),
+                                            ("rgnn", None), ("rgnn", 2)])
 def test_batched_sweep_equals_plain_loop(name, patience):
     ws = _windows()
     cfg = CFG.replace(patience=patience, epochs=4 if patience else 3)

@@ -39,6 +39,7 @@ def test_outcomes(case, outcome):
     assert classify(case, timeout_s=20, mem_bytes=1 << 30) == outcome
 
 
+@pytest.mark.slow
 def test_hang_is_killed():
     t0 = time.perf_counter()
     result = run_case(Case("sleep", "t", lambda: time.sleep(60), "read"), timeout_s=0.5)
