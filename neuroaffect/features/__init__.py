@@ -40,13 +40,4 @@ def __dir__():
     return sorted(set(globals()) | set(_MODULE))
 
 
-__all__ = [
-    "BANDS", "HEAD_RADIUS", "MODES", "PHYSIO_FEATURES", "PRESETS", "RBT_BANDS", "SCHEMA_VERSION",
-    "WINDOW_PRESETS", "FeatureParams", "LoadedFeatures", "Tokens", "TopomapGrid", "compute_band_de",
-    "compute_band_variance", "compute_baseline_variance", "compute_physio_features",
-    "design_window_filters", "extract_features", "extract_raw_windows", "feature_provenance", "find_sidecar", "label_scaling",
-    "load_features", "load_maps", "load_tokens",
-    "make_topomap_grid", "make_topomaps", "n_windows", "normalise_labels", "read_features",
-    "resolve_feature_files", "topomap_grid_for_channels", "topomap_grid_for_positions", "valid_mask", "variance_to_de",
-    "window_starts", "write_features",
-]
+__all__ = sorted(_MODULE)

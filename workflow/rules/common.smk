@@ -93,12 +93,20 @@ def _sweep_name(s):
     return f"{s['dataset']}/{s['target']}_{s['task']}_{s['model']}_{s['protocol']}"
 
 
-def sweep_params(wc):
-    """Training settings of one sweep: its entry, else the config's training section (whose
-    missing keys the schema filled with the library's defaults)."""
-    name = f"{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}"
-    entry = next(s for s in config["training"]["sweeps"] if _sweep_name(s) == name)
+def _settings(entry):
+    """A sweep entry's training settings: its own, else the config's training section (whose missing
+    keys the schema filled with the library's defaults)."""
     return {k: entry.get(k, config["training"][k]) for k in TRAIN_KEYS}
+
+
+def _sweep_entry(wc):
+    name = f"{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}"
+    return next(s for s in config["training"]["sweeps"] if _sweep_name(s) == name)
+
+
+def sweep_params(wc):
+    """Training settings of one sweep (:func:`_settings` of its entry)."""
+    return _settings(_sweep_entry(wc))
 
 
 #: Rough training cost per fold-epoch relative to DGCNN's on the CPU (the demo's sweeps: RBTransformer about
@@ -111,13 +119,11 @@ def sweep_priority(wc):
     sweeps (epochs x folds x 2 with the shuffled-label control x :data:`MODEL_COST`) start first, so that
     the others fill the core beside the longest rather than it running alone at the end."""
     def cost(entry):
-        p = {k: entry.get(k, config["training"][k]) for k in TRAIN_KEYS}
+        p = _settings(entry)
         return p["epochs"] * p["folds"] * (2 if p["control"] else 1) * MODEL_COST.get(entry["model"], 1)
 
-    name = f"{wc.dataset}/{wc.target}_{wc.task}_{wc.model}_{wc.protocol}"
     costs = sorted({cost(s) for s in config["training"]["sweeps"]})
-    mine = cost(next(s for s in config["training"]["sweeps"] if _sweep_name(s) == name))
-    return round(9 * costs.index(mine) / max(len(costs) - 1, 1))
+    return round(9 * costs.index(cost(_sweep_entry(wc))) / max(len(costs) - 1, 1))
 
 
 def readable():
