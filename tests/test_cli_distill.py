@@ -53,7 +53,8 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
     runs = []
     for arm in ("B0", "B3", "B3-shuffled"):
         out = tmp_path / "runs" / f"{arm}_seed0"
-        res = _run("train-student", *common, "--arm", arm, "--seed", "0", "--out", str(out), cwd=tmp_path)
+        plain = ["--no-augment"] if arm == "B3-shuffled" else []  # the demo's choice reaches the run
+        res = _run("train-student", *common, *plain, "--arm", arm, "--seed", "0", "--out", str(out), cwd=tmp_path)
         assert res.returncode == 0, res.stderr
         assert f"{arm} seed 0: selected epoch 1; FERPlus validation accuracy" in res.stdout
         rec = json.loads((out / "record.json").read_text())
@@ -62,6 +63,7 @@ def test_train_evaluate_export_predict(sim_root, tmp_path):
         # training saw the train and val splits, by their fingerprints, and never the test split
         fp = rec["record"]["inputs"]
         assert (fp["train"], fp["val"]) == (splits["train"], splits["val"])
+        assert rec["record"]["augment"] is fp["augment"] is not bool(plain)
         assert splits["test"] not in json.dumps(rec) and not any("test" in k for k in rec)
         runs.append(out)
     assert json.loads((runs[1] / "record.json").read_text())["grid_sha256"] != \

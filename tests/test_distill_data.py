@@ -55,6 +55,26 @@ def test_loader_gives_va_when_asked():
     assert len(next(iter(make_loader(fs, False, 4, in_size=8)))) == 3  # the default batch is unchanged
 
 
+def test_training_loader_shuffles_and_augments_unless_told_not_to():
+    fs = _set(n=12)
+
+    def epoch(**kw):
+        torch.manual_seed(0)  # the augmentation's draws
+        batches = list(make_loader(fs, True, 5, seed=3, in_size=10, **kw))
+        return torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+
+    plain = torch.cat([b[0] for b in make_loader(fs, False, 5, in_size=10)])
+    x, y = epoch(augment=False)
+    xa, ya = epoch()
+    assert torch.equal(y, ya) and not torch.equal(y, torch.as_tensor(fs.labels))  # shuffled, the same order
+    order = [int(np.flatnonzero((plain == xi).flatten(1).all(1))[0]) for xi in x]
+    assert sorted(order) == list(range(12)) and torch.equal(x, plain[order])  # every image exactly as it is
+    assert not torch.equal(xa, x)  # the default (augment=None with train=True) augments
+    assert torch.equal(epoch(augment=True)[0], xa)
+    with pytest.raises(TypeError, match="'augment' parameter"):
+        make_loader(fs, True, 5, augment="no")
+
+
 def _faces(n=6, size=(14, 10), colour=True):
     """Images of another size and shape than the input, colour or grey (every path of the decoding)."""
     rng = np.random.default_rng(1)

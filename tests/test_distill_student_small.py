@@ -116,11 +116,15 @@ def test_small_cnn_needs_validation_and_budget_comes_from_the_b0_record():
     recs = [{"arm": "B3", "seed": 1, "record": {"train": cfg.replace(epochs=9).to_dict(), "student": {"in_size": 40}}},
             {"arm": "B0", "seed": 2, "record": {"train": cfg.to_dict(), "student": {"in_size": 32}}}]
     budget = small_cnn_budget(recs)
-    assert budget == {"small_cnn": cfg, "in_size": 32, "seed": 1}
+    assert budget == {"small_cnn": cfg, "in_size": 32, "seed": 1, "augment": True}  # a record before the choice
+    recs[1]["record"]["augment"] = False  # the students trained without augmentation: so does the reference
+    assert small_cnn_budget(recs)["augment"] is False
     assert small_cnn_budget(recs, device="cuda")["small_cnn"].device == "cuda"
     assert small_cnn_budget([{"arm": "B0", "seed": 0}]) == {}  # no recorded budget: no small-CNN row
     with pytest.raises(ValueError, match="could not be read"):
         small_cnn_budget([{"arm": "B0", "seed": 0, "record": {"train": {"epochs": 1}, "student": {}}}])
+    with pytest.raises(ValueError, match="could not be read"):
+        small_cnn_budget([{"arm": "B0", "seed": 0, "record": {**recs[1]["record"], "augment": "no"}}])
 
 
 def _metrics(f1):

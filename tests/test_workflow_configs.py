@@ -59,7 +59,8 @@ def test_full_config_plans_the_papers_settings_at_real_sizes(tmp_path):
     assert jobs["train_student"] == 8 * 3  # 4 arms, the 3 grid arms and the labelled-only grid's arm, 3 seeds
     assert len(cfg["distill"]["seeds"]) >= 3
     students = [line for line in out.splitlines() if "neuroaffect train-student" in line]
-    assert students and all("--epochs 100 --batch-size 128" in s and "--imagenet-stem" not in s for s in students)
+    assert students and all("--epochs 100 --batch-size 128" in s and "--imagenet-stem" not in s
+                            and "--no-augment" not in s for s in students)
     assert all("--scale full" in line for line in out.splitlines() if "neuroaffect simulate" in line)
     pooled = [line for line in out.splitlines() if "--protocol rbt-pooled" in line and "neuroaffect sweep" in line]
     assert pooled and all("--epochs 300" in line for line in pooled)
@@ -78,6 +79,7 @@ def test_demo_plans_b0_and_b1_without_the_grid_and_the_teacher_chain_first(tmp_p
     assert set(by_arm) == {"B0", "B1", "B2", "B3", "B3-shuffled", "B3-coordinate", "B3-oracle"}
     for arm, b in by_arm.items():
         cmd = next(line for line in b.splitlines() if "neuroaffect train-student" in line)
+        assert "--no-augment" in cmd  # the demo's 6 epochs train on the images as they are
         # B0 and B1 neither read nor wait for a grid, so they can run beside the teacher
         gridless = arm in ("B0", "B1")
         assert ("--grid" in cmd) != gridless and ("results/prototypes/" in b.split("output:")[0]) != gridless

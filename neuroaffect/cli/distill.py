@@ -34,6 +34,9 @@ def _train_args(p):
                    help="keep ResNet's 7x7 stride-2 stem and max-pool (about 13x cheaper at 48 x 48) instead of the "
                    "small-input stem; for resnet8 a 3x3 stride-2 stem instead of stride 1")
     p.add_argument("--loss-options", default="{}", help="JSON of DistillLoss options (weights, temperatures, D-Geo)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="train on the images as they are: no random crop, flip or rotation (the CPU demo's short "
+                   "training, docs/distillation.md)")
 
 
 def add_train_student(sub):
@@ -66,6 +69,7 @@ def _train_student(args):
                     batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
                     device=args.device, arch=args.arch, in_size=args.in_size,
                     small_input=False if args.imagenet_stem else None,
+                    augment=not args.no_augment,
                     loss_options=parse_params(args.loss_options, "--loss-options"), progress=not args.no_progress)
     v = rec["val"]
     print(f"{args.arm} seed {args.seed}: selected epoch {rec['selected_epoch'] + 1}; FERPlus validation accuracy "

@@ -296,7 +296,7 @@ class FaceBatches(_FaceSetData):
 
 
 def make_loader(faceset: FaceSet, train: bool, batch_size: int = 128, seed: int = 0, num_workers: int = 0, *,
-                in_size: int = DEFAULT_IN_SIZE, va: bool = False) -> DataLoader:
+                in_size: int = DEFAULT_IN_SIZE, va: bool = False, augment: bool | None = None) -> DataLoader:
     """A ``DataLoader`` over a face set: shuffled and augmented for training, in order otherwise.
 
     Batches come whole from :class:`FaceBatches` (every image decoded once; a batch's augmentation in
@@ -318,6 +318,9 @@ def make_loader(faceset: FaceSet, train: bool, batch_size: int = 128, seed: int 
         Side of the student's input, pixels.
     va : bool
         Add each image's (valence, arousal) (:func:`face_va`) to the batches (image-mode Proto-KD).
+    augment : bool | None
+        Augment the batches (:class:`FaceBatches`); ``None``: when ``train``. ``train=True,
+        augment=False`` shuffles without augmenting (the demo's short training, ``docs/distillation.md``).
 
     Returns
     -------
@@ -330,7 +333,10 @@ def make_loader(faceset: FaceSet, train: bool, batch_size: int = 128, seed: int 
     check_positive_int("batch_size", batch_size)
     check_int("seed", seed, minimum=0)
     check_int("num_workers", num_workers, minimum=0)
-    ds = FaceBatches(faceset, train=train, in_size=in_size, va=va)
+    if augment is not None and not isinstance(augment, bool):
+        raise TypeError(f"Invalid value for the 'augment' parameter: expected a bool or None, but got "
+                        f"{type(augment).__name__} instead.")
+    ds = FaceBatches(faceset, train=train if augment is None else augment, in_size=in_size, va=va)
     # a generator even without shuffling: a loader's iterator draws a seed from it, which would
     # otherwise come from (and advance) the global torch RNG that drives the augmentation
     gen = torch.Generator().manual_seed(int(seed))

@@ -236,7 +236,7 @@ def _proba_8way(clf, X) -> np.ndarray:
 
 
 def train_small_cnn(train_set: FaceSet, val_set: FaceSet, cfg: TrainConfig, *, in_size: int = DEFAULT_IN_SIZE,
-                    seed: int = 0, checkpoint=None):
+                    seed: int = 0, checkpoint=None, augment: bool = True):
     """Train the small-CNN reference with a student's budget, selected on FERPlus validation.
 
     :func:`~neuroaffect.distill.train_student` with ``arch=`` :data:`SMALL_CNN_ARCH` and arm ``"B0"``
@@ -256,6 +256,8 @@ def train_small_cnn(train_set: FaceSet, val_set: FaceSet, cfg: TrainConfig, *, i
         Initialisation, shuffling and augmentation seed.
     checkpoint : path-like | None
         The engine's checkpoint (exact resume).
+    augment : bool
+        Augment the training batches, as the students did (their record's ``augment``).
 
     Returns
     -------
@@ -270,7 +272,7 @@ def train_small_cnn(train_set: FaceSet, val_set: FaceSet, cfg: TrainConfig, *, i
                         "instead.")
     return train_student(train_set, val_set, None, "B0", cfg, arch=SMALL_CNN_ARCH,
                          in_size=check_positive_int("in_size", in_size), seed=check_int("seed", seed, minimum=0),
-                         checkpoint=checkpoint)
+                         checkpoint=checkpoint, augment=augment)
 
 
 def small_cnn_budget(records, *, device: str | None = None) -> dict:
@@ -288,7 +290,8 @@ def small_cnn_budget(records, *, device: str | None = None) -> dict:
     Returns
     -------
     budget : dict
-        ``{"small_cnn": TrainConfig, "in_size": int, "seed": int}``; ``{}`` when no record holds
+        ``{"small_cnn": TrainConfig, "in_size": int, "seed": int, "augment": bool}`` (``augment``: the
+        record's, ``True`` for a record written before students could train without); ``{}`` when no record holds
         its training configuration (then no small-CNN row is trained).
     """
     recs = [r for r in records if isinstance(r.get("record"), dict) and "train" in r["record"]]
@@ -298,18 +301,23 @@ def small_cnn_budget(records, *, device: str | None = None) -> dict:
     try:
         cfg = TrainConfig.from_dict(rec["record"]["train"])
         in_size = int(rec["record"]["student"]["in_size"])
+        augment = rec["record"].get("augment", True)
+        if not isinstance(augment, bool):
+            raise TypeError(f"'augment' is {augment!r}, expected true or false")
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"Invalid value for the 'records' parameter: the {rec.get('arm')!r} record's training "
                          f"configuration and student input size could not be read ({type(err).__name__}: {err}).") \
             from None
     if device is not None:
         cfg = cfg.replace(device=device)
-    return {"small_cnn": cfg, "in_size": in_size, "seed": min(int(r.get("seed", 0)) for r in recs)}
+    return {"small_cnn": cfg, "in_size": in_size, "seed": min(int(r.get("seed", 0)) for r in recs),
+            "augment": augment}
 
 
 def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: float = 1.0, max_iter: int = 300,
                   model=None, device: str = "auto", small_cnn: TrainConfig | None = None,
-                  val_set: FaceSet | None = None, in_size: int = DEFAULT_IN_SIZE, seed: int = 0) -> list:
+                  val_set: FaceSet | None = None, in_size: int = DEFAULT_IN_SIZE, seed: int = 0,
+                  augment: bool = True) -> list:
     """Rows of metrics for the reference methods (and the student) on each evaluation set.
 
     Parameters
@@ -332,6 +340,8 @@ def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: flo
         FERPlus validation split (required with ``small_cnn``).
     in_size, seed : int
         The small CNN's input side (the students') and seed.
+    augment : bool
+        Whether the small CNN's training batches are augmented (the students').
 
     Returns
     -------
@@ -339,16 +349,17 @@ def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: flo
         ``{"method": "majority" | "pixel-logistic" | "small-cnn" | "student", "set": name, **fer_metrics,
         "pred": predictions}``; the rows with class probabilities (all but majority) also carry
         :func:`calibration_metrics`; pixel-logistic rows also carry ``converged``; small-CNN rows ``val`` (its FERPlus validation
-        metrics), ``selected_epoch``, ``epochs`` and ``seconds`` (training).
+        metrics), ``selected_epoch``, ``epochs``, ``seconds`` (training) and ``augment``.
     """
     cnn = None
     if small_cnn is not None:
         if not isinstance(val_set, FaceSet):
             raise ValueError(f"Invalid value for the 'val_set' parameter: the small CNN is selected on FERPlus "
                              f"validation and needs its FaceSet, but got {type(val_set).__name__} instead.")
-        res = train_small_cnn(train_set, val_set, small_cnn, in_size=in_size, seed=seed)
+        res = train_small_cnn(train_set, val_set, small_cnn, in_size=in_size, seed=seed, augment=augment)
         cnn = {"model": res.model, "val": evaluate_student(res.model, val_set, device=device),
-               "selected_epoch": res.selected_epoch, "epochs": small_cnn.epochs, "seconds": float(res.fit.seconds)}
+               "selected_epoch": res.selected_epoch, "epochs": small_cnn.epochs, "seconds": float(res.fit.seconds),
+               "augment": augment}
     clf = fit_pixel_logistic(train_set, size=size, C=C, max_iter=max_iter)
     rows = []
     for name, fs in eval_sets.items():

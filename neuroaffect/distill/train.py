@@ -164,7 +164,8 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
                   arch: str = DEFAULT_ARCH, in_size: int = DEFAULT_IN_SIZE, proj_dim: int | None = None, weights=None,
                   small_input: bool | None = None,
                   checkpoint=None, seed: int | None = None, callbacks=(), shuffle_grid: bool = False,
-                  shuffle_seed: int = 0, loss_options: dict | None = None, num_workers: int = 0) -> StudentResult:
+                  shuffle_seed: int = 0, loss_options: dict | None = None, num_workers: int = 0,
+                  augment: bool = True) -> StudentResult:
     """Train a face-expression student on FERPlus with one arm of the distillation loss.
 
     Parameters
@@ -198,6 +199,10 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
         (valence, arousal) (:func:`~neuroaffect.distill.data.face_va`).
     num_workers : int
         Loader workers.
+    augment : bool
+        Augment the training batches (:class:`~neuroaffect.distill.data.FaceBatches`: random resized
+        crop, flip, rotation); ``False`` shuffles them as they are (the demo's, ``docs/distillation.md``).
+        Recorded with the inputs, so a checkpoint resumes only with the same choice.
 
     Returns
     -------
@@ -222,12 +227,15 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
                        small_input=small_input)
     loss = DistillLoss(grid, arm, class_weights=class_weights(train_set.labels), label_smoothing=cfg.label_smoothing,
                        n_epochs=cfg.epochs, **(loss_options or {}))
+    if not isinstance(augment, bool):
+        raise TypeError(f"Invalid value for the 'augment' parameter: expected a bool, but got {type(augment).__name__} "
+                        "instead.")
     train_loader = make_loader(train_set, True, cfg.batch_size, cfg.seed, num_workers, in_size=in_size,
-                               va=loss.needs_va)
+                               va=loss.needs_va, augment=augment)
     val_loader = make_loader(val_set, False, cfg.eval_batch_size, 0, num_workers, in_size=in_size)
     inputs = {"train": faceset_fingerprint(train_set), "val": faceset_fingerprint(val_set), "arm": arm,
               "grid": loss.grid_sha256, "shuffle_grid": bool(shuffle_grid), "student": model.config,
-              "weights": None if weights is None else str(weights), "num_workers": num_workers}
+              "weights": None if weights is None else str(weights), "num_workers": num_workers, "augment": augment}
     train_va = face_va(train_set) if loss.needs_va else None  # image-mode Proto-KD's points, (n, 2)
     if train_va is not None:
         inputs["train_va"] = fingerprint(train_va)
@@ -246,7 +254,7 @@ def train_student(train_set: FaceSet, val_set: FaceSet, grid=None, arm: str = "B
     # anchor mode: mean over the class targets; image mode: over the training images' targets
     entropy = None if loss.proto is None else float(loss.proto.target_entropy(train_va).mean())
     record = {"student": model.config, "arm": arm, "loss": repr(loss), "proto_mode": loss.proto_mode,
-              "train": cfg.resolved(), "inputs": inputs,
+              "train": cfg.resolved(), "augment": augment, "inputs": inputs,
               "selected_epoch": best, "val_macro_f1": score,
               "proto_target_entropy": entropy, "resumed_from_epoch": res.resumed_from}
     return StudentResult(model=model, history=history, selected_epoch=int(best), val_macro_f1=float(score), fit=res,

@@ -113,6 +113,8 @@ def student_args(distill: dict) -> list:
     args += _flags(("arch", "in_size"), distill)  # left out: the student's own defaults (distill.student)
     if distill.get("imagenet_stem"):
         args.append("--imagenet-stem")
+    if distill.get("augment") is False:
+        args.append("--no-augment")
     if distill.get("loss_options"):
         args += ["--loss-options", json.dumps(distill["loss_options"])]
     return args
