@@ -348,8 +348,9 @@ def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: flo
     rows : list of dict
         ``{"method": "majority" | "pixel-logistic" | "small-cnn" | "student", "set": name, **fer_metrics,
         "pred": predictions}``; the rows with class probabilities (all but majority) also carry
-        :func:`calibration_metrics`; pixel-logistic rows also carry ``converged``; small-CNN rows ``val`` (its FERPlus validation
-        metrics), ``selected_epoch``, ``epochs``, ``seconds`` (training) and ``augment``.
+        :func:`calibration_metrics`; pixel-logistic rows also carry ``converged``; small-CNN rows ``val``
+        (its FERPlus validation metrics), ``selected_epoch``, ``epochs``, ``seconds`` (training) and
+        ``augment``.
     """
     cnn = None
     if small_cnn is not None:

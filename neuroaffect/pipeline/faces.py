@@ -83,7 +83,7 @@ def train_arm(ferplus, grid, arm: str, seed: int, out, *, train=None, progress=F
         Where the FERPlus faces came from (recorded, and stated in the export); ``None``: from the root.
     **options
         Fields of :class:`~neuroaffect.training.TrainConfig` (``epochs``, ``lr``, ``device``, ...) replace
-        those of ``train``; the others (``arch``, ``in_size``, ``small_input``, ``loss_options``) go to
+        those of ``train``; the others (``arch``, ``in_size``, ``small_input``, ``loss_options``, ``augment``) go to
         :func:`~neuroaffect.distill.train_student`, whose defaults (the student's) hold otherwise.
 
     Returns
