@@ -127,6 +127,15 @@ def test_small_cnn_needs_validation_and_budget_comes_from_the_b0_record():
         small_cnn_budget([{"arm": "B0", "seed": 0, "record": {**recs[1]["record"], "augment": "no"}}])
 
 
+def test_small_cnn_row_trains_with_the_students_augmentation_choice():
+    train, val = _faces(16, seed=1), _faces(8, seed=2, split="val")
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=1e-3, device="cpu", standardize=False, eval_batch_size=8)
+    for augment in (False, True):
+        rows = baseline_rows(train, {"ferplus-test": _faces(8, seed=3, split="test")}, size=8, device="cpu",
+                             small_cnn=cfg, val_set=val, in_size=16, augment=augment)
+        assert next(r for r in rows if r["method"] == SMALL_CNN)["augment"] is augment
+
+
 def _metrics(f1):
     return {"accuracy": f1, "macro_f1": f1, "balanced_accuracy": f1}
 

@@ -360,7 +360,7 @@ def baseline_rows(train_set: FaceSet, eval_sets: dict, *, size: int = 24, C: flo
         res = train_small_cnn(train_set, val_set, small_cnn, in_size=in_size, seed=seed, augment=augment)
         cnn = {"model": res.model, "val": evaluate_student(res.model, val_set, device=device),
                "selected_epoch": res.selected_epoch, "epochs": small_cnn.epochs, "seconds": float(res.fit.seconds),
-               "augment": augment}
+               "augment": res.record["augment"]}  # as trained (the record), not as asked
     clf = fit_pixel_logistic(train_set, size=size, C=C, max_iter=max_iter)
     rows = []
     for name, fs in eval_sets.items():
